@@ -1,0 +1,86 @@
+"""Every Scrapy setting arsip changes, and every ``ARSIP_*`` setting with its default.
+
+Used by ``arsip crawl`` and by ``scrapy crawl news -a url=...`` (through scrapy.cfg). Override any
+of them with ``-s NAME=VALUE``. Values are only read when a crawl starts (``CrawlConfig``).
+"""
+
+from __future__ import annotations
+
+BOT_NAME = "arsip"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# --- arsip's own settings ----------------------------------------------------------------------
+# Folder for the SQLite file and WARCs; None means $ARSIP_DATA_DIR, else ./arsip-data.
+ARSIP_DATA_DIR = None
+# Any SQLAlchemy URL; None means $ARSIP_DB_URL, else sqlite:///<data dir>/arsip.db.
+ARSIP_DB_URL = None
+# WARC folder; None means <data dir>/warc.
+ARSIP_WARC_DIR = None
+# WARC file names are PREFIX-TIMESTAMP-SERIAL-HOST.warc.gz.
+ARSIP_WARC_PREFIX = "arsip"
+# Start a new WARC file past this many bytes (1 GB, the usual archive convention).
+ARSIP_WARC_MAX_SIZE = 1_000_000_000
+# Close the open WARC file after this many idle seconds, so a quiet crawl leaves no .open file.
+ARSIP_WARC_IDLE_TIMEOUT = 300.0
+# Extraction processes; 0 means one per CPU core.
+ARSIP_EXTRACT_WORKERS = 0
+# Site profile name or .toml path; None means general rules for the start URL's host.
+ARSIP_SITE = None
+# Skip articles whose sitemap or feed date is older than this ISO date.
+ARSIP_SINCE = None
+# Stop after fetching this many pages; 0 means no limit.
+ARSIP_MAX_PAGES = 0
+# Who started the crawl, recorded on the crawl run: "cli", "daemon" or "scrapy".
+ARSIP_TRIGGER = "scrapy"
+# Live progress on the terminal (the CLI turns it on when stderr is a TTY).
+ARSIP_PROGRESS = False
+# Send If-None-Match / If-Modified-Since for articles the archive already holds.
+ARSIP_CONDITIONAL_REQUESTS = True
+
+# --- politeness ---------------------------------------------------------------------------------
+ROBOTSTXT_OBEY = True
+USER_AGENT = "arsip/0.1 (news archiver; +https://github.com/arsip-archive/arsip)"
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+DOWNLOAD_TIMEOUT = 30
+RETRY_TIMES = 2
+# warcio and pywb cannot read zstd and brotli is fragile in replay tools, so never ask for them.
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "id,en;q=0.8",
+    "Accept-Encoding": "gzip, deflate",
+}
+DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
+REDIRECT_MAX_TIMES = 10
+# Errors are archived and recorded too; the spider decides what to do with them.
+HTTPERROR_ALLOW_ALL = False
+
+# --- components ---------------------------------------------------------------------------------
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.conditional.ConditionalRequestMiddleware": 580,
+    # Closest to the network: stamps the capture start time on each request.
+    "crawler.middlewares.warc.WarcCaptureMiddleware": 990,
+}
+ITEM_PIPELINES = {
+    "crawler.pipelines.extract.ExtractionPipeline": 300,
+    "crawler.pipelines.store.StoragePipeline": 800,
+}
+EXTENSIONS = {
+    "crawler.extensions.progress.ProgressExtension": 500,
+}
+
+# Breadth-first keeps memory flat on big sites and reaches fresh articles on listing pages first.
+DEPTH_PRIORITY = 1
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+
+LOG_LEVEL = "INFO"
+TELNETCONSOLE_ENABLED = False
+FEED_EXPORT_ENCODING = "utf-8"

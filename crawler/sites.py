@@ -1,0 +1,165 @@
+"""Site profiles: what to crawl on a site and how to read its articles.
+
+A profile is a small TOML file. Every key is optional except ``base_url``; a site with no profile
+gets :func:`default_profile`, whose general rules fit most WordPress-style newsrooms. Example::
+
+    name = "kudakyv"
+    base_url = "https://kudakyv.com/"
+    start_urls = ["https://kudakyv.com/", "https://kudakyv.com/category/internasional/"]
+    sitemaps = ["https://kudakyv.com/sitemap_index.xml"]
+    feeds = ["https://kudakyv.com/feed/"]
+
+    [articles]
+    allow = ['/\\d{4}/\\d{2}/\\d{2}/']     # regexes on the URL path: these are articles
+    deny = ['/tag/', '/author/']          # never treat these as articles
+
+    [extraction]
+    body = "div.entry-content"            # take this element as the article body
+    remove = ["div.related-posts", ".ads"]   # drop these before extraction
+    promo_labels = ["Jangan Lewatkan"]    # extra inline promo labels for this site
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from crawler.errors import ProfileError
+
+
+@dataclass(frozen=True)
+class ExtractionRules:
+    """Per-site additions to the general extraction rules."""
+
+    body_selector: str | None = None
+    remove_selectors: tuple[str, ...] = ()
+    promo_labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SiteProfile:
+    """Everything arsip needs to know about one site."""
+
+    name: str
+    base_url: str
+    start_urls: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    allowed_domains: tuple[str, ...] = ()
+    article_allow: tuple[str, ...] = ()
+    article_deny: tuple[str, ...] = ()
+    extraction: ExtractionRules = field(default_factory=ExtractionRules)
+    source: str | None = None
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).hostname or ""
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        return self.allowed_domains or (_registrable_host(self.host),)
+
+    def with_start_urls(self, urls: tuple[str, ...]) -> SiteProfile:
+        return SiteProfile(
+            name=self.name,
+            base_url=self.base_url,
+            start_urls=urls,
+            sitemaps=self.sitemaps,
+            feeds=self.feeds,
+            allowed_domains=self.allowed_domains,
+            article_allow=self.article_allow,
+            article_deny=self.article_deny,
+            extraction=self.extraction,
+            source=self.source,
+        )
+
+
+def _registrable_host(host: str) -> str:
+    # "www." is the one prefix newsrooms swap freely between sitemap and page links
+    return host[4:] if host.startswith("www.") else host
+
+
+def site_name_for(url: str) -> str:
+    """A stable default site name for a URL: its host without ``www.``."""
+    host = urlsplit(url).hostname
+    if not host:
+        raise ProfileError(f"not an absolute http(s) URL: {url!r}")
+    return _registrable_host(host)
+
+
+def default_profile(url: str, name: str | None = None) -> SiteProfile:
+    """The profile of a site nobody wrote a profile for."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ProfileError(f"not an absolute http(s) URL: {url!r}")
+    base = f"{parts.scheme}://{parts.netloc}/"
+    return SiteProfile(name=name or site_name_for(url), base_url=base, start_urls=(url,))
+
+
+def _strings(data: dict, key: str, where: str) -> tuple[str, ...]:
+    value = data.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ProfileError(f"{where}: '{key}' must be a list of strings")
+    return tuple(value)
+
+
+def parse_profile(text: str, source: str = "<profile>") -> SiteProfile:
+    """Parse and validate one TOML profile."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{source}: not valid TOML: {exc}") from None
+    base_url = data.get("base_url")
+    if not isinstance(base_url, str):
+        raise ProfileError(f"{source}: 'base_url' is required")
+    default = default_profile(base_url, data.get("name"))
+    articles = data.get("articles", {})
+    extraction = data.get("extraction", {})
+    if not isinstance(articles, dict) or not isinstance(extraction, dict):
+        raise ProfileError(f"{source}: [articles] and [extraction] must be tables")
+    allow = _strings(articles, "allow", source)
+    deny = _strings(articles, "deny", source)
+    for pattern in allow + deny:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ProfileError(f"{source}: bad article pattern {pattern!r}: {exc}") from None
+    body = extraction.get("body")
+    if body is not None and not isinstance(body, str):
+        raise ProfileError(f"{source}: [extraction] body must be a CSS selector string")
+    return SiteProfile(
+        name=default.name,
+        base_url=default.base_url,
+        start_urls=_strings(data, "start_urls", source) or default.start_urls,
+        sitemaps=_strings(data, "sitemaps", source),
+        feeds=_strings(data, "feeds", source),
+        allowed_domains=_strings(data, "allowed_domains", source),
+        article_allow=allow,
+        article_deny=deny,
+        extraction=ExtractionRules(
+            body_selector=body,
+            remove_selectors=_strings(extraction, "remove", source),
+            promo_labels=_strings(extraction, "promo_labels", source),
+        ),
+        source=source,
+    )
+
+
+def load_profile(name_or_path: str, search_dirs: tuple[Path, ...] = ()) -> SiteProfile:
+    """Load a profile from a ``.toml`` path, or by name from ``search_dirs`` then the bundled ones."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.is_file():
+        paths = [candidate]
+    else:
+        bundled = Path(__file__).parent / "profiles"
+        paths = [d / f"{name_or_path}.toml" for d in (*search_dirs, bundled)]
+    for path in paths:
+        if path.is_file():
+            return parse_profile(path.read_text(encoding="utf-8"), str(path))
+    raise ProfileError(f"no site profile named {name_or_path!r} (looked in: "
+                       + ", ".join(str(p) for p in paths) + ")")

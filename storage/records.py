@@ -1,0 +1,58 @@
+"""Plain records passed between the crawler and storage (storage never imports the crawler)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class WarcLocation:
+    """Where one WARC record lives: file name (relative to the WARC folder), offset, length."""
+
+    warc_file: str
+    offset: int
+    length: int
+    record_id: str
+
+
+@dataclass(frozen=True)
+class CaptureRecord:
+    """One fetch as written to WARC; a row of the ``captures`` archive index."""
+
+    url: str
+    fetched_at: datetime
+    status: int
+    mime: str | None
+    payload_digest: str | None
+    location: WarcLocation
+    record_type: str = "response"
+    refers_to: str | None = None
+    run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RelatedLink:
+    """A promo link stripped from an article body: kept, not thrown away."""
+
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """The clean article as storage keeps it (one ``article_versions`` row)."""
+
+    url: str
+    title: str | None
+    text: str
+    authors: tuple[str, ...] = ()
+    published: datetime | None = None
+    updated: datetime | None = None
+    language: str | None = None
+    section: str | None = None
+    tags: tuple[str, ...] = ()
+    canonical_url: str | None = None
+    site_name: str | None = None
+    description: str | None = None
+    related: tuple[RelatedLink, ...] = field(default=())
