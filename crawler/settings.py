@@ -76,8 +76,9 @@ EXTENSIONS = {
     "crawler.extensions.progress.ProgressExtension": 500,
 }
 
-# Breadth-first keeps memory flat on big sites and reaches fresh articles on listing pages first.
-DEPTH_PRIORITY = 1
+# First in, first out within a priority: the spider gives discovery documents (robots, sitemaps,
+# feeds) the highest priority, articles the next, listing pages the lowest, so --max-pages spends
+# its budget on articles rather than on page 40 of a section.
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 

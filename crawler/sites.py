@@ -62,6 +62,11 @@ class SiteProfile:
     def domains(self) -> tuple[str, ...]:
         return self.allowed_domains or (_registrable_host(self.host),)
 
+    def denies(self, url: str) -> bool:
+        """True when the profile says this URL is never an article."""
+        path = urlsplit(url).path
+        return any(re.search(p, path) for p in self.article_deny)
+
     def with_start_urls(self, urls: tuple[str, ...]) -> SiteProfile:
         return SiteProfile(
             name=self.name,
@@ -151,7 +156,7 @@ def parse_profile(text: str, source: str = "<profile>") -> SiteProfile:
 
 
 def load_profile(name_or_path: str, search_dirs: tuple[Path, ...] = ()) -> SiteProfile:
-    """Load a profile from a ``.toml`` path, or by name from ``search_dirs`` then the bundled ones."""
+    """Load a profile from a ``.toml`` path, or by name from ``search_dirs``, then bundled."""
     candidate = Path(name_or_path)
     if candidate.suffix == ".toml" or candidate.is_file():
         paths = [candidate]

@@ -1,0 +1,47 @@
+"""The state one crawl shares between its Scrapy components: config, profile, archive, run.
+
+The spider opens it in ``from_crawler`` (Scrapy builds the spider before any middleware or
+pipeline), and every arsip component reaches it through ``crawler.spider.arsip``. A component
+whose crawler runs some other spider raises ``NotConfigured`` and stays out of the way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import NotConfigured
+
+from crawler.config import CrawlConfig
+from crawler.sites import SiteProfile
+from storage.archive import Archive
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+
+@dataclass
+class CrawlContext:
+    """Per-crawl state; owned by the spider, closed when the engine stops."""
+
+    config: CrawlConfig
+    profile: SiteProfile
+    archive: Archive
+    site_id: int
+    run_id: int
+
+    @classmethod
+    def open(cls, config: CrawlConfig, profile: SiteProfile) -> CrawlContext:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        archive = Archive.open(config.db_url)
+        site_id = archive.ensure_site(profile.name, profile.base_url, profile.source)
+        run_id = archive.start_run(site_id, config.trigger)
+        return cls(config=config, profile=profile, archive=archive, site_id=site_id, run_id=run_id)
+
+
+def context_of(crawler: Crawler) -> CrawlContext:
+    """The arsip context of this crawl, or ``NotConfigured`` when it is not an arsip crawl."""
+    ctx = getattr(crawler.spider, "arsip", None)
+    if not isinstance(ctx, CrawlContext):
+        raise NotConfigured("not an arsip crawl (the spider has no arsip context)")
+    return ctx

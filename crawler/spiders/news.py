@@ -1,0 +1,298 @@
+"""NewsSpider: one generic spider for every news site, driven by a site profile.
+
+    scrapy crawl news -a url=https://kudakyv.com/
+    scrapy crawl news -a site=kudakyv -a since=2025-04-01
+
+Discovery runs robots.txt -> sitemap indexes and sitemaps (gzip, news) -> RSS/Atom feeds ->
+listing pages and their pagination. Article pages become ``PageItem``s for the pipelines; every
+response, article or not, has already been written to WARC by ``WarcCaptureMiddleware``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+from crawler.config import CrawlConfig, parse_since
+from crawler.context import CrawlContext
+from crawler.discovery import (
+    Link,
+    MalformedDocumentError,
+    looks_like_article,
+    looks_like_hub,
+    page_kind,
+    parse_feed,
+    parse_sitemap,
+    same_site,
+    should_skip,
+)
+from crawler.errors import UsageError
+from crawler.items import PageItem
+from crawler.sites import SiteProfile, default_profile, load_profile
+
+logger = logging.getLogger(__name__)
+
+# Discovery documents first, then articles, then listing pages (see settings: FIFO queues).
+PRIORITY_DISCOVERY = 30
+PRIORITY_ARTICLE = 20
+PRIORITY_HUB = 10
+
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
+
+
+def _profile_for(config: CrawlConfig, site: str | None, urls: tuple[str, ...]) -> SiteProfile:
+    name = site or config.site
+    if name:
+        profile = load_profile(name, (config.data_dir / "sites",))
+        return profile.with_start_urls(urls) if urls else profile
+    if not urls:
+        raise UsageError("give a start URL (-a url=https://site/) or a site profile (-a site=NAME)")
+    profile = default_profile(urls[0])
+    return profile.with_start_urls(urls)
+
+
+class NewsSpider(scrapy.Spider):
+    name = "news"
+
+    def __init__(
+        self,
+        *args: Any,
+        url: str | None = None,
+        urls: str | None = None,
+        site: str | None = None,
+        since: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.start_url_args = tuple(u for u in [url, *(urls or "").split(",")] if u)
+        self.site_arg = site
+        self.since_arg = since
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider: NewsSpider = super().from_crawler(crawler, *args, **kwargs)
+        config = CrawlConfig.from_settings(crawler.settings)
+        profile = _profile_for(config, spider.site_arg, spider.start_url_args)
+        spider.since = parse_since(spider.since_arg) or config.since
+        spider.profile = profile
+        spider.allowed_domains = list(profile.domains)
+        spider.arsip = CrawlContext.open(config, profile)
+        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
+        crawler.signals.connect(spider._engine_stopped, signal=signals.engine_stopped)
+        return spider
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def _closed(self, reason: str) -> None:
+        stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
+        outcome = {"finished": "finished", "closespider_pagecount": "finished"}.get(
+            reason, "interrupted" if reason == "shutdown" else reason
+        )
+        if not stats.get("downloader/response_count"):
+            outcome = "unreachable"
+        self.arsip.archive.finish_run(self.arsip.run_id, outcome, _jsonable(stats))
+
+    def _engine_stopped(self) -> None:
+        self.arsip.archive.close()
+
+    # --- discovery ------------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        profile = self.profile
+        yield self._request(urljoin(profile.base_url, "/robots.txt"), self.parse_robots,
+                            PRIORITY_DISCOVERY, dont_obey_robotstxt=True)
+        for url in profile.sitemaps:
+            yield self._request(url, self.parse_sitemap, PRIORITY_DISCOVERY)
+        for url in profile.feeds:
+            yield self._request(url, self.parse_feed, PRIORITY_DISCOVERY)
+        for url in profile.start_urls:
+            yield self._request(url, self.parse_page, PRIORITY_HUB + 1, start=True)
+
+    def _request(
+        self, url: str, callback: Any, priority: int, *, dont_obey_robotstxt: bool = False,
+        start: bool = False, listed: datetime | None = None,
+    ) -> scrapy.Request:
+        meta: dict[str, Any] = {"arsip_start": start}
+        if dont_obey_robotstxt:
+            meta["dont_obey_robotstxt"] = True
+        if listed:
+            meta["arsip_listed"] = listed.isoformat()
+        return scrapy.Request(url, callback=callback, errback=self.on_error, priority=priority,
+                              meta=meta)
+
+    def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
+        sitemaps = []
+        if isinstance(response, TextResponse) and response.status == 200:
+            for line in response.text.splitlines():
+                key, _, value = line.partition(":")
+                if key.strip().lower() == "sitemap" and value.strip():
+                    sitemaps.append(urljoin(response.url, value.strip()))
+        if not sitemaps and not self.profile.sitemaps:
+            # WordPress and most CMSs answer here even when robots.txt does not say so
+            sitemaps = [urljoin(self.profile.base_url, "/sitemap.xml"),
+                        urljoin(self.profile.base_url, "/sitemap_index.xml")]
+        for url in sitemaps:
+            yield self._request(url, self.parse_sitemap, PRIORITY_DISCOVERY)
+
+    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        try:
+            sitemap = parse_sitemap(response.body)
+        except MalformedDocumentError as exc:
+            self._count("arsip/malformed_sitemap")
+            logger.warning("Malformed sitemap %s: %s", response.url, exc)
+            return
+        for link in sitemap.links:
+            if self._too_old(link):
+                continue
+            if sitemap.is_index:
+                yield self._request(link.url, self.parse_sitemap, PRIORITY_DISCOVERY)
+            elif same_site(link.url, self.profile) and not should_skip(link.url):
+                yield self._article_request(link)
+
+    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+        try:
+            links = parse_feed(response.body)
+        except MalformedDocumentError as exc:
+            self._count("arsip/malformed_feed")
+            logger.warning("Malformed feed %s: %s", response.url, exc)
+            return
+        for link in links:
+            url = urljoin(response.url, link.url)
+            if not self._too_old(link) and same_site(url, self.profile) and not should_skip(url):
+                yield self._article_request(Link(url, link.date))
+
+    def _article_request(self, link: Link) -> scrapy.Request:
+        return self._request(link.url, self.parse_page, PRIORITY_ARTICLE, listed=link.date)
+
+    def _too_old(self, link: Link) -> bool:
+        if self.since and link.date and link.date < self.since:
+            self._count("arsip/skipped_since")
+            return True
+        return False
+
+    # --- pages ----------------------------------------------------------------------------------
+
+    def parse_page(self, response: Response) -> Iterator[scrapy.Request | PageItem]:
+        if response.status == 304:
+            self._count("arsip/not_modified")
+            self.arsip.archive.note_fetch(
+                response.url, site_id=self.arsip.site_id, kind="article",
+                fetched_at=_fetched_at(response), status=304,
+            )
+            return
+        if not isinstance(response, TextResponse) or not _is_html(response):
+            self._count("arsip/non_html")
+            return
+        if not response.body.strip():
+            yield self._item(response)
+            return
+        try:
+            og_type = response.xpath('//meta[@property="og:type"]/@content').get()
+            ld_types = _ld_types(response.xpath('//script[@type="application/ld+json"]/text()')
+                                 .getall())
+            hrefs = response.xpath("//a/@href | //link[@rel='next']/@href").getall()
+            feeds = [
+                sel.attrib.get("href", "") for sel in response.xpath("//link[@rel='alternate']")
+                if sel.attrib.get("type", "").lower() in _FEED_TYPES
+            ]
+        except ValueError as exc:  # lxml refuses some documents outright
+            logger.warning("Unparseable page %s: %s", response.url, exc)
+            self._count("arsip/unparseable")
+            yield self._item(response)
+            return
+        kind = page_kind(og_type, ld_types, looks_like_article(response.url, self.profile))
+        if kind == "article" and not self.profile.denies(response.url):
+            yield self._item(response)
+        else:
+            self.arsip.archive.note_fetch(
+                response.url, site_id=self.arsip.site_id, kind="hub",
+                fetched_at=_fetched_at(response), status=response.status,
+            )
+        for href in feeds:
+            yield self._request(response.urljoin(href), self.parse_feed, PRIORITY_DISCOVERY)
+        yield from self._follow(response, hrefs)
+
+    def _follow(self, response: Response, hrefs: list[str]) -> Iterator[scrapy.Request]:
+        seen: set[str] = set()
+        for href in hrefs:
+            url = response.urljoin(href.strip()).split("#", 1)[0]
+            if url in seen or not same_site(url, self.profile) or should_skip(url):
+                continue
+            seen.add(url)
+            if looks_like_article(url, self.profile):
+                yield self._request(url, self.parse_page, PRIORITY_ARTICLE)
+            elif looks_like_hub(url):
+                yield self._request(url, self.parse_page, PRIORITY_HUB)
+
+    def _item(self, response: TextResponse) -> PageItem:
+        headers = response.headers
+        return PageItem(
+            url=response.url,
+            html=response.text,
+            fetched_at=_fetched_at(response),
+            capture_id=response.meta.get("arsip_capture_id"),
+            status=response.status,
+            etag=_header(headers, b"ETag"),
+            last_modified=_header(headers, b"Last-Modified"),
+        )
+
+    def on_error(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        self._count("arsip/fetch_errors")
+        reason = failure.getErrorMessage() or failure.type.__name__
+        logger.warning("Could not fetch %s: %s", url, reason)
+
+    def _count(self, key: str) -> None:
+        if self.crawler.stats:
+            self.crawler.stats.inc_value(key)
+
+
+def _is_html(response: TextResponse) -> bool:
+    ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1").lower()
+    return not ctype or "html" in ctype
+
+
+def _header(headers: Any, name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+def _fetched_at(response: Response) -> datetime:
+    stamp = response.meta.get("arsip_fetched_at")
+    return stamp if isinstance(stamp, datetime) else datetime.now(UTC)
+
+
+def _ld_types(blobs: list[str]) -> list[str]:
+    types: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            t = node.get("@type")
+            types.extend([t] if isinstance(t, str) else [x for x in t or [] if isinstance(x, str)])
+            for key in ("@graph", "mainEntity"):
+                walk(node.get(key))
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    for blob in blobs:
+        try:
+            walk(json.loads(blob))
+        except ValueError:
+            continue
+    return types
+
+
+def _jsonable(stats: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in stats.items()}
