@@ -120,9 +120,9 @@ class NewsSpider(scrapy.Spider):
 
     def _request(
         self, url: str, callback: Any, priority: int, *, dont_obey_robotstxt: bool = False,
-        start: bool = False, listed: datetime | None = None,
+        start: bool = False, listed: datetime | None = None, article: bool = False,
     ) -> scrapy.Request:
-        meta: dict[str, Any] = {"arsip_start": start}
+        meta: dict[str, Any] = {"arsip_start": start, "arsip_article": article}
         if dont_obey_robotstxt:
             meta["dont_obey_robotstxt"] = True
         if listed:
@@ -172,7 +172,8 @@ class NewsSpider(scrapy.Spider):
                 yield self._article_request(Link(url, link.date))
 
     def _article_request(self, link: Link) -> scrapy.Request:
-        return self._request(link.url, self.parse_page, PRIORITY_ARTICLE, listed=link.date)
+        return self._request(link.url, self.parse_page, PRIORITY_ARTICLE, listed=link.date,
+                             article=True)
 
     def _too_old(self, link: Link) -> bool:
         if self.since and link.date and link.date < self.since:
@@ -230,7 +231,7 @@ class NewsSpider(scrapy.Spider):
                 continue
             seen.add(url)
             if looks_like_article(url, self.profile):
-                yield self._request(url, self.parse_page, PRIORITY_ARTICLE)
+                yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
             elif looks_like_hub(url):
                 yield self._request(url, self.parse_page, PRIORITY_HUB)
 

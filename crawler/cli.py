@@ -1,0 +1,225 @@
+"""The ``arsip`` command: one thin function per subcommand over a library function.
+
+Expected failures (``ArsipError``, ``StorageError``) become one line on stderr and a non-zero
+exit; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from crawler.config import resolve_data_dir, resolve_db_url
+from crawler.errors import ArsipError
+from storage.errors import StorageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def archive_options(func: F) -> F:
+    """``--data-dir`` and ``--db``, which every command takes (DESIGN.md CLI contract)."""
+
+    @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                  envvar="ARSIP_DATA_DIR", default=None,
+                  help="Archive folder [default: ./arsip-data; env ARSIP_DATA_DIR].")
+    @click.option("--db", "db_url", envvar="ARSIP_DB_URL", default=None,
+                  help="SQLAlchemy URL [default: sqlite:///DATA_DIR/arsip.db; env ARSIP_DB_URL].")
+    @functools.wraps(func)
+    def wrapper(*args: Any, data_dir: Path | None, db_url: str | None, **kwargs: Any) -> Any:
+        directory = resolve_data_dir(data_dir)
+        return func(*args, data_dir=directory, db_url=resolve_db_url(db_url, directory), **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def expected_errors(func: F) -> F:
+    """Turn expected failures into ``Error: ...`` and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ArsipError, StorageError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_existing_archive(data_dir: Path, db_url: str) -> Any:
+    """The archive for read-only commands; a clear error when there is none yet."""
+    from storage.archive import Archive
+
+    if db_url.startswith("sqlite:///"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        if not path.exists():
+            raise ArsipError(f"no archive at {path}; run `arsip crawl URL --data-dir {data_dir}`")
+    return Archive.open(db_url)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="arsip")
+def main() -> None:
+    """arsip: archive news sites into WARC files and a searchable database.
+
+    \b
+    Example:
+      arsip crawl https://kudakyv.com/
+      arsip export --format jsonl -o articles.jsonl
+    """
+
+
+@main.command()
+@click.argument("urls", nargs=-1)
+@click.option("--site", help="Site profile name or .toml path (start URLs, rules).")
+@click.option("--max-pages", type=click.IntRange(min=1), help="Stop after fetching N pages.")
+@click.option("--since", help="Skip articles whose sitemap or feed date is before DATE.")
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="Override a Scrapy or ARSIP_* setting (repeatable).")
+@click.option("-v", "--verbose", is_flag=True, help="Log every request (INFO) on stderr.")
+@click.option("--progress/--no-progress", default=None,
+              help="Live progress [default: on when stderr is a terminal].")
+@archive_options
+@expected_errors
+def crawl(urls: tuple[str, ...], site: str | None, max_pages: int | None, since: str | None,
+          overrides: tuple[str, ...], verbose: bool, progress: bool | None, data_dir: Path,
+          db_url: str) -> None:
+    """Crawl a news site once: every article into the database, every response into WARC.
+
+    \b
+    Example:
+      arsip crawl https://kudakyv.com/ --max-pages 500 --since 2025-04-01
+    """
+    from crawler.config import parse_since
+    from crawler.run import run_crawl
+    from crawler.summary import print_summary
+
+    if not urls and not site:
+        raise click.UsageError("give at least one URL, or --site NAME")
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise click.UsageError(f"not an http(s) URL: {url!r}")
+    parse_since(since)
+    settings: dict[str, Any] = {
+        "ARSIP_DATA_DIR": str(data_dir),
+        "ARSIP_DB_URL": db_url,
+        "ARSIP_TRIGGER": "cli",
+        "ARSIP_PROGRESS": sys.stderr.isatty() if progress is None else progress,
+    }
+    if max_pages:
+        settings["CLOSESPIDER_PAGECOUNT"] = max_pages
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.UsageError(f"-s expects NAME=VALUE, got {item!r}")
+        settings[name.strip()] = value
+    result = run_crawl(urls, settings, site=site, since=since, verbose=verbose)
+    print_summary(result, data_dir)
+    fatal = result.stats.get("arsip/fatal")
+    if fatal:
+        raise ArsipError(f"the crawl stopped early: {fatal}")
+    if result.reason == "shutdown":
+        sys.exit(EXIT_INTERRUPTED)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--url", help="The URL the page was served from (resolves relative links).")
+@click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "text"]), default="json",
+              show_default=True)
+@click.option("--site", help="Site profile whose extraction rules to apply.")
+@expected_errors
+def extract(paths: tuple[str, ...], url: str | None, fmt: str, site: str | None) -> None:
+    """Extract clean article text and metadata from local HTML files, folders or - (stdin).
+
+    \b
+    Example:
+      arsip extract page.html --url https://kudakyv.com/2025/04/28/korea-utara/
+      arsip extract saved-pages/ --format jsonl > articles.jsonl
+    """
+    from crawler.extraction import article_to_dict, iter_extract_paths
+    from crawler.sites import load_profile
+
+    rules = load_profile(site).extraction if site else None
+    results, failures = [], 0
+    for source, outcome in iter_extract_paths(list(paths), url=url, rules=rules):
+        if isinstance(outcome, Exception):
+            failures += 1
+            click.echo(f"{source}: {outcome}", err=True)
+            continue
+        record = article_to_dict(outcome, source)
+        if fmt == "jsonl":
+            click.echo(json.dumps(record, ensure_ascii=False))
+        elif fmt == "text":
+            click.echo(f"{record['title'] or ''}\n\n{record['text']}\n")
+        else:
+            results.append(record)
+    if fmt == "json" and results:
+        payload = results[0] if len(results) == 1 and len(paths) == 1 else results
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    if failures:
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here instead of stdout.")
+@archive_options
+@expected_errors
+def export(fmt: str, output: Path | None, data_dir: Path, db_url: str) -> None:
+    """Export the latest version of every article.
+
+    \b
+    Example:
+      arsip export --format csv -o articles.csv
+    """
+    from storage.report import export_articles, write_export
+
+    archive = open_existing_archive(data_dir, db_url)
+    try:
+        if output is None:
+            write_export(export_articles(archive), fmt, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8", newline="") as out:
+                write_export(export_articles(archive), fmt, out)
+    finally:
+        archive.close()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@archive_options
+@expected_errors
+def status(as_json: bool, data_dir: Path, db_url: str) -> None:
+    """Show what is in the archive: sites, pages, articles, captures, WARC files, last runs.
+
+    \b
+    Example:
+      arsip status --data-dir /srv/arsip
+    """
+    from crawler.summary import print_status
+    from storage.report import archive_status
+
+    archive = open_existing_archive(data_dir, db_url)
+    try:
+        report = archive_status(archive, data_dir / "warc")
+    finally:
+        archive.close()
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    else:
+        print_status(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""ConditionalRequestMiddleware: ask for an article only if it changed since the last capture.
+
+Sends ``If-None-Match`` / ``If-Modified-Since`` from what the archive knows about the URL, and
+lets the 304 reach the spider (which records it; the WARC middleware archives it as a
+server-not-modified revisit). Listing pages and discovery documents are always fetched whole.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from scrapy import Request
+from scrapy.exceptions import NotConfigured
+
+from crawler.context import CrawlContext, context_of
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+
+class ConditionalRequestMiddleware:
+    """Adds validators to article requests the archive has seen before."""
+
+    def __init__(self, ctx: CrawlContext) -> None:
+        self.ctx = ctx
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
+        ctx = context_of(crawler)
+        if not ctx.config.conditional_requests:
+            raise NotConfigured("ARSIP_CONDITIONAL_REQUESTS is off")
+        return cls(ctx)
+
+    def process_request(self, request: Request) -> None:
+        if not request.meta.get("arsip_article") or b"If-None-Match" in request.headers:
+            return
+        known = self.ctx.archive.validators(request.url)
+        if not known:
+            return
+        etag, last_modified = known
+        if etag:
+            request.headers[b"If-None-Match"] = etag
+        if last_modified:
+            request.headers[b"If-Modified-Since"] = last_modified
+        if etag or last_modified:
+            request.meta["handle_httpstatus_list"] = [
+                *request.meta.get("handle_httpstatus_list", []), 304
+            ]

@@ -1,0 +1,103 @@
+"""ExtractionPipeline: article extraction in a process pool, off the reactor.
+
+Extraction is CPU-bound (lxml + trafilatura, tens of milliseconds a page); in the crawl process it
+would stall downloads and use one core. A pool sized to the CPU count uses every core while the
+reactor keeps fetching. Scrapy's scraper slot counts items in flight, which gives backpressure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any
+
+from crawler.context import CrawlContext, context_of
+from crawler.errors import ExtractionError
+from crawler.extraction import extract_article
+from crawler.items import PageItem
+from crawler.sites import ExtractionRules
+from storage.records import ArticleRecord
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+# Recycle workers now and then: lxml keeps some memory per process that a long crawl would pile up.
+TASKS_PER_WORKER = 2000
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C goes to the whole process group; the crawl process handles it, workers must not die
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def extract_in_worker(html: str, url: str, rules: ExtractionRules) -> ArticleRecord | str:
+    """Runs in a worker: the article, or the error as text (any exception, so no page kills a
+    crawl)."""
+    try:
+        return extract_article(html, url, rules=rules)
+    except ExtractionError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # a bug on one odd page must not stop the crawl
+        return f"unexpected {type(exc).__name__}: {exc}"
+
+
+class ExtractionPipeline:
+    """Fills ``PageItem.article`` (or ``PageItem.error``) using a pool of worker processes."""
+
+    def __init__(self, crawler: Crawler, ctx: CrawlContext) -> None:
+        self.crawler = crawler
+        self.workers = ctx.config.workers
+        self.rules = ctx.profile.extraction
+        self.pool: ProcessPoolExecutor | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ExtractionPipeline:
+        return cls(crawler, context_of(crawler))
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: forking a process that runs a reactor and threads is unsafe
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_ignore_sigint,
+            max_tasks_per_child=TASKS_PER_WORKER,
+        )
+
+    def open_spider(self) -> None:
+        self.pool = self._new_pool()
+
+    def close_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, PageItem):
+            return item
+        result = await self._extract(item)
+        if isinstance(result, ArticleRecord):
+            item.article = result
+        else:
+            item.error = result
+        # the text is in the article now; don't carry the page through the rest of the chain
+        item.html = ""
+        return item
+
+    async def _extract(self, item: PageItem) -> ArticleRecord | str:
+        assert self.pool is not None
+        for attempt in (1, 2):
+            try:
+                future = self.pool.submit(extract_in_worker, item.html, item.url, self.rules)
+                return await asyncio.wrap_future(future)
+            except BrokenProcessPool:
+                # a worker died (killed, out of memory): start a fresh pool, retry this page once
+                logger.warning("Extraction worker died on %s (attempt %d)", item.url, attempt)
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                self.pool = self._new_pool()
+        return "extraction worker crashed on this page twice"

@@ -1,0 +1,52 @@
+"""StoragePipeline: the extracted article (or its extraction error) into the archive database."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from crawler.context import CrawlContext, context_of
+from crawler.items import PageItem
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+
+class StoragePipeline:
+    """Upserts the page and stores a new article version only when the text changed."""
+
+    def __init__(self, crawler: Crawler, ctx: CrawlContext) -> None:
+        self.crawler = crawler
+        self.ctx = ctx
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StoragePipeline:
+        return cls(crawler, context_of(crawler))
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, PageItem):
+            return item
+        archive, stats = self.ctx.archive, self.crawler.stats
+        archive.note_fetch(
+            item.url, site_id=self.ctx.site_id, kind="article", fetched_at=item.fetched_at,
+            status=item.status, etag=item.etag, last_modified=item.last_modified,
+            error=item.error,
+        )
+        if item.article is None:
+            logger.warning("No article extracted from %s: %s", item.url, item.error)
+            archive.record_extraction_error(
+                site_id=self.ctx.site_id, url=item.url, capture_id=item.capture_id,
+                fetched_at=item.fetched_at, error=item.error or "unknown error",
+            )
+            if stats:
+                stats.inc_value("arsip/extraction_errors")
+            return item
+        new_version = archive.store_article(
+            site_id=self.ctx.site_id, url=item.url, article=item.article,
+            capture_id=item.capture_id, fetched_at=item.fetched_at,
+        )
+        if stats:
+            stats.inc_value("arsip/articles_stored" if new_version else "arsip/articles_unchanged")
+        return item

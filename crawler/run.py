@@ -1,0 +1,150 @@
+"""Run one crawl in this process: the library function under ``arsip crawl``.
+
+A Twisted reactor cannot be restarted, so this runs once per process; the daemon runs each crawl
+as a subprocess of ``arsip crawl``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+from twisted.python.failure import Failure
+
+from crawler.config import CrawlConfig
+from crawler.errors import ArsipError, SiteUnreachableError
+from crawler.spiders.news import NewsSpider
+from storage.errors import StorageError
+
+# Expected network failures: one line in the log, never a traceback.
+_QUIET_ERRORS = (
+    "twisted.internet.error",
+    "twisted.web._newclient",
+    "scrapy.exceptions",
+    "builtins.TimeoutError",
+    "builtins.ConnectionRefusedError",
+    "builtins.ConnectionResetError",
+)
+
+
+class _NoNetworkTracebacks(logging.Filter):
+    """Drops the traceback of log records about expected network failures."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[0] is not None:
+            kind = record.exc_info[0]
+            name = f"{kind.__module__}.{kind.__qualname__}"
+            if name.startswith(_QUIET_ERRORS):
+                record.exc_info = None
+                record.exc_text = None
+        return True
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is now, so rich's live display can redirect it."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+@dataclass
+class CrawlResult:
+    """What a finished crawl reports back."""
+
+    stats: dict[str, Any]
+    reason: str
+    started: datetime
+    finished: datetime
+    log_file: Path | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return max((self.finished - self.started).total_seconds(), 1e-6)
+
+    def count(self, key: str) -> int:
+        return int(self.stats.get(key, 0) or 0)
+
+
+def build_settings(overrides: dict[str, Any]) -> Settings:
+    """arsip's settings module, with command-line overrides on top."""
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    for name, value in overrides.items():
+        settings.set(name, value, priority="cmdline")
+    return settings
+
+
+def _configure_logging(settings: Settings, log_file: Path | None, verbose: bool) -> None:
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    console = _StderrHandler()
+    console.setLevel(logging.INFO if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    console.addFilter(_NoNetworkTracebacks())
+    root.addHandler(console)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        to_file.setLevel(logging.DEBUG if verbose else logging.INFO)
+        to_file.setFormatter(logging.Formatter(settings.get("LOG_FORMAT")))
+        to_file.addFilter(_NoNetworkTracebacks())
+        root.addHandler(to_file)
+
+
+def run_crawl(
+    urls: tuple[str, ...],
+    overrides: dict[str, Any],
+    *,
+    site: str | None = None,
+    since: str | None = None,
+    verbose: bool = False,
+) -> CrawlResult:
+    """Crawl one site in this process and return its stats; raises ``ArsipError`` /
+    ``StorageError`` when it could not run."""
+    settings = build_settings(overrides)
+    config = CrawlConfig.from_settings(settings)  # validates --since and paths before starting
+    started = datetime.now(UTC)
+    log_file = config.data_dir / "logs" / f"crawl-{started:%Y%m%dT%H%M%S}.log"
+    _configure_logging(settings, log_file, verbose)
+    process = CrawlerProcess(settings, install_root_handler=False)
+    crawler = process.create_crawler(NewsSpider)
+    failures: list[BaseException] = []
+
+    def keep(failure: Failure) -> None:
+        failures.append(failure.value)
+
+    kwargs: dict[str, Any] = {"site": site, "since": since}
+    if urls:
+        kwargs["urls"] = ",".join(urls)
+    process.crawl(crawler, **kwargs).addErrback(keep)
+    process.start()
+    for exc in failures:
+        if isinstance(exc, ArsipError | StorageError):
+            raise exc
+        raise ArsipError(f"the crawl failed: {type(exc).__name__}: {exc}") from exc
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    result = CrawlResult(
+        stats=stats,
+        reason=str(stats.get("finish_reason", "finished")),
+        started=started,
+        finished=datetime.now(UTC),
+        log_file=log_file,
+    )
+    if not result.count("downloader/response_count") and result.reason != "shutdown":
+        target = ", ".join(urls) or site or "the site"
+        raise SiteUnreachableError(f"could not reach {target} (details in {log_file})")
+    return result
