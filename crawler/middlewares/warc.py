@@ -85,6 +85,8 @@ class WarcCaptureMiddleware:
             return
         try:
             request.meta["arsip_capture_id"] = self._capture(response, request)
+            if self.crawler.stats:
+                self.crawler.stats.inc_value("arsip/warc_records")
         except DiskFullError as exc:
             self._stop(f"disk full: {exc}", "disk_full")
         except WarcError as exc:

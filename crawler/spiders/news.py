@@ -194,7 +194,10 @@ class NewsSpider(scrapy.Spider):
         if not isinstance(response, TextResponse) or not _is_html(response):
             self._count("arsip/non_html")
             return
+        if (response.encoding or "").lower().replace("_", "-") not in ("utf-8", "utf8", "ascii"):
+            self._count("arsip/non_utf8")
         if not response.body.strip():
+            self._count("arsip/empty_body")
             yield self._item(response)
             return
         try:
