@@ -28,7 +28,7 @@ def test_profile_from_data_dir_wins(tmp_path: Path) -> None:
     [
         ("base_url = ", "not valid TOML"),
         ('name = "x"', "'base_url' is required"),
-        ('base_url = "ftp://x/"', "not an absolute http(s) URL"),
+        ('base_url = "ftp://x/"', r"not an absolute http\(s\) URL"),
         ('base_url = "https://x/"\n[articles]\nallow = ["("]', "bad article pattern"),
         ('base_url = "https://x/"\nfeeds = [1]', "'feeds' must be a list of strings"),
     ],
