@@ -1,0 +1,70 @@
+"""Shared fixtures: the loopback news site, a temporary data dir, databases, and the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@dataclass
+class CliResult:
+    """What one ``arsip`` invocation printed and returned."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """An empty archive folder for one test."""
+    path = tmp_path / "arsip-data"
+    path.mkdir()
+    return path
+
+
+def run_arsip(*args: str, timeout: float = 240, env: dict[str, str] | None = None,
+              input: str | None = None) -> CliResult:
+    """Run the real ``arsip`` command in a subprocess (a Twisted reactor runs once per process)."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env.pop("ARSIP_DATA_DIR", None)
+    full_env.pop("ARSIP_DB_URL", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", *args],
+        capture_output=True, text=True, timeout=timeout, env=full_env, cwd=REPO, input=input,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def arsip():
+    """The ``arsip`` command as a function: ``arsip("crawl", url, "--data-dir", d)``."""
+    return run_arsip
+
+
+@pytest.fixture
+def seed_text() -> str:
+    """The real article of the kind arsip archives (../shared/seed)."""
+    files = sorted((SHARED / "seed").glob("*.txt"))
+    if not files:
+        pytest.skip(f"the seed article is not at {SHARED / 'seed'}")
+    return files[0].read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def served_site() -> Iterator[tuple[object, str]]:
+    """The fixture news site, served on 127.0.0.1: ``(site, base_url)``."""
+    from tests.newsite import build_site, serve
+
+    site = build_site()
+    with serve(site) as base_url:
+        yield site, base_url
