@@ -1,0 +1,166 @@
+"""extract_article: one parse, site rules, promo stripping, trafilatura, metadata."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+import trafilatura
+from cssselect import SelectorError
+from lxml.cssselect import CSSSelector
+from lxml.html import HtmlElement, fromstring
+
+from crawler.errors import EmptyDocumentError, NoContentError, ProfileError
+from crawler.extraction.document import body_of, parse, to_text
+from crawler.extraction.metadata import Metadata, clean_authors, extract_metadata
+from crawler.extraction.promos import BLOCK_TAGS, strip_promos
+from crawler.sites import ExtractionRules
+from storage.records import ArticleRecord
+
+# Trailing credit lines ("Editor: Rina", "Pewarta: Ade") are bylines, not prose: they leave the
+# text and feed the author field when the page has no better author source.
+_CREDIT_LINE = re.compile(
+    r"^\s*\(?(editor|penulis|pewarta|reporter|redaktur|sumber|source|kontributor)\s*:\s*(.{1,80}?)\)?\s*$",
+    re.IGNORECASE,
+)
+_AUTHOR_CREDITS = {"penulis", "pewarta", "reporter", "kontributor"}
+_SELECTORS: dict[str, CSSSelector] = {}
+
+
+def _selector(css: str) -> CSSSelector:
+    compiled = _SELECTORS.get(css)
+    if compiled is None:
+        try:
+            compiled = _SELECTORS[css] = CSSSelector(css)
+        except SelectorError as exc:
+            raise ProfileError(f"bad CSS selector {css!r} in site profile: {exc}") from None
+    return compiled
+
+
+def extract_article(html: str | bytes, url: str | None = None, *,
+                    rules: ExtractionRules | None = None,
+                    http_charset: str | None = None) -> ArticleRecord:
+    """The clean article of one page. Raises an ``ExtractionError``; never returns None."""
+    tree = parse(to_text(html, http_charset))
+    body = body_of(tree)
+    if body is None or not "".join(body.itertext()).strip():
+        raise EmptyDocumentError("the page has no body text")
+    meta = extract_metadata(tree, url)
+    base = meta.base_url or url
+    rules = rules or ExtractionRules()
+    for css in rules.remove_selectors:
+        for el in _selector(css)(tree):
+            if el.getparent() is not None:
+                el.drop_tree()
+    chosen = _selector(rules.body_selector)(tree) if rules.body_selector else []
+    if chosen:
+        related = strip_promos(chosen[0], base, rules.promo_labels)
+        text = _text_of_body(chosen[0], url)
+    else:
+        related = strip_promos(body, base, rules.promo_labels)
+        text = _trafilatura_text(tree, url)
+    if not text:
+        raise NoContentError("no article text found")
+    text, credits = _split_credits(text)
+    if not text:
+        raise NoContentError("no article text found")
+    authors = (meta.authors
+               or clean_authors([v for k, v in credits if k in _AUTHOR_CREDITS])
+               or clean_authors([v for k, v in credits if k in ("editor", "redaktur")]))
+    return _record(meta, url, text, authors, tuple(related))
+
+
+def _trafilatura_text(tree: HtmlElement, url: str | None) -> str | None:
+    document = trafilatura.bare_extraction(
+        tree, url=url, include_comments=False, with_metadata=False, deduplicate=False,
+    )
+    text = getattr(document, "text", None) if document is not None else None
+    return unicodedata.normalize("NFC", text).strip() if text else None
+
+
+def _text_of_body(element: HtmlElement, url: str | None) -> str | None:
+    """The profile named the body: trust it, with trafilatura only to drop scripts and clutter.
+    When trafilatura keeps too little of it, its own text is the better answer."""
+    own = _render(element)
+    wrapper = fromstring("<html><body></body></html>")
+    wrapper.find("body").append(element)
+    text = _trafilatura_text(wrapper, url)
+    if text and len(text) >= 0.6 * len(own):
+        return text
+    return own or text
+
+
+def _render(element: HtmlElement) -> str:
+    parts: list[str] = []
+
+    def walk(el: HtmlElement) -> None:
+        if not isinstance(el.tag, str) or el.tag in ("script", "style", "noscript", "template"):
+            parts.append(el.tail or "")
+            return
+        block = el.tag in BLOCK_TAGS or el.tag == "br"
+        if block:
+            parts.append("\n")
+        parts.append(el.text or "")
+        for child in el:
+            walk(child)
+        if block:
+            parts.append("\n")
+        parts.append(el.tail or "")
+
+    parts.append(element.text or "")
+    for child in element:
+        walk(child)
+    lines = (" ".join(line.split()) for line in "".join(parts).split("\n"))
+    return unicodedata.normalize("NFC", "\n".join(line for line in lines if line)).strip()
+
+
+def _split_credits(text: str) -> tuple[str, list[tuple[str, str]]]:
+    lines = text.split("\n")
+    credits: list[tuple[str, str]] = []
+    while lines and len(credits) < 4:
+        match = _CREDIT_LINE.match(lines[-1])
+        if not match:
+            break
+        credits.insert(0, (match.group(1).lower(), match.group(2)))
+        lines.pop()
+    return "\n".join(lines).strip(), credits
+
+
+def _record(meta: Metadata, url: str | None, text: str, authors: tuple[str, ...],
+            related: tuple[Any, ...]) -> ArticleRecord:
+    return ArticleRecord(
+        url=url or meta.canonical_url or "",
+        title=meta.title,
+        text=text,
+        authors=authors,
+        published=meta.published,
+        updated=meta.updated,
+        language=meta.language,
+        section=meta.section,
+        tags=meta.tags,
+        canonical_url=meta.canonical_url,
+        site_name=meta.site_name,
+        description=meta.description,
+        related=related,
+    )
+
+
+def article_to_dict(record: ArticleRecord, source: str | None = None) -> dict[str, Any]:
+    """The `arsip extract --format jsonl` object (DESIGN.md contract keys first, extras after)."""
+    return {
+        "source": source,
+        "url": record.url,
+        "title": record.title,
+        "author": "; ".join(record.authors) if record.authors else None,
+        "published": record.published.isoformat() if record.published else None,
+        "language": record.language,
+        "text": record.text,
+        "related": [{"title": link.title, "url": link.url} for link in record.related],
+        "updated": record.updated.isoformat() if record.updated else None,
+        "section": record.section,
+        "tags": list(record.tags),
+        "canonical_url": record.canonical_url,
+        "site_name": record.site_name,
+        "description": record.description,
+    }

@@ -1,0 +1,66 @@
+"""Decoding bytes and parsing HTML once into the lxml tree every later step shares."""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+from lxml.html import HtmlElement, HTMLParser, document_fromstring
+from trafilatura.utils import load_html
+from w3lib.encoding import html_to_unicode
+
+from crawler.errors import EmptyDocumentError, NotHTMLError
+
+# Same parser options as trafilatura's own, so the tree we hand over is the tree it expects.
+_PARSER = HTMLParser(
+    collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True
+)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b")
+_MARKUP = re.compile(r"<\s*(?:!doctype|html|head|body|div|p|article|meta|title|span|table|h\d)\b",
+                     re.IGNORECASE)
+
+
+def decode_html(body: bytes, http_charset: str | None = None) -> str:
+    """Decode a page: BOM, then the HTTP header charset, then <meta charset> / http-equiv, then
+    detection. w3lib puts the BOM first, as browsers do: a BOM cannot lie, a header can."""
+    content_type = f"text/html; charset={http_charset}" if http_charset else None
+    _encoding, text = html_to_unicode(content_type, body)
+    return text
+
+
+def to_text(html: str | bytes, http_charset: str | None = None) -> str:
+    """The page as text, or a named error when it is empty or plainly not HTML."""
+    if isinstance(html, bytes):
+        if not html.strip():
+            raise EmptyDocumentError("empty document")
+        if html.startswith(_BINARY_MAGIC) or b"\x00" in html[:1024]:
+            raise NotHTMLError("binary content, not HTML")
+        html = decode_html(html, http_charset)
+    if not html.strip():
+        raise EmptyDocumentError("empty document")
+    head = html[:4096].lstrip("\ufeff \t\r\n")
+    if head[:1] in "{[" and not _MARKUP.search(head):
+        raise NotHTMLError("JSON, not HTML")
+    if not _MARKUP.search(html[:65536]) and "<" not in head[:200]:
+        raise NotHTMLError("no HTML markup found")
+    return html
+
+
+def parse(text: str) -> HtmlElement:
+    """Parse once; prefer trafilatura's loader (it repairs doctype quirks the same way)."""
+    text = _XML_DECLARATION.sub("", text, count=1)
+    tree = load_html(text)
+    if tree is None or tree.tag != "html":
+        try:
+            tree = document_fromstring(text, parser=_PARSER)
+        except (etree.ParserError, ValueError) as exc:
+            raise NotHTMLError(f"unparseable HTML: {exc}") from None
+    if tree is None:
+        raise NotHTMLError("unparseable HTML")
+    return tree
+
+
+def body_of(tree: HtmlElement) -> HtmlElement | None:
+    found = tree.find("body")
+    return found if found is not None else tree.find(".//body")

@@ -1,0 +1,313 @@
+"""Inline promo blocks ("Baca Juga: <a>...</a>") and in-body noise, removed on the DOM.
+
+Promos are found by general rules, never by site: a block (or a line between ``<br>``s) whose text
+starts with a promo label, followed by a separator or a link, and whose remaining text is mostly
+link text or short. The links become ``related`` so nothing is thrown away. Prose that merely
+contains "baca juga" keeps its place: the label must open the block and the rest must look like a
+headline, not a sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+from lxml.html import HtmlElement
+
+from storage.records import RelatedLink
+
+DEFAULT_LABELS: tuple[str, ...] = (
+    "baca juga", "baca pula", "simak juga", "lihat juga", "artikel terkait", "berita terkait",
+    "baca selengkapnya", "read also", "also read", "read more", "see also", "lesen sie auch",
+    "mehr zum thema",
+)
+# Video teasers need no separator: "Simak juga video 'Putin ...'" is never prose.
+VIDEO_LABELS: tuple[str, ...] = (
+    "simak juga video", "simak video", "tonton juga video", "tonton video", "tonton juga",
+    "saksikan juga video", "saksikan video", "watch the video", "watch video",
+)
+QUOTES = "\"'“”„‘’«»‹›"
+_LEAD = r"^[\s" + QUOTES + r"\[\(>*•·\-–—]*"
+_SEP = r"(?P<sep>\s*(?::|>>+|»|›|–|—|-|\.{2,}|…)\s*)?"
+# Whole-block noise: ad slots, scroll hints, credit/tag/share bars.
+_NOISE_EXACT = re.compile(
+    r"^(?:advertisement|advertisment|iklan|ads|scroll to continue with content|"
+    r"advertisement\s+scroll to continue with content|scroll to resume content|"
+    r"lanjutkan membaca|continue reading below)$",
+    re.IGNORECASE,
+)
+_NOISE_START = re.compile(
+    _LEAD + r"(?:tags?|topik|topics?|tagged|schlagworte|bagikan(?: artikel)?|share(?: this)?"
+    r"(?: article)?|teilen)\s*(?::|>>)",
+    re.IGNORECASE,
+)
+_GAMBAS = re.compile(r"\[Gambas:[^\]]*\]", re.IGNORECASE)
+_SHARE_HREF = re.compile(
+    r"(?:facebook\.com/sharer|twitter\.com/intent|x\.com/intent|wa\.me/|api\.whatsapp\.com|"
+    r"^whatsapp:|linkedin\.com/share|t\.me/share|line\.me/R/msg|pinterest\.com/pin/create|"
+    r"telegram\.me/share|^mailto:\?)",
+    re.IGNORECASE,
+)
+BLOCK_TAGS = frozenset(
+    "p div section aside article ul ol li table tbody thead tfoot tr td th blockquote h1 h2 h3 "
+    "h4 h5 h6 dl dt dd figure figcaption header footer nav form pre hr main center".split()
+)
+_STOP_TAGS = frozenset(("body", "html"))
+_MAX_PROMO_CHARS = 1500  # a longer block is content, whatever its first words
+
+
+def _label_pattern(labels: Iterable[str]) -> re.Pattern[str]:
+    parts = sorted({" ".join(label.lower().split()) for label in labels if label.strip()},
+                   key=len, reverse=True)
+    alternatives = "|".join(r"\s+".join(map(re.escape, part.split())) for part in parts)
+    return re.compile(_LEAD + r"(?P<label>" + alternatives + r")(?!\w)" + _SEP, re.IGNORECASE)
+
+
+_DEFAULT_PATTERN = _label_pattern(DEFAULT_LABELS)
+_VIDEO_PATTERN = _label_pattern(VIDEO_LABELS)
+
+
+def _norm(text: str | None) -> str:
+    return " ".join(text.split()) if text else ""
+
+
+@dataclass
+class PromoStripper:
+    """Strips promos and noise from one tree, collecting the promo links."""
+
+    base_url: str | None
+    extra_labels: tuple[str, ...] = ()
+    related: list[RelatedLink] = field(default_factory=list)
+    removed: int = 0
+    _seen: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.pattern = (_label_pattern(DEFAULT_LABELS + self.extra_labels) if self.extra_labels
+                        else _DEFAULT_PATTERN)
+
+    # ---- detection -------------------------------------------------------------------------
+
+    def _match(self, text: str) -> tuple[re.Match[str] | None, bool]:
+        """(label match, is a video label)"""
+        video = _VIDEO_PATTERN.match(text)
+        if video:
+            return video, True
+        return self.pattern.match(text), False
+
+    def _is_promo(self, text: str, link_chars: int, links: int) -> bool | None:
+        """True: promo. False: not. None: a bare label (decided by what follows it)."""
+        match, video = self._match(text)
+        if match is None:
+            return False
+        rest = text[match.end():].strip(QUOTES + " :>»–—-")
+        if not rest:
+            return None
+        if len(rest) > _MAX_PROMO_CHARS:
+            return False
+        if video:
+            return len(rest) <= 300 or link_chars >= 0.5 * len(rest)
+        if links:
+            # the rest is the linked headline(s), perhaps with a date or a closing quote
+            return link_chars >= 0.5 * len(rest)
+        quoted = text.lstrip()[:1] in QUOTES and text.rstrip()[-1:] in QUOTES
+        # the seed's text form: “Baca Juga: Headline“ with no link at all
+        return bool(match.group("sep") or quoted) and len(rest) <= 200 and rest.count(". ") < 2
+
+    # ---- the pass --------------------------------------------------------------------------
+
+    def strip(self, root: HtmlElement) -> None:
+        hits: list[tuple[str, HtmlElement]] = []
+        shares: list[HtmlElement] = []
+        for el in root.iter():
+            if not isinstance(el.tag, str):
+                continue
+            text = el.text
+            if text and not text.isspace():
+                if "[Gambas" in text:
+                    el.text = text = _GAMBAS.sub("", text)
+                if self._match(text)[0] or _NOISE_START.match(text):
+                    hits.append(("text", el))
+                elif len(text) < 80 and _NOISE_EXACT.match(_norm(text)):
+                    hits.append(("noise", el))
+            tail = el.tail
+            if tail and not tail.isspace():
+                if "[Gambas" in tail:
+                    el.tail = tail = _GAMBAS.sub("", tail)
+                if (el.tag == "br" or el.tag in BLOCK_TAGS) and self._match(tail)[0]:
+                    hits.append(("tail", el))
+            if el.tag == "a":
+                href = el.get("href")
+                if href and _SHARE_HREF.search(href):
+                    shares.append(el)
+        for kind, el in hits:
+            if not _attached(el, root):
+                continue
+            if kind == "text":
+                self._strip_from_element(el)
+            elif kind == "tail":
+                self._strip_line(el, el.tail or "", list(_line_after(el)))
+            else:
+                self._strip_noise(el)
+        for link in shares:
+            if _attached(link, root):
+                self._strip_share(link)
+
+    def _strip_from_element(self, el: HtmlElement) -> None:
+        chain = [el]
+        while True:
+            parent = chain[-1].getparent()
+            if parent is None or parent.tag in _STOP_TAGS or not _opens(parent, chain[-1]):
+                break
+            chain.append(parent)
+        best: HtmlElement | None = None
+        bare: HtmlElement | None = None
+        noise = False
+        for candidate in chain:
+            text = _norm(candidate.text_content())
+            if len(text) > 3 * _MAX_PROMO_CHARS:
+                break
+            if _NOISE_START.match(text):
+                if len(text) <= 300:
+                    best, noise = candidate, True
+                continue
+            verdict = self._is_promo(text, *_link_stats(candidate.iter("a")))
+            if verdict:
+                best, noise = candidate, False
+            elif verdict is None:
+                bare = candidate
+        if best is not None:
+            self._drop(best, collect=not noise)
+            return
+        if bare is None:
+            return
+        # a bare label: "<b>Baca juga:</b> <a>..</a><br>" on a line, or a heading over a list
+        if _line_start(bare):
+            nodes = [bare, *_line_after(bare)]
+            self._strip_line(None, "", nodes)
+            return
+        follower = bare.getnext()
+        if follower is not None and follower.tag in BLOCK_TAGS:
+            text = _norm(follower.text_content())
+            link_chars, links = _link_stats(follower.iter("a"))
+            if links and len(text) <= 2 * _MAX_PROMO_CHARS and link_chars >= 0.7 * len(text):
+                self._drop(bare, collect=False)
+                self._drop(follower, collect=True)
+
+    def _strip_line(self, owner: HtmlElement | None, lead: str, nodes: list[HtmlElement]) -> None:
+        """A line between <br>s: ``lead`` (the tail of ``owner``) plus the inline ``nodes``."""
+        parts = [lead]
+        for node in nodes:
+            parts.append(node.text_content())
+            parts.append(node.tail or "")
+        text = _norm("".join(parts))
+        links = [a for node in nodes for a in node.iter("a")]
+        if not self._is_promo(text, *_link_stats(links)):
+            return
+        self._collect(links)
+        closing = nodes[-1].getnext() if nodes else (owner.getnext() if owner is not None else None)
+        for node in nodes:
+            node.getparent().remove(node)  # their tails go too: they are part of the line
+        if owner is not None:
+            owner.tail = None
+        if closing is not None and closing.tag == "br":
+            closing.drop_tree()  # its tail (the next line) moves up to where the promo was
+        self.removed += 1
+
+    def _strip_noise(self, el: HtmlElement) -> None:
+        target = el
+        while True:
+            parent = target.getparent()
+            if (parent is None or parent.tag in _STOP_TAGS
+                    or _norm(parent.text_content()) != _norm(el.text_content())):
+                break
+            target = parent
+        self._drop(target, collect=False)
+
+    def _strip_share(self, link: HtmlElement) -> None:
+        target = link
+        while True:
+            parent = target.getparent()
+            if (parent is None or parent.tag in _STOP_TAGS
+                    or len(_norm(parent.text_content())) > 120):
+                break
+            target = parent
+        if target.tag in BLOCK_TAGS or target is link:
+            self._drop(target, collect=False)
+
+    # ---- removal ---------------------------------------------------------------------------
+
+    def _drop(self, el: HtmlElement, *, collect: bool) -> None:
+        if collect:
+            self._collect(el.iter("a"))
+        el.drop_tree()  # keeps the tail text in place
+        self.removed += 1
+
+    def _collect(self, links: Iterable[HtmlElement]) -> None:
+        for a in links:
+            href = (a.get("href") or "").strip()
+            if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
+                continue
+            title = _norm(a.text_content()) or _norm(a.get("title"))
+            if not title:
+                img = a.find(".//img")
+                title = _norm(img.get("alt")) if img is not None else ""
+            if not title:
+                continue
+            url = urljoin(self.base_url, href) if self.base_url else href
+            if url in self._seen:
+                continue
+            self._seen.add(url)
+            self.related.append(RelatedLink(title=title.strip(QUOTES + " "), url=url))
+
+
+def _link_stats(links: Iterable[HtmlElement]) -> tuple[int, int]:
+    chars = count = 0
+    for a in links:
+        if a.get("href") is None:
+            continue
+        count += 1
+        chars += len(_norm(a.text_content()))
+    return chars, count
+
+
+def _opens(parent: HtmlElement, child: HtmlElement) -> bool:
+    """Does ``child`` open ``parent``'s content (no text or element before it)?"""
+    if parent.text and not parent.text.isspace():
+        return False
+    for first in parent:
+        if isinstance(first.tag, str):
+            return first is child
+    return False
+
+
+def _line_start(el: HtmlElement) -> bool:
+    previous = el.getprevious()
+    if previous is None:
+        parent = el.getparent()
+        return parent is not None and not (parent.text and parent.text.strip())
+    if previous.tail and previous.tail.strip():
+        return False
+    return previous.tag == "br" or previous.tag in BLOCK_TAGS
+
+
+def _line_after(el: HtmlElement) -> Iterator[HtmlElement]:
+    """Inline siblings after ``el`` up to the next <br> or block."""
+    node = el.getnext()
+    while node is not None and node.tag != "br" and node.tag not in BLOCK_TAGS:
+        yield node
+        node = node.getnext()
+
+
+def _attached(el: HtmlElement, root: HtmlElement) -> bool:
+    """Still under ``root``, i.e. not inside a subtree an earlier hit removed."""
+    return el is root or any(ancestor is root for ancestor in el.iterancestors())
+
+
+def strip_promos(root: HtmlElement, base_url: str | None,
+                 extra_labels: tuple[str, ...] = ()) -> list[RelatedLink]:
+    """Remove promos and noise under ``root`` in place; return the promo links in order."""
+    stripper = PromoStripper(base_url, extra_labels)
+    stripper.strip(root)
+    return stripper.related
