@@ -236,7 +236,8 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> Metadata:
     if canonical is None and m("og:url"):
         canonical = urljoin(base or "", m("og:url")[0])
 
-    publisher = ld.get("publisher")
+    by_id = {o["@id"]: o for o in objects if isinstance(o.get("@id"), str) and len(o) > 2}
+    publisher = _resolve(ld.get("publisher"), by_id)
     site_name = _first(m("og:site_name"), _names(publisher)[:1],
                        m("application-name"), m("twitter:site"))
     if site_name and site_name.startswith("@"):
@@ -249,7 +250,8 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> Metadata:
                        else None)
     title = clean_title(raw_title, site_name, url or canonical) if raw_title else None
 
-    authors = clean_authors(_names(ld.get("author")) or _names(ld.get("creator")))
+    authors = clean_authors(_names(_resolve(ld.get("author"), by_id))
+                            or _names(_resolve(ld.get("creator"), by_id)))
     if not authors:
         authors = clean_authors(m(*_AUTHOR_META))
     if not authors:
@@ -291,6 +293,15 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> Metadata:
     return Metadata(title=title, authors=authors, published=published, updated=updated,
                     language=language, section=section, tags=tags, canonical_url=canonical,
                     site_name=site_name, description=description, base_url=base, meta=meta)
+
+
+def _resolve(value: Any, by_id: dict[str, dict[str, Any]]) -> Any:
+    """Yoast-style graphs point at their Person nodes by "@id" instead of nesting them."""
+    if isinstance(value, list):
+        return [_resolve(v, by_id) for v in value]
+    if isinstance(value, dict) and "name" not in value and value.get("@id") in by_id:
+        return by_id[value["@id"]]
+    return value
 
 
 def _keywords(value: Any) -> list[str]:

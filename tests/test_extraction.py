@@ -1,0 +1,232 @@
+"""Extraction regression cases (tests/data/extract/<case>/) and the helpers around them.
+
+expected.json keys, each asserted only when present: url, rules, http_charset (inputs);
+title, authors, published, updated, language, section, tags, canonical_url, site_name, related
+(exact); text_contains, text_excludes, text_starts_with, text_ends_with, text_order (substrings
+that must appear in this order), paragraphs (line count); error (an ExtractionError class name).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import pickle
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from crawler import errors
+from crawler.extraction import article_to_dict, decode_html, extract_article, iter_extract_paths
+from crawler.extraction.dates import parse_human, parse_iso
+from crawler.extraction.metadata import clean_authors, clean_title
+from crawler.sites import ExtractionRules
+from storage.records import ArticleRecord, RelatedLink
+
+CASES = Path(__file__).parent / "data" / "extract"
+CASE_NAMES = sorted(p.name for p in CASES.iterdir() if (p / "expected.json").is_file())
+WIB = timezone(timedelta(hours=7))
+
+
+def _load(case: str) -> tuple[bytes, dict]:
+    folder = CASES / case
+    return (folder / "page.html").read_bytes(), json.loads(
+        (folder / "expected.json").read_text(encoding="utf-8"))
+
+
+def _rules(expected: dict) -> ExtractionRules | None:
+    raw = expected.get("rules")
+    if raw is None:
+        return None
+    return ExtractionRules(body_selector=raw.get("body"),
+                           remove_selectors=tuple(raw.get("remove", ())),
+                           promo_labels=tuple(raw.get("promo_labels", ())))
+
+
+def test_enough_cases() -> None:
+    assert len(CASE_NAMES) >= 26
+    assert "seed_wordpress" in CASE_NAMES
+
+
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_case(case: str) -> None:
+    page, expected = _load(case)
+    kwargs = {"rules": _rules(expected), "http_charset": expected.get("http_charset")}
+    if "error" in expected:
+        with pytest.raises(getattr(errors, expected["error"])):
+            extract_article(page, expected.get("url"), **kwargs)
+        return
+    record = extract_article(page, expected.get("url"), **kwargs)
+    assert isinstance(record, ArticleRecord)
+    data = article_to_dict(record, source=case)
+    text = record.text
+    for key in ("title", "language", "section", "canonical_url", "site_name", "updated",
+                "published"):
+        if key in expected:
+            assert data[key] == expected[key], key
+    if "authors" in expected:
+        assert list(record.authors) == expected["authors"]
+    if "tags" in expected:
+        assert list(record.tags) == expected["tags"]
+    if "related" in expected:
+        assert data["related"] == expected["related"]
+    for snippet in expected.get("text_contains", ()):
+        assert snippet in text, snippet
+    for snippet in expected.get("text_excludes", ()):
+        assert snippet not in text, snippet
+    if "text_starts_with" in expected:
+        assert text.startswith(expected["text_starts_with"]), text[:200]
+    if "text_ends_with" in expected:
+        assert text.endswith(expected["text_ends_with"]), text[-200:]
+    positions = [text.find(s) for s in expected.get("text_order", ())]
+    assert -1 not in positions and positions == sorted(positions), positions
+    if "paragraphs" in expected:
+        assert len(text.splitlines()) == expected["paragraphs"], text
+
+
+def test_article_to_dict_contract() -> None:
+    record = ArticleRecord(
+        url="https://example.id/a", title="T", text="body", authors=("A", "B"),
+        published=datetime(2025, 4, 28, 14, 5, tzinfo=WIB), language="id",
+        related=(RelatedLink("R", "https://example.id/r"),),
+    )
+    data = article_to_dict(record, source="a.html")
+    assert list(data)[:8] == ["source", "url", "title", "author", "published", "language",
+                              "text", "related"]
+    assert data["author"] == "A; B"
+    assert data["published"] == "2025-04-28T14:05:00+07:00"
+    assert data["related"] == [{"title": "R", "url": "https://example.id/r"}]
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_record_pickles_for_the_process_pool() -> None:
+    page, expected = _load("seed_wordpress")
+    record = extract_article(page, expected["url"])
+    assert pickle.loads(pickle.dumps(record)) == record
+
+
+# ---- decode_html -------------------------------------------------------------------------
+
+def test_decode_header_charset_wins_over_guessing() -> None:
+    body = "<html><body><p>Caf\u00e9 \u201cx\u201d</p></body></html>".encode("cp1252")
+    assert "Caf\u00e9 \u201cx\u201d" in decode_html(body, "windows-1252")
+
+
+def test_decode_meta_charset() -> None:
+    body = ('<html><head><meta charset="iso-8859-1"></head><body><p>Caf\u00e9 na\u00efve</p>'
+            "</body></html>").encode("latin-1")
+    assert "Caf\u00e9 na\u00efve" in decode_html(body)
+
+
+def test_decode_http_equiv_charset() -> None:
+    body = ('<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1252">'
+            "</head><body><p>\u2013 Stra\u00dfe</p></body></html>").encode("cp1252")
+    assert "\u2013 Stra\u00dfe" in decode_html(body)
+
+
+def test_decode_without_charset_is_utf8() -> None:
+    body = "<html><body><p>Rp 5.000 \u2013 caf\u00e9 \u201cok\u201d</p></body></html>".encode()
+    assert "\u2013 caf\u00e9 \u201cok\u201d" in decode_html(body)
+
+
+def test_decode_bom() -> None:
+    body = b"\xef\xbb\xbf<html><body><p>caf\xc3\xa9</p></body></html>"
+    assert "caf\u00e9" in decode_html(body)
+
+
+# ---- errors -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("page", "error"), [
+    (b"", errors.EmptyDocumentError),
+    ("   \n ", errors.EmptyDocumentError),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", errors.NotHTMLError),
+    ('{"title": "not a page"}', errors.NotHTMLError),
+    ("<html><head><title>x</title></head><body>  </body></html>", errors.EmptyDocumentError),
+])
+def test_named_errors(page: str | bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        extract_article(page, "https://example.id/")
+    assert issubclass(error, errors.ExtractionError)
+
+
+# ---- files ------------------------------------------------------------------------------
+
+def test_iter_extract_paths_folder_with_gzip(tmp_path: Path) -> None:
+    page, expected = _load("seed_wordpress")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a.html").write_bytes(page)
+    (tmp_path / "b" / "c.html.gz").write_bytes(gzip.compress(page))
+    (tmp_path / "b" / "d.htm").write_text("<html><body></body></html>")
+    (tmp_path / "notes.txt").write_text("ignored")
+    results = list(iter_extract_paths([str(tmp_path)], url=expected["url"]))
+    sources = [Path(source).relative_to(tmp_path).as_posix() for source, _ in results]
+    assert sources == ["a.html", "b/c.html.gz", "b/d.htm"]
+    first, second, third = (value for _, value in results)
+    assert isinstance(first, ArticleRecord) and first == second
+    assert isinstance(third, errors.EmptyDocumentError)
+
+
+def test_iter_extract_paths_keeps_the_path_as_given(tmp_path: Path) -> None:
+    page, _ = _load("seed_wordpress")
+    path = tmp_path / "one.html"
+    path.write_bytes(page)
+    [(source, record)] = list(iter_extract_paths([str(path)]))
+    assert source == str(path)
+    assert isinstance(record, ArticleRecord)
+    assert record.url == "https://kudakyv.com/2025/04/28/korea-utara-bantu-rusia/"
+
+
+def test_iter_extract_paths_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(errors.UsageError):
+        list(iter_extract_paths([str(tmp_path / "nope.html")]))
+
+
+# ---- units ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Senin, 28 April 2025 14:05 WIB", datetime(2025, 4, 28, 14, 5, tzinfo=WIB)),
+    ("28/04/2025, 14:05 WIB", datetime(2025, 4, 28, 14, 5, tzinfo=WIB)),
+    ("Selasa, 3 Des 2024 | 09.30 WITA",
+     datetime(2024, 12, 3, 9, 30, tzinfo=timezone(timedelta(hours=8)))),
+    ("Rabu, 17 Agt 2022 20:15 WIT",
+     datetime(2022, 8, 17, 20, 15, tzinfo=timezone(timedelta(hours=9)))),
+    ("Kamis, 2 Mei 2024", datetime(2024, 5, 2)),
+    ("April 28, 2025 2:05 pm", datetime(2025, 4, 28, 14, 5)),
+    ("Jumat, 5 Okt 2023 07:00 WIB", datetime(2023, 10, 5, 7, 0, tzinfo=WIB)),
+])
+def test_parse_human_dates(text: str, expected: datetime) -> None:
+    assert parse_human(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2025-04-28T14:05:00+07:00", datetime(2025, 4, 28, 14, 5, tzinfo=WIB)),
+    ("2025-04-28T14:05:00+0700", datetime(2025, 4, 28, 14, 5, tzinfo=WIB)),
+    ("2025-04-28T07:05:00Z", datetime(2025, 4, 28, 7, 5, tzinfo=timezone.utc)),
+    ("2025-04-28 14:05:00", datetime(2025, 4, 28, 14, 5)),
+    ("Mon, 28 Apr 2025 14:05:00 +0700", datetime(2025, 4, 28, 14, 5, tzinfo=WIB)),
+    ("nonsense", None),
+])
+def test_parse_iso(text: str, expected: datetime | None) -> None:
+    assert parse_iso(text) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (["Oleh Ahmad Fauzi"], ("Ahmad Fauzi",)),
+    (["Penulis: Rina Sari dan Budi Santoso"], ("Rina Sari", "Budi Santoso")),
+    (["Reporter: Dewi Lestari | Editor: Agus Salim"], ("Dewi Lestari", "Agus Salim")),
+    (["By Jane Doe and John Roe"], ("Jane Doe", "John Roe")),
+    (["A. Rahman, B. Wijaya"], ("A. Rahman", "B. Wijaya")),
+    (["https://example.id/author/x", "Penulis Sari"], ("Sari",)),
+])
+def test_clean_authors(raw: list[str], expected: tuple[str, ...]) -> None:
+    assert clean_authors(raw) == expected
+
+
+@pytest.mark.parametrize(("title", "site", "url", "expected"), [
+    ("Harga Beras Naik | Kudakyv", "Kudakyv", None, "Harga Beras Naik"),
+    ("Harga Beras Naik - Kompas.com", None, "https://www.kompas.com/x", "Harga Beras Naik"),
+    ("Kudakyv – Harga Beras Naik", "Kudakyv", None, "Harga Beras Naik"),
+    ("Jokowi - Prabowo Bertemu di Solo", "Kudakyv", None, "Jokowi - Prabowo Bertemu di Solo"),
+])
+def test_clean_title(title: str, site: str | None, url: str | None, expected: str) -> None:
+    assert clean_title(title, site, url) == expected
