@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import pickle
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -201,7 +201,7 @@ def test_parse_human_dates(text: str, expected: datetime) -> None:
 @pytest.mark.parametrize(("text", "expected"), [
     ("2025-04-28T14:05:00+07:00", datetime(2025, 4, 28, 14, 5, tzinfo=WIB)),
     ("2025-04-28T14:05:00+0700", datetime(2025, 4, 28, 14, 5, tzinfo=WIB)),
-    ("2025-04-28T07:05:00Z", datetime(2025, 4, 28, 7, 5, tzinfo=timezone.utc)),
+    ("2025-04-28T07:05:00Z", datetime(2025, 4, 28, 7, 5, tzinfo=UTC)),
     ("2025-04-28 14:05:00", datetime(2025, 4, 28, 14, 5)),
     ("Mon, 28 Apr 2025 14:05:00 +0700", datetime(2025, 4, 28, 14, 5, tzinfo=WIB)),
     ("nonsense", None),

@@ -64,6 +64,7 @@ _NUMERIC = re.compile(
     re.IGNORECASE,
 )
 _ISO_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_SLASHED_ISO = re.compile(r"^(\d{4})/(\d{2})/(\d{2})")  # "2025/04/28 14:05:00" (CNN-style meta)
 _OFFSET_NO_COLON = re.compile(r"([+-]\d{2})(\d{2})$")
 
 
@@ -80,6 +81,7 @@ def parse_iso(value: str) -> datetime | None:
     text = value.strip()
     if not text:
         return None
+    text = _SLASHED_ISO.sub(r"\1-\2-\3", text, count=1)
     if _ISO_LIKE.match(text):
         candidate = text.replace(" ", "T", 1) if len(text) > 10 and text[10] == " " else text
         candidate = re.sub(r"\s+", "", candidate)

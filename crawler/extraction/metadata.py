@@ -38,7 +38,8 @@ _DATE_ELEMENTS = XPath(
 )
 _BYLINE = XPath(
     "//*[@rel='author' or @itemprop='author' or contains(@class,'author') or "
-    "contains(@class,'byline') or contains(@class,'penulis') or contains(@class,'reporter')]"
+    "contains(@class,'byline') or contains(@class,'penulis') or contains(@class,'reporter') or "
+    "contains(@id,'author') or contains(@id,'penulis')]"
 )
 _BREADCRUMB = XPath("//*[contains(@class,'breadcrumb')]//a")
 _CREDIT = re.compile(
@@ -47,6 +48,7 @@ _CREDIT = re.compile(
 )
 _SPLIT_AUTHORS = re.compile(r"\s*(?:,|;|&|\||/|\bdan\b|\band\b|\bund\b)\s*", re.IGNORECASE)
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—•:»]\s+")
+_ZONE_LABEL = re.compile(r"\d[:.]\d\d\s*(?:WIB|WITA|WIT)\b")
 _HOME = {"home", "beranda", "index", "startseite", "news", "berita"}
 
 
@@ -269,6 +271,12 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> Metadata:
     ]
     zone = next((d.tzinfo for d in (*published_candidates, *updated_candidates)
                  if d is not None and d.tzinfo is not None), None)
+    if zone is None:
+        # "14:05 WIB" printed anywhere near the top still tells the zone of a naive date
+        printed = _printed_date(tree)
+        if printed is not None:
+            zone = printed.tzinfo
+            published_candidates.append(printed)
     published = _with_zone(_pick_date(published_candidates), zone)
     updated = _with_zone(_pick_date(updated_candidates), zone)
 
@@ -323,6 +331,17 @@ def _page_dates(tree: HtmlElement) -> Iterator[datetime | None]:
         if 6 <= len(text) <= 120:
             printed.append(parse_human(text))
     yield from printed
+
+
+def _printed_date(tree: HtmlElement) -> datetime | None:
+    body = tree.find("body")
+    if body is None:
+        return None
+    text = body.text_content()[:20000]
+    if not _ZONE_LABEL.search(text):
+        return None
+    found = parse_human(text, require_time=True)
+    return found if found is not None and found.tzinfo is not None else None
 
 
 def _with_zone(value: datetime | None, zone: tzinfo | None) -> datetime | None:

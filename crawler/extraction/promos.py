@@ -73,6 +73,11 @@ def _norm(text: str | None) -> str:
     return " ".join(text.split()) if text else ""
 
 
+def _text(el: HtmlElement) -> str:
+    # spaces between pieces: "<span>Baca Juga</span><h4>Title</h4>" must not read "JugaTitle"
+    return " ".join(" ".join(el.itertext()).split())
+
+
 @dataclass
 class PromoStripper:
     """Strips promos and noise from one tree, collecting the promo links."""
@@ -165,7 +170,7 @@ class PromoStripper:
         bare: HtmlElement | None = None
         noise = False
         for candidate in chain:
-            text = _norm(candidate.text_content())
+            text = _text(candidate)
             if len(text) > 3 * _MAX_PROMO_CHARS:
                 break
             if _NOISE_START.match(text):
@@ -189,7 +194,7 @@ class PromoStripper:
             return
         follower = bare.getnext()
         if follower is not None and follower.tag in BLOCK_TAGS:
-            text = _norm(follower.text_content())
+            text = _text(follower)
             link_chars, links = _link_stats(follower.iter("a"))
             if links and len(text) <= 2 * _MAX_PROMO_CHARS and link_chars >= 0.7 * len(text):
                 self._drop(bare, collect=False)
@@ -199,7 +204,7 @@ class PromoStripper:
         """A line between <br>s: ``lead`` (the tail of ``owner``) plus the inline ``nodes``."""
         parts = [lead]
         for node in nodes:
-            parts.append(node.text_content())
+            parts.append(" " + _text(node) + " ")
             parts.append(node.tail or "")
         text = _norm("".join(parts))
         links = [a for node in nodes for a in node.iter("a")]
@@ -268,7 +273,7 @@ def _link_stats(links: Iterable[HtmlElement]) -> tuple[int, int]:
         if a.get("href") is None:
             continue
         count += 1
-        chars += len(_norm(a.text_content()))
+        chars += len(_text(a))
     return chars, count
 
 
