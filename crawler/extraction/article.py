@@ -62,8 +62,8 @@ def extract_article(html: str | bytes, url: str | None = None, *,
         text = _trafilatura_text(tree, url)
     if not text:
         raise NoContentError("no article text found")
-    text, credits = _split_credits(text)
-    if not text:
+    text, credits = _split_credits(_drop_title_line(text, meta.title))
+    if not text or (len(text) < 200 and _only_link_text(text, tree)):
         raise NoContentError("no article text found")
     authors = (meta.authors
                or clean_authors([v for k, v in credits if k in _AUTHOR_CREDITS])
@@ -113,6 +113,20 @@ def _render(element: HtmlElement) -> str:
         walk(child)
     lines = (" ".join(line.split()) for line in "".join(parts).split("\n"))
     return unicodedata.normalize("NFC", "\n".join(line for line in lines if line)).strip()
+
+
+def _drop_title_line(text: str, title: str | None) -> str:
+    """trafilatura keeps an <h1> inside the article container; the title has its own field."""
+    first, _, rest = text.partition("\n")
+    if title and rest and " ".join(first.split()) == title:
+        return rest.lstrip()
+    return text
+
+
+def _only_link_text(text: str, tree: HtmlElement) -> bool:
+    """A menu-only page: every line trafilatura kept is the text of some link."""
+    links = {" ".join(a.text_content().split()) for a in tree.iter("a")}
+    return all(line.strip() in links for line in text.splitlines() if line.strip())
 
 
 def _split_credits(text: str) -> tuple[str, list[tuple[str, str]]]:

@@ -337,7 +337,8 @@ def _printed_date(tree: HtmlElement) -> datetime | None:
     body = tree.find("body")
     if body is None:
         return None
-    text = body.text_content()[:20000]
+    # joined with spaces: "14:05 WIB</div><p>Ia" must not read "WIBIa"
+    text = " ".join(body.itertext())[:20000]
     if not _ZONE_LABEL.search(text):
         return None
     found = parse_human(text, require_time=True)

@@ -188,7 +188,7 @@ class PromoStripper:
         if bare is None:
             return
         # a bare label: "<b>Baca juga:</b> <a>..</a><br>" on a line, or a heading over a list
-        if _line_start(bare):
+        if bare.tag not in BLOCK_TAGS and _line_start(bare):
             nodes = [bare, *_line_after(bare)]
             self._strip_line(None, "", nodes)
             return
