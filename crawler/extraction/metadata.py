@@ -263,7 +263,6 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> Metadata:
     published_candidates = [
         parse_iso(_first(ld.get("datePublished")) or ""),
         *(parse_iso(v) for v in m(*_PUBLISHED_META)[:1]),
-        *_page_dates(tree),
     ]
     updated_candidates = [
         parse_iso(_first(ld.get("dateModified")) or ""),
@@ -271,6 +270,11 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> Metadata:
     ]
     zone = next((d.tzinfo for d in (*published_candidates, *updated_candidates)
                  if d is not None and d.tzinfo is not None), None)
+    if zone is None or not any(d is not None and has_time(d) for d in published_candidates):
+        # the page's own <time> and printed dates are slow to find: only when still needed
+        published_candidates.extend(_page_dates(tree))
+        zone = zone or next((d.tzinfo for d in published_candidates
+                             if d is not None and d.tzinfo is not None), None)
     if zone is None:
         # "14:05 WIB" printed anywhere near the top still tells the zone of a naive date
         printed = _printed_date(tree)
@@ -338,7 +342,14 @@ def _printed_date(tree: HtmlElement) -> datetime | None:
     if body is None:
         return None
     # joined with spaces: "14:05 WIB</div><p>Ia" must not read "WIBIa"
-    text = " ".join(body.itertext())[:20000]
+    pieces: list[str] = []
+    size = 0
+    for piece in body.itertext():
+        pieces.append(piece)
+        size += len(piece) + 1
+        if size > 20000:
+            break
+    text = " ".join(pieces)
     if not _ZONE_LABEL.search(text):
         return None
     found = parse_human(text, require_time=True)
