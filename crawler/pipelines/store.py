@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crawler.context import CrawlContext, context_of
@@ -43,6 +44,14 @@ class StoragePipeline:
             if stats:
                 stats.inc_value("arsip/extraction_errors")
             return item
+        since = getattr(self.crawler.spider, "since", None)
+        published = item.article.published
+        if since and published and _aware(published) < since:
+            # listing pages carry no dates, so --since can only be applied once the page is read;
+            # the capture stays in the WARC and the captures table either way
+            if stats:
+                stats.inc_value("arsip/skipped_since")
+            return item
         new_version = archive.store_article(
             site_id=self.ctx.site_id, url=item.url, article=item.article,
             capture_id=item.capture_id, fetched_at=item.fetched_at,
@@ -50,3 +59,7 @@ class StoragePipeline:
         if stats:
             stats.inc_value("arsip/articles_stored" if new_version else "arsip/articles_unchanged")
         return item
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,342 @@
+"""End to end: the real ``arsip crawl`` against the fixture news site served on 127.0.0.1.
+
+Each test reads back what the crawl left: the database (through ``arsip export``/``status`` and
+SQL), and the WARC files (through warcio's ArchiveIterator and ``warcio check``).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from tests.conftest import REPO, run_arsip
+from tests.newsite import BaseURL, Site, build_site, serve
+
+# The slow page sleeps 2 s; a 1 s timeout and no retries make it a quick, certain timeout.
+FAST = ("-s", "DOWNLOAD_TIMEOUT=1", "-s", "RETRY_TIMES=0", "-s", "AUTOTHROTTLE_ENABLED=False",
+        "-s", "ARSIP_EXTRACT_WORKERS=2")
+
+
+def crawl(base: str, data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    result = run_arsip("crawl", base, "--data-dir", str(data_dir), "--no-progress", *FAST, *extra)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result  # type: ignore[return-value]
+
+
+def export(data_dir: Path) -> list[dict]:
+    result = run_arsip("export", "--data-dir", str(data_dir), "--format", "jsonl")
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def warc_files(data_dir: Path) -> list[Path]:
+    return sorted((data_dir / "warc").iterdir())
+
+
+def records(data_dir: Path) -> Iterator[tuple[Path, object]]:
+    for path in warc_files(data_dir):
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                yield path, record
+
+
+@pytest.fixture(scope="module")
+def crawled(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Site, BaseURL, Path, object]]:
+    """One crawl of the fixture site, shared by the read-only checks below."""
+    site = build_site()
+    data_dir = tmp_path_factory.mktemp("crawl") / "arsip-data"
+    with serve(site) as base:
+        result = crawl(base, data_dir)
+        yield site, base, data_dir, result
+
+
+def test_crawl_exits_zero_with_a_summary(crawled) -> None:
+    _, _, _, result = crawled
+    assert result.returncode == 0, result.stderr
+    assert "arsip crawl summary" in result.stdout
+    for label in ("Pages fetched", "Articles stored", "Extraction errors", "Blocked by robots.txt",
+                  "Fetch errors", "HTTP 404", "HTTP 500", "Non-HTML responses",
+                  "Malformed sitemaps", "Malformed feeds", "Non-UTF-8 pages", "Redirects"):
+        assert label in result.stdout, f"{label!r} missing from the summary:\n{result.stdout}"
+
+
+def test_every_reachable_article_is_stored(crawled) -> None:
+    site, base, data_dir, _ = crawled
+    rows = export(data_dir)
+    expected = {spec.url(base) for spec in site.articles if "slow" not in spec.flags}
+    assert {row["url"] for row in rows} == expected
+    # page 2 of a section listing is the only way to these
+    assert site.hidden_paths and all(base.rstrip("/") + p in expected for p in site.hidden_paths)
+
+
+def test_robots_disallow_is_obeyed(crawled) -> None:
+    site, base, _, _ = crawled
+    assert not [p for p in base.paths() if p.startswith(site.private_paths)]
+    assert "/robots.txt" in base.paths()
+
+
+def test_promos_are_stripped_and_kept_as_related(crawled) -> None:
+    site, base, data_dir, _ = crawled
+    by_url = {row["url"]: row for row in export(data_dir)}
+    with_promos = [s for s in site.articles if s.promos and s.url(base) in by_url]
+    assert len(with_promos) >= 5
+    for spec in with_promos:
+        row = by_url[spec.url(base)]
+        for banned in spec.must_not_contain:
+            assert banned not in row["text"], (spec.path, banned)
+        assert row["related"] == spec.related(base), spec.path
+        # the article goes on after its promos: the last real paragraph is there
+        assert spec.text[-1][:60] in row["text"], spec.path
+
+
+def test_prose_that_mentions_baca_juga_stays(crawled) -> None:
+    site, base, data_dir, _ = crawled
+    spec = site.article("prose_baca_juga")
+    row = next(r for r in export(data_dir) if r["url"] == spec.url(base))
+    for sentence in spec.keep:
+        assert sentence in row["text"]
+
+
+def test_metadata_round_trips(crawled) -> None:
+    site, base, data_dir, _ = crawled
+    by_url = {row["url"]: row for row in export(data_dir)}
+    for spec in site.articles:
+        if "slow" in spec.flags:
+            continue
+        row = by_url[spec.url(base)]
+        assert row["title"] == spec.title, spec.path
+        assert row["author"] == spec.author, spec.path
+        assert row["published"] == spec.published.isoformat(), spec.path
+        assert row["language"] == "id", spec.path
+        assert row["versions"] == 1
+        assert row["warc_file"].endswith(".warc.gz")
+
+
+def test_non_utf8_pages_decode(crawled) -> None:
+    site, base, data_dir, _ = crawled
+    by_url = {row["url"]: row for row in export(data_dir)}
+    header = by_url[site.article("charset_header").url(base)]
+    assert header["author"] == "Ünal Demir"
+    assert "€" in header["text"]
+    meta = by_url[site.article("charset_meta").url(base)]
+    assert "é" in meta["text"] or "ü" in meta["text"] or "ö" in meta["text"]
+
+
+def test_seed_article_is_clean(crawled, seed_text: str) -> None:
+    site, base, data_dir, _ = crawled
+    spec = site.article("seed")
+    row = next(r for r in export(data_dir) if r["url"] == spec.url(base))
+    assert "Baca Juga" not in row["text"] and "Simak Juga" not in row["text"]
+    lines = [line for line in seed_text.splitlines()[2:] if "Juga:" not in line]
+    assert lines[0] in row["text"] and lines[-1] in row["text"]
+    assert [r["title"] for r in row["related"]] == [p.title for p in spec.promos]
+
+
+def test_warc_files_are_valid_and_closed(crawled) -> None:
+    _, _, data_dir, _ = crawled
+    files = warc_files(data_dir)
+    assert files and all(f.name.endswith(".warc.gz") for f in files), files
+    check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", *map(str, files)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_warc_holds_every_response_as_received(crawled) -> None:
+    site, base, data_dir, _ = crawled
+    responses: dict[str, list] = {}
+    requests = 0
+    concurrent: set[str] = set()
+    first_types = []
+    current = None
+    for path, record in records(data_dir):
+        if path != current:
+            first_types.append(record.rec_type)
+            current = path
+        uri = record.rec_headers.get_header("WARC-Target-URI")
+        if record.rec_type == "response":
+            responses.setdefault(uri, []).append(
+                (record.http_headers, record.raw_stream.read(),
+                 record.rec_headers.get_header("WARC-Record-ID")))
+        elif record.rec_type == "request":
+            requests += 1
+            concurrent.add(record.rec_headers.get_header("WARC-Concurrent-To"))
+        if record.rec_type != "warcinfo":
+            assert record.rec_headers.get_header("WARC-Warcinfo-ID")
+    assert set(first_types) == {"warcinfo"}
+    assert requests >= len(responses)
+    assert all(rec_id in concurrent for items in responses.values() for *_, rec_id in items)
+    # each hop of a redirect chain, and the error pages, are archived too
+    assert responses[base.rstrip("/") + "/?p=123"][0][0].get_statuscode() == "301"
+    assert responses[base.rstrip("/") + site.not_found_path][0][0].get_statuscode() == "404"
+    assert responses[base.rstrip("/") + site.error_path][0][0].get_statuscode() == "500"
+    # gzip stays gzip: the stored payload is exactly what the server sent
+    article = site.articles[0]
+    headers, payload, _ = responses[article.url(base)][0]
+    assert headers.get_header("Content-Encoding") == "gzip"
+    assert payload[:2] == b"\x1f\x8b"
+    assert headers.get_header("Transfer-Encoding") is None
+
+
+def test_export_points_at_the_warc_record(crawled) -> None:
+    _, _, data_dir, _ = crawled
+    row = export(data_dir)[0]
+    with (data_dir / "warc" / row["warc_file"]).open("rb") as stream:
+        stream.seek(row["warc_offset"])
+        record = next(iter(ArchiveIterator(stream)))
+    assert record.rec_type == "response"
+    assert record.rec_headers.get_header("WARC-Target-URI") == row["url"]
+
+
+def test_export_csv_and_status(crawled, tmp_path: Path) -> None:
+    _, _, data_dir, _ = crawled
+    out = tmp_path / "articles.csv"
+    result = run_arsip("export", "--data-dir", str(data_dir), "--format", "csv", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    import csv
+
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(export(data_dir))
+    assert {"url", "title", "author", "published", "text", "related", "warc_file"} <= set(rows[0])
+    status = run_arsip("status", "--data-dir", str(data_dir), "--json")
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)
+    assert json.dumps(report).count(str(len(rows))) >= 1
+
+
+def test_database_links_versions_to_captures(crawled) -> None:
+    _, _, data_dir, _ = crawled
+    with sqlite3.connect(data_dir / "arsip.db") as db:
+        orphans = db.execute(
+            "SELECT count(*) FROM article_versions v LEFT JOIN captures c ON c.id = v.capture_id "
+            "WHERE c.id IS NULL").fetchone()[0]
+        runs = db.execute("SELECT outcome FROM crawl_runs").fetchall()
+    assert orphans == 0
+    assert runs == [("finished",)]
+
+
+def test_recrawl_stores_no_duplicates_and_catches_edits(tmp_path: Path) -> None:
+    site = build_site(n_articles=8)
+    data_dir = tmp_path / "arsip-data"
+    with serve(site) as base:
+        assert crawl(base, data_dir).returncode == 0
+        first = {row["url"]: row for row in export(data_dir)}
+        again = crawl(base, data_dir)
+        assert again.returncode == 0
+        assert {row["url"]: row["versions"] for row in export(data_dir)} == {u: 1 for u in first}
+        # the second visit asked conditionally, and the server said 304
+        assert any(r.header("If-None-Match") for r in base.requests)
+        edited = site.articles[1]
+        site.edit_article(edited.path, append="Paragraf tambahan setelah ralat redaksi.")
+        assert crawl(base, data_dir).returncode == 0
+    rows = {row["url"]: row for row in export(data_dir)}
+    assert rows[edited.url(base)]["versions"] == 2
+    assert rows[edited.url(base)]["text"].endswith("Paragraf tambahan setelah ralat redaksi.")
+    types = [record.rec_type for _, record in records(data_dir)]
+    assert "revisit" in types
+
+
+def test_max_pages_and_since(tmp_path: Path) -> None:
+    site = build_site()
+    with serve(site) as base:
+        limited = crawl(base, tmp_path / "a", "--max-pages", "5")
+        assert limited.returncode == 0, limited.stderr
+        newest = max(spec.published for spec in site.articles)
+        since = crawl(base, tmp_path / "b", "--since", newest.date().isoformat())
+        assert since.returncode == 0, since.stderr
+    assert len(export(tmp_path / "a")) <= 5
+    assert "Skipped by --since" in since.stdout
+    rows = export(tmp_path / "b")
+    assert rows, since.stdout
+    assert all(row["published"] >= newest.date().isoformat() for row in rows)
+    assert len(rows) < len(site.articles)
+
+
+def test_unreachable_site_is_one_line_and_nonzero(data_dir: Path) -> None:
+    result = run_arsip("crawl", "http://127.0.0.1:9/", "--data-dir", str(data_dir),
+                       "--no-progress", *FAST)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1 and "could not reach" in error_lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("crawl", "http://x/", "--max-pages", "many"), "'many' is not a valid integer"),
+        (("crawl", "ftp://x/"), "not an http(s) URL"),
+        (("crawl", "http://x/", "--since", "yesterday"), "is not a date"),
+        (("crawl", "http://x/", "--bogus"), "No such option"),
+        (("crawl",), "give at least one URL"),
+        (("export", "--format", "xml"), "Invalid value"),
+    ],
+)
+def test_wrong_flags_get_one_clear_line(
+    data_dir: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = run_arsip(*args, "--data-dir", str(data_dir))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
+def test_status_without_an_archive_is_a_clear_error(data_dir: Path) -> None:
+    result = run_arsip("status", "--data-dir", str(data_dir / "nothing"))
+    assert result.returncode == 1
+    assert "no archive at" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_closes_warc_and_commits(tmp_path: Path) -> None:
+    site = build_site(n_articles=40)
+    site.slow_seconds = 0.3
+    for resource in site.resources.values():
+        resource.slow = True
+    data_dir = tmp_path / "arsip-data"
+    with serve(site) as base:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler.cli", "crawl", base, "--data-dir", str(data_dir),
+             "--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1"],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 60
+        while len(base.requests) < 12 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    files = warc_files(data_dir)
+    assert files and not [f for f in files if f.name.endswith(".open")]
+    check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", *map(str, files)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    with sqlite3.connect(data_dir / "arsip.db") as db:
+        assert db.execute("SELECT outcome FROM crawl_runs").fetchall() == [("interrupted",)]
+        captures = db.execute("SELECT count(*) FROM captures").fetchone()[0]
+    assert captures >= 5
+    assert "arsip crawl summary" in out
+
+
+def test_scrapy_crawl_news_works_from_the_checkout(tmp_path: Path) -> None:
+    site = build_site(n_articles=6)
+    data_dir = tmp_path / "arsip-data"
+    with serve(site) as base:
+        proc = subprocess.run(
+            [sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"url={base}",
+             "-s", f"ARSIP_DATA_DIR={data_dir}", "-s", "LOG_LEVEL=WARNING", *FAST],
+            cwd=REPO, capture_output=True, text=True, timeout=240,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert len(export(data_dir)) >= 4
