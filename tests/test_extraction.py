@@ -230,3 +230,17 @@ def test_clean_authors(raw: list[str], expected: tuple[str, ...]) -> None:
 ])
 def test_clean_title(title: str, site: str | None, url: str | None, expected: str) -> None:
     assert clean_title(title, site, url) == expected
+
+
+def test_read_more_button_is_not_a_related_headline() -> None:
+    paragraphs = "".join(
+        f"<p>Paragraph {i} of a long enough article about the council budget and bus routes, "
+        f"with several clauses so that it reads like real prose for the extractor.</p>"
+        for i in range(4)
+    )
+    page = (f"<html><body><article><h1>Budget</h1>{paragraphs}"
+            '<p><a href="/sharing">Read more about sharing.</a></p>'
+            '<p><a href="/x">Read more: Council delays vote</a></p></article></body></html>')
+    record = extract_article(page, "https://news.example.com/a")
+    assert record.related == (RelatedLink("Council delays vote", "https://news.example.com/x"),)
+    assert "Paragraph 3 of a long" in record.text

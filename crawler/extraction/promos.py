@@ -26,7 +26,7 @@ DEFAULT_LABELS: tuple[str, ...] = (
 # Video teasers need no separator: "Simak juga video 'Putin ...'" is never prose.
 VIDEO_LABELS: tuple[str, ...] = (
     "simak juga video", "simak video", "tonton juga video", "tonton video", "tonton juga",
-    "saksikan juga video", "saksikan video", "watch the video", "watch video",
+    "saksikan juga video", "saksikan video",
 )
 QUOTES = "\"'“”„‘’«»‹›"
 _LEAD = r"^[\s" + QUOTES + r"\[\(>*•·\-–—]*"
@@ -255,6 +255,12 @@ class PromoStripper:
             if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
                 continue
             title = _norm(a.text_content()) or _norm(a.get("title"))
+            inner, _video = self._match(title)
+            if inner is not None:
+                # "<a>Read more about sharing</a>" is a button, "<a>Baca juga: X</a>" a headline
+                if not inner.group("sep"):
+                    continue
+                title = title[inner.end():]
             if not title:
                 img = a.find(".//img")
                 title = _norm(img.get("alt")) if img is not None else ""
