@@ -1,0 +1,288 @@
+"""Crawl throughput: arsip against a naive Scrapy + trafilatura spider, on the same local site.
+
+    python bench/crawl_throughput.py                      # 1,000 articles of >= 64 KB, both sides
+    python bench/crawl_throughput.py --only naive --articles 200
+    python bench/crawl_throughput.py --workers 2          # arsip's extraction process pool
+
+The fixture site (``tests/newsite.py``) runs in its own process so that serving pages does not
+compete with the crawler for its GIL; it renders and compresses every page before the first crawl
+starts. Each crawler runs as a subprocess and is measured from the outside: wall time, articles
+extracted, and the peak resident memory of its whole process tree (the crawler plus any extraction
+workers), sampled from /proc every 0.1 s. That sum is what counts against a 400 MB budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+# The fetch settings both sides run with; arsip's defaults except AutoThrottle, which would make
+# the figure measure its delays instead of the crawler.
+FETCH_SETTINGS = {
+    "CONCURRENT_REQUESTS": "16",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
+    "AUTOTHROTTLE_ENABLED": "False",
+    "ROBOTSTXT_OBEY": "True",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+@dataclass
+class Result:
+    side: str
+    ok: bool
+    wall: float
+    articles: int
+    peak_tree_mb: float
+    peak_proc_mb: float
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.articles / self.wall if self.wall > 0 else 0.0
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                kids.extend(int(x) for x in fh.read().split())
+    except OSError:
+        pass
+    return kids
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_kb(pid: int) -> tuple[int, int]:
+    """(sum, largest) VmRSS in kB over ``pid`` and all its descendants."""
+    total = largest = 0
+    stack = [pid]
+    seen: set[int] = set()
+    while stack:
+        p = stack.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        rss = _rss_kb(p)
+        total += rss
+        largest = max(largest, rss)
+        stack.extend(_children(p))
+    return total, largest
+
+
+def run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path,
+                 timeout: float) -> tuple[int, float, int, int]:
+    """Run ``cmd``; return (exit code, wall seconds, peak tree RSS kB, peak process RSS kB)."""
+    peak_tree = peak_proc = 0
+    start = time.monotonic()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            while proc.poll() is None:
+                tree, single = tree_rss_kb(proc.pid)
+                peak_tree, peak_proc = max(peak_tree, tree), max(peak_proc, single)
+                if time.monotonic() - start > timeout:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(30)
+                    break
+                time.sleep(0.1)
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+    wall = time.monotonic() - start
+    return proc.returncode, wall, peak_tree, peak_proc
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+# --- the site -----------------------------------------------------------------------------------
+
+@contextmanager
+def site_server(articles: int, page_kb: int) -> Iterator[str]:
+    """The fixture site in its own process; yields its base URL once every page is ready."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.newsite", "--articles", str(articles), "--page-kb",
+         str(page_kb), "--slow-seconds", "0"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    box: list[str] = []
+    reader = threading.Thread(target=lambda: box.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(300)
+    try:
+        if not box or not box[0].startswith("http"):
+            proc.kill()
+            raise RuntimeError(f"fixture site did not start: {proc.stderr.read()[-2000:]}")
+        yield box[0].strip()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --- the two sides ------------------------------------------------------------------------------
+
+def _settings_args(extra: dict[str, str] | None = None) -> list[str]:
+    args: list[str] = []
+    for name, value in {**FETCH_SETTINGS, **(extra or {})}.items():
+        args += ["-s", f"{name}={value}"]
+    return args
+
+
+def _clean_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # the naive spider must not pick up arsip's project settings
+    env.pop("SCRAPY_SETTINGS_MODULE", None)
+    env.pop("SCRAPY_PROJECT", None)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def run_naive(base: str, work: Path, timeout: float) -> Result:
+    report = work / "naive-report.json"
+    log = work / "naive.log"
+    cmd = [sys.executable, "-m", "scrapy", "runspider", str(REPO / "bench" / "naive_spider.py"),
+           "-a", f"url={base}", "-a", f"report={report}", *_settings_args()]
+    # run outside the repository: scrapy.cfg there would load arsip's middlewares and pipelines
+    rc, wall, tree, single = run_measured(cmd, cwd=work, env=_clean_env(), log=log,
+                                          timeout=timeout)
+    try:
+        data = json.loads(report.read_text())
+    except (OSError, ValueError):
+        return Result("naive", False, wall, 0, tree / 1024, single / 1024,
+                      f"no report (exit {rc}):\n{_tail(log)}")
+    return Result("naive", rc == 0, wall, int(data["extracted"]), tree / 1024, single / 1024,
+                  f"{data['responses']} responses, {data['empty']} empty extractions")
+
+
+def arsip_command() -> list[str] | None:
+    """The ``arsip`` console script, else the CLI module; None while the CLI does not exist."""
+    exe = shutil.which("arsip")
+    if exe:
+        return [exe]
+    if (REPO / "crawler" / "cli.py").exists():
+        return [sys.executable, "-c", "import sys; from crawler.cli import main; sys.exit(main())"]
+    return None
+
+
+def count_articles(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM article_versions").fetchone()[0])
+        except sqlite3.Error:
+            return 0
+
+
+def run_arsip(base: str, work: Path, timeout: float, workers: int | None) -> Result:
+    cmd = arsip_command()
+    if cmd is None:
+        return Result("arsip", False, 0.0, 0, 0.0, 0.0, "arsip CLI not available yet")
+    data_dir = work / "arsip-data"
+    log = work / "arsip.log"
+    extra = {"ARSIP_EXTRACT_WORKERS": str(workers)} if workers is not None else {}
+    cmd = [*cmd, "crawl", base, "--data-dir", str(data_dir), *_settings_args(extra)]
+    env = _clean_env()
+    env.pop("ARSIP_DB_URL", None)
+    rc, wall, tree, single = run_measured(cmd, cwd=work, env=env, log=log, timeout=timeout)
+    articles = count_articles(data_dir / "arsip.db")
+    note = "" if rc == 0 else f"exit {rc}:\n{_tail(log)}"
+    return Result("arsip", rc == 0, wall, articles, tree / 1024, single / 1024, note)
+
+
+# --- report -------------------------------------------------------------------------------------
+
+def print_table(results: list[Result], articles: int, page_kb: int) -> None:
+    print(f"\nCrawl throughput: {articles} articles x >= {page_kb} KB, 127.0.0.1, "
+          f"CONCURRENT_REQUESTS=16, PER_DOMAIN=8, AutoThrottle off, robots obeyed, "
+          f"{os.cpu_count()} CPUs")
+    head = f"{'side':<7}{'wall s':>9}{'articles':>10}{'art/s':>9}{'tree RSS MB':>13}" \
+           f"{'max proc MB':>13}  ok"
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        print(f"{r.side:<7}{r.wall:>9.1f}{r.articles:>10d}{r.rate:>9.1f}{r.peak_tree_mb:>13.0f}"
+              f"{r.peak_proc_mb:>13.0f}  {'yes' if r.ok else 'NO'}")
+    by = {r.side: r for r in results}
+    if "naive" in by and "arsip" in by and by["naive"].wall and by["arsip"].wall:
+        n, a = by["naive"], by["arsip"]
+        print(f"{'ratio':<7}{a.wall / n.wall:>9.2f}{a.articles / max(n.articles, 1):>10.2f}"
+              f"{a.rate / max(n.rate, 1e-9):>9.2f}{a.peak_tree_mb / max(n.peak_tree_mb, 1):>13.2f}"
+              f"{a.peak_proc_mb / max(n.peak_proc_mb, 1):>13.2f}  (arsip / naive)")
+    for r in results:
+        if r.note:
+            print(f"\n[{r.side}] {r.note}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=1000)
+    parser.add_argument("--page-kb", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="arsip's ARSIP_EXTRACT_WORKERS (default: arsip's own default)")
+    parser.add_argument("--only", choices=("naive", "arsip"), default=None)
+    parser.add_argument("--timeout", type=float, default=1800.0, help="per side, seconds")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, data)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="arsip-bench-"))
+    results: list[Result] = []
+    try:
+        with site_server(args.articles, args.page_kb) as base:
+            print(f"fixture site at {base} ({args.articles} articles)", file=sys.stderr)
+            if args.only in (None, "naive"):
+                results.append(run_naive(base, work, args.timeout))
+            if args.only in (None, "arsip"):
+                results.append(run_arsip(base, work, args.timeout, args.workers))
+    finally:
+        if args.keep:
+            print(f"work folder kept: {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print_table(results, args.articles, args.page_kb)
+    if args.json:
+        args.json.write_text(json.dumps([{**r.__dict__, "rate": r.rate} for r in results],
+                                        indent=2))
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
