@@ -218,7 +218,8 @@ def run_arsip(base: str, work: Path, timeout: float, workers: int | None) -> Res
     data_dir = work / "arsip-data"
     log = work / "arsip.log"
     extra = {"ARSIP_EXTRACT_WORKERS": str(workers)} if workers is not None else {}
-    cmd = [*cmd, "crawl", base, "--data-dir", str(data_dir), *_settings_args(extra)]
+    cmd = [*cmd, "crawl", base, "--data-dir", str(data_dir), "--no-progress",
+           *_settings_args(extra)]
     env = _clean_env()
     env.pop("ARSIP_DB_URL", None)
     rc, wall, tree, single = run_measured(cmd, cwd=work, env=env, log=log, timeout=timeout)

@@ -199,3 +199,13 @@ def test_server_stops_cleanly() -> None:
         assert fetch(url)[0] == 200
     with pytest.raises(OSError):
         fetch(url, timeout=1.0)
+
+
+def test_edited_article_gets_new_validators(site: Site, base: BaseURL) -> None:
+    spec = site.articles[-3]
+    _, before, _ = fetch(spec.url(base))
+    site.edit_article(spec.path, append="Pembaruan: rapat lanjutan digelar pekan depan.")
+    status, after, body = fetch(spec.url(base), {"If-None-Match": before["ETag"]})
+    assert status == 200 and after["ETag"] != before["ETag"]
+    assert b"Pembaruan: rapat lanjutan" in body
+    assert after["Last-Modified"] != before["Last-Modified"]
