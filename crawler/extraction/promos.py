@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 from storage.records import RelatedLink
@@ -49,6 +50,11 @@ _SHARE_HREF = re.compile(
     r"^whatsapp:|linkedin\.com/share|t\.me/share|line\.me/R/msg|pinterest\.com/pin/create|"
     r"telegram\.me/share|^mailto:\?)",
     re.IGNORECASE,
+)
+_SHARE_CANDIDATES = XPath(
+    ".//a[contains(@href,'share') or contains(@href,'intent') or contains(@href,'wa.me') or "
+    "contains(@href,'whatsapp') or contains(@href,'line.me') or contains(@href,'pin/create') or "
+    "starts-with(@href,'mailto:?')]"
 )
 BLOCK_TAGS = frozenset(
     "p div section aside article ul ol li table tbody thead tfoot tr td th blockquote h1 h2 h3 "
@@ -124,7 +130,6 @@ class PromoStripper:
 
     def strip(self, root: HtmlElement) -> None:
         hits: list[tuple[str, HtmlElement]] = []
-        shares: list[HtmlElement] = []
         for el in root.iter():
             if not isinstance(el.tag, str):
                 continue
@@ -142,10 +147,6 @@ class PromoStripper:
                     el.tail = tail = _GAMBAS.sub("", tail)
                 if (el.tag == "br" or el.tag in BLOCK_TAGS) and self._match(tail)[0]:
                     hits.append(("tail", el))
-            if el.tag == "a":
-                href = el.get("href")
-                if href and _SHARE_HREF.search(href):
-                    shares.append(el)
         for kind, el in hits:
             if not _attached(el, root):
                 continue
@@ -155,6 +156,8 @@ class PromoStripper:
                 self._strip_line(el, el.tail or "", list(_line_after(el)))
             else:
                 self._strip_noise(el)
+        # XPath narrows to the few candidate links in C; the regex then confirms each
+        shares = [a for a in _SHARE_CANDIDATES(root) if _SHARE_HREF.search(a.get("href", ""))]
         for link in shares:
             if _attached(link, root):
                 self._strip_share(link)
