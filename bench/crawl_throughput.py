@@ -50,6 +50,7 @@ class Result:
     peak_tree_mb: float
     peak_proc_mb: float
     note: str = ""
+    server_cpu: float = 0.0      # CPU seconds the fixture server spent answering this side
 
     @property
     def rate(self) -> float:
@@ -121,6 +122,16 @@ def run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path,
     return proc.returncode, wall, peak_tree, peak_proc
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process, from /proc/<pid>/stat."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -131,8 +142,8 @@ def _tail(path: Path, lines: int = 15) -> str:
 # --- the site -----------------------------------------------------------------------------------
 
 @contextmanager
-def site_server(articles: int, page_kb: int) -> Iterator[str]:
-    """The fixture site in its own process; yields its base URL once every page is ready."""
+def site_server(articles: int, page_kb: int) -> Iterator[tuple[str, int]]:
+    """The fixture site in its own process; yields (base URL, pid) once every page is ready."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.newsite", "--articles", str(articles), "--page-kb",
          str(page_kb), "--slow-seconds", "0"],
@@ -146,7 +157,7 @@ def site_server(articles: int, page_kb: int) -> Iterator[str]:
         if not box or not box[0].startswith("http"):
             proc.kill()
             raise RuntimeError(f"fixture site did not start: {proc.stderr.read()[-2000:]}")
-        yield box[0].strip()
+        yield box[0].strip(), proc.pid
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -247,6 +258,7 @@ def print_table(results: list[Result], articles: int, page_kb: int) -> None:
         print(f"{'ratio':<7}{a.wall / n.wall:>9.2f}{a.articles / max(n.articles, 1):>10.2f}"
               f"{a.rate / max(n.rate, 1e-9):>9.2f}{a.peak_tree_mb / max(n.peak_tree_mb, 1):>13.2f}"
               f"{a.peak_proc_mb / max(n.peak_proc_mb, 1):>13.2f}  (arsip / naive)")
+    print("fixture server CPU s: " + ", ".join(f"{r.side} {r.server_cpu:.1f}" for r in results))
     for r in results:
         if r.note:
             print(f"\n[{r.side}] {r.note}")
@@ -267,12 +279,16 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="arsip-bench-"))
     results: list[Result] = []
     try:
-        with site_server(args.articles, args.page_kb) as base:
+        with site_server(args.articles, args.page_kb) as (base, server_pid):
             print(f"fixture site at {base} ({args.articles} articles)", file=sys.stderr)
-            if args.only in (None, "naive"):
-                results.append(run_naive(base, work, args.timeout))
-            if args.only in (None, "arsip"):
-                results.append(run_arsip(base, work, args.timeout, args.workers))
+            sides = [("naive", lambda: run_naive(base, work, args.timeout)),
+                     ("arsip", lambda: run_arsip(base, work, args.timeout, args.workers))]
+            for side, run in sides:
+                if args.only in (None, side):
+                    before = cpu_seconds(server_pid)
+                    result = run()
+                    result.server_cpu = cpu_seconds(server_pid) - before
+                    results.append(result)
     finally:
         if args.keep:
             print(f"work folder kept: {work}", file=sys.stderr)
