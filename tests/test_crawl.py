@@ -95,7 +95,11 @@ def test_promos_are_stripped_and_kept_as_related(crawled) -> None:
         row = by_url[spec.url(base)]
         for banned in spec.must_not_contain:
             assert banned not in row["text"], (spec.path, banned)
-        assert row["related"] == spec.related(base), spec.path
+        # a headline promoted twice in one article is one related link
+        expected: dict[str, dict[str, str]] = {}
+        for link in spec.related(base):
+            expected.setdefault(link["url"], link)
+        assert row["related"] == list(expected.values()), spec.path
         # the article goes on after its promos: the last real paragraph is there
         assert spec.text[-1][:60] in row["text"], spec.path
 

@@ -73,6 +73,9 @@ def _label_pattern(labels: Iterable[str]) -> re.Pattern[str]:
 
 _DEFAULT_PATTERN = _label_pattern(DEFAULT_LABELS)
 _VIDEO_PATTERN = _label_pattern(VIDEO_LABELS)
+# ">> <a>Headline</a>": a bare chevron standing in for the label; only a promo when the rest of
+# the block is the link itself, since chevrons also decorate ordinary text
+_MARKER_PATTERN = re.compile(r"^[\s\[\(*•·]*(?P<label>>>+|»|►|▶)(?P<sep>\s*)")
 
 
 def _norm(text: str | None) -> str:
@@ -100,24 +103,29 @@ class PromoStripper:
 
     # ---- detection -------------------------------------------------------------------------
 
-    def _match(self, text: str) -> tuple[re.Match[str] | None, bool]:
-        """(label match, is a video label)"""
+    def _match(self, text: str) -> tuple[re.Match[str] | None, str]:
+        """(label match, its kind: "video", "label" or "marker")"""
         video = _VIDEO_PATTERN.match(text)
         if video:
-            return video, True
-        return self.pattern.match(text), False
+            return video, "video"
+        label = self.pattern.match(text)
+        if label:
+            return label, "label"
+        return _MARKER_PATTERN.match(text), "marker"
 
     def _is_promo(self, text: str, link_chars: int, links: int) -> bool | None:
         """True: promo. False: not. None: a bare label (decided by what follows it)."""
-        match, video = self._match(text)
+        match, kind = self._match(text)
         if match is None:
             return False
         rest = text[match.end():].strip(QUOTES + " :>»–—-")
+        if kind == "marker":
+            return bool(rest) and links > 0 and link_chars >= 0.8 * len(rest)
         if not rest:
             return None
         if len(rest) > _MAX_PROMO_CHARS:
             return False
-        if video:
+        if kind == "video":
             return len(rest) <= 300 or link_chars >= 0.5 * len(rest)
         if links:
             # the rest is the linked headline(s), perhaps with a date or a closing quote
