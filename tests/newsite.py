@@ -338,12 +338,14 @@ def _assign_promos(articles: list[ArticleSpec], visible: list[ArticleSpec],
         if not others:
             continue
         count = 3 if len(spec.text) > 6 else 2
-        for _ in range(count):
-            form = forms[k % len(forms)]
-            k += 1
-            n_links = 3 if form == "box" else 1
-            for target in rng.sample(others, min(n_links, len(others))):
-                spec.promos.append(Promo(txt.PROMO_FORMS[form], target.title, target.path, form))
+        chosen = forms[k:k + count] if k + count <= len(forms) else (forms * 2)[k:k + count]
+        k = (k + count) % len(forms)
+        sizes = [3 if form == "box" else 1 for form in chosen]
+        # every promoted article at most once per page, so `related` has no duplicates
+        targets = rng.sample(others, min(sum(sizes), len(others)))
+        for form, size in zip(chosen, sizes, strict=True):
+            picked, targets = targets[:size], targets[size:]
+            spec.promos += [Promo(txt.PROMO_FORMS[form], t.title, t.path, form) for t in picked]
 
 
 # --- rendering ----------------------------------------------------------------------------------
