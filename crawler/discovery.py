@@ -10,7 +10,8 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from html import unescape as html_unescape
+from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
@@ -170,7 +171,8 @@ _FILE = re.compile(
 )
 _DATED = re.compile(r"/(19|20)\d{2}/[01]?\d/([0-3]?\d/)?[^/]+|/(19|20)\d{6}\d*[/-]")
 _ID_SLUG = re.compile(r"/(read|berita|news|artikel|d-\d+)/|/\d{5,}[/-][a-z0-9-]+")
-_PAGINATION = re.compile(r"/page/\d+/?$|[?&](page|paged|p)=\d+$", re.IGNORECASE)
+_PAGINATION = re.compile(r"/page/\d+/?$|[?&](page|paged)=\d+$", re.IGNORECASE)
+_SHORTLINK = re.compile(r"p=\d+")  # WordPress: /?p=123 is a post by id
 _HUB = re.compile(
     r"/(category|categories|kategori|section|rubrik|kanal|channel|indeks|index|topik)(/|$)",
     re.IGNORECASE,
@@ -193,9 +195,12 @@ def should_skip(url: str) -> bool:
 
 def looks_like_article(url: str, profile: SiteProfile) -> bool:
     """The site profile's article rules, else dated paths, id paths and long slugs."""
-    path = urlsplit(url).path
+    parts = urlsplit(url)
+    path = parts.path
     if profile.denies(url):
         return False
+    if path in ("", "/") and _SHORTLINK.fullmatch(parts.query):
+        return True
     if profile.article_allow:
         return any(re.search(p, path) for p in profile.article_allow)
     if _PAGINATION.search(url) or _HUB.search(path):
@@ -217,6 +222,30 @@ def looks_like_hub(url: str) -> bool:
     # top-level sections such as /nasional/ or /internasional/
     segments = [s for s in path.split("/") if s]
     return len(segments) == 1 and not parts.query and segments[0].count("-") < 2
+
+
+_HREF = re.compile(r"""<a\s[^>]*?href\s*=\s*["']?([^"'\s>#]+)""", re.IGNORECASE)
+_NEXT = re.compile(r"""<link\s[^>]*?rel\s*=\s*["']?next["']?[^>]*?href\s*=\s*["']?([^"'\s>#]+)""",
+                   re.IGNORECASE)
+
+
+def follow_links(html: str, page_url: str, profile: SiteProfile) -> tuple[tuple[str, ...], ...]:
+    """Links of a page worth following, as ``(article URLs, hub URLs)``.
+
+    A regex over the markup rather than a parse: this runs for every article, and the links
+    of an article page only widen discovery (sitemaps, feeds and listings do the main work).
+    """
+    articles: dict[str, None] = {}
+    hubs: dict[str, None] = {}
+    for href in _HREF.findall(html) + _NEXT.findall(html):
+        url = urljoin(page_url, html_unescape(href.strip()))
+        if url in articles or url in hubs or not same_site(url, profile) or should_skip(url):
+            continue
+        if looks_like_article(url, profile):
+            articles[url] = None
+        elif looks_like_hub(url):
+            hubs[url] = None
+    return tuple(articles), tuple(hubs)
 
 
 def page_kind(og_type: str | None, ld_types: list[str], url_says_article: bool) -> str:

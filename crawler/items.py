@@ -17,7 +17,10 @@ class PageItem:
     fetched_at: datetime
     capture_id: int | None
     status: int = 200
+    want_links: bool = False
     etag: str | None = None
     last_modified: str | None = None
     article: ArticleRecord | None = None
     error: str | None = None
+    # links found on the page by the extraction worker: (article URLs, hub URLs)
+    links: tuple[tuple[str, ...], ...] = ((), ())

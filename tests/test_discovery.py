@@ -105,6 +105,7 @@ def test_parse_date_forms() -> None:
         ("https://kudakyv.com/2025/04/28/korea-utara-bantu-rusia/", True),
         ("https://kudakyv.com/korea-utara-bantu-rusia-melawan-ukraina/", True),
         ("https://news.detik.com/berita/d-7891234/judul-berita", True),
+        ("https://kudakyv.com/?p=123", True),
         ("https://kudakyv.com/internasional/", False),
         ("https://kudakyv.com/category/internasional/page/2/", False),
         ("https://kudakyv.com/", False),

@@ -16,10 +16,11 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from crawler.context import CrawlContext, context_of
+from crawler.discovery import follow_links
 from crawler.errors import ExtractionError
 from crawler.extraction import extract_article
 from crawler.items import PageItem
-from crawler.sites import ExtractionRules
+from crawler.sites import SiteProfile
 from storage.records import ArticleRecord
 
 if TYPE_CHECKING:
@@ -36,15 +37,21 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def extract_in_worker(html: str, url: str, rules: ExtractionRules) -> ArticleRecord | str:
-    """Runs in a worker: the article, or the error as text (any exception, so no page kills a
-    crawl)."""
+WorkerResult = tuple[ArticleRecord | str, tuple[tuple[str, ...], ...]]
+
+
+def extract_in_worker(html: str, url: str, profile: SiteProfile, want_links: bool) -> WorkerResult:
+    """Runs in a worker: the article (or its error as text) and the page's links to follow.
+
+    Any exception becomes an error string: a bug on one odd page must not stop the crawl.
+    """
+    links = follow_links(html, url, profile) if want_links else ((), ())
     try:
-        return extract_article(html, url, rules=rules)
+        return extract_article(html, url, rules=profile.extraction), links
     except ExtractionError as exc:
-        return f"{type(exc).__name__}: {exc}"
-    except Exception as exc:  # a bug on one odd page must not stop the crawl
-        return f"unexpected {type(exc).__name__}: {exc}"
+        return f"{type(exc).__name__}: {exc}", links
+    except Exception as exc:
+        return f"unexpected {type(exc).__name__}: {exc}", links
 
 
 class ExtractionPipeline:
@@ -53,7 +60,7 @@ class ExtractionPipeline:
     def __init__(self, crawler: Crawler, ctx: CrawlContext) -> None:
         self.crawler = crawler
         self.workers = ctx.config.workers
-        self.rules = ctx.profile.extraction
+        self.profile = ctx.profile
         self.pool: ProcessPoolExecutor | None = None
 
     @classmethod
@@ -80,7 +87,11 @@ class ExtractionPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, PageItem):
             return item
-        result = await self._extract(item)
+        result, (articles, hubs) = await self._extract(item)
+        spider, engine = self.crawler.spider, self.crawler.engine
+        if (articles or hubs) and engine is not None and hasattr(spider, "follow_up"):
+            for request in spider.follow_up(articles, hubs):
+                engine.crawl(request)
         if isinstance(result, ArticleRecord):
             item.article = result
         else:
@@ -89,15 +100,17 @@ class ExtractionPipeline:
         item.html = ""
         return item
 
-    async def _extract(self, item: PageItem) -> ArticleRecord | str:
+    async def _extract(self, item: PageItem) -> WorkerResult:
         assert self.pool is not None
         for attempt in (1, 2):
             try:
-                future = self.pool.submit(extract_in_worker, item.html, item.url, self.rules)
+                future = self.pool.submit(
+                    extract_in_worker, item.html, item.url, self.profile, item.want_links
+                )
                 return await asyncio.wrap_future(future)
             except BrokenProcessPool:
                 # a worker died (killed, out of memory): start a fresh pool, retry this page once
                 logger.warning("Extraction worker died on %s (attempt %d)", item.url, attempt)
                 self.pool.shutdown(wait=False, cancel_futures=True)
                 self.pool = self._new_pool()
-        return "extraction worker crashed on this page twice"
+        return "extraction worker crashed on this page twice", ((), ())

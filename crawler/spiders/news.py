@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +49,12 @@ PRIORITY_ARTICLE = 20
 PRIORITY_HUB = 10
 
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
+_OG_TYPE = re.compile(
+    r"""<meta[^>]+property=["']og:type["'][^>]*content=["']([^"']*)|"""
+    r"""<meta[^>]+content=["']([^"']*)["'][^>]*property=["']og:type""",
+    re.IGNORECASE,
+)
+_HEAD_BYTES = 200_000  # og:type lives in <head>; never scan a huge body for it
 
 
 def _profile_for(config: CrawlConfig, site: str | None, urls: tuple[str, ...]) -> SiteProfile:
@@ -198,8 +205,19 @@ class NewsSpider(scrapy.Spider):
             self._count("arsip/non_utf8")
         if not response.body.strip():
             self._count("arsip/empty_body")
-            yield self._item(response)
+            yield self._item(response, want_links=False)
             return
+        if response.meta.get("arsip_article") or looks_like_article(response.url, self.profile):
+            # the common case stays off the reactor: no parse here, the extraction worker
+            # reads the page once and also returns its links
+            og_type = _OG_TYPE.search(response.text, 0, _HEAD_BYTES)
+            declared = (og_type.group(1) or og_type.group(2) or "") if og_type else "article"
+            if declared.strip().lower() in ("article", ""):
+                yield self._item(response, want_links=True)
+                return
+        yield from self._parse_hub(response)
+
+    def _parse_hub(self, response: TextResponse) -> Iterator[scrapy.Request | PageItem]:
         try:
             og_type = response.xpath('//meta[@property="og:type"]/@content').get()
             ld_types = _ld_types(response.xpath('//script[@type="application/ld+json"]/text()')
@@ -212,11 +230,11 @@ class NewsSpider(scrapy.Spider):
         except ValueError as exc:  # lxml refuses some documents outright
             logger.warning("Unparseable page %s: %s", response.url, exc)
             self._count("arsip/unparseable")
-            yield self._item(response)
+            yield self._item(response, want_links=False)
             return
         kind = page_kind(og_type, ld_types, looks_like_article(response.url, self.profile))
         if kind == "article" and not self.profile.denies(response.url):
-            yield self._item(response)
+            yield self._item(response, want_links=False)
         else:
             self.arsip.archive.note_fetch(
                 response.url, site_id=self.arsip.site_id, kind="hub",
@@ -225,6 +243,14 @@ class NewsSpider(scrapy.Spider):
         for href in feeds:
             yield self._request(response.urljoin(href), self.parse_feed, PRIORITY_DISCOVERY)
         yield from self._follow(response, hrefs)
+
+    def follow_up(self, articles: tuple[str, ...], hubs: tuple[str, ...]
+                  ) -> Iterator[scrapy.Request]:
+        """Requests for links an extraction worker found on an article page."""
+        for url in articles:
+            yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
+        for url in hubs:
+            yield self._request(url, self.parse_page, PRIORITY_HUB)
 
     def _follow(self, response: Response, hrefs: list[str]) -> Iterator[scrapy.Request]:
         seen: set[str] = set()
@@ -238,9 +264,10 @@ class NewsSpider(scrapy.Spider):
             elif looks_like_hub(url):
                 yield self._request(url, self.parse_page, PRIORITY_HUB)
 
-    def _item(self, response: TextResponse) -> PageItem:
+    def _item(self, response: TextResponse, *, want_links: bool) -> PageItem:
         headers = response.headers
         return PageItem(
+            want_links=want_links,
             url=response.url,
             html=response.text,
             fetched_at=_fetched_at(response),
