@@ -440,9 +440,11 @@ class WarcWriter:
                 continue
             except OSError as exc:
                 raise _os_error(exc, f"cannot create WARC file {open_path}") from exc
-            break
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _lock_and_still_named(fd, open_path):
+                break
+            # a concurrent recover_open_files took the empty file before we locked it
+            os.close(fd)
+        self._fd, self._open_path, self._final_name = fd, open_path, final
         self._fd, self._open_path, self._final_name = fd, open_path, final
         self._size = 0
         self._records_after_info = 0
@@ -510,27 +512,44 @@ def recover_open_files(directory: Path) -> list[Path]:
         final = open_path.with_name(open_path.name[: -len(OPEN_SUFFIX)])
         try:
             with open(open_path, "r+b") as fh:
-                if fcntl is not None:
-                    try:
-                        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        continue  # another crawl is writing it right now
+                # the lock is held until the rename: a live writer, or a second recovery
+                # running at the same time, never sees a half-finished file
+                if not _lock_and_still_named(fh.fileno(), open_path, wait=False):
+                    continue  # a live writer holds it, or another recovery finished it
                 good = complete_members_length(fh)
                 fh.seek(0, os.SEEK_END)
                 if fh.tell() != good:
                     fh.truncate(good)
                     fh.flush()
                     os.fsync(fh.fileno())
-            if good == 0:
-                open_path.unlink()
-                continue
-            if final.exists():
-                raise WarcError(f"cannot recover {open_path}: {final.name} already exists")
-            os.rename(open_path, final)
+                if good == 0:
+                    open_path.unlink()
+                    continue
+                if final.exists():
+                    raise WarcError(f"cannot recover {open_path}: {final.name} already exists")
+                os.rename(open_path, final)
+        except FileNotFoundError:
+            continue  # finished by its writer or another recovery since the directory listing
         except OSError as exc:
             raise _os_error(exc, f"cannot recover WARC file {open_path}") from exc
         recovered.append(final)
     return recovered
+
+
+def _lock_and_still_named(fd: int, path: Path, wait: bool = True) -> bool:
+    """Take the file's exclusive lock and confirm ``path`` still names this very file."""
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True  # no locking on this filesystem: behave as on Windows
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def complete_members_length(fh: io.BufferedIOBase | io.RawIOBase) -> int:

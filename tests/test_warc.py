@@ -478,6 +478,29 @@ def test_recover_open_file_with_torn_tail(tmp_path: Path) -> None:
     assert recover_open_files(crashed) == []
 
 
+def test_writer_takes_a_new_name_when_recovery_took_its_new_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = warc_module._lock_and_still_named
+    calls: list[Path] = []
+
+    def lost_first(fd: int, path: Path, wait: bool = True) -> bool:
+        calls.append(path)
+        if len(calls) == 1:
+            # what a concurrent recover_open_files does to an empty, unlocked file
+            path.unlink()
+        return real(fd, path, wait)
+
+    monkeypatch.setattr(warc_module, "_lock_and_still_named", lost_first)
+    writer = make_writer(tmp_path)
+    loc, _ = writer.write_exchange(exchange())
+    writer.close()
+    assert len(calls) == 2 and calls[0].name != calls[1].name
+    assert [p.name for p in warc_files(tmp_path)] == [loc.warc_file]
+    assert "-00001-" in loc.warc_file
+    warcio_check(tmp_path / loc.warc_file)
+
+
 def test_disk_full_truncates_back_to_last_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
