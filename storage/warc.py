@@ -435,7 +435,9 @@ class WarcWriter:
                 continue
             try:
                 # O_EXCL: another writer with the same prefix and host never shares our file
-                fd = os.open(open_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                # O_APPEND: after a failed write is cut back, the next one starts at the new end
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+                fd = os.open(open_path, flags, 0o644)
             except FileExistsError:
                 continue
             except OSError as exc:
@@ -449,7 +451,14 @@ class WarcWriter:
         self._size = 0
         self._records_after_info = 0
         self._warcinfo_id = self._make_id()
-        self._append(self._warcinfo_record(self._warcinfo_id, final, now))
+        try:
+            self._append(self._warcinfo_record(self._warcinfo_id, final, now))
+        except BaseException:
+            # a file without its warcinfo must never receive records: drop it, retry later
+            self._fd = self._open_path = self._final_name = None
+            os.close(fd)
+            open_path.unlink(missing_ok=True)
+            raise
 
     def _append(self, data: bytes) -> None:
         """Append whole records; on failure cut the file back so it ends on a record boundary."""
@@ -459,11 +468,15 @@ class WarcWriter:
             while view:
                 written = os.write(self._fd, view)
                 view = view[written:]
-        except OSError as exc:
+        except BaseException as exc:
+            # also on KeyboardInterrupt between two partial writes: a torn record left in
+            # the middle of the file would hide every record appended after it
             try:
                 os.ftruncate(self._fd, self._size)
             except OSError:
                 pass  # recover_open_files cuts the torn tail on the next start
+            if not isinstance(exc, OSError):
+                raise
             if exc.errno in _DISK_FULL:
                 raise DiskFullError(
                     f"no space left for WARC file {self._open_path} "

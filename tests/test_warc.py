@@ -478,6 +478,30 @@ def test_recover_open_file_with_torn_tail(tmp_path: Path) -> None:
     assert recover_open_files(crashed) == []
 
 
+def test_disk_full_on_a_new_file_leaves_no_file_without_warcinfo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = make_writer(tmp_path)
+    real_write = os.write
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(warc_module.os, "write", full)
+    with pytest.raises(DiskFullError):
+        writer.write_exchange(exchange())
+    assert list(tmp_path.iterdir()) == [] and writer.current_file is None
+    monkeypatch.setattr(warc_module.os, "write", real_write)
+    loc, _ = writer.write_exchange(exchange())
+    writer.close()
+    assert [r.rec_type for r in iter_records(tmp_path / loc.warc_file)] == [
+        "warcinfo",
+        "response",
+        "request",
+    ]
+    warcio_check(tmp_path / loc.warc_file)
+
+
 def test_writer_takes_a_new_name_when_recovery_took_its_new_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -531,13 +555,20 @@ def test_disk_full_truncates_back_to_last_record(
         writer.write_exchange(exchange(url="https://a.example/lost"))
     assert not isinstance(info.value, DiskFullError)
     monkeypatch.setattr(warc_module.os, "write", real_write)
+    # space is back: the next pair lands right after the last complete record
+    after, _ = writer.write_exchange(exchange(url="https://a.example/after"))
+    assert after.offset == good_size
     writer.close()
     warcio_check(tmp_path / name)
-    assert [r.rec_type for r in iter_records(tmp_path / name)] == [
+    records = list(iter_records(tmp_path / name))
+    assert [r.rec_type for r in records] == [
         "warcinfo",
         "response",
         "request",
+        "response",
+        "request",
     ]
+    assert records[3].url == "https://a.example/after"
 
 
 # -- reading ----------------------------------------------------------------------------
