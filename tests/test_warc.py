@@ -525,6 +525,44 @@ def test_writer_takes_a_new_name_when_recovery_took_its_new_file(
     warcio_check(tmp_path / loc.warc_file)
 
 
+KILLED_WRITER = """
+import os, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from storage.warc import Exchange, WarcWriter, WarcWriterConfig
+writer = WarcWriter(WarcWriterConfig(directory=Path(sys.argv[1]), hostname="test-host"))
+n = 0
+while True:
+    writer.write_exchange(Exchange(
+        url=f"https://a.example/{n}", method="GET", request_headers=[], request_body=b"",
+        status=200, reason=None, response_headers=[], body=os.urandom(200_000),
+        fetched_at=datetime.now(UTC)))
+    n += 1
+    if n == 5:
+        print("ready", flush=True)
+"""
+
+
+def test_killed_writer_leaves_a_recoverable_file(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(tmp_path)],
+        cwd=Path(__file__).parents[1],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    (left,) = list(tmp_path.glob("*.warc.gz.open"))
+    (recovered,) = recover_open_files(tmp_path)
+    assert recovered == left.with_name(left.name[: -len(".open")])
+    warcio_check(recovered)
+    types = [r.rec_type for r in iter_records(recovered)]
+    assert types[0] == "warcinfo" and types.count("response") >= 5
+
+
 def test_disk_full_truncates_back_to_last_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
