@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter as _WarcioWriter
@@ -169,15 +169,29 @@ def request_http_headers(ex: Exchange) -> _RawHttpHeaders:
     parts = urlsplit(ex.url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     version = ex.http_version if ex.http_version in ("HTTP/1.0", "HTTP/1.1") else "HTTP/1.1"
-    first = f"{ex.method.upper()} {target} {version}".encode("latin-1", "replace")
+    first = f"{ex.method} {target} {version}".encode()
     headers = [_clean_header(name, value) for name, value in ex.request_headers]
     if not any(name.lower() == b"host" for name, _ in headers):
         # Twisted adds Host on the wire after Scrapy is done with the headers
-        host = (parts.hostname or "").encode("idna") if parts.hostname else b""
-        if parts.port and parts.port != {"http": 80, "https": 443}.get(parts.scheme):
-            host += b":%d" % parts.port
-        headers.insert(0, (b"Host", host))
+        headers.insert(0, (b"Host", _host_header(parts)))
     return _RawHttpHeaders(first, headers)
+
+
+def _host_header(parts: SplitResult) -> bytes:
+    host = parts.netloc.rpartition("@")[2]  # never the userinfo
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None and port == {"http": 80, "https": 443}.get(parts.scheme):
+        host = host.rsplit(":", 1)[0]  # clients leave the default port out
+    try:
+        return host.encode("ascii")
+    except UnicodeEncodeError:
+        try:
+            return host.encode("idna")
+        except UnicodeError:
+            return host.encode()
 
 
 def _gzip_member(writer: _WarcioWriter, record: object) -> bytes:

@@ -282,10 +282,25 @@ def test_status_line_reason_host_port_truncated_and_h2(tmp_path: Path) -> None:
     assert reqs[0].http_first_line == "GET /x HTTP/1.1"
     assert reqs[1].http_first_line == "GET / HTTP/1.1"
     assert reqs[3].http_header_values("Host") == ["given.example"]
+    assert reqs[2].http_first_line == "GET /odd HTTP/1.1"  # h2 is recorded as HTTP/1.1
     assert resps[3].header("WARC-Truncated") == "length"
     assert resps[0].header("WARC-Truncated") is None
     for path in warc_files(tmp_path):
         warcio_check(path)
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://user:pw@b.example:443/p", b"b.example"),
+        ("http://[::1]:8080/p", b"[::1]:8080"),
+        ("http://b.example:80", b"b.example"),
+        ("https://b\u00fccher.example/", b"xn--bcher-kva.example"),
+    ],
+)
+def test_host_header_added_from_url(url: str, host: bytes) -> None:
+    headers = warc_module.request_http_headers(exchange(url=url, request_headers=[]))
+    assert headers.headers_buff.split(b"\r\n")[1] == b"Host: " + host
 
 
 def test_exchange_is_validated(tmp_path: Path) -> None:
