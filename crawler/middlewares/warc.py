@@ -52,7 +52,7 @@ class WarcCaptureMiddleware:
                 is_part_of=f"{ctx.profile.name}/run-{ctx.run_id}",
             )
         )
-        self.idle_check = LoopingCall(self.writer.check_idle)
+        self.idle_check = LoopingCall(self._check_idle)
         self.failed = False
 
     @classmethod
@@ -70,6 +70,13 @@ class WarcCaptureMiddleware:
             logger.warning("Recovered WARC file left open by an earlier crawl: %s", path.name)
         interval = max(1.0, min(30.0, self.ctx.config.warc_idle_timeout / 2))
         self.idle_check.start(interval, now=False)
+
+    def _check_idle(self) -> None:
+        # an exception would stop the LoopingCall for good, and with it idle rotation
+        try:
+            self.writer.check_idle()
+        except WarcError as exc:
+            logger.error("Could not close the idle WARC file: %s", exc)
 
     def spider_closed(self) -> None:
         if self.idle_check.running:
