@@ -1,0 +1,149 @@
+"""Engines and migrations: SQLite (WAL, busy timeout) by default, PostgreSQL through psycopg 3.
+
+Transactions on SQLite: the driver's own transaction handling is switched off and we emit
+``BEGIN`` ourselves, so a connection that will write can say ``BEGIN IMMEDIATE`` up front (see
+``WRITE``). A deferred transaction that reads first and writes later can fail at once with
+"database is locked" when another process committed in between, whatever the busy timeout; taking
+the write lock at ``BEGIN`` makes writers queue on the busy timeout instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine.url import URL
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from storage.errors import DatabaseError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# execution option for connections that write: SQLite starts their transactions IMMEDIATE
+WRITE = {"arsip_write": True}
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# any fixed number: one lock id that all arsip processes agree on for schema migrations
+_PG_MIGRATION_LOCK = 0x61727369
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Parse a database URL; ``postgresql://`` and ``postgres://`` mean psycopg 3."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseError(f"bad database URL {_safe(url)}: {one_line(exc)}") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with arsip's connection settings; nothing is connected yet."""
+    parsed = normalise_url(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed, **kwargs)
+        return create_engine(parsed, pool_pre_ping=True, **kwargs)
+    except NoSuchModuleError as exc:
+        raise DatabaseError(f"unsupported database URL {_safe(parsed)}: {one_line(exc)}") from None
+    except ArgumentError as exc:
+        raise DatabaseError(f"bad database URL {_safe(parsed)}: {one_line(exc)}") from None
+
+
+def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        folder = Path(database).expanduser().resolve().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(f"cannot create the database folder {folder}: "
+                                f"{exc.strerror or exc}") from None
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # autocommit at the driver level: SQLAlchemy's "begin" event below emits BEGIN itself
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            # in WAL mode NORMAL loses at most the last commits on power loss, never consistency
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("arsip_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (safe when several processes race)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(**WRITE)
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    # two crawls starting on an empty database must not both create the tables
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                                 {"k": _PG_MIGRATION_LOCK})
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+    except DatabaseError:
+        raise
+    except SQLAlchemyError as exc:
+        raise DatabaseError(
+            f"cannot open database {_safe(engine.url)}: {reason(exc)}"
+        ) from None
+    except OSError as exc:
+        raise DatabaseError(f"cannot open database {_safe(engine.url)}: {exc}") from None
+
+
+def open_engine(url: str | URL) -> Engine:
+    """An engine for ``url`` with its schema migrated to the newest revision."""
+    engine = create_engine_for(url)
+    try:
+        migrate(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def reason(exc: BaseException) -> str:
+    """The driver's message when there is one (it names the real cause), on one line."""
+    orig = getattr(exc, "orig", None)
+    return one_line(orig if orig is not None else exc)
+
+
+def one_line(exc: object) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # psycopg puts the useful part ("Connection refused", "database ... does not exist") last
+    # on connection failures and first elsewhere; SQLAlchemy appends a background link
+    lines = [line for line in lines if not line.startswith("(Background on this error")]
+    if not lines:
+        return type(exc).__name__
+    return "; ".join(lines)[:500]
+
+
+def _safe(url: str | URL) -> str:
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(url)

@@ -1,0 +1,200 @@
+"""Tables of the archive database (SQLAlchemy 2.x typed declarative).
+
+The schema is created and changed only by the Alembic migrations in ``storage/migrations``;
+these classes describe it for queries and for ``alembic revision --autogenerate``.
+
+Times are stored as UTC instants (``UTCDateTime``) and come back tz-aware in UTC. An article's
+published / updated time also keeps the ISO 8601 text it was given (``published_raw``), because a
+UTC instant loses the newsroom's offset ("14:05+07:00") and a naive date must stay naive.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    true,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+PAGE_KINDS = ("article", "hub", "other")
+RECORD_TYPES = ("response", "revisit")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A tz-aware datetime stored as UTC; naive values are taken to be UTC already.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so it gets naive UTC text,
+    which also sorts and compares correctly as text.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw SQL on SQLite hands back the text
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    base_url: Mapped[str] = mapped_column(Text)
+    # the profile the site was crawled with: a profile name or the path of its TOML file
+    profile: Mapped[str | None] = mapped_column(Text)
+    schedule_seconds: Mapped[int | None] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[datetime]
+    last_run_at: Mapped[datetime | None]
+    next_run_at: Mapped[datetime | None]
+
+
+class CrawlRun(Base):
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    # trigger: cli / daemon / scrapy; outcome: running / finished / interrupted / failed, or the
+    # crawler's own close reason -- free text so a new reason never fails a run's last write
+    trigger: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(80), default="running")
+    stats: Mapped[dict[str, Any] | None]
+
+
+class Page(Base):
+    __tablename__ = "pages"
+    __table_args__ = (CheckConstraint("kind IN ('article', 'hub', 'other')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20), default="other")
+    first_seen: Mapped[datetime]
+    last_fetched: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    next_due: Mapped[datetime | None] = mapped_column(index=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    # hash of the current article text (the version the page shows now)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    versions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # recrawl policy inputs: how often we looked, how often the text had changed
+    checks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    changes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_changed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Capture(Base):
+    """The archive index: one row per WARC response or revisit record."""
+
+    __tablename__ = "captures"
+    __table_args__ = (
+        Index("ix_captures_url_fetched_at", "url", "fetched_at"),
+        CheckConstraint("record_type IN ('response', 'revisit')", name="record_type"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[datetime]  # WARC-Date
+    status: Mapped[int] = mapped_column(Integer)
+    mime: Mapped[str | None] = mapped_column(String(200))
+    payload_digest: Mapped[str | None] = mapped_column(String(100), index=True)
+    warc_file: Mapped[str] = mapped_column(Text)
+    warc_offset: Mapped[int] = mapped_column(BigInteger)
+    warc_length: Mapped[int] = mapped_column(BigInteger)
+    warc_record_id: Mapped[str] = mapped_column(String(100), unique=True)
+    record_type: Mapped[str] = mapped_column(String(20), default="response")
+    refers_to: Mapped[str | None] = mapped_column(String(100))
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("crawl_runs.id", ondelete="SET NULL"), index=True
+    )
+
+
+class ArticleVersion(Base):
+    __tablename__ = "article_versions"
+    __table_args__ = (UniqueConstraint("page_id", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
+    fetched_at: Mapped[datetime]
+    title: Mapped[str | None] = mapped_column(Text)
+    authors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    published: Mapped[datetime | None] = mapped_column(index=True)
+    published_raw: Mapped[str | None] = mapped_column(String(40))
+    updated: Mapped[datetime | None]
+    updated_raw: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str | None] = mapped_column(String(20))
+    section: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    text: Mapped[str] = mapped_column(Text)
+    related: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    canonical_url: Mapped[str | None] = mapped_column(Text)
+    site_name: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    capture_id: Mapped[int | None] = mapped_column(
+        ForeignKey("captures.id", ondelete="SET NULL"), index=True
+    )
+
+
+class ExtractionError(Base):
+    """A page that was fetched but yielded no article: kept with its capture, not dropped."""
+
+    __tablename__ = "extraction_errors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(
+        ForeignKey("pages.id", ondelete="CASCADE"), index=True
+    )
+    capture_id: Mapped[int | None] = mapped_column(
+        ForeignKey("captures.id", ondelete="SET NULL"), index=True
+    )
+    fetched_at: Mapped[datetime]
+    error: Mapped[str] = mapped_column(Text)
