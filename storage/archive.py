@@ -1,0 +1,372 @@
+"""``Archive``: the one object the crawler talks to for everything it keeps in the database.
+
+Commit policy: every method runs in its own short transaction and has committed when it returns,
+so a crawl killed at any point loses at most the call in flight, and nothing is left for
+``commit()`` to do (it stays for callers written against a batching archive). On SQLite with WAL
+and ``synchronous=NORMAL`` a commit costs no fsync, which keeps this cheap (see the tests for the
+figure). Writers on SQLite take the write lock at ``BEGIN`` (see ``storage.db``).
+
+Concurrency: every write is an INSERT .. ON CONFLICT against a unique constraint (pages.url,
+sites.name, captures.warc_record_id, article_versions(page_id, content_hash)) or a single UPDATE
+whose new values are computed from the row itself, never read-then-write in Python. Two crawls of
+one site, in two processes, therefore cannot create duplicate pages or versions.
+
+Only SQLite and PostgreSQL are supported: the upserts use their ``ON CONFLICT`` dialects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import Connection, Engine, Integer, bindparam, case, func, literal, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from storage.db import WRITE, normalise_url, open_engine, reason
+from storage.errors import DatabaseError
+from storage.models import ArticleVersion, Capture, CrawlRun, ExtractionError, Page, Site
+from storage.records import ArticleRecord, CaptureRecord, WarcLocation
+
+_SPACE = re.compile(r"\s+")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def page_url(url: str) -> str:
+    """The form a URL is kept in ``pages``: scheme and host lower-cased, default port and
+    fragment dropped. Path and query are left alone; servers may treat their case as meaningful.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return url.strip()
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if parts.username or parts.password:
+        # userinfo is rare on news sites and better kept verbatim than rebuilt wrongly
+        netloc = parts.netloc.rsplit("@", 1)[0] + "@" + host
+    else:
+        netloc = host
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def content_hash(title: str | None, text: str) -> str:
+    """sha256 of the whitespace-collapsed title and text: re-wrapped lines are no new version."""
+    norm_title = _SPACE.sub(" ", title or "").strip()
+    norm_text = _SPACE.sub(" ", text).strip()
+    return hashlib.sha256(f"{norm_title}\n{norm_text}".encode()).hexdigest()
+
+
+def iso_or_none(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with anything JSON cannot hold (datetimes, sets, objects) turned into text."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _later(new: Any, old: Any) -> Any:
+    """SQL for whichever of two timestamps is later (NULL-safe); GREATEST is not portable."""
+    return case((old.is_(None), new), (new > old, new), else_=old)
+
+
+class Archive:
+    """The archive database; create with ``Archive.open(db_url)``; use from one thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif self.dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            raise DatabaseError(f"unsupported database {self.dialect!r}: arsip needs SQLite "
+                                "or PostgreSQL")
+        self._insert = insert
+        # statements are built once: building them costs more than running them on SQLite
+        self._prepare()
+
+    def _prepare(self) -> None:
+        pages = Page.__table__
+        stmt = self._insert(pages)
+        new = stmt.excluded
+        fresh = new.last_status.between(200, 299)
+        self._note_fetch = stmt.on_conflict_do_update(
+            index_elements=[pages.c.url],
+            set_={
+                "site_id": func.coalesce(new.site_id, pages.c.site_id),
+                "kind": case((pages.c.kind == "article", "article"), else_=new.kind),
+                "last_fetched": _later(new.last_fetched, pages.c.last_fetched),
+                "last_status": new.last_status,
+                "etag": case((fresh, new.etag), else_=pages.c.etag),
+                "last_modified": case((fresh, new.last_modified), else_=pages.c.last_modified),
+                "last_error": new.last_error,
+                "checks": pages.c.checks + 1,
+            },
+        ).returning(pages.c.id)
+        article_set: dict[str, Any] = {
+            "site_id": func.coalesce(new.site_id, pages.c.site_id),
+            "kind": "article",
+            "last_fetched": _later(new.last_fetched, pages.c.last_fetched),
+        }
+        self._article_page = stmt.on_conflict_do_update(
+            index_elements=[pages.c.url], set_=article_set
+        ).returning(pages.c.id)
+        self._failed_page = stmt.on_conflict_do_update(
+            index_elements=[pages.c.url], set_={**article_set, "last_error": new.last_error}
+        ).returning(pages.c.id)
+
+        versions = ArticleVersion.__table__
+        self._new_version = (
+            self._insert(versions)
+            .on_conflict_do_nothing(index_elements=[versions.c.page_id, versions.c.content_hash])
+            .returning(versions.c.id)
+        )
+        digest = bindparam("digest", type_=versions.c.content_hash.type)
+        changed = pages.c.content_hash.is_not(None) & (pages.c.content_hash != digest)
+        self._page_hash = (
+            update(pages)
+            .where(pages.c.id == bindparam("page_id"))
+            .values(
+                content_hash=digest,
+                versions=pages.c.versions + bindparam("added", type_=Integer()),
+                changes=pages.c.changes + case((changed, 1), else_=0),
+                last_changed_at=case(
+                    (pages.c.content_hash.is_(None) | changed,
+                     bindparam("fetched_at", type_=pages.c.last_changed_at.type)),
+                    else_=pages.c.last_changed_at,
+                ),
+            )
+        )
+
+    @classmethod
+    def open(cls, db_url: str) -> Archive:
+        """Connect, create or migrate the schema, and return the archive."""
+        if normalise_url(db_url).get_backend_name() not in ("sqlite", "postgresql"):
+            raise DatabaseError(f"unsupported database URL {db_url!r}: arsip needs SQLite "
+                                "or PostgreSQL")
+        return cls(open_engine(db_url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def commit(self) -> None:
+        """Nothing to do: every method commits its own transaction (see the module docs)."""
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- transactions ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(**WRITE)
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot write to the archive database: {reason(exc)}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only connection (one consistent snapshot) for queries and reports."""
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot read the archive database: {reason(exc)}") from exc
+
+    # --- sites and runs -------------------------------------------------------------------------
+
+    def ensure_site(self, name: str, base_url: str, profile: str | None = None) -> int:
+        """The id of the site called ``name``, created or updated with this base URL/profile."""
+        table = Site.__table__
+        stmt = self._insert(table).values(
+            name=name, base_url=base_url, profile=profile, enabled=True,
+            created_at=datetime.now(UTC),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.name],
+            set_={
+                "base_url": stmt.excluded.base_url,
+                "profile": func.coalesce(stmt.excluded.profile, table.c.profile),
+            },
+        ).returning(table.c.id)
+        with self._write() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def start_run(self, site_id: int, trigger: str) -> int:
+        now = datetime.now(UTC)
+        with self._write() as conn:
+            run_id = conn.execute(
+                self._insert(CrawlRun.__table__)
+                .values(site_id=site_id, started_at=now, trigger=trigger, outcome="running")
+                .returning(CrawlRun.__table__.c.id)
+            ).scalar_one()
+            conn.execute(update(Site.__table__).where(Site.__table__.c.id == site_id)
+                         .values(last_run_at=now))
+        return int(run_id)
+
+    def finish_run(self, run_id: int, outcome: str, stats: Mapping[str, object]) -> None:
+        table = CrawlRun.__table__
+        with self._write() as conn:
+            conn.execute(
+                update(table).where(table.c.id == run_id).values(
+                    finished_at=datetime.now(UTC), outcome=outcome, stats=jsonable(dict(stats)),
+                )
+            )
+
+    # --- captures -------------------------------------------------------------------------------
+
+    def record_capture(self, rec: CaptureRecord) -> int:
+        """Index one WARC record; recording the same record id twice returns the same row."""
+        table = Capture.__table__
+        loc = rec.location
+        stmt = self._insert(table).values(
+            url=rec.url, fetched_at=rec.fetched_at, status=rec.status, mime=rec.mime,
+            payload_digest=rec.payload_digest, warc_file=loc.warc_file, warc_offset=loc.offset,
+            warc_length=loc.length, warc_record_id=loc.record_id, record_type=rec.record_type,
+            refers_to=rec.refers_to, run_id=rec.run_id,
+        )
+        # a no-op update rather than DO NOTHING, so RETURNING yields the existing id too
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.warc_record_id],
+            set_={"warc_record_id": stmt.excluded.warc_record_id},
+        ).returning(table.c.id)
+        with self._write() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def find_original(self, payload_digest: str, url: str | None = None) -> CaptureRecord | None:
+        """The earliest ``response`` capture with this payload digest, one of ``url`` first:
+        what a revisit record should refer to."""
+        table = Capture.__table__
+        same_url = case((table.c.url == url, 0), else_=1) if url else literal(0)
+        stmt = (
+            select(table)
+            .where(table.c.payload_digest == payload_digest, table.c.record_type == "response")
+            .order_by(same_url, table.c.fetched_at, table.c.id)
+            .limit(1)
+        )
+        with self.read() as conn:
+            row = conn.execute(stmt).mappings().first()
+        return capture_record(row) if row else None
+
+    # --- pages ----------------------------------------------------------------------------------
+
+    def validators(self, url: str) -> tuple[str | None, str | None] | None:
+        """``(etag, last_modified)`` last seen for ``url``, or None for a page never fetched."""
+        table = Page.__table__
+        with self.read() as conn:
+            row = conn.execute(
+                select(table.c.etag, table.c.last_modified).where(table.c.url == page_url(url))
+            ).first()
+        return (row.etag, row.last_modified) if row else None
+
+    def note_fetch(self, url: str, *, site_id: int | None, kind: str, fetched_at: datetime,
+                   status: int, etag: str | None = None, last_modified: str | None = None,
+                   error: str | None = None) -> int:
+        """Record one fetch of a page (any status); returns the page id.
+
+        Validators are replaced only by a 2xx answer: a 304 or an error keeps the ones that
+        still describe the copy we hold. A page once seen as an article stays an article.
+        """
+        params = {
+            "url": page_url(url), "site_id": site_id, "kind": kind, "first_seen": fetched_at,
+            "last_fetched": fetched_at, "last_status": status, "etag": etag,
+            "last_modified": last_modified, "last_error": error, "checks": 1, "versions": 0,
+            "changes": 0,
+        }
+        with self._write() as conn:
+            return int(conn.execute(self._note_fetch, params).scalar_one())
+
+    def _upsert_article_page(self, conn: Connection, url: str, site_id: int | None,
+                             fetched_at: datetime, error: str | None = None) -> int:
+        params = {
+            "url": page_url(url), "site_id": site_id, "kind": "article",
+            "first_seen": fetched_at, "last_fetched": fetched_at, "last_error": error,
+            "checks": 1, "versions": 0, "changes": 0,
+        }
+        stmt = self._article_page if error is None else self._failed_page
+        return int(conn.execute(stmt, params).scalar_one())
+
+    def store_article(self, *, site_id: int | None, url: str, article: ArticleRecord,
+                      capture_id: int | None, fetched_at: datetime) -> bool:
+        """Keep an extracted article; True when it is a new version of the page.
+
+        A version is stored only for text not seen on this page before (unique page/hash), so
+        a page that goes back to an earlier text points at that earlier version again.
+        """
+        digest = content_hash(article.title, article.text)
+        with self._write() as conn:
+            page_id = self._upsert_article_page(conn, url, site_id, fetched_at)
+            inserted = conn.execute(self._new_version, {
+                "page_id": page_id, "content_hash": digest, **version_values(article),
+                "fetched_at": fetched_at, "capture_id": capture_id,
+            }).first()
+            conn.execute(self._page_hash, {
+                "page_id": page_id, "digest": digest, "added": 1 if inserted else 0,
+                "fetched_at": fetched_at,
+            })
+        return inserted is not None
+
+    def record_extraction_error(self, *, site_id: int | None, url: str, capture_id: int | None,
+                                fetched_at: datetime, error: str) -> None:
+        """Keep a page that yielded no article, with the error and the capture it came from."""
+        with self._write() as conn:
+            page_id = self._upsert_article_page(conn, url, site_id, fetched_at, error=error)
+            conn.execute(self._insert(ExtractionError.__table__).values(
+                page_id=page_id, capture_id=capture_id, fetched_at=fetched_at, error=error,
+            ))
+
+
+def capture_record(row: Mapping[str, Any]) -> CaptureRecord:
+    """A ``captures`` row as the record the crawler and replay work with."""
+    return CaptureRecord(
+        url=row["url"],
+        fetched_at=row["fetched_at"],
+        status=row["status"],
+        mime=row["mime"],
+        payload_digest=row["payload_digest"],
+        location=WarcLocation(row["warc_file"], row["warc_offset"], row["warc_length"],
+                              row["warc_record_id"]),
+        record_type=row["record_type"],
+        refers_to=row["refers_to"],
+        run_id=row["run_id"],
+    )
+
+
+def version_values(article: ArticleRecord) -> dict[str, Any]:
+    """The ``article_versions`` columns that come from the article itself."""
+    return {
+        "title": article.title,
+        "authors": list(article.authors),
+        # the instant for sorting and filtering, the text for the offset the page gave
+        "published": article.published,
+        "published_raw": iso_or_none(article.published),
+        "updated": article.updated,
+        "updated_raw": iso_or_none(article.updated),
+        "language": article.language,
+        "section": article.section,
+        "tags": list(article.tags),
+        "text": article.text,
+        "related": [{"title": link.title, "url": link.url} for link in article.related],
+        "canonical_url": article.canonical_url,
+        "site_name": article.site_name,
+        "description": article.description,
+    }
