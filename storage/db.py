@@ -48,6 +48,9 @@ def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
     try:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(parsed, **kwargs)
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            # an unroutable host would otherwise hang the crawl's start for minutes
+            kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", 10)
         return create_engine(parsed, pool_pre_ping=True, **kwargs)
     except NoSuchModuleError as exc:
         raise DatabaseError(f"unsupported database URL {_safe(parsed)}: {one_line(exc)}") from None

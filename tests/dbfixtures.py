@@ -19,6 +19,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from storage.db import reason
+
 DEFAULT_PG_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 
 
@@ -46,10 +48,9 @@ def pg_url() -> Iterator[str]:
             with admin.begin() as conn:
                 conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         except Exception as exc:  # any failure to reach the server means "not available"
-            detail = str(getattr(exc, "orig", exc)).strip().splitlines()
             _unavailable(f"PostgreSQL not reachable at "
                          f"{make_url(server).render_as_string(hide_password=True)}: "
-                         f"{detail[-1] if detail else type(exc).__name__}")
+                         f"{reason(exc)}")
         url = make_url(server).update_query_dict(
             # application_name tags this test's sessions so teardown can end leftovers
             {"options": f"-csearch_path={schema}", "application_name": schema}
