@@ -451,3 +451,10 @@ def test_thousand_articles_are_quick_on_sqlite(sqlite_url: str) -> None:  # noqa
         assert elapsed < 2.0, f"1000 store_article calls took {elapsed:.2f} s"
     finally:
         arc.close()
+
+
+def test_write_failures_are_database_errors(archive: Archive) -> None:
+    # foreign keys are enforced on SQLite too: a run for a site that does not exist is refused
+    with pytest.raises(DatabaseError, match="cannot write to the archive database"):
+        archive.start_run(424242, "cli")
+    assert scalar(archive, "SELECT count(*) FROM crawl_runs") == 0
