@@ -40,6 +40,7 @@ class Sitemap:
 
     is_index: bool
     links: tuple[Link, ...]
+    damaged: bool = False  # the XML was broken (often truncated): only complete entries kept
 
 
 def maybe_gunzip(body: bytes) -> bytes:
@@ -56,7 +57,8 @@ def maybe_gunzip(body: bytes) -> bytes:
     return data
 
 
-def _parse_xml(body: bytes) -> etree._Element:
+def _parse_xml(body: bytes) -> tuple[etree._Element, bool]:
+    """The root element, and whether the parser had to recover from broken XML."""
     body = maybe_gunzip(body).lstrip()
     if not body:
         raise MalformedDocumentError("empty document")
@@ -70,7 +72,7 @@ def _parse_xml(body: bytes) -> etree._Element:
         raise MalformedDocumentError(f"not XML: {exc}") from None
     if root is None:
         raise MalformedDocumentError("not XML")
-    return root
+    return root, bool(parser.error_log)
 
 
 def _local(tag: object) -> str:
@@ -102,7 +104,7 @@ def parse_date(value: str | None) -> datetime | None:
 
 def parse_sitemap(body: bytes) -> Sitemap:
     """Parse a sitemap or sitemap index (gzip too); news sitemaps give ``publication_date``."""
-    root = _parse_xml(body)
+    root, damaged = _parse_xml(body)
     kind = _local(root.tag)
     if kind not in ("urlset", "sitemapindex"):
         raise MalformedDocumentError(f"not a sitemap (root element <{kind or '?'}>)")
@@ -119,12 +121,20 @@ def parse_sitemap(body: bytes) -> Sitemap:
             _child_text(entry, "lastmod")
         )
         links.append(Link(loc, date))
-    return Sitemap(is_index=kind == "sitemapindex", links=tuple(links))
+    if damaged and links and _torn(root, entry_tag):
+        links.pop()  # a truncated file ends inside its last entry: its URL is cut short
+    return Sitemap(is_index=kind == "sitemapindex", links=tuple(links), damaged=damaged)
+
+
+def _torn(root: etree._Element, entry_tag: str) -> bool:
+    """Whether the last entry of a recovered document lacks its closing tags (cut mid-entry)."""
+    entries = [e for e in root if _local(e.tag) == entry_tag]
+    return bool(entries) and entries[-1].tail is None and entries[-1] is root[-1]
 
 
 def parse_feed(body: bytes) -> tuple[Link, ...]:
     """Entries of an RSS 2.0, RSS 1.0 (RDF) or Atom feed, with their dates."""
-    root = _parse_xml(body)
+    root, _damaged = _parse_xml(body)
     kind = _local(root.tag)
     if kind not in ("rss", "rdf", "feed"):
         raise MalformedDocumentError(f"not a feed (root element <{kind or '?'}>)")

@@ -20,7 +20,7 @@ _ROWS = (
     ("Not modified (304)", "arsip/not_modified"),
     ("Extraction errors", "arsip/extraction_errors"),
     ("Fetch errors (timeouts, refused, DNS)", "arsip/fetch_errors"),
-    ("HTTP errors (4xx/5xx)", "httperror/response_ignored_count"),
+    ("HTTP errors (4xx/5xx)", "arsip/http_errors"),
     ("Redirects followed", "arsip/redirects"),
     ("Blocked by robots.txt", "robotstxt/forbidden"),
     ("Non-HTML responses", "arsip/non_html"),
@@ -35,18 +35,20 @@ _ROWS = (
 
 def summary_rows(result: CrawlResult) -> list[tuple[str, str]]:
     stats = dict(result.stats)
-    stats["arsip/redirects"] = sum(
-        int(v) for k, v in stats.items()
-        if k.startswith("downloader/response_status_count/3") and not k.endswith("/304")
-    )
+    by_status = {
+        int(k.rsplit("/", 1)[1]): int(v) for k, v in stats.items()
+        if k.startswith("downloader/response_status_count/") and k.rsplit("/", 1)[1].isdigit()
+    }
+    stats["arsip/redirects"] = sum(n for code, n in by_status.items() if 300 <= code < 400
+                                   and code != 304)
+    stats["arsip/http_errors"] = sum(n for code, n in by_status.items() if code >= 400)
     rows = []
     for index, (label, key) in enumerate(_ROWS):
         value = int(stats.get(key, 0) or 0)
         if value or index < 3:
             rows.append((label, str(value)))
-    for key in sorted(stats):
-        if key.startswith("httperror/response_ignored_status_count/"):
-            rows.append((f"  HTTP {key.rsplit('/', 1)[1]}", str(stats[key])))
+    for code in sorted(c for c in by_status if c >= 400):
+        rows.append((f"  HTTP {code}", str(by_status[code])))
     stored = result.count("arsip/articles_stored") + result.count("arsip/articles_unchanged")
     rows.append(("Errors in all", str(error_count(stats))))
     rows.append(("Time", f"{result.seconds:.1f} s"))

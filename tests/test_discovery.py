@@ -60,8 +60,12 @@ def test_gzipped_sitemap_index() -> None:
 
 def test_truncated_sitemap_keeps_complete_entries() -> None:
     cut = NEWS_SITEMAP[: NEWS_SITEMAP.index(b"<url><loc> https")] + b"<url><loc>https://ku"
-    links = parse_sitemap(cut).links
-    assert links[0].url.endswith("/korea-utara-bantu-rusia/")
+    sitemap = parse_sitemap(cut)
+    assert sitemap.damaged
+    # the complete entry is kept, the torn one ("https://ku") is not
+    assert [link.url for link in sitemap.links] == [
+        "https://kudakyv.com/2025/04/28/korea-utara-bantu-rusia/"]
+    assert not parse_sitemap(NEWS_SITEMAP).damaged
 
 
 @pytest.mark.parametrize(

@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 def error_count(stats: dict[str, object]) -> int:
     """Fetch failures, HTTP errors, extraction errors and malformed documents, all together."""
     keys = ("arsip/fetch_errors", "arsip/extraction_errors", "arsip/malformed_sitemap",
-            "arsip/malformed_feed", "httperror/response_ignored_count")
-    return sum(int(stats.get(k, 0) or 0) for k in keys)  # type: ignore[call-overload]
+            "arsip/malformed_feed")
+    http = sum(int(v) for k, v in stats.items()  # type: ignore[call-overload]
+               if k.startswith("downloader/response_status_count/")
+               and k.rsplit("/", 1)[1].isdigit() and int(k.rsplit("/", 1)[1]) >= 400)
+    return http + sum(int(stats.get(k, 0) or 0) for k in keys)  # type: ignore[call-overload]
 
 
 class ProgressExtension:

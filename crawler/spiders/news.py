@@ -21,7 +21,9 @@ from urllib.parse import urljoin
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.config import CrawlConfig, parse_since
@@ -158,6 +160,10 @@ class NewsSpider(scrapy.Spider):
             self._count("arsip/malformed_sitemap")
             logger.warning("Malformed sitemap %s: %s", response.url, exc)
             return
+        if sitemap.damaged:
+            self._count("arsip/malformed_sitemap")
+            logger.warning("Damaged sitemap %s: kept its %d complete entries", response.url,
+                           len(sitemap.links))
         for link in sitemap.links:
             if self._too_old(link):
                 continue
@@ -278,9 +284,19 @@ class NewsSpider(scrapy.Spider):
         )
 
     def on_error(self, failure: Failure) -> None:
+        if failure.check(HttpError):
+            # archived already (WARC + captures); Scrapy counts it by status in its stats
+            status = failure.value.response.status
+            logger.info("HTTP %d for %s", status, failure.value.response.url)
+            return
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
+        if failure.check(IgnoreRequest):
+            # robots.txt disallow, off-site redirect, size cap: a decision, not a failure
+            logger.info("Skipped %s: %s", url, failure.getErrorMessage())
+            return
         self._count("arsip/fetch_errors")
+        self._count(f"arsip/fetch_errors/{failure.type.__name__}")
         reason = failure.getErrorMessage() or failure.type.__name__
         logger.warning("Could not fetch %s: %s", url, reason)
 
