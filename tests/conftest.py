@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.dbfixtures import db_url, pg_url, sqlite_url  # noqa: F401  (fixtures)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 

@@ -351,3 +351,23 @@ def test_scrapy_crawl_news_works_from_the_checkout(tmp_path: Path) -> None:
         )
     assert proc.returncode == 0, proc.stderr
     assert len(export(data_dir)) >= 4
+
+
+@pytest.mark.postgres
+def test_crawl_into_postgresql(tmp_path: Path, pg_url: str) -> None:
+    site = make_site(n_articles=6)
+    data_dir = tmp_path / "arsip-data"
+    with serve(site) as base:
+        result = crawl(base, data_dir, "--db", pg_url)
+    assert result.returncode == 0, result.stderr
+    assert not (data_dir / "arsip.db").exists()
+    exported = run_arsip("export", "--data-dir", str(data_dir), "--db", pg_url)
+    assert exported.returncode == 0, exported.stderr
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    expected = {spec.url(base) for spec in site.articles if "slow" not in spec.flags}
+    assert {row["url"] for row in rows} == expected
+    seed = next((s for s in site.articles if "seed" in s.flags), None)
+    if seed is not None:
+        row = next(r for r in rows if r["url"] == seed.url(base))
+        assert row["published"] == seed.published.isoformat()
+        assert "Baca Juga" not in row["text"]
