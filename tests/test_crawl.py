@@ -209,6 +209,18 @@ def test_export_points_at_the_warc_record(crawled) -> None:
     assert record.rec_headers.get_header("WARC-Target-URI") == row["url"]
 
 
+def test_cdxj_indexer_finds_every_article_capture(crawled) -> None:
+    _, _, data_dir, _ = crawled
+    index = subprocess.run(["cdxj-indexer", *map(str, warc_files(data_dir))],
+                           capture_output=True, text=True, check=True).stdout
+    entries = [json.loads(line.split(" ", 2)[2]) for line in index.splitlines() if line.strip()]
+    located = {(e["filename"], int(e["offset"])): e for e in entries}
+    for row in export(data_dir):
+        entry = located[(row["warc_file"], row["warc_offset"])]
+        assert entry["url"] == row["url"]
+        assert entry["status"] == "200"
+
+
 def test_export_csv_and_status(crawled, tmp_path: Path) -> None:
     _, _, data_dir, _ = crawled
     out = tmp_path / "articles.csv"

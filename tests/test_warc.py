@@ -9,7 +9,6 @@ import hashlib
 import itertools
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zlib
@@ -660,7 +659,6 @@ def test_storage_warc_does_not_import_scrapy() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
 
 
-@pytest.mark.skipif(shutil.which("cdxj-indexer") is None, reason="cdxj-indexer not installed")
 def test_cdxj_indexer_reads_our_files(written: tuple[Path, tuple]) -> None:
     path, (resp_loc, _) = written
     result = subprocess.run(["cdxj-indexer", str(path)], capture_output=True, text=True, check=True)
