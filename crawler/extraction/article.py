@@ -73,7 +73,7 @@ def extract_article(html: str | bytes, url: str | None = None, *,
 
 def _trafilatura_text(tree: HtmlElement, url: str | None) -> str | None:
     document = trafilatura.bare_extraction(
-        tree, url=url, include_comments=False, with_metadata=False, deduplicate=False,
+        tree, url=url, include_comments=False, with_metadata=False, deduplicate=False, fast=True,
     )
     text = getattr(document, "text", None) if document is not None else None
     return unicodedata.normalize("NFC", text).strip() if text else None
