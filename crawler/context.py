@@ -36,6 +36,7 @@ class CrawlContext:
         archive = Archive.open(config.db_url)
         site_id = archive.ensure_site(profile.name, profile.base_url, profile.source)
         run_id = archive.start_run(site_id, config.trigger)
+        archive.batch()
         return cls(config=config, profile=profile, archive=archive, site_id=site_id, run_id=run_id)
 
 

@@ -120,7 +120,8 @@ def run_crawl(
     started = datetime.now(UTC)
     log_file = config.data_dir / "logs" / f"crawl-{started:%Y%m%dT%H%M%S}.log"
     _configure_logging(settings, log_file, verbose)
-    process = CrawlerProcess(settings, install_root_handler=False)
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(NewsSpider)
     failures: list[BaseException] = []
 

@@ -1,10 +1,11 @@
 """``Archive``: the one object the crawler talks to for everything it keeps in the database.
 
-Commit policy: every method runs in its own short transaction and has committed when it returns,
-so a crawl killed at any point loses at most the call in flight, and nothing is left for
-``commit()`` to do (it stays for callers written against a batching archive). On SQLite with WAL
-and ``synchronous=NORMAL`` a commit costs no fsync, which keeps this cheap (see the tests for the
-figure). Writers on SQLite take the write lock at ``BEGIN`` (see ``storage.db``).
+Commit policy: by default every method runs in its own short transaction and has committed when
+it returns. A crawl calls ``batch()`` instead: writes then share one transaction that ``commit()``
+ends (the crawler commits a few times a second and at close), because per-call transactions cost
+more than the statements themselves at crawl rates. A process killed mid-batch loses at most the
+uncommitted rows of the index, never a WARC record; the database itself stays consistent.
+Writers on SQLite take the write lock at ``BEGIN`` (see ``storage.db``).
 
 Concurrency: every write is an INSERT .. ON CONFLICT against a unique constraint (pages.url,
 sites.name, captures.warc_record_id, article_versions(page_id, content_hash)) or a single UPDATE
@@ -21,11 +22,12 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Connection, Engine, Integer, bindparam, case, func, literal, select, update
+from sqlalchemy import Connection, Engine, Integer, bindparam, case, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.db import WRITE, normalise_url, open_engine, reason
@@ -95,6 +97,8 @@ class Archive:
             raise DatabaseError(f"unsupported database {self.dialect!r}: arsip needs SQLite "
                                 "or PostgreSQL")
         self._insert = insert
+        self._batch: Connection | None = None
+        self._batching = False
         # statements are built once: building them costs more than running them on SQLite
         self._prepare()
 
@@ -128,6 +132,22 @@ class Archive:
             index_elements=[pages.c.url], set_={**article_set, "last_error": new.last_error}
         ).returning(pages.c.id)
 
+        captures = Capture.__table__
+        capture = self._insert(captures)
+        # a no-op update rather than DO NOTHING, so RETURNING yields the existing id too
+        self._capture = capture.on_conflict_do_update(
+            index_elements=[captures.c.warc_record_id],
+            set_={"warc_record_id": capture.excluded.warc_record_id},
+        ).returning(captures.c.id)
+        same_url = case((captures.c.url == bindparam("same_url"), 0), else_=1)
+        self._original = (
+            select(captures)
+            .where(captures.c.payload_digest == bindparam("digest"),
+                   captures.c.record_type == "response")
+            .order_by(same_url, captures.c.fetched_at, captures.c.id)
+            .limit(1)
+        )
+
         versions = ArticleVersion.__table__
         self._new_version = (
             self._insert(versions)
@@ -160,10 +180,25 @@ class Archive:
         return cls(open_engine(db_url))
 
     def close(self) -> None:
+        self.commit()
+        self._batching = False
         self.engine.dispose()
 
+    def batch(self) -> None:
+        """From now on, writes share one transaction until ``commit()`` (see the module docs)."""
+        self._batching = True
+
     def commit(self) -> None:
-        """Nothing to do: every method commits its own transaction (see the module docs)."""
+        """End the batch transaction, if one is open; the next write starts a new one."""
+        conn, self._batch = self._batch, None
+        if conn is None:
+            return
+        try:
+            conn.commit()
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot commit to the archive database: {reason(exc)}") from exc
+        finally:
+            conn.close()
 
     def __enter__(self) -> Archive:
         return self
@@ -175,6 +210,9 @@ class Archive:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        if self._batching:
+            yield from self._in_batch()
+            return
         try:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(**WRITE)
@@ -183,9 +221,28 @@ class Archive:
         except SQLAlchemyError as exc:
             raise DatabaseError(f"cannot write to the archive database: {reason(exc)}") from exc
 
+    def _in_batch(self) -> Iterator[Connection]:
+        try:
+            if self._batch is None:
+                conn = self.engine.connect().execution_options(**WRITE)
+                conn.begin()
+                self._batch = conn
+            yield self._batch
+        except SQLAlchemyError as exc:
+            # the transaction is unusable now: drop it, so the next write starts clean
+            conn, self._batch = self._batch, None
+            if conn is not None:
+                conn.rollback()
+                conn.close()
+            raise DatabaseError(f"cannot write to the archive database: {reason(exc)}") from exc
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only connection (one consistent snapshot) for queries and reports."""
+        if self._batching:
+            # reads must see this batch's own uncommitted rows (revisit lookups, validators)
+            yield from self._in_batch()
+            return
         try:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
@@ -236,38 +293,51 @@ class Archive:
 
     def record_capture(self, rec: CaptureRecord) -> int:
         """Index one WARC record; recording the same record id twice returns the same row."""
-        table = Capture.__table__
         loc = rec.location
-        stmt = self._insert(table).values(
-            url=rec.url, fetched_at=rec.fetched_at, status=rec.status, mime=rec.mime,
-            payload_digest=rec.payload_digest, warc_file=loc.warc_file, warc_offset=loc.offset,
-            warc_length=loc.length, warc_record_id=loc.record_id, record_type=rec.record_type,
-            refers_to=rec.refers_to, run_id=rec.run_id,
-        )
-        # a no-op update rather than DO NOTHING, so RETURNING yields the existing id too
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.warc_record_id],
-            set_={"warc_record_id": stmt.excluded.warc_record_id},
-        ).returning(table.c.id)
+        params = {
+            "url": rec.url, "fetched_at": rec.fetched_at, "status": rec.status, "mime": rec.mime,
+            "payload_digest": rec.payload_digest, "warc_file": loc.warc_file,
+            "warc_offset": loc.offset, "warc_length": loc.length, "warc_record_id": loc.record_id,
+            "record_type": rec.record_type, "refers_to": rec.refers_to, "run_id": rec.run_id,
+        }
         with self._write() as conn:
-            return int(conn.execute(stmt).scalar_one())
+            return int(conn.execute(self._capture, params).scalar_one())
 
     def find_original(self, payload_digest: str, url: str | None = None) -> CaptureRecord | None:
         """The earliest ``response`` capture with this payload digest, one of ``url`` first:
         what a revisit record should refer to."""
-        table = Capture.__table__
-        same_url = case((table.c.url == url, 0), else_=1) if url else literal(0)
-        stmt = (
-            select(table)
-            .where(table.c.payload_digest == payload_digest, table.c.record_type == "response")
-            .order_by(same_url, table.c.fetched_at, table.c.id)
-            .limit(1)
-        )
         with self.read() as conn:
-            row = conn.execute(stmt).mappings().first()
+            row = conn.execute(
+                self._original, {"digest": payload_digest, "same_url": url or ""}
+            ).mappings().first()
         return capture_record(row) if row else None
 
     # --- pages ----------------------------------------------------------------------------------
+
+    def has_captures(self, site_id: int, *, before_run: int | None = None) -> bool:
+        """Whether an earlier crawl run of the site captured anything (a re-crawl)."""
+        captures, runs = Capture.__table__, CrawlRun.__table__
+        stmt = (
+            select(captures.c.id)
+            .join(runs, runs.c.id == captures.c.run_id)
+            .where(runs.c.site_id == site_id)
+            .limit(1)
+        )
+        if before_run is not None:
+            stmt = stmt.where(runs.c.id < before_run)
+        with self.read() as conn:
+            return conn.execute(stmt).first() is not None
+
+    def has_validators(self, site_id: int) -> bool:
+        """Whether any page of the site carries an ETag or Last-Modified (a re-crawl, not a
+        first one): lets a first crawl skip a lookup per request."""
+        table = Page.__table__
+        stmt = select(table.c.id).where(
+            table.c.site_id == site_id,
+            table.c.etag.is_not(None) | table.c.last_modified.is_not(None),
+        ).limit(1)
+        with self.read() as conn:
+            return conn.execute(stmt).first() is not None
 
     def validators(self, url: str) -> tuple[str | None, str | None] | None:
         """``(etag, last_modified)`` last seen for ``url``, or None for a page never fetched."""
@@ -296,25 +366,33 @@ class Archive:
             return int(conn.execute(self._note_fetch, params).scalar_one())
 
     def _upsert_article_page(self, conn: Connection, url: str, site_id: int | None,
-                             fetched_at: datetime, error: str | None = None) -> int:
+                             fetched_at: datetime, error: str | None = None,
+                             fetch: Fetch | None = None) -> int:
         params = {
             "url": page_url(url), "site_id": site_id, "kind": "article",
             "first_seen": fetched_at, "last_fetched": fetched_at, "last_error": error,
             "checks": 1, "versions": 0, "changes": 0,
         }
+        if fetch is not None:
+            # the fetch itself is noted in the same statement (see note_fetch)
+            params.update(last_status=fetch.status, etag=fetch.etag,
+                          last_modified=fetch.last_modified)
+            return int(conn.execute(self._note_fetch, params).scalar_one())
         stmt = self._article_page if error is None else self._failed_page
         return int(conn.execute(stmt, params).scalar_one())
 
     def store_article(self, *, site_id: int | None, url: str, article: ArticleRecord,
-                      capture_id: int | None, fetched_at: datetime) -> bool:
+                      capture_id: int | None, fetched_at: datetime,
+                      fetch: Fetch | None = None) -> bool:
         """Keep an extracted article; True when it is a new version of the page.
 
         A version is stored only for text not seen on this page before (unique page/hash), so
-        a page that goes back to an earlier text points at that earlier version again.
+        a page that goes back to an earlier text points at that earlier version again. With
+        ``fetch``, the page's status and validators are updated as ``note_fetch`` would.
         """
         digest = content_hash(article.title, article.text)
         with self._write() as conn:
-            page_id = self._upsert_article_page(conn, url, site_id, fetched_at)
+            page_id = self._upsert_article_page(conn, url, site_id, fetched_at, fetch=fetch)
             inserted = conn.execute(self._new_version, {
                 "page_id": page_id, "content_hash": digest, **version_values(article),
                 "fetched_at": fetched_at, "capture_id": capture_id,
@@ -333,6 +411,15 @@ class Archive:
             conn.execute(self._insert(ExtractionError.__table__).values(
                 page_id=page_id, capture_id=capture_id, fetched_at=fetched_at, error=error,
             ))
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """What an HTTP answer says about a page: status and validators."""
+
+    status: int
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 def capture_record(row: Mapping[str, Any]) -> CaptureRecord:

@@ -23,6 +23,8 @@ class ConditionalRequestMiddleware:
 
     def __init__(self, ctx: CrawlContext) -> None:
         self.ctx = ctx
+        # a first crawl of a site has nothing to revalidate: skip the lookup per request
+        self.enabled = ctx.archive.has_validators(ctx.site_id)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
@@ -32,7 +34,8 @@ class ConditionalRequestMiddleware:
         return cls(ctx)
 
     def process_request(self, request: Request) -> None:
-        if not request.meta.get("arsip_article") or b"If-None-Match" in request.headers:
+        if (not self.enabled or not request.meta.get("arsip_article")
+                or b"If-None-Match" in request.headers):
             return
         known = self.ctx.archive.validators(request.url)
         if not known:

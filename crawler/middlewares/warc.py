@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Payload digests of this run kept in memory for revisits (about 150 bytes each).
+MAX_REMEMBERED_PAYLOADS = 200_000
+
 
 class WarcCaptureMiddleware:
     """Writes a request and a response (or revisit) record per fetch; see DESIGN.md "WARC"."""
@@ -52,8 +55,12 @@ class WarcCaptureMiddleware:
                 is_part_of=f"{ctx.profile.name}/run-{ctx.run_id}",
             )
         )
-        self.idle_check = LoopingCall(self._check_idle)
+        self.idle_check: LoopingCall | None = None
         self.failed = False
+        # Revisit lookups: on a first crawl of a site the database has nothing to refer to, so
+        # only this run's own payloads are remembered (bounded); a re-crawl asks the database.
+        self.recrawl = ctx.archive.has_captures(ctx.site_id, before_run=ctx.run_id)
+        self.seen_payloads: dict[str, RevisitOf] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
@@ -69,6 +76,8 @@ class WarcCaptureMiddleware:
         for path in recover_open_files(self.ctx.config.warc_dir):
             logger.warning("Recovered WARC file left open by an earlier crawl: %s", path.name)
         interval = max(1.0, min(30.0, self.ctx.config.warc_idle_timeout / 2))
+        # made here: the reactor is installed after components are built
+        self.idle_check = LoopingCall(self._check_idle)
         self.idle_check.start(interval, now=False)
 
     def _check_idle(self) -> None:
@@ -79,7 +88,7 @@ class WarcCaptureMiddleware:
             logger.error("Could not close the idle WARC file: %s", exc)
 
     def spider_closed(self) -> None:
-        if self.idle_check.running:
+        if self.idle_check is not None and self.idle_check.running:
             self.idle_check.stop()
         self.writer.close()
 
@@ -122,19 +131,14 @@ class WarcCaptureMiddleware:
             response_loc, _ = self.writer.write_not_modified(exchange, None)
             record_type = "revisit"
         else:
-            original = (
-                archive.find_original(digest, response.url)
-                if 200 <= response.status < 300 and response.body
-                else None
-            )
-            revisit = (
-                RevisitOf(original.location.record_id, original.url, original.fetched_at)
-                if original
-                else None
-            )
+            dedup = 200 <= response.status < 300 and bool(response.body)
+            revisit = self._original(digest, response.url) if dedup else None
             response_loc, _ = self.writer.write_exchange(exchange, revisit)
             record_type = "revisit" if revisit else "response"
             refers_to = revisit.record_id if revisit else None
+            if dedup and revisit is None and len(self.seen_payloads) < MAX_REMEMBERED_PAYLOADS:
+                self.seen_payloads[digest] = RevisitOf(response_loc.record_id, response.url,
+                                                       fetched_at)
         mime = response.headers.get(b"Content-Type")
         return archive.record_capture(
             CaptureRecord(
@@ -149,6 +153,15 @@ class WarcCaptureMiddleware:
                 run_id=self.ctx.run_id,
             )
         )
+
+    def _original(self, digest: str, url: str) -> RevisitOf | None:
+        known = self.seen_payloads.get(digest)
+        if known is not None or not self.recrawl:
+            return known
+        original = self.ctx.archive.find_original(digest, url)
+        if original is None:
+            return None
+        return RevisitOf(original.location.record_id, original.url, original.fetched_at)
 
     def _stop(self, message: str, reason: str) -> None:
         # nothing may be fetched that cannot be archived, so the crawl ends here

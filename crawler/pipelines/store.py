@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.context import CrawlContext, context_of
 from crawler.items import PageItem
+from storage.archive import Fetch
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -30,12 +31,12 @@ class StoragePipeline:
         if not isinstance(item, PageItem):
             return item
         archive, stats = self.ctx.archive, self.crawler.stats
-        archive.note_fetch(
-            item.url, site_id=self.ctx.site_id, kind="article", fetched_at=item.fetched_at,
-            status=item.status, etag=item.etag, last_modified=item.last_modified,
-            error=item.error,
-        )
         if item.article is None:
+            # no validators: a page we could not read must be fetched whole next time
+            archive.note_fetch(
+                item.url, site_id=self.ctx.site_id, kind="article", fetched_at=item.fetched_at,
+                status=item.status, error=item.error,
+            )
             logger.warning("No article extracted from %s: %s", item.url, item.error)
             archive.record_extraction_error(
                 site_id=self.ctx.site_id, url=item.url, capture_id=item.capture_id,
@@ -55,6 +56,7 @@ class StoragePipeline:
         new_version = archive.store_article(
             site_id=self.ctx.site_id, url=item.url, article=item.article,
             capture_id=item.capture_id, fetched_at=item.fetched_at,
+            fetch=Fetch(item.status, item.etag, item.last_modified),
         )
         if stats:
             stats.inc_value("arsip/articles_stored" if new_version else "arsip/articles_unchanged")

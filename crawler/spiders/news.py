@@ -24,6 +24,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from crawler.config import CrawlConfig, parse_since
@@ -42,8 +43,12 @@ from crawler.discovery import (
 from crawler.errors import UsageError
 from crawler.items import PageItem
 from crawler.sites import SiteProfile, default_profile, load_profile
+from storage.errors import DatabaseError
 
 logger = logging.getLogger(__name__)
+
+# How often the archive's batch transaction is committed during a crawl (see storage.archive).
+COMMIT_SECONDS = 0.5
 
 # Discovery documents first, then articles, then listing pages (see settings: FIFO queues).
 PRIORITY_DISCOVERY = 30
@@ -96,13 +101,29 @@ class NewsSpider(scrapy.Spider):
         spider.profile = profile
         spider.allowed_domains = list(profile.domains)
         spider.arsip = CrawlContext.open(config, profile)
+        spider.committer = None
+        spider.scheduled = set()
+        crawler.signals.connect(spider._opened, signal=signals.spider_opened)
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         crawler.signals.connect(spider._engine_stopped, signal=signals.engine_stopped)
         return spider
 
     # --- lifecycle ------------------------------------------------------------------------------
 
+    def _opened(self) -> None:
+        # made here, not in from_crawler: Scrapy installs the reactor after creating the spider
+        self.committer = LoopingCall(self._commit)
+        self.committer.start(COMMIT_SECONDS, now=False)
+
+    def _commit(self) -> None:
+        try:
+            self.arsip.archive.commit()
+        except DatabaseError as exc:
+            logger.error("%s", exc)
+
     def _closed(self, reason: str) -> None:
+        if self.committer is not None and self.committer.running:
+            self.committer.stop()
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         outcome = {"finished": "finished", "closespider_pagecount": "finished"}.get(
             reason, "interrupted" if reason == "shutdown" else reason
@@ -110,6 +131,7 @@ class NewsSpider(scrapy.Spider):
         if not stats.get("downloader/response_count"):
             outcome = "unreachable"
         self.arsip.archive.finish_run(self.arsip.run_id, outcome, _jsonable(stats))
+        self.arsip.archive.commit()
 
     def _engine_stopped(self) -> None:
         self.arsip.archive.close()
@@ -169,7 +191,8 @@ class NewsSpider(scrapy.Spider):
                 continue
             if sitemap.is_index:
                 yield self._request(link.url, self.parse_sitemap, PRIORITY_DISCOVERY)
-            elif same_site(link.url, self.profile) and not should_skip(link.url):
+            elif (same_site(link.url, self.profile) and not should_skip(link.url)
+                  and self._first_time(link.url)):
                 yield self._article_request(link)
 
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
@@ -181,7 +204,8 @@ class NewsSpider(scrapy.Spider):
             return
         for link in links:
             url = urljoin(response.url, link.url)
-            if not self._too_old(link) and same_site(url, self.profile) and not should_skip(url):
+            if (not self._too_old(link) and same_site(url, self.profile)
+                    and not should_skip(url) and self._first_time(url)):
                 yield self._article_request(Link(url, link.date))
 
     def _article_request(self, link: Link) -> scrapy.Request:
@@ -254,17 +278,27 @@ class NewsSpider(scrapy.Spider):
                   ) -> Iterator[scrapy.Request]:
         """Requests for links an extraction worker found on an article page."""
         for url in articles:
-            yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
+            if self._first_time(url):
+                yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
         for url in hubs:
-            yield self._request(url, self.parse_page, PRIORITY_HUB)
+            if self._first_time(url):
+                yield self._request(url, self.parse_page, PRIORITY_HUB)
+
+    def _first_time(self, url: str) -> bool:
+        """Whether this spider has not asked for ``url`` yet. Menus and related links repeat on
+        every page: answering here is far cheaper than building a Request for the dupefilter.
+        The set holds hashes, not strings, to stay small on big sites."""
+        key = hash(url)
+        if key in self.scheduled:
+            return False
+        self.scheduled.add(key)
+        return True
 
     def _follow(self, response: Response, hrefs: list[str]) -> Iterator[scrapy.Request]:
-        seen: set[str] = set()
         for href in hrefs:
             url = response.urljoin(href.strip()).split("#", 1)[0]
-            if url in seen or not same_site(url, self.profile) or should_skip(url):
+            if not self._first_time(url) or not same_site(url, self.profile) or should_skip(url):
                 continue
-            seen.add(url)
             if looks_like_article(url, self.profile):
                 yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
             elif looks_like_hub(url):
