@@ -5,6 +5,7 @@ Pure functions over bytes and URLs, so they are tested without a crawl.
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 from dataclasses import dataclass
@@ -247,15 +248,25 @@ def follow_links(html: str, page_url: str, profile: SiteProfile) -> tuple[tuple[
     """
     articles: dict[str, None] = {}
     hubs: dict[str, None] = {}
-    for href in _HREF.findall(html) + _NEXT.findall(html):
+    for href in dict.fromkeys(_HREF.findall(html) + _NEXT.findall(html)):
         url = urljoin(page_url, html_unescape(href.strip()))
-        if url in articles or url in hubs or not same_site(url, profile) or should_skip(url):
-            continue
-        if looks_like_article(url, profile):
+        kind = classify_link(url, profile)
+        if kind == "article":
             articles[url] = None
-        elif looks_like_hub(url):
+        elif kind == "hub":
             hubs[url] = None
     return tuple(articles), tuple(hubs)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def classify_link(url: str, profile: SiteProfile) -> str | None:
+    """'article', 'hub' or None (not worth following). Cached: menus, footers and related
+    links repeat on every page of a site."""
+    if not same_site(url, profile) or should_skip(url):
+        return None
+    if looks_like_article(url, profile):
+        return "article"
+    return "hub" if looks_like_hub(url) else None
 
 
 def page_kind(og_type: str | None, ld_types: list[str], url_says_article: bool) -> str:

@@ -62,6 +62,10 @@ REDIRECT_MAX_TIMES = 10
 # Errors are archived and recorded too; the spider decides what to do with them.
 HTTPERROR_ALLOW_ALL = False
 
+# Not used by arsip, and each costs time on every response of a big crawl.
+SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.depth.DepthMiddleware": None}
+METAREFRESH_ENABLED = False  # newsrooms redirect with HTTP; a refresh page is archived as is
+
 # --- components ---------------------------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.conditional.ConditionalRequestMiddleware": 580,

@@ -68,10 +68,14 @@ class ExtractionPipeline:
         return cls(crawler, context_of(crawler))
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        # spawn, not fork: forking a process that runs a reactor and threads is unsafe
+        # Not fork: forking a process that runs a reactor and threads is unsafe. A fork server
+        # is a clean process that imports the extraction code once; each worker forks from it
+        # ready to go, instead of paying a second of imports per worker as with spawn.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["crawler.pipelines.extract"])
         return ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=_ignore_sigint,
             max_tasks_per_child=TASKS_PER_WORKER,
         )
