@@ -1,0 +1,115 @@
+"""A killed crawl and a full disk: nothing archived is lost, nothing is left corrupt."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from tests.conftest import REPO, run_arsip
+from tests.newsite import build_site, serve
+
+QUICK = ("--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1",
+         "-s", "DOWNLOAD_TIMEOUT=5", "-s", "RETRY_TIMES=0")
+
+
+def warcio_check(files: list[Path]) -> None:
+    check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", *map(str, files)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def captures_are_readable(db: Path, warc_dir: Path) -> int:
+    """Every capture row points at a whole record of the type it claims; returns the count."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT url, warc_file, warc_offset, warc_length, record_type FROM captures"
+        ).fetchall()
+    for url, name, offset, length, record_type in rows:
+        path = warc_dir / name
+        if not path.exists():  # still being written when the process died: ``NAME.open``
+            path = warc_dir / f"{name}.open"
+        assert path.exists(), name
+        assert offset + length <= path.stat().st_size
+        with path.open("rb") as stream:
+            stream.seek(offset)
+            record = next(iter(ArchiveIterator(stream)))
+        assert record.rec_type == record_type
+        assert record.rec_headers.get_header("WARC-Target-URI") == url
+    return len(rows)
+
+
+def test_killed_crawl_leaves_a_recoverable_archive(tmp_path: Path) -> None:
+    site = build_site(n_articles=60)
+    site.slow_seconds = 0.2
+    for resource in site.resources.values():
+        resource.slow = True
+    data_dir = tmp_path / "arsip-data"
+    with serve(site) as base:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler.cli", "crawl", base, "--data-dir", str(data_dir),
+             *QUICK], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while len(base.requests) < 25 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.kill()  # SIGKILL: no handler runs, the WARC file stays .open
+        proc.wait(timeout=30)
+        warc_dir = data_dir / "warc"
+        assert [f for f in warc_dir.iterdir() if f.name.endswith(".open")]
+        # the database is consistent as it stands: every row it kept points at a real record
+        before = captures_are_readable(data_dir / "arsip.db", warc_dir)
+        # the next crawl repairs and renames the file, then carries on
+        for resource in site.resources.values():
+            resource.slow = False
+        again = run_arsip("crawl", base, "--data-dir", str(data_dir), *QUICK)
+    assert again.returncode == 0, again.stderr
+    assert "Recovered WARC file" in again.stderr
+    files = sorted(warc_dir.iterdir())
+    assert files and not [f for f in files if f.name.endswith(".open")]
+    warcio_check(files)
+    assert captures_are_readable(data_dir / "arsip.db", warc_dir) > before
+    with sqlite3.connect(data_dir / "arsip.db") as conn:
+        outcomes = [row[0] for row in conn.execute("SELECT outcome FROM crawl_runs ORDER BY id")]
+    # the killed run never finished; the second one did
+    assert outcomes == ["running", "finished"]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB filesystem (tmpfs), to fill up for real."""
+    mount_point = tmp_path / f"tiny-{uuid.uuid4().hex[:6]}"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs",
+                              str(mount_point)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_full_disk_stops_the_crawl_cleanly(tmp_path: Path, tiny_disk: Path) -> None:
+    site = build_site(n_articles=80, page_kb=64)
+    data_dir = tmp_path / "arsip-data"
+    with serve(site) as base:
+        result = run_arsip("crawl", base, "--data-dir", str(data_dir), *QUICK,
+                           "-s", f"ARSIP_WARC_DIR={tiny_disk}")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "disk full" in errors[0], result.stderr
+    files = sorted(tiny_disk.iterdir())
+    assert files and not [f for f in files if f.name.endswith(".open")]
+    warcio_check(files)
+    assert captures_are_readable(data_dir / "arsip.db", tiny_disk) > 0
+    with sqlite3.connect(data_dir / "arsip.db") as conn:
+        assert conn.execute("SELECT outcome FROM crawl_runs").fetchall() == [("disk_full",)]
