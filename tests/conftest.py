@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,36 @@ def run_arsip(*args: str, timeout: float = 240, env: dict[str, str] | None = Non
         capture_output=True, text=True, timeout=timeout, env=full_env, cwd=REPO, input=input,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def start_crawl(base: str, data_dir: Path, *args: str, capture: bool = True
+                ) -> subprocess.Popen[str]:
+    """``arsip crawl`` in the background, for tests that interrupt or kill it."""
+    out = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "crawl", base, "--data-dir", str(data_dir),
+         "--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1",
+         *args],
+        cwd=REPO, stdout=out, stderr=out, text=True,
+    )
+
+
+def wait_for_requests(base: object, count: int, timeout: float = 60) -> None:
+    """Until the served site has answered ``count`` requests."""
+    deadline = time.monotonic() + timeout
+    while len(base.requests) < count and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.05)
+
+
+def slow_site(n_articles: int, seconds: float) -> object:
+    """The fixture site with every resource answering after ``seconds``."""
+    from tests.newsite import build_site
+
+    site = build_site(n_articles=n_articles)
+    site.slow_seconds = seconds
+    for resource in site.resources.values():
+        resource.slow = True
+    return site
 
 
 @pytest.fixture

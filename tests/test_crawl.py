@@ -11,14 +11,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.conftest import REPO, run_arsip
+from tests.conftest import REPO, run_arsip, slow_site, start_crawl, wait_for_requests
 from tests.newsite import BaseURL, Site, build_site, serve
 
 # The slow page sleeps 8 s; a 3 s timeout and no retries make it a certain timeout, with room
@@ -322,20 +321,11 @@ def test_status_without_an_archive_is_a_clear_error(data_dir: Path) -> None:
 
 
 def test_ctrl_c_closes_warc_and_commits(tmp_path: Path) -> None:
-    site = build_site(n_articles=40)
-    site.slow_seconds = 0.3
-    for resource in site.resources.values():
-        resource.slow = True
+    site = slow_site(40, 0.3)
     data_dir = tmp_path / "arsip-data"
     with serve(site) as base:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "crawl", base, "--data-dir", str(data_dir),
-             "--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1"],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        deadline = time.monotonic() + 60
-        while len(base.requests) < 12 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        proc = start_crawl(base, data_dir)
+        wait_for_requests(base, 12)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

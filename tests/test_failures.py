@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.conftest import REPO, run_arsip
+from tests.conftest import run_arsip, slow_site, start_crawl, wait_for_requests
 from tests.newsite import build_site, serve
 
 QUICK = ("--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1",
@@ -47,19 +46,11 @@ def captures_are_readable(db: Path, warc_dir: Path) -> int:
 
 
 def test_killed_crawl_leaves_a_recoverable_archive(tmp_path: Path) -> None:
-    site = build_site(n_articles=60)
-    site.slow_seconds = 0.2
-    for resource in site.resources.values():
-        resource.slow = True
+    site = slow_site(60, 0.2)
     data_dir = tmp_path / "arsip-data"
     with serve(site) as base:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "crawl", base, "--data-dir", str(data_dir),
-             *QUICK], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while len(base.requests) < 25 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        proc = start_crawl(base, data_dir, capture=False)
+        wait_for_requests(base, 25)
         proc.kill()  # SIGKILL: no handler runs, the WARC file stays .open
         proc.wait(timeout=30)
         warc_dir = data_dir / "warc"

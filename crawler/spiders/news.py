@@ -191,8 +191,7 @@ class NewsSpider(scrapy.Spider):
                 continue
             if sitemap.is_index:
                 yield self._request(link.url, self.parse_sitemap, PRIORITY_DISCOVERY)
-            elif (same_site(link.url, self.profile) and not should_skip(link.url)
-                  and self._first_time(link.url)):
+            elif self._new_on_site(link.url):
                 yield self._article_request(link)
 
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
@@ -204,8 +203,7 @@ class NewsSpider(scrapy.Spider):
             return
         for link in links:
             url = urljoin(response.url, link.url)
-            if (not self._too_old(link) and same_site(url, self.profile)
-                    and not should_skip(url) and self._first_time(url)):
+            if not self._too_old(link) and self._new_on_site(url):
                 yield self._article_request(Link(url, link.date))
 
     def _article_request(self, link: Link) -> scrapy.Request:
@@ -283,6 +281,10 @@ class NewsSpider(scrapy.Spider):
         for url in hubs:
             if self._first_time(url):
                 yield self._request(url, self.parse_page, PRIORITY_HUB)
+
+    def _new_on_site(self, url: str) -> bool:
+        """A link on this site, worth fetching, not asked for yet."""
+        return same_site(url, self.profile) and not should_skip(url) and self._first_time(url)
 
     def _first_time(self, url: str) -> bool:
         """Whether this spider has not asked for ``url`` yet. Menus and related links repeat on
