@@ -37,7 +37,8 @@ class ProgressExtension:
 
     def __init__(self, stats: StatsCollector) -> None:
         self.stats = stats
-        self.console = Console(stderr=True)
+        # soft wrap: a long log line printed above the live line must not be cut at the width
+        self.console = Console(stderr=True, soft_wrap=True)
         self.live = Live(console=self.console, refresh_per_second=4, transient=True)
         self.ticker = LoopingCall(self.refresh)
         self.started = time.monotonic()
