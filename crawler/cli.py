@@ -190,7 +190,11 @@ def export(fmt: str, output: Path | None, data_dir: Path, db_url: str) -> None:
         if output is None:
             write_export(export_articles(archive), fmt, sys.stdout)
         else:
-            with output.open("w", encoding="utf-8", newline="") as out:
+            try:
+                out = output.open("w", encoding="utf-8", newline="")
+            except OSError as exc:
+                raise ArsipError(f"cannot write {output}: {exc.strerror or exc}") from None
+            with out:
                 write_export(export_articles(archive), fmt, out)
     finally:
         archive.close()

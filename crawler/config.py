@@ -73,6 +73,17 @@ class CrawlConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> CrawlConfig:
+        try:
+            config = cls._from_settings(settings)
+        except ValueError as exc:
+            raise UsageError(f"a setting has a wrong value: {exc}") from None
+        if config.extract_workers < 0 or config.warc_max_size <= 0 or config.max_pages < 0:
+            raise UsageError("ARSIP_EXTRACT_WORKERS and ARSIP_MAX_PAGES must be 0 or more, "
+                             "ARSIP_WARC_MAX_SIZE more than 0")
+        return config
+
+    @classmethod
+    def _from_settings(cls, settings: BaseSettings) -> CrawlConfig:
         data_dir = resolve_data_dir(settings.get("ARSIP_DATA_DIR"))
         warc_dir = settings.get("ARSIP_WARC_DIR")
         return cls(

@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING
 from scrapy.exceptions import NotConfigured
 
 from crawler.config import CrawlConfig
+from crawler.errors import UsageError
 from crawler.sites import SiteProfile
 from storage.archive import Archive
+from storage.recorder import RecorderClient, RecorderConfig
+from storage.warc import WarcWriterConfig
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -26,18 +29,31 @@ class CrawlContext:
 
     config: CrawlConfig
     profile: SiteProfile
-    archive: Archive
+    archive: Archive  # reads only (validators); every write goes through the recorder
+    recorder: RecorderClient
     site_id: int
     run_id: int
 
     @classmethod
     def open(cls, config: CrawlConfig, profile: SiteProfile) -> CrawlContext:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create the data folder {config.data_dir}: "
+                             f"{exc.strerror}") from None
         archive = Archive.open(config.db_url)
         site_id = archive.ensure_site(profile.name, profile.base_url, profile.source)
         run_id = archive.start_run(site_id, config.trigger)
-        archive.batch()
-        return cls(config=config, profile=profile, archive=archive, site_id=site_id, run_id=run_id)
+        warc = WarcWriterConfig(
+            directory=config.warc_dir,
+            prefix=config.warc_prefix,
+            max_size=config.warc_max_size,
+            idle_timeout=config.warc_idle_timeout,
+            is_part_of=f"{profile.name}/run-{run_id}",
+        )
+        recorder = RecorderClient(RecorderConfig(config.db_url, warc, site_id, run_id))
+        return cls(config=config, profile=profile, archive=archive, recorder=recorder,
+                   site_id=site_id, run_id=run_id)
 
 
 def context_of(crawler: Crawler) -> CrawlContext:

@@ -15,7 +15,7 @@ class PageItem:
     url: str
     html: str
     fetched_at: datetime
-    capture_id: int | None
+    capture_key: int | None
     status: int = 200
     want_links: bool = False
     etag: str | None = None

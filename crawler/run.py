@@ -18,7 +18,7 @@ from scrapy.settings import Settings
 from twisted.python.failure import Failure
 
 from crawler.config import CrawlConfig
-from crawler.errors import ArsipError, SiteUnreachableError
+from crawler.errors import ArsipError, SiteUnreachableError, UsageError
 from crawler.spiders.news import NewsSpider
 from storage.errors import StorageError
 
@@ -97,8 +97,12 @@ def _configure_logging(settings: Settings, log_file: Path | None, verbose: bool)
     console.addFilter(_NoNetworkTracebacks())
     root.addHandler(console)
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            to_file = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write the crawl log in {log_file.parent}: "
+                             f"{exc.strerror or exc}") from None
         to_file.setLevel(logging.DEBUG if verbose else logging.INFO)
         to_file.setFormatter(logging.Formatter(settings.get("LOG_FORMAT")))
         to_file.addFilter(_NoNetworkTracebacks())
@@ -140,7 +144,8 @@ def run_crawl(
     stats = crawler.stats.get_stats() if crawler.stats else {}
     result = CrawlResult(
         stats=stats,
-        reason=str(stats.get("finish_reason", "finished")),
+        # no reason at all: a forced shutdown (second Ctrl-C) skipped Scrapy's close signals
+        reason=str(stats.get("finish_reason", "shutdown")),
         started=started,
         finished=datetime.now(UTC),
         log_file=log_file,

@@ -148,6 +148,13 @@ class Archive:
             .limit(1)
         )
 
+        self._latest = (
+            select(captures)
+            .where(captures.c.url == bindparam("url"), captures.c.record_type == "response")
+            .order_by(captures.c.fetched_at.desc(), captures.c.id.desc())
+            .limit(1)
+        )
+
         versions = ArticleVersion.__table__
         self._new_version = (
             self._insert(versions)
@@ -313,6 +320,12 @@ class Archive:
         return capture_record(row) if row else None
 
     # --- pages ----------------------------------------------------------------------------------
+
+    def latest_response(self, url: str) -> CaptureRecord | None:
+        """The newest full ``response`` capture of exactly this URL (what a 304 refers to)."""
+        with self.read() as conn:
+            row = conn.execute(self._latest, {"url": url}).mappings().first()
+        return capture_record(row) if row else None
 
     def has_captures(self, site_id: int, *, before_run: int | None = None) -> bool:
         """Whether an earlier crawl run of the site captured anything (a re-crawl)."""

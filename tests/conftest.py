@@ -56,7 +56,8 @@ def start_crawl(base: str, data_dir: Path, *args: str, capture: bool = True
         [sys.executable, "-m", "crawler.cli", "crawl", base, "--data-dir", str(data_dir),
          "--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1",
          *args],
-        cwd=REPO, stdout=out, stderr=out, text=True,
+        # a session of its own, so a test can kill the crawl with all its processes
+        cwd=REPO, stdout=out, stderr=out, text=True, start_new_session=True,
     )
 
 

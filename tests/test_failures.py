@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,14 +48,39 @@ def captures_are_readable(db: Path, warc_dir: Path) -> int:
     return len(rows)
 
 
-def test_killed_crawl_leaves_a_recoverable_archive(tmp_path: Path) -> None:
+def test_killed_crawl_process_still_leaves_a_closed_indexed_archive(tmp_path: Path) -> None:
     site = slow_site(60, 0.2)
     data_dir = tmp_path / "arsip-data"
     with serve(site) as base:
         proc = start_crawl(base, data_dir, capture=False)
         wait_for_requests(base, 25)
-        proc.kill()  # SIGKILL: no handler runs, the WARC file stays .open
+        proc.kill()  # SIGKILL the crawl process only: its recorder sees the pipe close
         proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        warc_dir = data_dir / "warc"
+        while time.monotonic() < deadline and (
+            not warc_dir.exists() or [f for f in warc_dir.iterdir() if f.name.endswith(".open")]
+        ):
+            time.sleep(0.1)
+    files = sorted(warc_dir.iterdir())
+    assert files and not [f for f in files if f.name.endswith(".open")]
+    warcio_check(files)
+    indexed = captures_are_readable(data_dir / "arsip.db", warc_dir)
+    responses = sum(1 for f in files for r in ArchiveIterator(f.open("rb"))
+                    if r.rec_type in ("response", "revisit"))
+    assert indexed == responses > 0
+
+
+def test_killed_machine_leaves_a_recoverable_archive(tmp_path: Path) -> None:
+    site = slow_site(60, 0.2)
+    data_dir = tmp_path / "arsip-data"
+    with serve(site) as base:
+        proc = start_crawl(base, data_dir, capture=False)
+        wait_for_requests(base, 25)
+        # SIGKILL every process of the crawl at once, as a power cut would: WARC stays .open
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        time.sleep(0.5)
         warc_dir = data_dir / "warc"
         assert [f for f in warc_dir.iterdir() if f.name.endswith(".open")]
         # the database is consistent as it stands: every row it kept points at a real record
@@ -71,6 +99,10 @@ def test_killed_crawl_leaves_a_recoverable_archive(tmp_path: Path) -> None:
         outcomes = [row[0] for row in conn.execute("SELECT outcome FROM crawl_runs ORDER BY id")]
     # the killed run never finished; the second one did
     assert outcomes == ["running", "finished"]
+    # the recovered file's records are all in the index again, killed batch included
+    responses = sum(1 for f in files for r in ArchiveIterator(f.open("rb"))
+                    if r.rec_type in ("response", "revisit"))
+    assert captures_are_readable(data_dir / "arsip.db", warc_dir) == responses
 
 
 @pytest.fixture

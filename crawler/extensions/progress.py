@@ -46,7 +46,7 @@ class ProgressExtension:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ProgressExtension:
         if not crawler.settings.getbool("ARSIP_PROGRESS") or crawler.stats is None:
-            raise NotConfigured("ARSIP_PROGRESS is off")
+            raise NotConfigured  # no message: Scrapy would log it as a warning
         ext = cls(crawler.stats)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
@@ -65,14 +65,12 @@ class ProgressExtension:
     def refresh(self) -> None:
         stats = self.stats.get_stats()
         pages = int(stats.get("response_received_count", 0))
-        stored = int(stats.get("arsip/articles_stored", 0))
-        unchanged = int(stats.get("arsip/articles_unchanged", 0))
+        articles = int(stats.get("arsip/articles_extracted", 0))
         elapsed = max(time.monotonic() - self.started, 1e-6)
         line = Text.assemble(
             ("arsip ", "bold"),
             (f"{pages} pages", "cyan"), " · ",
-            (f"{stored} articles stored", "green"),
-            f" ({unchanged} unchanged) · ",
+            (f"{articles} articles", "green"), " · ",
             (f"{error_count(stats)} errors", "red"), " · ",
             f"{pages / elapsed:.1f} pages/s",
         )

@@ -34,7 +34,8 @@ def to_text(html: str | bytes, http_charset: str | None = None) -> str:
     if isinstance(html, bytes):
         if not html.strip():
             raise EmptyDocumentError("empty document")
-        if html.startswith(_BINARY_MAGIC) or b"\x00" in html[:1024]:
+        utf16 = html.startswith((b"\xff\xfe", b"\xfe\xff"))  # a BOM: NULs are expected
+        if html.startswith(_BINARY_MAGIC) or (b"\x00" in html[:1024] and not utf16):
             raise NotHTMLError("binary content, not HTML")
         html = decode_html(html, http_charset)
     if not html.strip():

@@ -26,13 +26,19 @@ def expand_paths(paths: Sequence[str]) -> Iterator[str]:
         if given == "-" or path.is_file():
             yield given
         elif path.is_dir():
-            yield from (str(p) for p in sorted(path.rglob("*")) if p.is_file() and _is_page(p))
+            pages = [str(p) for p in sorted(path.rglob("*")) if p.is_file() and _is_page(p)]
+            if not pages:
+                raise UsageError(f"no .html or .htm files in {given}")
+            yield from pages
         else:
             raise UsageError(f"no such file or folder: {given}")
 
 
 def read_page(source: str) -> bytes:
-    data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    try:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        raise ExtractionError(f"cannot read the file: {exc.strerror or exc}") from None
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)

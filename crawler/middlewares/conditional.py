@@ -30,7 +30,7 @@ class ConditionalRequestMiddleware:
     def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
         ctx = context_of(crawler)
         if not ctx.config.conditional_requests:
-            raise NotConfigured("ARSIP_CONDITIONAL_REQUESTS is off")
+            raise NotConfigured
         return cls(ctx)
 
     def process_request(self, request: Request) -> None:

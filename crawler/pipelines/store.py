@@ -1,4 +1,5 @@
-"""StoragePipeline: the extracted article (or its extraction error) into the archive database."""
+"""StoragePipeline: the extracted article (or its extraction error) to the recorder, in order
+after the capture it came from (see ``storage.recorder``)."""
 
 from __future__ import annotations
 
@@ -30,18 +31,11 @@ class StoragePipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, PageItem):
             return item
-        archive, stats = self.ctx.archive, self.crawler.stats
+        recorder, stats = self.ctx.recorder, self.crawler.stats
         if item.article is None:
-            # no validators: a page we could not read must be fetched whole next time
-            archive.note_fetch(
-                item.url, site_id=self.ctx.site_id, kind="article", fetched_at=item.fetched_at,
-                status=item.status, error=item.error,
-            )
             logger.warning("No article extracted from %s: %s", item.url, item.error)
-            archive.record_extraction_error(
-                site_id=self.ctx.site_id, url=item.url, capture_id=item.capture_id,
-                fetched_at=item.fetched_at, error=item.error or "unknown error",
-            )
+            recorder.send(("extraction_error", item.capture_key, item.url, item.fetched_at,
+                           item.status, item.error or "unknown error"))
             if stats:
                 stats.inc_value("arsip/extraction_errors")
             return item
@@ -53,13 +47,10 @@ class StoragePipeline:
             if stats:
                 stats.inc_value("arsip/skipped_since")
             return item
-        new_version = archive.store_article(
-            site_id=self.ctx.site_id, url=item.url, article=item.article,
-            capture_id=item.capture_id, fetched_at=item.fetched_at,
-            fetch=Fetch(item.status, item.etag, item.last_modified),
-        )
+        recorder.send(("article", item.capture_key, item.url, item.article, item.fetched_at,
+                       Fetch(item.status, item.etag, item.last_modified)))
         if stats:
-            stats.inc_value("arsip/articles_stored" if new_version else "arsip/articles_unchanged")
+            stats.inc_value("arsip/articles_extracted")
         return item
 
 

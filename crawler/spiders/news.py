@@ -24,7 +24,6 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from crawler.config import CrawlConfig, parse_since
@@ -43,12 +42,9 @@ from crawler.discovery import (
 from crawler.errors import UsageError
 from crawler.items import PageItem
 from crawler.sites import SiteProfile, default_profile, load_profile
-from storage.errors import DatabaseError
+from storage.recorder import FATAL
 
 logger = logging.getLogger(__name__)
-
-# How often the archive's batch transaction is committed during a crawl (see storage.archive).
-COMMIT_SECONDS = 0.5
 
 # Discovery documents first, then articles, then listing pages (see settings: FIFO queues).
 PRIORITY_DISCOVERY = 30
@@ -101,39 +97,32 @@ class NewsSpider(scrapy.Spider):
         spider.profile = profile
         spider.allowed_domains = list(profile.domains)
         spider.arsip = CrawlContext.open(config, profile)
-        spider.committer = None
         spider.scheduled = set()
-        crawler.signals.connect(spider._opened, signal=signals.spider_opened)
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         crawler.signals.connect(spider._engine_stopped, signal=signals.engine_stopped)
         return spider
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    def _opened(self) -> None:
-        # made here, not in from_crawler: Scrapy installs the reactor after creating the spider
-        self.committer = LoopingCall(self._commit)
-        self.committer.start(COMMIT_SECONDS, now=False)
-
-    def _commit(self) -> None:
-        try:
-            self.arsip.archive.commit()
-        except DatabaseError as exc:
-            logger.error("%s", exc)
-
     def _closed(self, reason: str) -> None:
-        if self.committer is not None and self.committer.running:
-            self.committer.stop()
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         outcome = {"finished": "finished", "closespider_pagecount": "finished"}.get(
             reason, "interrupted" if reason == "shutdown" else reason
         )
-        if not stats.get("downloader/response_count"):
+        if not stats.get("downloader/response_count") and reason != "shutdown":
             outcome = "unreachable"
-        self.arsip.archive.finish_run(self.arsip.run_id, outcome, _jsonable(stats))
-        self.arsip.archive.commit()
+        self.arsip.recorder.send(("finish", outcome, _jsonable(stats)))
 
     def _engine_stopped(self) -> None:
+        # everything sent is written and committed before the crawl process exits
+        for reply in self.arsip.recorder.close():
+            if reply[0] == FATAL:
+                logger.error("%s", reply[1])
+                if self.crawler.stats:
+                    self.crawler.stats.set_value("arsip/fatal", reply[1])
+        if self.crawler.stats:
+            for key, value in (self.arsip.recorder.final or {}).items():
+                self.crawler.stats.set_value(key, value)
         self.arsip.archive.close()
 
     # --- discovery ------------------------------------------------------------------------------
@@ -221,10 +210,7 @@ class NewsSpider(scrapy.Spider):
     def parse_page(self, response: Response) -> Iterator[scrapy.Request | PageItem]:
         if response.status == 304:
             self._count("arsip/not_modified")
-            self.arsip.archive.note_fetch(
-                response.url, site_id=self.arsip.site_id, kind="article",
-                fetched_at=_fetched_at(response), status=304,
-            )
+            self.arsip.recorder.send(("fetch", response.url, "article", _fetched_at(response), 304))
             return
         if not isinstance(response, TextResponse) or not _is_html(response):
             self._count("arsip/non_html")
@@ -264,10 +250,8 @@ class NewsSpider(scrapy.Spider):
         if kind == "article" and not self.profile.denies(response.url):
             yield self._item(response, want_links=False)
         else:
-            self.arsip.archive.note_fetch(
-                response.url, site_id=self.arsip.site_id, kind="hub",
-                fetched_at=_fetched_at(response), status=response.status,
-            )
+            self.arsip.recorder.send(("fetch", response.url, "hub", _fetched_at(response),
+                                      response.status))
         for href in feeds:
             yield self._request(response.urljoin(href), self.parse_feed, PRIORITY_DISCOVERY)
         yield from self._follow(response, hrefs)
@@ -313,7 +297,7 @@ class NewsSpider(scrapy.Spider):
             url=response.url,
             html=response.text,
             fetched_at=_fetched_at(response),
-            capture_id=response.meta.get("arsip_capture_id"),
+            capture_key=response.meta.get("arsip_capture_key"),
             status=response.status,
             etag=_header(headers, b"ETag"),
             last_modified=_header(headers, b"Last-Modified"),

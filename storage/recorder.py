@@ -1,0 +1,318 @@
+"""The recorder: one process that owns a crawl's WARC file and its database writes.
+
+A crawl process spends its one thread on the network; compressing WARC records and running SQL
+there slows every fetch. So the crawl sends each capture, article and page note down a pipe, in
+order, and this process does the writing: WARC record, ``captures`` row, article version linked to
+that capture, revisits against the payloads it knows. Order on the pipe is what links an article
+to its capture: the crawl names each capture with a key, and the article message carries it.
+
+Nothing here imports Scrapy. ``RecorderClient`` is the crawl's side: ``send`` never waits for an
+answer, ``replies`` collects what came back (fatal errors, notes, counters), ``close`` drains the
+pipe, commits and waits for the process. If the crawl process is killed, the recorder sees the
+pipe close and still commits and closes its WARC file; if both are killed, the next crawl's
+``recover_open_files`` repairs the WARC and the database has lost at most one uncommitted batch.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing.connection import Connection
+from typing import Any
+
+from storage.archive import Archive, Fetch
+from storage.errors import DiskFullError, StorageError, WarcError
+from storage.records import ArticleRecord, CaptureRecord
+from storage.warc import (
+    Exchange,
+    RevisitOf,
+    StoredRecord,
+    WarcWriter,
+    WarcWriterConfig,
+    iter_records,
+    payload_digest,
+    recover_open_files,
+)
+
+# Commit the batch transaction this often while messages keep coming, and whenever the pipe is
+# quiet for this long.
+COMMIT_SECONDS = 0.5
+# Payload digests of this run kept in memory for revisits (about 150 bytes each).
+MAX_REMEMBERED_PAYLOADS = 200_000
+# Messages are sent as they come; replies are few (errors, notes, the final counters).
+FATAL, NOTE, CLOSED = "fatal", "note", "closed"
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    """What the recorder process needs to know; picklable."""
+
+    db_url: str
+    warc: WarcWriterConfig
+    site_id: int
+    run_id: int
+
+
+class Recorder:
+    """Applies crawl messages to the WARC writer and the archive (runs in its own process)."""
+
+    def __init__(self, config: RecorderConfig, reply: Any) -> None:
+        self.config = config
+        self.reply = reply
+        self.archive = Archive.open(config.db_url)
+        self.archive.batch()
+        self.writer = WarcWriter(config.warc)
+        # on a first crawl of a site the database holds nothing to refer to: only this run's
+        # own payloads are looked up; a re-crawl asks the database too
+        self.recrawl = self.archive.has_captures(config.site_id, before_run=config.run_id)
+        self.seen: dict[str, RevisitOf] = {}
+        self.captures: dict[int, int] = {}
+        self.counts: Counter[str] = Counter()
+        self.failed: str | None = None
+
+    def recover(self) -> None:
+        """Repair WARC files a killed crawl left open, and index their records: the rows of
+        the batch that crawl never committed would otherwise be missing from ``captures``."""
+        for path in recover_open_files(self.config.warc.directory):
+            indexed = 0
+            for record in iter_records(path):
+                capture = _capture_of(record)
+                if capture is not None:
+                    self.archive.record_capture(capture)  # idempotent on the record id
+                    indexed += 1
+            self.archive.commit()
+            self.reply((NOTE, f"Recovered WARC file left open by an earlier crawl: {path.name} "
+                              f"({indexed} captures indexed)"))
+
+    def handle(self, message: tuple[Any, ...]) -> None:
+        kind, *args = message
+        getattr(self, f"on_{kind}")(*args)
+
+    # --- messages -------------------------------------------------------------------------------
+
+    def on_capture(self, key: int, exchange: Exchange) -> None:
+        if self.failed:
+            return
+        try:
+            self.captures[key] = self._capture(exchange)
+        except DiskFullError as exc:
+            self._fail(f"disk full: {exc}", "disk_full")
+        except WarcError as exc:
+            self._fail(f"cannot write WARC: {exc}", "warc_error")
+
+    def on_article(self, key: int | None, url: str, article: ArticleRecord,
+                   fetched_at: datetime, fetch: Fetch) -> None:
+        new = self.archive.store_article(
+            site_id=self.config.site_id, url=url, article=article,
+            capture_id=self.captures.pop(key, None), fetched_at=fetched_at, fetch=fetch,
+        )
+        self.counts["arsip/articles_stored" if new else "arsip/articles_unchanged"] += 1
+
+    def on_extraction_error(self, key: int | None, url: str, fetched_at: datetime, status: int,
+                            error: str) -> None:
+        # no validators: a page we could not read must be fetched whole next time
+        self.archive.note_fetch(url, site_id=self.config.site_id, kind="article",
+                                fetched_at=fetched_at, status=status, error=error)
+        self.archive.record_extraction_error(
+            site_id=self.config.site_id, url=url, capture_id=self.captures.pop(key, None),
+            fetched_at=fetched_at, error=error,
+        )
+
+    def on_fetch(self, url: str, kind: str, fetched_at: datetime, status: int) -> None:
+        self.archive.note_fetch(url, site_id=self.config.site_id, kind=kind,
+                                fetched_at=fetched_at, status=status)
+
+    def on_finish(self, outcome: str, stats: dict[str, Any]) -> None:
+        self.archive.finish_run(self.config.run_id, self.failed or outcome,
+                                {**stats, **self.counts})
+
+    # --- work -----------------------------------------------------------------------------------
+
+    def _capture(self, ex: Exchange) -> int:
+        digest: str | None = payload_digest(ex.body)
+        refers_to = None
+        if ex.status == 304:
+            earlier = self.archive.latest_response(ex.url) if self.recrawl else None
+            target = (RevisitOf(earlier.location.record_id, earlier.url, earlier.fetched_at)
+                      if earlier else None)
+            location, _ = self.writer.write_not_modified(ex, target)
+            record_type, digest = "revisit", None  # an empty block has no payload to digest
+            refers_to = target.record_id if target else None
+        else:
+            dedup = 200 <= ex.status < 300 and bool(ex.body)
+            revisit = self._original(digest, ex.url) if dedup else None
+            location, _ = self.writer.write_exchange(ex, revisit)
+            record_type = "revisit" if revisit else "response"
+            refers_to = revisit.record_id if revisit else None
+            if dedup and revisit is None and len(self.seen) < MAX_REMEMBERED_PAYLOADS:
+                self.seen[digest] = RevisitOf(location.record_id, ex.url, ex.fetched_at)
+        self.counts[f"arsip/warc_{record_type}_records"] += 1
+        return self.archive.record_capture(CaptureRecord(
+            url=ex.url, fetched_at=ex.fetched_at, status=ex.status, mime=_mime(ex),
+            payload_digest=digest, location=location, record_type=record_type,
+            refers_to=refers_to, run_id=self.config.run_id,
+        ))
+
+    def _original(self, digest: str, url: str) -> RevisitOf | None:
+        known = self.seen.get(digest)
+        if known is not None or not self.recrawl:
+            return known
+        original = self.archive.find_original(digest, url)
+        if original is None:
+            return None
+        return RevisitOf(original.location.record_id, original.url, original.fetched_at)
+
+    def _fail(self, message: str, outcome: str) -> None:
+        # nothing may be fetched that cannot be archived: the crawl is told to stop
+        self.failed = outcome
+        self.reply((FATAL, message, outcome))
+
+    def close(self) -> None:
+        try:
+            self.writer.close()
+        finally:
+            self.archive.close()
+
+
+def _capture_of(record: StoredRecord) -> CaptureRecord | None:
+    """The ``captures`` row of a response or revisit record read back from a WARC file."""
+    if record.rec_type not in ("response", "revisit") or record.location is None:
+        return None
+    if record.url is None or record.date is None:
+        return None
+    not_modified = "server-not-modified" in (record.header("WARC-Profile") or "")
+    mime = record.http_header("Content-Type")
+    return CaptureRecord(
+        url=record.url, fetched_at=record.date,
+        status=304 if not_modified else (record.http_status or 0),
+        mime=mime.split(";")[0].strip() if mime else None,
+        payload_digest=record.header("WARC-Payload-Digest"),
+        location=record.location, record_type=record.rec_type,
+        refers_to=record.header("WARC-Refers-To"),
+    )
+
+
+def _mime(ex: Exchange) -> str | None:
+    for name, value in ex.response_headers:
+        if name.lower() == b"content-type":
+            return value.decode("latin-1").split(";")[0].strip() or None
+    return None
+
+
+def serve(config: RecorderConfig, conn: Connection) -> None:
+    """The recorder process: apply messages until ``None`` or the crawl's end of the pipe."""
+    # Ctrl-C reaches the whole process group; the crawl decides when the recorder stops
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        recorder = Recorder(config, conn.send)
+        recorder.recover()
+    except StorageError as exc:
+        conn.send((FATAL, str(exc), "failed"))
+        return
+    last_commit = time.monotonic()
+    try:
+        while True:
+            if conn.poll(COMMIT_SECONDS):
+                try:
+                    message = conn.recv()
+                except EOFError:  # the crawl process died: keep what we have
+                    break
+                if message is None:
+                    break
+                recorder.handle(message)
+            else:
+                recorder.writer.check_idle()
+            if time.monotonic() - last_commit >= COMMIT_SECONDS:
+                recorder.archive.commit()
+                last_commit = time.monotonic()
+    except StorageError as exc:
+        recorder.reply((FATAL, str(exc), "failed"))
+    finally:
+        recorder.close()
+    try:
+        conn.send((CLOSED, dict(recorder.counts)))
+    except OSError:
+        pass
+
+
+class RecorderClient:
+    """The crawl's end of the recorder: start it, send it messages, collect its replies."""
+
+    def __init__(self, config: RecorderConfig) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        # daemon: a crawl that dies before closing must not hang on its recorder at exit
+        self.process = context.Process(target=serve, args=(config, child), name="arsip-recorder",
+                                       daemon=True)
+        self.process.start()
+        child.close()
+        self.broken = False
+        self.finished = False
+        self.closed = False
+        self.final: dict[str, int] | None = None
+        # A forced shutdown (a second Ctrl-C) stops the reactor without Scrapy's close signals:
+        # the recorder is still told to finish, write out and commit as the process exits.
+        atexit.register(self._at_exit)
+
+    def _at_exit(self) -> None:
+        if not self.finished:
+            self.send(("finish", "interrupted", {}))
+        if not self.closed:
+            self.close()
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        """Queue one message; a recorder that has gone away is reported by ``replies``."""
+        if self.broken or self.closed:
+            return
+        if message is not None and message[0] == "finish":
+            self.finished = True
+        try:
+            self.conn.send(message)
+        except (OSError, ValueError):
+            self.broken = True
+
+    def replies(self) -> list[tuple[Any, ...]]:
+        """Everything the recorder said since the last call (never blocks)."""
+        out: list[tuple[Any, ...]] = []
+        try:
+            while self.conn.poll():
+                out.append(self.conn.recv())
+        except (EOFError, OSError):
+            self.broken = True
+        if self.broken and not self.process.is_alive() and self.final is None:
+            out.append((FATAL, "the recorder process stopped unexpectedly", "failed"))
+            self.final = {}
+        return out
+
+    def close(self, timeout: float = 120.0) -> list[tuple[Any, ...]]:
+        """Let the recorder write out everything sent, commit and close; its last replies."""
+        if self.closed:
+            return []
+        self.send(None)  # type: ignore[arg-type]
+        self.closed = True
+        atexit.unregister(self._at_exit)
+        out: list[tuple[Any, ...]] = []
+        deadline = time.monotonic() + timeout
+        while self.final is None and time.monotonic() < deadline:
+            try:
+                if not self.conn.poll(0.2):
+                    if not self.process.is_alive():
+                        break
+                    continue
+                reply = self.conn.recv()
+            except (EOFError, OSError):
+                break
+            if reply[0] == CLOSED:
+                self.final = reply[1]
+            else:
+                out.append(reply)
+        self.process.join(max(0.0, deadline - time.monotonic()))
+        if self.process.is_alive():
+            self.process.terminate()
+        self.conn.close()
+        return out
