@@ -115,7 +115,7 @@ def crawl(urls: tuple[str, ...], site: str | None, max_pages: int | None, since:
         "ARSIP_PROGRESS": sys.stderr.isatty() if progress is None else progress,
     }
     if max_pages:
-        settings["CLOSESPIDER_PAGECOUNT"] = max_pages
+        settings["ARSIP_MAX_PAGES"] = max_pages
     for item in overrides:
         name, sep, value = item.partition("=")
         if not sep or not name:

@@ -59,6 +59,8 @@ DEFAULT_REQUEST_HEADERS = {
 DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
 REDIRECT_MAX_TIMES = 10
+# A response cut short is still archived (with WARC-Truncated) rather than thrown away.
+DOWNLOAD_FAIL_ON_DATALOSS = False
 # Errors are archived and recorded too; the spider decides what to do with them.
 HTTPERROR_ALLOW_ALL = False
 
@@ -68,6 +70,8 @@ METAREFRESH_ENABLED = False  # newsrooms redirect with HTTP; a refresh page is a
 
 # --- components ---------------------------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
+    # before robots and everything else: a refused request costs nothing
+    "crawler.middlewares.limits.PageLimitMiddleware": 50,
     "crawler.middlewares.conditional.ConditionalRequestMiddleware": 580,
     # Closest to the network: stamps the capture start time on each request.
     "crawler.middlewares.warc.WarcCaptureMiddleware": 990,

@@ -26,6 +26,7 @@ _ROWS = (
     ("Non-HTML responses", "arsip/non_html"),
     ("Non-UTF-8 pages", "arsip/non_utf8"),
     ("Empty pages", "arsip/empty_body"),
+    ("Truncated responses (archived, not extracted)", "arsip/truncated"),
     ("Malformed sitemaps", "arsip/malformed_sitemap"),
     ("Malformed feeds", "arsip/malformed_feed"),
     ("Skipped by --since", "arsip/skipped_since"),

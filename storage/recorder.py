@@ -107,6 +107,8 @@ class Recorder:
 
     def on_article(self, key: int | None, url: str, article: ArticleRecord,
                    fetched_at: datetime, fetch: Fetch) -> None:
+        if self.failed and key not in self.captures:
+            return  # its capture could not be archived: an article must link to a capture
         new = self.archive.store_article(
             site_id=self.config.site_id, url=url, article=article,
             capture_id=self.captures.pop(key, None), fetched_at=fetched_at, fetch=fetch,

@@ -34,6 +34,12 @@ class ConditionalRequestMiddleware:
         return cls(ctx)
 
     def process_request(self, request: Request) -> None:
+        validated = request.meta.get("arsip_validated")
+        if validated is not None and validated != request.url:
+            # a redirect copied the headers: these validators belong to the URL before it
+            for name in (b"If-None-Match", b"If-Modified-Since"):
+                request.headers.pop(name, None)
+            del request.meta["arsip_validated"]
         if (not self.enabled or not request.meta.get("arsip_article")
                 or b"If-None-Match" in request.headers):
             return
@@ -46,6 +52,7 @@ class ConditionalRequestMiddleware:
         if last_modified:
             request.headers[b"If-Modified-Since"] = last_modified
         if etag or last_modified:
+            request.meta["arsip_validated"] = request.url
             request.meta["handle_httpstatus_list"] = [
                 *request.meta.get("handle_httpstatus_list", []), 304
             ]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import Request, signals
 from scrapy.http import Response
+from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.task import LoopingCall
 
 from crawler.context import CrawlContext, context_of
@@ -61,8 +62,10 @@ class WarcCaptureMiddleware:
         self.poll()
 
     def process_request(self, request: Request) -> None:
-        # WARC-Date is the capture start; redirects pass through here again and restamp
+        # WARC-Date is the capture start; redirects and retries pass through here again, restamp,
+        # and must not inherit the capture key of the hop before them
         request.meta["arsip_fetched_at"] = datetime.now(UTC)
+        request.meta.pop("arsip_capture_key", None)
 
     def capture(self, response: Response, request: Request, spider: Any = None) -> None:
         if self.failed:
@@ -103,8 +106,8 @@ class WarcCaptureMiddleware:
         stats = self.crawler.stats
         if stats:
             stats.set_value("arsip/fatal", message)
-        if self.crawler.engine and self.crawler.engine.spider is not None:
-            self.crawler.engine.close_spider(self.crawler.spider, reason)
+        if self.crawler.engine is not None:
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
 
 
 def _header_pairs(headers: Any) -> list[tuple[bytes, bytes]]:

@@ -106,7 +106,7 @@ class NewsSpider(scrapy.Spider):
 
     def _closed(self, reason: str) -> None:
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
-        outcome = {"finished": "finished", "closespider_pagecount": "finished"}.get(
+        outcome = {"finished": "finished", "max_pages": "finished"}.get(
             reason, "interrupted" if reason == "shutdown" else reason
         )
         if not stats.get("downloader/response_count") and reason != "shutdown":
@@ -214,6 +214,11 @@ class NewsSpider(scrapy.Spider):
             return
         if not isinstance(response, TextResponse) or not _is_html(response):
             self._count("arsip/non_html")
+            return
+        if "dataloss" in response.flags:
+            # archived as truncated; half a page would be stored as a wrong article version
+            self._count("arsip/truncated")
+            logger.warning("Truncated response for %s: archived, not extracted", response.url)
             return
         if (response.encoding or "").lower().replace("_", "-") not in ("utf-8", "utf8", "ascii"):
             self._count("arsip/non_utf8")
