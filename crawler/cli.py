@@ -62,7 +62,7 @@ def open_existing_archive(data_dir: Path, db_url: str) -> Any:
         path = Path(db_url.removeprefix("sqlite:///"))
         if not path.exists():
             raise ArsipError(f"no archive at {path}; run `arsip crawl URL --data-dir {data_dir}`")
-    return Archive.open(db_url)
+    return Archive.open(db_url, read_only=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

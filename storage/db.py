@@ -141,15 +141,40 @@ def migrate(engine: Engine) -> None:
         raise DatabaseError(f"cannot open database {_safe(engine.url)}: {exc}") from None
 
 
-def open_engine(url: str | URL) -> Engine:
-    """An engine for ``url`` with its schema migrated to the newest revision."""
+def open_engine(url: str | URL, *, read_only: bool = False) -> Engine:
+    """An engine for ``url`` with its schema migrated to the newest revision; ``read_only``
+    checks the schema is there and current instead (no DDL, so a read-only user can report)."""
     engine = create_engine_for(url)
     try:
-        migrate(engine)
+        if read_only:
+            require_current_schema(engine)
+        else:
+            migrate(engine)
     except BaseException:
         engine.dispose()
         raise
     return engine
+
+
+def require_current_schema(engine: Engine) -> None:
+    """``DatabaseError`` unless the database holds an arsip archive at the newest revision."""
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"cannot open database {_safe(engine.url)}: {reason(exc)}") from None
+    if current is None:
+        raise DatabaseError(f"no arsip archive in {_safe(engine.url)}; run `arsip crawl` first")
+    if current != head:
+        raise DatabaseError(f"the archive in {_safe(engine.url)} is at schema {current}, this "
+                            f"arsip needs {head}; run `arsip crawl` once to upgrade it")
 
 
 def reason(exc: BaseException) -> str:

@@ -482,3 +482,15 @@ def test_store_article_notes_the_fetch_in_one_go(archive: Archive) -> None:
     assert archive.validators(url) == ('"v1"', "Mon, 28 Apr 2025 07:05:00 GMT")
     assert scalar(archive, "SELECT last_status FROM pages") == 200
     assert scalar(archive, "SELECT kind FROM pages") == "article"
+
+
+def test_read_only_open_needs_an_archive_and_creates_nothing(db_url: str) -> None:  # noqa: F811
+    with pytest.raises(DatabaseError, match="no arsip archive in"):
+        Archive.open(db_url, read_only=True)
+    engine = create_engine_for(db_url)
+    try:
+        assert not inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    Archive.open(db_url).close()  # a crawl creates it; then reading works
+    Archive.open(db_url, read_only=True).close()
