@@ -16,7 +16,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy import signals
@@ -129,8 +129,13 @@ class NewsSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         profile = self.profile
-        yield self._request(urljoin(profile.base_url, "/robots.txt"), self.parse_robots,
-                            PRIORITY_DISCOVERY, dont_obey_robotstxt=True)
+        if self.crawler.settings.getbool("ROBOTSTXT_OBEY"):
+            # RobotsTxtMiddleware fetches (and we archive) robots.txt anyway: read its Sitemap
+            # lines from the parsed file rather than fetching it a second time
+            self.crawler.signals.connect(self._robots_parsed, signal=signals.robots_parsed)
+        else:
+            yield self._request(urljoin(profile.base_url, "/robots.txt"), self.parse_robots,
+                                PRIORITY_DISCOVERY, dont_obey_robotstxt=True)
         for url in profile.sitemaps:
             yield self._request(url, self.parse_sitemap, PRIORITY_DISCOVERY)
         for url in profile.feeds:
@@ -150,19 +155,33 @@ class NewsSpider(scrapy.Spider):
         return scrapy.Request(url, callback=callback, errback=self.on_error, priority=priority,
                               meta=meta)
 
+    def _robots_parsed(self, robotparser: Any, request: scrapy.Request) -> None:
+        if urlsplit(request.url).hostname != self.profile.host or self.crawler.engine is None:
+            return
+        listed = [str(url) for url in getattr(getattr(robotparser, "rp", None), "sitemaps", [])]
+        robots_url = urljoin(request.url, "/robots.txt")
+        for sitemap_request in self._sitemaps_from_robots(robots_url, listed):
+            self.crawler.engine.crawl(sitemap_request)
+
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
-        sitemaps = []
+        listed = []
         if isinstance(response, TextResponse) and response.status == 200:
             for line in response.text.splitlines():
                 key, _, value = line.partition(":")
                 if key.strip().lower() == "sitemap" and value.strip():
-                    sitemaps.append(urljoin(response.url, value.strip()))
+                    listed.append(value.strip())
+        yield from self._sitemaps_from_robots(response.url, listed)
+
+    def _sitemaps_from_robots(self, robots_url: str, listed: list[str]
+                              ) -> Iterator[scrapy.Request]:
+        sitemaps = [urljoin(robots_url, url) for url in listed]
         if not sitemaps and not self.profile.sitemaps:
             # WordPress and most CMSs answer here even when robots.txt does not say so
             sitemaps = [urljoin(self.profile.base_url, "/sitemap.xml"),
                         urljoin(self.profile.base_url, "/sitemap_index.xml")]
         for url in sitemaps:
-            yield self._request(url, self.parse_sitemap, PRIORITY_DISCOVERY)
+            if self._first_time(url):
+                yield self._request(url, self.parse_sitemap, PRIORITY_DISCOVERY)
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
         try:
