@@ -10,17 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from crawler.context import CrawlContext, context_of
-from crawler.discovery import follow_links
-from crawler.errors import ExtractionError
-from crawler.extraction import extract_article
+from crawler.extraction.worker import WorkerResult, extract_in_worker, ignore_sigint
 from crawler.items import PageItem
-from crawler.sites import SiteProfile
 from storage.records import ArticleRecord
 
 if TYPE_CHECKING:
@@ -30,28 +26,6 @@ logger = logging.getLogger(__name__)
 
 # Recycle workers now and then: lxml keeps some memory per process that a long crawl would pile up.
 TASKS_PER_WORKER = 2000
-
-
-def _ignore_sigint() -> None:
-    # Ctrl-C goes to the whole process group; the crawl process handles it, workers must not die
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-WorkerResult = tuple[ArticleRecord | str, tuple[tuple[str, ...], ...]]
-
-
-def extract_in_worker(html: str, url: str, profile: SiteProfile, want_links: bool) -> WorkerResult:
-    """Runs in a worker: the article (or its error as text) and the page's links to follow.
-
-    Any exception becomes an error string: a bug on one odd page must not stop the crawl.
-    """
-    links = follow_links(html, url, profile) if want_links else ((), ())
-    try:
-        return extract_article(html, url, rules=profile.extraction), links
-    except ExtractionError as exc:
-        return f"{type(exc).__name__}: {exc}", links
-    except Exception as exc:
-        return f"unexpected {type(exc).__name__}: {exc}", links
 
 
 class ExtractionPipeline:
@@ -68,15 +42,13 @@ class ExtractionPipeline:
         return cls(crawler, context_of(crawler))
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        # Not fork: forking a process that runs a reactor and threads is unsafe. A fork server
-        # is a clean process that imports the extraction code once; each worker forks from it
-        # ready to go, instead of paying a second of imports per worker as with spawn.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["crawler.pipelines.extract"])
+        # spawn, not fork: forking a process that runs a reactor and threads is unsafe. (A fork
+        # server saves each worker its imports but keeps a third copy of them resident, which
+        # costs more memory than the second of start-up it saves.)
         return ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=context,
-            initializer=_ignore_sigint,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=ignore_sigint,
             max_tasks_per_child=TASKS_PER_WORKER,
         )
 

@@ -1,0 +1,36 @@
+"""What an extraction process runs for each page. No Scrapy here: a worker imports only this,
+the extraction code and the URL rules, which keeps each of them small."""
+
+from __future__ import annotations
+
+import signal
+
+from crawler.discovery import follow_links
+from crawler.errors import ExtractionError
+from crawler.sites import SiteProfile
+from storage.records import ArticleRecord
+
+WorkerResult = tuple[ArticleRecord | str, tuple[tuple[str, ...], ...]]
+
+
+def ignore_sigint() -> None:
+    """Pool initializer: Ctrl-C goes to the whole process group; the crawl process handles
+    it, and its workers must not die of it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def extract_in_worker(html: str, url: str, profile: SiteProfile, want_links: bool) -> WorkerResult:
+    """The article (or its error as text) and the page's links to follow.
+
+    Any exception becomes an error string: a bug on one odd page must not stop the crawl.
+    """
+    # imported here: the crawl process imports this module too, and has no use for trafilatura
+    from crawler.extraction.article import extract_article
+
+    links = follow_links(html, url, profile) if want_links else ((), ())
+    try:
+        return extract_article(html, url, rules=profile.extraction), links
+    except ExtractionError as exc:
+        return f"{type(exc).__name__}: {exc}", links
+    except Exception as exc:
+        return f"unexpected {type(exc).__name__}: {exc}", links
