@@ -233,7 +233,11 @@ class Archive:
         try:
             if self._batch is None:
                 conn = self.engine.connect().execution_options(**WRITE)
-                conn.begin()
+                try:
+                    conn.begin()
+                except SQLAlchemyError:
+                    conn.close()
+                    raise
                 self._batch = conn
             yield self._batch
         except SQLAlchemyError as exc:

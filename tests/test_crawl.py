@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -355,11 +356,32 @@ def test_ctrl_c_closes_warc_and_commits(tmp_path: Path) -> None:
     check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", *map(str, files)],
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
+    archived = sum(1 for _, r in records(data_dir) if r.rec_type in ("response", "revisit"))
     with sqlite3.connect(data_dir / "arsip.db") as db:
         assert db.execute("SELECT outcome FROM crawl_runs").fetchall() == [("interrupted",)]
         captures = db.execute("SELECT count(*) FROM captures").fetchone()[0]
-    assert captures >= 5
+    assert captures == archived >= 5
     assert "arsip crawl summary" in out
+
+
+def test_second_ctrl_c_still_closes_and_indexes_everything(tmp_path: Path) -> None:
+    site = slow_site(40, 0.3)
+    data_dir = tmp_path / "arsip-data"
+    with serve(site) as base:
+        proc = start_crawl(base, data_dir)
+        wait_for_requests(base, 15)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)  # forced: Scrapy skips its close signals
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Finished because" in out
+    files = warc_files(data_dir)
+    assert files and not [f for f in files if f.name.endswith(".open")]
+    archived = sum(1 for _, r in records(data_dir) if r.rec_type in ("response", "revisit"))
+    with sqlite3.connect(data_dir / "arsip.db") as db:
+        assert db.execute("SELECT outcome FROM crawl_runs").fetchall() == [("interrupted",)]
+        assert db.execute("SELECT count(*) FROM captures").fetchone()[0] == archived > 0
 
 
 def test_scrapy_crawl_news_works_from_the_checkout(tmp_path: Path) -> None:
