@@ -249,7 +249,10 @@ def follow_links(html: str, page_url: str, profile: SiteProfile) -> tuple[tuple[
     articles: dict[str, None] = {}
     hubs: dict[str, None] = {}
     for href in dict.fromkeys(_HREF.findall(html) + _NEXT.findall(html)):
-        url = urljoin(page_url, html_unescape(href.strip()))
+        if href.startswith(("http://", "https://")) and "&" not in href:
+            url = href  # WordPress writes absolute links: nothing to join or unescape
+        else:
+            url = urljoin(page_url, html_unescape(href.strip()))
         kind = classify_link(url, profile)
         if kind == "article":
             articles[url] = None

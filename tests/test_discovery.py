@@ -9,6 +9,7 @@ import pytest
 
 from crawler.discovery import (
     MalformedDocumentError,
+    follow_links,
     looks_like_article,
     looks_like_hub,
     page_kind,
@@ -151,3 +152,22 @@ def test_page_kind_trusts_the_page_over_the_url() -> None:
     assert page_kind(None, ["NewsArticle"], False) == "article"
     assert page_kind("website", [], True) == "hub"
     assert page_kind(None, [], True) == "article"
+
+
+def test_follow_links_from_an_article_page() -> None:
+    html = """<html><body>
+      <a href="https://kudakyv.com/2025/04/27/rusia-tangkap-agen-intelejen/">abs</a>
+      <a href='/2025/04/26/dampak-krisis-pelanggaran-ham/'>rel</a>
+      <a href="https://kudakyv.com/?p=12&amp;utm=x">entity</a>
+      <a href="https://kudakyv.com/category/internasional/">hub</a>
+      <a href="https://kudakyv.com/tag/rusia/">tag</a>
+      <a href="https://other.example/2025/04/26/x-y-z-w/">offsite</a>
+      <a href="https://kudakyv.com/2025/04/27/rusia-tangkap-agen-intelejen/#respond">again</a>
+      <link rel="next" href="https://kudakyv.com/page/2/">
+    </body></html>"""
+    articles, hubs = follow_links(html, "https://kudakyv.com/2025/04/28/a-b-c-d/", PROFILE)
+    assert articles == (
+        "https://kudakyv.com/2025/04/27/rusia-tangkap-agen-intelejen/",
+        "https://kudakyv.com/2025/04/26/dampak-krisis-pelanggaran-ham/",
+    )
+    assert hubs == ("https://kudakyv.com/category/internasional/", "https://kudakyv.com/page/2/")
