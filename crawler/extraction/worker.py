@@ -19,6 +19,12 @@ def ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def warm_up() -> None:
+    """Import the extraction code now, while the crawl is still reading robots.txt and
+    sitemaps, rather than when the first article arrives."""
+    import crawler.extraction.article  # noqa: F401
+
+
 def extract_in_worker(html: str, url: str, profile: SiteProfile, want_links: bool) -> WorkerResult:
     """The article (or its error as text) and the page's links to follow.
 

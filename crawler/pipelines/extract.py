@@ -15,7 +15,12 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from crawler.context import CrawlContext, context_of
-from crawler.extraction.worker import WorkerResult, extract_in_worker, ignore_sigint
+from crawler.extraction.worker import (
+    WorkerResult,
+    extract_in_worker,
+    ignore_sigint,
+    warm_up,
+)
 from crawler.items import PageItem
 from storage.records import ArticleRecord
 
@@ -54,6 +59,8 @@ class ExtractionPipeline:
 
     def open_spider(self) -> None:
         self.pool = self._new_pool()
+        for _ in range(self.workers):
+            self.pool.submit(warm_up)
 
     def close_spider(self) -> None:
         if self.pool is not None:
