@@ -225,5 +225,68 @@ def status(as_json: bool, data_dir: Path, db_url: str) -> None:
         print_status(report)
 
 
+@main.command()
+@click.argument("query")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON lines.")
+@archive_options
+@expected_errors
+def search(query: str, limit: int, as_json: bool, data_dir: Path, db_url: str) -> None:
+    """Find articles whose title or text contains every word of QUERY (any case).
+
+    \b
+    Example:
+      arsip search "korea utara kursk" --limit 5
+    """
+    from storage.report import search_articles
+
+    archive = open_existing_archive(data_dir, db_url)
+    try:
+        hits = search_articles(archive, query, limit)
+    finally:
+        archive.close()
+    for hit in hits:
+        if as_json:
+            click.echo(json.dumps(hit, ensure_ascii=False))
+        else:
+            click.echo(f"{hit['published'] or '-'}  {hit['title'] or '(no title)'}\n"
+                       f"    {hit['url']}\n    {hit['snippet']}\n")
+    if not hits:
+        click.echo(f"no article matches {query!r}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
+@archive_options
+@expected_errors
+def history(url: str, as_json: bool, data_dir: Path, db_url: str) -> None:
+    """List every stored version of one article, with the WARC record each came from.
+
+    \b
+    Example:
+      arsip history https://kudakyv.com/2025/04/28/korea-utara-bantu-rusia/
+    """
+    from storage.report import history as versions_of
+
+    archive = open_existing_archive(data_dir, db_url)
+    try:
+        versions = versions_of(archive, url)
+    finally:
+        archive.close()
+    if not versions:
+        raise ArsipError(f"the archive holds no article at {url}")
+    if as_json:
+        click.echo(json.dumps(versions, ensure_ascii=False, indent=2))
+        return
+    for version in versions:
+        capture = version["capture"] or {}
+        mark = " (current)" if version["current"] else ""
+        click.echo(f"v{version['version']}{mark}  {version['fetched_at']}  "
+                   f"{version['text_length']} chars  {version['title']}\n"
+                   f"    {capture.get('warc_file', '-')} @ {capture.get('warc_offset', '-')}")
+
+
 if __name__ == "__main__":
     main()

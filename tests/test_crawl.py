@@ -266,6 +266,19 @@ def test_database_links_versions_to_captures(crawled) -> None:
     assert runs == [("finished",)]
 
 
+def test_search_finds_the_seed_article(crawled) -> None:
+    site, base, data_dir, _ = crawled
+    if not site.with_flag("seed"):
+        pytest.skip("the seed article (../shared/seed) is not there")
+    spec = site.article("seed")
+    found = run_arsip("search", "Pyongyang Kursk", "--json", "--data-dir", str(data_dir))
+    assert found.returncode == 0, found.stderr
+    hits = [json.loads(line) for line in found.stdout.splitlines()]
+    assert [hit["url"] for hit in hits] == [spec.url(base)]
+    missing = run_arsip("search", "zzzz-tidak-ada", "--data-dir", str(data_dir))
+    assert missing.returncode == 1 and "no article matches" in missing.stderr
+
+
 def test_recrawl_stores_no_duplicates_and_catches_edits(tmp_path: Path) -> None:
     site = make_site(n_articles=8)
     data_dir = tmp_path / "arsip-data"
@@ -282,6 +295,11 @@ def test_recrawl_stores_no_duplicates_and_catches_edits(tmp_path: Path) -> None:
         assert crawl(base, data_dir).returncode == 0
     rows = {row["url"]: row for row in export(data_dir)}
     assert rows[edited.url(base)]["versions"] == 2
+    shown = run_arsip("history", edited.url(base), "--json", "--data-dir", str(data_dir))
+    assert shown.returncode == 0, shown.stderr
+    versions = json.loads(shown.stdout)
+    assert [v["current"] for v in versions] == [False, True]
+    assert all(v["capture"]["warc_file"].endswith(".warc.gz") for v in versions)
     assert rows[edited.url(base)]["text"].endswith("Paragraf tambahan setelah ralat redaksi.")
     types = [record.rec_type for _, record in records(data_dir)]
     assert "revisit" in types
