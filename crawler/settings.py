@@ -56,6 +56,10 @@ DEFAULT_REQUEST_HEADERS = {
     "Accept-Language": "id,en;q=0.8",
     "Accept-Encoding": "gzip, deflate",
 }
+# Each capture stands on its own: no cookie state carried from one fetch to the next, so what
+# is archived does not depend on the order pages were crawled in (and no per-response cookie
+# parsing). Turn on for a site that insists on a cookie.
+COOKIES_ENABLED = False
 DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
 REDIRECT_MAX_TIMES = 10
