@@ -179,13 +179,13 @@ class Archive:
         )
 
     @classmethod
-    def open(cls, db_url: str, *, read_only: bool = False) -> Archive:
+    def open(cls, db_url: str, *, read_only: bool = False, migrated: bool = False) -> Archive:
         """Connect, create or migrate the schema (or, ``read_only``, require it), and return
         the archive."""
         if normalise_url(db_url).get_backend_name() not in ("sqlite", "postgresql"):
             raise DatabaseError(f"unsupported database URL {db_url!r}: arsip needs SQLite "
                                 "or PostgreSQL")
-        return cls(open_engine(db_url, read_only=read_only))
+        return cls(open_engine(db_url, read_only=read_only, migrated=migrated))
 
     def close(self) -> None:
         self.commit()

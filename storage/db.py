@@ -141,14 +141,15 @@ def migrate(engine: Engine) -> None:
         raise DatabaseError(f"cannot open database {_safe(engine.url)}: {exc}") from None
 
 
-def open_engine(url: str | URL, *, read_only: bool = False) -> Engine:
+def open_engine(url: str | URL, *, read_only: bool = False, migrated: bool = False) -> Engine:
     """An engine for ``url`` with its schema migrated to the newest revision; ``read_only``
-    checks the schema is there and current instead (no DDL, so a read-only user can report)."""
+    checks the schema is there and current instead (no DDL, so a read-only user can report);
+    ``migrated`` trusts a caller that has just migrated it (a crawl's recorder process)."""
     engine = create_engine_for(url)
     try:
         if read_only:
             require_current_schema(engine)
-        else:
+        elif not migrated:
             migrate(engine)
     except BaseException:
         engine.dispose()

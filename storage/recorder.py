@@ -64,7 +64,8 @@ class Recorder:
     def __init__(self, config: RecorderConfig, reply: Any) -> None:
         self.config = config
         self.reply = reply
-        self.archive = Archive.open(config.db_url)
+        # the crawl process migrated the schema just before starting this one
+        self.archive = Archive.open(config.db_url, migrated=True)
         self.archive.batch()
         self.writer = WarcWriter(config.warc)
         # on a first crawl of a site the database holds nothing to refer to: only this run's
