@@ -64,7 +64,6 @@ class CrawlConfig:
     since: datetime | None = None
     max_pages: int = 0
     trigger: str = "cli"
-    progress: bool = False
     conditional_requests: bool = True
 
     @property
@@ -98,6 +97,5 @@ class CrawlConfig:
             since=parse_since(settings.get("ARSIP_SINCE")),
             max_pages=settings.getint("ARSIP_MAX_PAGES", 0),
             trigger=settings.get("ARSIP_TRIGGER", "cli"),
-            progress=settings.getbool("ARSIP_PROGRESS", False),
             conditional_requests=settings.getbool("ARSIP_CONDITIONAL_REQUESTS", True),
         )
