@@ -19,7 +19,7 @@ import atexit
 import multiprocessing
 import signal
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -44,6 +44,9 @@ from storage.warc import (
 COMMIT_SECONDS = 0.5
 # Payload digests of this run kept in memory for revisits (about 150 bytes each).
 MAX_REMEMBERED_PAYLOADS = 200_000
+# Capture ids kept for articles still being extracted: at crawl rates (hundreds of pages a
+# second) this is minutes of slack, far more than extraction ever lags.
+MAX_PENDING_CAPTURES = 50_000
 # Messages are sent as they come; replies are few (errors, notes, the final counters).
 FATAL, NOTE, CLOSED = "fatal", "note", "closed"
 
@@ -72,7 +75,9 @@ class Recorder:
         # own payloads are looked up; a re-crawl asks the database too
         self.recrawl = self.archive.has_captures(config.site_id, before_run=config.run_id)
         self.seen: dict[str, RevisitOf] = {}
-        self.captures: dict[int, int] = {}
+        # capture key -> row id, until the article of that page arrives; most captures never
+        # get one (listing pages, sitemaps, errors), so only the newest are kept
+        self.captures: OrderedDict[int, int] = OrderedDict()
         self.counts: Counter[str] = Counter()
         self.failed: str | None = None
 
@@ -101,6 +106,8 @@ class Recorder:
             return
         try:
             self.captures[key] = self._capture(exchange)
+            if len(self.captures) > MAX_PENDING_CAPTURES:
+                self.captures.popitem(last=False)
         except DiskFullError as exc:
             self._fail(f"disk full: {exc}", "disk_full")
         except WarcError as exc:
