@@ -1,0 +1,100 @@
+"""The recorder, driven in-process with the messages a crawl sends it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from storage.archive import Archive, Fetch
+from storage.recorder import FATAL, Recorder, RecorderConfig
+from storage.records import ArticleRecord
+from storage.warc import WarcWriterConfig
+from tests.test_warc import exchange
+
+T0 = datetime(2025, 4, 28, 7, 5, tzinfo=UTC)
+URL = "https://kudakyv.test/2025/04/28/korea-utara-bantu-rusia/"
+
+
+@pytest.fixture
+def setup(tmp_path: Path):
+    db_url = f"sqlite:///{tmp_path / 'arsip.db'}"
+    archive = Archive.open(db_url)
+    site = archive.ensure_site("kudakyv", "https://kudakyv.test/")
+    run = archive.start_run(site, "cli")
+    replies: list[tuple] = []
+    config = RecorderConfig(db_url, WarcWriterConfig(directory=tmp_path / "warc"), site, run)
+    recorder = Recorder(config, replies.append)
+    yield recorder, archive, replies, tmp_path / "warc"
+    recorder.close()
+    archive.close()
+
+
+def article(text: str = "Paragraf pertama.") -> ArticleRecord:
+    return ArticleRecord(url=URL, title="Korea Utara", text=text)
+
+
+def test_article_links_to_its_capture_and_run_counts(setup) -> None:
+    recorder, archive, replies, _ = setup
+    recorder.handle(("capture", 1, exchange(url=URL, body=b"<html>satu</html>",
+                                            fetched_at=T0)))
+    recorder.handle(("article", 1, URL, article(), T0, Fetch(200, '"e1"', None)))
+    recorder.handle(("finish", "finished", {"response_received_count": 1}))
+    recorder.archive.commit()
+    with archive.read() as conn:
+        linked = conn.exec_driver_sql(
+            "SELECT c.url, c.record_type FROM article_versions v "
+            "JOIN captures c ON c.id = v.capture_id").fetchall()
+        run = conn.exec_driver_sql("SELECT outcome, stats FROM crawl_runs").fetchone()
+    assert linked == [(URL, "response")]
+    assert run[0] == "finished" and '"arsip/articles_stored": 1' in run[1]
+    assert archive.validators(URL) == ('"e1"', None)
+    assert replies == []
+
+
+def test_identical_payload_becomes_a_revisit_and_304_refers_back(setup) -> None:
+    recorder, archive, _, warc_dir = setup
+    body = b"<html>sama</html>"
+    recorder.handle(("capture", 1, exchange(url=URL, body=body, fetched_at=T0)))
+    recorder.handle(("capture", 2, exchange(url=URL + "?amp=1", body=body, fetched_at=T0)))
+    recorder.recrawl = True  # as on a later run: 304s look up the last full capture
+    recorder.handle(("capture", 3, exchange(url=URL, body=b"", status=304, fetched_at=T0)))
+    recorder.close()
+    kinds = []
+    for path in sorted(warc_dir.iterdir()):
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_type in ("response", "revisit"):
+                    kinds.append((record.rec_type,
+                                  record.rec_headers.get_header("WARC-Profile") or "",
+                                  record.rec_headers.get_header("WARC-Refers-To")))
+    assert kinds[0] == ("response", "", None)
+    assert kinds[1][0] == "revisit" and kinds[1][1].endswith("identical-payload-digest")
+    assert kinds[2][0] == "revisit" and kinds[2][1].endswith("server-not-modified")
+    # both revisits point at the first, full capture
+    with archive.read() as conn:
+        original = conn.exec_driver_sql(
+            "SELECT warc_record_id FROM captures WHERE record_type = 'response'").scalar()
+        not_modified = conn.exec_driver_sql(
+            "SELECT payload_digest, refers_to FROM captures WHERE status = 304").fetchone()
+    assert kinds[1][2] == kinds[2][2] == original
+    assert not_modified == (None, original)
+
+
+def test_disk_full_is_reported_and_later_articles_are_not_orphaned(setup) -> None:
+    recorder, archive, replies, _ = setup
+
+    def no_space(*_args: object) -> None:
+        from storage.errors import DiskFullError
+
+        raise DiskFullError("no space left on device")
+
+    recorder.writer.write_exchange = no_space  # type: ignore[method-assign]
+    recorder.handle(("capture", 7, exchange(url=URL, body=b"<html>x</html>", fetched_at=T0)))
+    recorder.handle(("article", 7, URL, article(), T0, Fetch(200)))
+    recorder.archive.commit()
+    assert replies == [(FATAL, "disk full: no space left on device", "disk_full")]
+    with archive.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM article_versions").scalar() == 0
