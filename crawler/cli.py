@@ -81,7 +81,8 @@ def main() -> None:
 @click.argument("urls", nargs=-1)
 @click.option("--site", help="Site profile name or .toml path (start URLs, rules).")
 @click.option("--max-pages", type=click.IntRange(min=1), help="Stop after fetching N pages.")
-@click.option("--since", help="Skip articles whose sitemap or feed date is before DATE.")
+@click.option("--since", help="Skip articles dated before DATE (YYYY-MM-DD, midnight UTC): "
+              "by their sitemap or feed date, or by their own published date.")
 @click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
               help="Override a Scrapy or ARSIP_* setting (repeatable).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (INFO) on stderr.")
