@@ -422,10 +422,13 @@ class Archive:
         return inserted is not None
 
     def record_extraction_error(self, *, site_id: int | None, url: str, capture_id: int | None,
-                                fetched_at: datetime, error: str) -> None:
-        """Keep a page that yielded no article, with the error and the capture it came from."""
+                                fetched_at: datetime, error: str,
+                                fetch: Fetch | None = None) -> None:
+        """Keep a page that yielded no article, with the error and the capture it came from.
+        With ``fetch``, the page's status and validators are updated as ``note_fetch`` would."""
         with self._write() as conn:
-            page_id = self._upsert_article_page(conn, url, site_id, fetched_at, error=error)
+            page_id = self._upsert_article_page(conn, url, site_id, fetched_at, error=error,
+                                                fetch=fetch)
             conn.execute(self._insert(ExtractionError.__table__).values(
                 page_id=page_id, capture_id=capture_id, fetched_at=fetched_at, error=error,
             ))

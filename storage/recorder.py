@@ -126,11 +126,9 @@ class Recorder:
     def on_extraction_error(self, key: int | None, url: str, fetched_at: datetime, status: int,
                             error: str) -> None:
         # no validators: a page we could not read must be fetched whole next time
-        self.archive.note_fetch(url, site_id=self.config.site_id, kind="article",
-                                fetched_at=fetched_at, status=status, error=error)
         self.archive.record_extraction_error(
             site_id=self.config.site_id, url=url, capture_id=self.captures.pop(key, None),
-            fetched_at=fetched_at, error=error,
+            fetched_at=fetched_at, error=error, fetch=Fetch(status),
         )
 
     def on_fetch(self, url: str, kind: str, fetched_at: datetime, status: int) -> None:
@@ -196,11 +194,10 @@ def _capture_of(record: StoredRecord) -> CaptureRecord | None:
     if record.url is None or record.date is None:
         return None
     not_modified = "server-not-modified" in (record.header("WARC-Profile") or "")
-    mime = record.http_header("Content-Type")
     return CaptureRecord(
         url=record.url, fetched_at=record.date,
         status=304 if not_modified else (record.http_status or 0),
-        mime=mime.split(";")[0].strip() if mime else None,
+        mime=_bare_mime(record.http_header("Content-Type")),
         payload_digest=record.header("WARC-Payload-Digest"),
         location=record.location, record_type=record.rec_type,
         refers_to=record.header("WARC-Refers-To"),
@@ -210,8 +207,13 @@ def _capture_of(record: StoredRecord) -> CaptureRecord | None:
 def _mime(ex: Exchange) -> str | None:
     for name, value in ex.response_headers:
         if name.lower() == b"content-type":
-            return value.decode("latin-1").split(";")[0].strip() or None
+            return _bare_mime(value.decode("latin-1"))
     return None
+
+
+def _bare_mime(content_type: str | None) -> str | None:
+    """``text/html; charset=utf-8`` -> ``text/html``."""
+    return (content_type or "").split(";")[0].strip() or None
 
 
 def serve(config: RecorderConfig, conn: Connection) -> None:

@@ -13,7 +13,7 @@ from scrapy import Request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler.config import CrawlConfig
+from crawler.context import context_of
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -30,7 +30,7 @@ class PageLimitMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PageLimitMiddleware:
-        limit = CrawlConfig.from_settings(crawler.settings).max_pages
+        limit = context_of(crawler).config.max_pages
         if not limit:
             raise NotConfigured
         return cls(crawler, limit)
