@@ -16,9 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,6 +53,8 @@ class Result:
     peak_proc_mb: float
     note: str = ""
     server_cpu: float = 0.0      # CPU seconds the fixture server spent answering this side
+    cpu: float = 0.0             # user + system CPU seconds of the crawler's whole process tree
+    round: int = 1
 
     @property
     def rate(self) -> float:
@@ -120,6 +124,16 @@ def run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path,
             raise
     wall = time.monotonic() - start
     return proc.returncode, wall, peak_tree, peak_proc
+
+
+def reaped_cpu_seconds() -> float:
+    """User + system CPU of every descendant reaped so far (the crawler, its workers, recorder).
+
+    The fixture server is a child too, but it is only reaped at the very end, so a difference
+    taken around one side's run counts that side's process tree alone.
+    """
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cpu_seconds(pid: int) -> float:
@@ -241,27 +255,56 @@ def run_arsip(base: str, work: Path, timeout: float, workers: int | None) -> Res
 
 # --- report -------------------------------------------------------------------------------------
 
+def _row(label: str, r: Result) -> str:
+    return (f"{label:<12}{r.wall:>8.1f}{r.articles:>9d}{r.rate:>8.1f}{r.cpu:>8.1f}"
+            f"{1000 * r.cpu / max(r.articles, 1):>10.1f}{r.peak_tree_mb:>10.0f}"
+            f"{r.peak_proc_mb:>10.0f}  {'yes' if r.ok else 'NO'}")
+
+
+def _median(side: str, results: list[Result]) -> Result | None:
+    rows = [r for r in results if r.side == side]
+    if not rows:
+        return None
+    return Result(side, all(r.ok for r in rows),
+                  statistics.median(r.wall for r in rows),
+                  int(statistics.median(r.articles for r in rows)),
+                  max(r.peak_tree_mb for r in rows), max(r.peak_proc_mb for r in rows),
+                  cpu=statistics.median(r.cpu for r in rows),
+                  server_cpu=statistics.median(r.server_cpu for r in rows))
+
+
 def print_table(results: list[Result], articles: int, page_kb: int) -> None:
     print(f"\nCrawl throughput: {articles} articles x >= {page_kb} KB, 127.0.0.1, "
           f"CONCURRENT_REQUESTS=16, PER_DOMAIN=8, AutoThrottle off, robots obeyed, "
           f"{os.cpu_count()} CPUs")
-    head = f"{'side':<7}{'wall s':>9}{'articles':>10}{'art/s':>9}{'tree RSS MB':>13}" \
-           f"{'max proc MB':>13}  ok"
+    head = f"{'side':<12}{'wall s':>8}{'articles':>9}{'art/s':>8}{'CPU s':>8}{'CPU ms/art':>10}" \
+           f"{'tree MB':>10}{'proc MB':>10}  ok"
     print(head)
     print("-" * len(head))
+    rounds = max(r.round for r in results)
     for r in results:
-        print(f"{r.side:<7}{r.wall:>9.1f}{r.articles:>10d}{r.rate:>9.1f}{r.peak_tree_mb:>13.0f}"
-              f"{r.peak_proc_mb:>13.0f}  {'yes' if r.ok else 'NO'}")
-    by = {r.side: r for r in results}
-    if "naive" in by and "arsip" in by and by["naive"].wall and by["arsip"].wall:
-        n, a = by["naive"], by["arsip"]
-        print(f"{'ratio':<7}{a.wall / n.wall:>9.2f}{a.articles / max(n.articles, 1):>10.2f}"
-              f"{a.rate / max(n.rate, 1e-9):>9.2f}{a.peak_tree_mb / max(n.peak_tree_mb, 1):>13.2f}"
-              f"{a.peak_proc_mb / max(n.peak_proc_mb, 1):>13.2f}  (arsip / naive)")
-    print("fixture server CPU s: " + ", ".join(f"{r.side} {r.server_cpu:.1f}" for r in results))
+        print(_row(f"{r.side} #{r.round}" if rounds > 1 else r.side, r))
+    naive, arsip = _median("naive", results), _median("arsip", results)
+    if rounds > 1:
+        print("-" * len(head))
+        for m in (naive, arsip):
+            if m is not None:
+                print(_row(f"{m.side} median", m))
+    if naive and arsip and naive.wall and arsip.wall:
+        pairs = [(n, a) for n in results for a in results
+                 if n.side == "naive" and a.side == "arsip" and n.round == a.round]
+        per_round = ", ".join(f"{a.rate / max(n.rate, 1e-9):.2f}" for n, a in pairs)
+        print(f"\narsip / naive, articles per second: {arsip.rate / max(naive.rate, 1e-9):.2f}x "
+              f"(medians; per round: {per_round})")
+        per_article = [m.cpu / max(m.articles, 1) for m in (arsip, naive)]
+        print(f"arsip / naive, CPU per article: {per_article[0] / max(per_article[1], 1e-9):.2f}x;"
+              f" peak tree RSS: arsip {arsip.peak_tree_mb:.0f} MB, "
+              f"naive {naive.peak_tree_mb:.0f} MB")
+    print("fixture server CPU s: " + ", ".join(f"{r.side} #{r.round} {r.server_cpu:.1f}"
+                                                for r in results))
     for r in results:
         if r.note:
-            print(f"\n[{r.side}] {r.note}")
+            print(f"\n[{r.side} #{r.round}] {r.note}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None,
                         help="arsip's ARSIP_EXTRACT_WORKERS (default: arsip's own default)")
     parser.add_argument("--only", choices=("naive", "arsip"), default=None)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternate the two sides this many times and report medians "
+                             "(a shared machine's speed drifts; one pair is not a figure)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="per side, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, data)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
@@ -281,14 +327,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with site_server(args.articles, args.page_kb) as (base, server_pid):
             print(f"fixture site at {base} ({args.articles} articles)", file=sys.stderr)
-            sides = [("naive", lambda: run_naive(base, work, args.timeout)),
-                     ("arsip", lambda: run_arsip(base, work, args.timeout, args.workers))]
-            for side, run in sides:
-                if args.only in (None, side):
-                    before = cpu_seconds(server_pid)
-                    result = run()
-                    result.server_cpu = cpu_seconds(server_pid) - before
-                    results.append(result)
+            for round_no in range(1, args.rounds + 1):
+                # every round starts from an empty data folder: a second arsip crawl into the
+                # same one would be a re-crawl of unchanged pages, a different workload
+                here = work / f"round{round_no}"
+                here.mkdir()
+                sides = [("naive", lambda here=here: run_naive(base, here, args.timeout)),
+                         ("arsip", lambda here=here: run_arsip(base, here, args.timeout,
+                                                               args.workers))]
+                for side, run in sides:
+                    if args.only in (None, side):
+                        before, cpu_before = cpu_seconds(server_pid), reaped_cpu_seconds()
+                        result = run()
+                        result.cpu = reaped_cpu_seconds() - cpu_before
+                        result.server_cpu = cpu_seconds(server_pid) - before
+                        result.round = round_no
+                        results.append(result)
+                        print(_row(f"{side} #{round_no}", result), file=sys.stderr)
     finally:
         if args.keep:
             print(f"work folder kept: {work}", file=sys.stderr)

@@ -86,7 +86,13 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawler.extensions.progress.ProgressExtension": 500,
+    # Scrapy's remote control serves an HTTP endpoint that runs code inside the crawl; an
+    # archiver has no use for it, and its aiohttp import alone costs a sixth of a second.
+    "scrapy.extensions.remote_control.RemoteControl": None,
 }
+REMOTE_CONTROL_ENABLED = False
+# Only http(s) is archived: no file:, ftp:, s3: or data: fetches, whatever a page links to.
+DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 
 # First in, first out within a priority: the spider gives discovery documents (robots, sitemaps,
 # feeds) the highest priority, articles the next, listing pages the lowest, so --max-pages spends
@@ -99,5 +105,5 @@ SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 CONCURRENT_ITEMS = 16
 
 LOG_LEVEL = "INFO"
-TELNETCONSOLE_ENABLED = False
+TELNETCONSOLE_ENABLED = False  # no listening port in a crawl process
 FEED_EXPORT_ENCODING = "utf-8"

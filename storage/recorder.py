@@ -216,10 +216,21 @@ def _bare_mime(content_type: str | None) -> str | None:
     return (content_type or "").split(";")[0].strip() or None
 
 
-def serve(config: RecorderConfig, conn: Connection) -> None:
-    """The recorder process: apply messages until ``None`` or the crawl's end of the pipe."""
+def serve(conn: Connection) -> None:
+    """The recorder process: wait for its ``("open", config)``, then apply messages until
+    ``None`` or the crawl's end of the pipe."""
     # Ctrl-C reaches the whole process group; the crawl decides when the recorder stops
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Started before the crawl has its site and run (see RecorderClient): by the time they
+    # arrive this process has done its imports.
+    try:
+        first = conn.recv()
+    except EOFError:
+        return
+    if first is None:
+        conn.send((CLOSED, {}))
+        return
+    _, config = first
     try:
         recorder = Recorder(config, conn.send)
         recorder.recover()
@@ -253,16 +264,22 @@ def serve(config: RecorderConfig, conn: Connection) -> None:
 
 
 class RecorderClient:
-    """The crawl's end of the recorder: start it, send it messages, collect its replies."""
+    """The crawl's end of the recorder: start it, open it, send it messages, collect replies.
 
-    def __init__(self, config: RecorderConfig) -> None:
+    The process starts when this is built, before the crawl has migrated the database and
+    registered its run, so that its imports overlap the crawl's own set-up; ``open`` then gives
+    it the site and run to record into.
+    """
+
+    def __init__(self) -> None:
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
         # daemon: a crawl that dies before closing must not hang on its recorder at exit
-        self.process = context.Process(target=serve, args=(config, child), name="arsip-recorder",
+        self.process = context.Process(target=serve, args=(child,), name="arsip-recorder",
                                        daemon=True)
         self.process.start()
         child.close()
+        self.opened = False
         self.broken = False
         self.finished = False
         self.closed = False
@@ -271,8 +288,13 @@ class RecorderClient:
         # the recorder is still told to finish, write out and commit as the process exits.
         atexit.register(self._at_exit)
 
+    def open(self, config: RecorderConfig) -> None:
+        """Start recording into ``config``'s WARC folder and database (once, first)."""
+        self.send(("open", config))
+        self.opened = True
+
     def _at_exit(self) -> None:
-        if not self.finished:
+        if self.opened and not self.finished:
             self.send(("finish", "interrupted", {}))
         if not self.closed:
             self.close()

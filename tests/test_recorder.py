@@ -9,7 +9,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from storage.archive import Archive, Fetch
-from storage.recorder import FATAL, Recorder, RecorderConfig
+from storage.recorder import FATAL, Recorder, RecorderClient, RecorderConfig
 from storage.records import ArticleRecord
 from storage.warc import WarcWriterConfig
 from tests.test_warc import exchange
@@ -98,3 +98,29 @@ def test_disk_full_is_reported_and_later_articles_are_not_orphaned(setup) -> Non
     assert replies == [(FATAL, "disk full: no space left on device", "disk_full")]
     with archive.read() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM article_versions").scalar() == 0
+
+
+def test_the_process_records_what_it_is_sent_after_it_is_opened(tmp_path: Path) -> None:
+    client = RecorderClient()  # starts before it knows where to record, as a crawl's does
+    db_url = f"sqlite:///{tmp_path / 'arsip.db'}"
+    archive = Archive.open(db_url)
+    site = archive.ensure_site("kudakyv", "https://kudakyv.test/")
+    run = archive.start_run(site, "cli")
+    client.open(RecorderConfig(db_url, WarcWriterConfig(directory=tmp_path / "warc"), site, run))
+    client.send(("capture", 1, exchange(url=URL, body=b"<html>satu</html>", fetched_at=T0)))
+    client.send(("article", 1, URL, article(), T0, Fetch(200)))
+    client.send(("finish", "finished", {}))
+    assert client.close() == []
+    assert client.final == {"arsip/warc_response_records": 1, "arsip/articles_stored": 1}
+    assert not client.process.is_alive()
+    with archive.read() as conn:
+        assert conn.exec_driver_sql("SELECT outcome FROM crawl_runs").scalar() == "finished"
+    archive.close()
+
+
+def test_a_recorder_closed_before_it_was_opened_exits_cleanly() -> None:
+    # a crawl whose database could not be opened closes its recorder unopened
+    client = RecorderClient()
+    assert client.close(timeout=60) == []
+    assert client.final == {}
+    assert not client.process.is_alive() and client.process.exitcode == 0

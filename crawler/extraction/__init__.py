@@ -19,8 +19,22 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-from crawler.extraction.article import article_to_dict, extract_article
-from crawler.extraction.document import decode_html
-from crawler.extraction.files import iter_extract_paths
+from importlib import import_module
+from typing import Any
 
-__all__ = ["article_to_dict", "decode_html", "extract_article", "iter_extract_paths"]
+# Loaded on first use: the crawl process imports ``crawler.extraction.worker`` to hand pages to
+# its workers, and must not pay for trafilatura, which only the workers run.
+_EXPORTS = {
+    "article_to_dict": "crawler.extraction.article",
+    "extract_article": "crawler.extraction.article",
+    "decode_html": "crawler.extraction.document",
+    "iter_extract_paths": "crawler.extraction.files",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)

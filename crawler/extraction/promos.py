@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-from lxml.etree import XPath
+from lxml.etree import Element, XPath
 from lxml.html import HtmlElement
 
 from storage.records import RelatedLink
@@ -34,9 +34,9 @@ _LEAD = r"^[\s" + QUOTES + r"\[\(>*•·\-–—]*"
 _SEP = r"(?P<sep>\s*(?::|>>+|»|›|–|—|-|\.{2,}|…)\s*)?"
 # Whole-block noise: ad slots, scroll hints, credit/tag/share bars.
 _NOISE_EXACT = re.compile(
-    r"^(?:advertisement|advertisment|iklan|ads|scroll to continue with content|"
-    r"advertisement\s+scroll to continue with content|scroll to resume content|"
-    r"lanjutkan membaca|continue reading below)$",
+    r"\s*(?:advertisement|advertisment|iklan|ads|scroll\s+to\s+continue\s+with\s+content|"
+    r"advertisement\s+scroll\s+to\s+continue\s+with\s+content|scroll\s+to\s+resume\s+content|"
+    r"lanjutkan\s+membaca|continue\s+reading\s+below)\s*",
     re.IGNORECASE,
 )
 _NOISE_START = re.compile(
@@ -71,11 +71,19 @@ def _label_pattern(labels: Iterable[str]) -> re.Pattern[str]:
     return re.compile(_LEAD + r"(?P<label>" + alternatives + r")(?!\w)" + _SEP, re.IGNORECASE)
 
 
+def _any_of(*patterns: re.Pattern[str]) -> re.Pattern[str]:
+    """One pattern matching where any of ``patterns`` matches (their groups made anonymous):
+    the scan tries it on every text of the page, the precise patterns only where it hits."""
+    bare = [re.sub(r"\(\?P<\w+>", "(?:", p.pattern) for p in patterns]
+    return re.compile("|".join(f"(?:{b})" for b in bare), re.IGNORECASE)
+
+
 _DEFAULT_PATTERN = _label_pattern(DEFAULT_LABELS)
 _VIDEO_PATTERN = _label_pattern(VIDEO_LABELS)
 # ">> <a>Headline</a>": a bare chevron standing in for the label; only a promo when the rest of
 # the block is the link itself, since chevrons also decorate ordinary text
 _MARKER_PATTERN = re.compile(r"^[\s\[\(*•·]*(?P<label>>>+|»|►|▶)(?P<sep>\s*)")
+_DEFAULT_OPENING = _any_of(_VIDEO_PATTERN, _DEFAULT_PATTERN, _MARKER_PATTERN, _NOISE_START)
 
 
 def _norm(text: str | None) -> str:
@@ -98,8 +106,11 @@ class PromoStripper:
     _seen: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.pattern = (_label_pattern(DEFAULT_LABELS + self.extra_labels) if self.extra_labels
-                        else _DEFAULT_PATTERN)
+        if self.extra_labels:
+            self.pattern = _label_pattern(DEFAULT_LABELS + self.extra_labels)
+            self.opening = _any_of(_VIDEO_PATTERN, self.pattern, _MARKER_PATTERN, _NOISE_START)
+        else:
+            self.pattern, self.opening = _DEFAULT_PATTERN, _DEFAULT_OPENING
 
     # ---- detection -------------------------------------------------------------------------
 
@@ -138,22 +149,22 @@ class PromoStripper:
 
     def strip(self, root: HtmlElement) -> None:
         hits: list[tuple[str, HtmlElement]] = []
-        for el in root.iter():
-            if not isinstance(el.tag, str):
-                continue
+        opening = self.opening
+        for el in root.iter(Element):  # elements only: comments are skipped in C
             text = el.text
             if text and not text.isspace():
                 if "[Gambas" in text:
                     el.text = text = _GAMBAS.sub("", text)
-                if self._match(text)[0] or _NOISE_START.match(text):
+                if opening.match(text) and (self._match(text)[0] or _NOISE_START.match(text)):
                     hits.append(("text", el))
-                elif len(text) < 80 and _NOISE_EXACT.match(_norm(text)):
+                elif len(text) < 80 and _NOISE_EXACT.fullmatch(text):
                     hits.append(("noise", el))
             tail = el.tail
             if tail and not tail.isspace():
                 if "[Gambas" in tail:
                     el.tail = tail = _GAMBAS.sub("", tail)
-                if (el.tag == "br" or el.tag in BLOCK_TAGS) and self._match(tail)[0]:
+                if ((el.tag == "br" or el.tag in BLOCK_TAGS) and opening.match(tail)
+                        and self._match(tail)[0]):
                     hits.append(("tail", el))
         for kind, el in hits:
             if not _attached(el, root):

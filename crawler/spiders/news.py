@@ -115,7 +115,7 @@ class NewsSpider(scrapy.Spider):
 
     def _engine_stopped(self) -> None:
         # everything sent is written and committed before the crawl process exits
-        for reply in self.arsip.recorder.close():
+        for reply in self.arsip.close():
             if reply[0] == FATAL:
                 logger.error("%s", reply[1])
                 if self.crawler.stats:
@@ -123,7 +123,6 @@ class NewsSpider(scrapy.Spider):
         if self.crawler.stats:
             for key, value in (self.arsip.recorder.final or {}).items():
                 self.crawler.stats.set_value(key, value)
-        self.arsip.archive.close()
 
     # --- discovery ------------------------------------------------------------------------------
 

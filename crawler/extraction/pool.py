@@ -1,0 +1,73 @@
+"""ExtractionPool: the crawl's extraction processes.
+
+Extraction is CPU-bound (lxml + trafilatura, milliseconds a page); in the crawl process it would
+stall downloads and use one core. A pool sized to the CPU count uses every core while the reactor
+keeps fetching.
+
+The pool is started as soon as a crawl knows its settings, before Scrapy builds its engine and
+before the database is migrated: a spawned worker spends most of a second importing lxml and
+trafilatura, and that time is better spent while the crawl process is busy setting up than
+after the first article has arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from crawler.extraction.worker import WorkerResult, extract_in_worker, ignore_sigint, warm_up
+from crawler.sites import SiteProfile
+
+logger = logging.getLogger(__name__)
+
+# Recycle workers now and then: lxml keeps some memory per process that a long crawl would pile up.
+TASKS_PER_WORKER = 2000
+
+
+class ExtractionPool:
+    """``workers`` extraction processes, warming up from the moment this is built."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        # spawn, not fork: forking a process that runs a reactor and threads is unsafe. (A fork
+        # server saves each worker its imports but keeps a third copy of them resident, which
+        # costs more memory than the second of start-up it saves.)
+        executor = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=ignore_sigint,
+            max_tasks_per_child=TASKS_PER_WORKER,
+        )
+        # one task per worker makes the executor start them all now, and each imports the
+        # extraction code while it waits for pages
+        for _ in range(self.workers):
+            executor.submit(warm_up)
+        return executor
+
+    async def extract(self, html: str, url: str, profile: SiteProfile,
+                      want_links: bool) -> WorkerResult:
+        """The article (or its error as text) and, if wanted, the page's links to follow."""
+        for attempt in (1, 2):
+            if self._executor is None:
+                raise RuntimeError("the extraction pool is shut down")
+            try:
+                future = self._executor.submit(extract_in_worker, html, url, profile, want_links)
+                return await asyncio.wrap_future(future)
+            except BrokenProcessPool:
+                # a worker died (killed, out of memory): start a fresh pool, retry this page once
+                logger.warning("Extraction worker died on %s (attempt %d)", url, attempt)
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = self._start()
+        return "extraction worker crashed on this page twice", ((), ())
+
+    def shutdown(self) -> None:
+        """Stop the workers (waiting for pages in progress); safe to call more than once."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
