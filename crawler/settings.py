@@ -70,6 +70,9 @@ HTTPERROR_ALLOW_ALL = False
 
 # Not used by arsip, and each costs time on every response of a big crawl.
 SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.depth.DepthMiddleware": None}
+# A development aid that re-reads and parses a callback's source whenever its cache entry has
+# died with the request holding it: per response, in practice. The spider is tested instead.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 METAREFRESH_ENABLED = False  # newsrooms redirect with HTTP; a refresh page is archived as is
 
 # --- components ---------------------------------------------------------------------------------

@@ -14,7 +14,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import (
+    Column,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -114,13 +126,26 @@ def _use_wal(cursor: Any) -> None:
             delay = min(delay * 2, 0.2)
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (safe when several processes race)."""
-    from alembic import command
-    from alembic.config import Config
+# The newest revision in storage/migrations/versions. Knowing it here lets a crawl check the
+# schema with one query instead of loading Alembic (with Mako and Pygments, a third of a second
+# of every crawl's start); tests/test_storage.py fails when a migration is added without it.
+SCHEMA_HEAD = "0001"
+# Alembic's own bookkeeping table, as ``alembic stamp`` creates it.
+_VERSION_TABLE = Table(
+    "alembic_version", MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
 
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (safe when several processes race).
+
+    A database already at ``SCHEMA_HEAD`` is left alone; an empty one gets the tables of
+    ``storage.models`` and is stamped at the head, as Alembic's cookbook recommends for new
+    databases (a test keeps the models and the migrations identical); anything else is upgraded
+    by Alembic.
+    """
     try:
         with engine.connect() as conn:
             conn = conn.execution_options(**WRITE)
@@ -129,8 +154,13 @@ def migrate(engine: Engine) -> None:
                     # two crawls starting on an empty database must not both create the tables
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
                                  {"k": _PG_MIGRATION_LOCK})
-                config.attributes["connection"] = conn
-                command.upgrade(config, "head")
+                current = schema_version(conn)
+                if current == SCHEMA_HEAD:
+                    return
+                if current is None and not _has_any_table(conn):
+                    create_at_head(conn)
+                    return
+                upgrade_with_alembic(conn)
     except DatabaseError:
         raise
     except SQLAlchemyError as exc:
@@ -139,6 +169,41 @@ def migrate(engine: Engine) -> None:
         ) from None
     except OSError as exc:
         raise DatabaseError(f"cannot open database {_safe(engine.url)}: {exc}") from None
+
+
+def schema_version(conn: Connection) -> str | None:
+    """The revision the database is stamped with, or None for no arsip schema at all."""
+    if not inspect(conn).has_table(_VERSION_TABLE.name):
+        return None
+    versions = conn.execute(select(_VERSION_TABLE.c.version_num)).scalars().all()
+    # arsip's history is linear: more than one row is not a state this code wrote
+    return versions[0] if len(versions) == 1 else ",".join(sorted(versions)) or None
+
+
+def _has_any_table(conn: Connection) -> bool:
+    from storage.models import Base
+
+    found = inspect(conn)
+    return any(found.has_table(name) for name in Base.metadata.tables)
+
+
+def create_at_head(conn: Connection) -> None:
+    """Create the newest schema from the models in an empty database and stamp it."""
+    from storage.models import Base
+
+    Base.metadata.create_all(conn)
+    _VERSION_TABLE.create(conn)
+    conn.execute(_VERSION_TABLE.insert().values(version_num=SCHEMA_HEAD))
+
+
+def upgrade_with_alembic(conn: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")
 
 
 def open_engine(url: str | URL, *, read_only: bool = False, migrated: bool = False) -> Engine:
@@ -159,23 +224,16 @@ def open_engine(url: str | URL, *, read_only: bool = False, migrated: bool = Fal
 
 def require_current_schema(engine: Engine) -> None:
     """``DatabaseError`` unless the database holds an arsip archive at the newest revision."""
-    from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
     try:
         with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
+            current = schema_version(conn)
     except SQLAlchemyError as exc:
         raise DatabaseError(f"cannot open database {_safe(engine.url)}: {reason(exc)}") from None
     if current is None:
         raise DatabaseError(f"no arsip archive in {_safe(engine.url)}; run `arsip crawl` first")
-    if current != head:
+    if current != SCHEMA_HEAD:
         raise DatabaseError(f"the archive in {_safe(engine.url)} is at schema {current}, this "
-                            f"arsip needs {head}; run `arsip crawl` once to upgrade it")
+                            f"arsip needs {SCHEMA_HEAD}; run `arsip crawl` once to upgrade it")
 
 
 def reason(exc: BaseException) -> str:

@@ -17,10 +17,18 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from storage.archive import Archive, Fetch, content_hash, page_url
-from storage.db import MIGRATIONS, create_engine_for, normalise_url
+from storage.db import (
+    MIGRATIONS,
+    SCHEMA_HEAD,
+    create_at_head,
+    create_engine_for,
+    normalise_url,
+    schema_version,
+    upgrade_with_alembic,
+)
 from storage.errors import DatabaseError
 from storage.models import Base
 from storage.records import ArticleRecord, CaptureRecord, RelatedLink, WarcLocation
@@ -79,6 +87,46 @@ def test_migrations_create_every_table_at_head(db_url: str) -> None:  # noqa: F8
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     finally:
         arc.close()
+
+
+def _schema(conn: Connection) -> dict[str, dict[str, object]]:
+    """Everything the database says about each table, in a comparable form."""
+    found = inspect(conn)
+    return {
+        table: {
+            "columns": [(c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+                        for c in found.get_columns(table)],
+            "primary key": found.get_pk_constraint(table),
+            "foreign keys": sorted(map(str, found.get_foreign_keys(table))),
+            "indexes": sorted(map(str, found.get_indexes(table))),
+            "unique": sorted(map(str, found.get_unique_constraints(table))),
+            "checks": sorted(map(str, found.get_check_constraints(table))),
+        }
+        for table in sorted(found.get_table_names())
+    }
+
+
+def test_a_new_database_gets_exactly_the_schema_the_migrations_build(
+        db_url: str) -> None:  # noqa: F811
+    engine = create_engine_for(db_url)
+    try:
+        with engine.begin() as conn:
+            upgrade_with_alembic(conn)  # every migration, in order, as an old archive gets them
+        with engine.connect() as conn:
+            by_migrations = _schema(conn)
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        with engine.begin() as conn:
+            Base.metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE alembic_version"))
+        with engine.begin() as conn:
+            create_at_head(conn)  # what a first crawl does
+        with engine.connect() as conn:
+            assert _schema(conn) == by_migrations
+            head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+            assert schema_version(conn) == SCHEMA_HEAD == head
+            assert MigrationContext.configure(conn).get_current_revision() == head
+    finally:
+        engine.dispose()
 
 
 def _alembic_config() -> Config:
