@@ -7,6 +7,7 @@ exit; a traceback means a bug.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import sys
 from collections.abc import Callable
@@ -124,6 +125,10 @@ def crawl(urls: tuple[str, ...], site: str | None, max_pages: int | None, since:
         settings[name.strip()] = value
     result = run_crawl(urls, settings, site=site, since=since, verbose=verbose)
     print_summary(result, data_dir)
+    # Everything is written and closed; the process only exits from here. Frozen objects are
+    # skipped by the collections of interpreter shutdown, which otherwise walk the whole heap of
+    # a big crawl once more (0.3 s after a 1,000-article crawl).
+    gc.freeze()
     fatal = result.stats.get("arsip/fatal")
     if fatal:
         raise ArsipError(f"the crawl stopped early: {fatal}")
