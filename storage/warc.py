@@ -14,6 +14,7 @@ import io
 import os
 import re
 import socket
+import struct
 import time
 import uuid
 import zlib
@@ -199,13 +200,45 @@ def _host_header(parts: SplitResult) -> bytes:
 GZIP_LEVEL = 6
 
 
-def _gzip_member(writer: _WarcioWriter, record: object) -> bytes:
-    """One record as one complete gzip member, built entirely in memory."""
+def _gzip_member(writer: _WarcioWriter, record: object, stored_tail: int = 0) -> bytes:
+    """One record as one complete gzip member, built entirely in memory.
+
+    The last ``stored_tail`` bytes of the record (a payload that is compressed already) go into
+    the member as stored deflate blocks: deflate would only find it incompressible, after
+    spending eight times as long as copying it takes. The WARC and HTTP headers before it are
+    still compressed. Readers see one ordinary gzip member either way.
+    """
     buf = io.BytesIO()
     writer.out = buf
     writer.write_record(record)
-    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-    return compressor.compress(buf.getvalue()) + compressor.flush()
+    data = buf.getvalue()
+    if stored_tail <= 0 or stored_tail >= len(data):
+        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        return compressor.compress(data) + compressor.flush()
+    head, tail = memoryview(data)[:-stored_tail], memoryview(data)[-stored_tail:]
+    # a gzip header and the head's deflate blocks, ending byte-aligned and not final...
+    first = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+    out = [first.compress(head), first.flush(zlib.Z_SYNC_FLUSH)]
+    # ...then the tail as a raw deflate stream of its own, whose last block is the final one
+    second = zlib.compressobj(0, zlib.DEFLATED, -zlib.MAX_WBITS)
+    out += [second.compress(tail), second.flush()]
+    # the gzip trailer covers all of it: CRC-32 and length of the uncompressed record
+    out.append(struct.pack("<II", zlib.crc32(data) & 0xFFFFFFFF, len(data) & 0xFFFFFFFF))
+    return b"".join(out)
+
+
+def _already_compressed(ex: Exchange) -> bool:
+    """Whether the payload as received is compressed (a Content-Encoding other than identity,
+    or a media type that is compressed by nature)."""
+    for name, value in ex.response_headers:
+        lowered = name.lower()
+        if lowered == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+            return True
+        if lowered == b"content-type" and value.lstrip().lower().startswith(
+                (b"image/", b"video/", b"audio/", b"application/zip", b"application/gzip",
+                 b"application/pdf")):
+            return True
+    return False
 
 
 def _safe_name_part(text: str) -> str:
@@ -347,7 +380,9 @@ class WarcWriter:
             warc_headers_dict=headers,
             http_headers=response_http_headers(ex),
         )
-        return _gzip_member(self._builder, record)
+        # warcio ends a record with two CRLFs after the payload
+        stored = len(ex.body) + 4 if len(ex.body) >= 1024 and _already_compressed(ex) else 0
+        return _gzip_member(self._builder, record, stored)
 
     def _revisit_record(
         self, ex: Exchange, original: RevisitOf, record_id: str, warcinfo_id: str

@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import itertools
 import os
+import random
 import re
 import subprocess
 import sys
@@ -246,6 +247,26 @@ def test_header_bytes_exact_and_digests_verify(written: tuple[Path, tuple]) -> N
     assert resp.raw_payload == body
     assert resp.decoded_body() == HTML
     assert resp.http_header_values("set-cookie") == ["session=abc; Path=/", "region=id; Path=/"]
+
+
+def test_compressed_payload_is_stored_and_the_record_reads_back(tmp_path: Path) -> None:
+    # a gzip body deflate cannot shrink: kept as stored blocks, the headers still compressed
+    body = gzip.compress(random.Random(7).randbytes(20_000), mtime=0)
+    writer = make_writer(tmp_path)
+    response_at, _ = writer.write_exchange(exchange(body=body))
+    writer.close()
+    (path,) = warc_files(tmp_path)
+    member = path.read_bytes()[response_at.offset:response_at.offset + response_at.length]
+    record = gzip.decompress(member)
+    head, _, block = record.partition(b"\r\n\r\n")
+    assert block.endswith(body + b"\r\n\r\n")
+    assert len(member) < len(record)  # the WARC and HTTP headers were compressed
+    assert len(member) - len(body) < len(head)
+    _, response, _ = raw_members(path)
+    assert response == record
+    payloads = [p for h, _, p in warcio_records(path) if h["WARC-Type"] == "response"]
+    assert payloads == [body]
+    warcio_check(path)
 
 
 def test_payload_digest_known_value() -> None:
