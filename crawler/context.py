@@ -1,17 +1,19 @@
-"""The state one crawl shares between its Scrapy components: config, profile, archive, run.
+"""The state one crawl shares between its Scrapy components: config, profile, run, processes.
 
 The spider opens it in ``from_crawler`` (Scrapy builds the spider before any middleware or
 pipeline), and every arsip component reaches it through ``crawler.spider.arsip``. A component
 whose crawler runs some other spider raises ``NotConfigured`` and stays out of the way.
 
-Opening it starts the crawl's other processes first, the extraction workers and the recorder:
-each spends most of a second on imports, which then overlap the database migration and Scrapy
-building its engine instead of delaying the first article.
+Opening it starts the crawl's other processes, the extraction workers and the recorder, and asks
+the recorder to open the archive and start the run. Each spends most of a second on imports,
+which then overlap Scrapy building its engine; the crawl process itself loads no database code
+unless a re-crawl has validators to look up. The spider waits for the run (``wait_opened``)
+before its first request, so nothing is fetched that could not be archived.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import NotConfigured
@@ -20,12 +22,13 @@ from crawler.config import CrawlConfig
 from crawler.errors import UsageError
 from crawler.extraction.pool import ExtractionPool
 from crawler.sites import SiteProfile
-from storage.archive import Archive
-from storage.recorder import RecorderClient, RecorderConfig
+from storage.recorder import Opened, RecorderClient, RecorderConfig
 from storage.warc import WarcWriterConfig
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+
+    from storage.archive import Archive
 
 
 @dataclass
@@ -34,11 +37,9 @@ class CrawlContext:
 
     config: CrawlConfig
     profile: SiteProfile
-    archive: Archive  # reads only (validators); every write goes through the recorder
-    recorder: RecorderClient
+    recorder: RecorderClient  # every database and WARC write goes through it
     pool: ExtractionPool
-    site_id: int
-    run_id: int
+    _reader: Archive | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, config: CrawlConfig, profile: SiteProfile) -> CrawlContext:
@@ -49,23 +50,37 @@ class CrawlContext:
                              f"{exc.strerror}") from None
         pool = ExtractionPool(config.workers)
         recorder = RecorderClient()
-        try:
-            archive = Archive.open(config.db_url)
-            site_id = archive.ensure_site(profile.name, profile.base_url, profile.source)
-            run_id = archive.start_run(site_id, config.trigger)
-        except BaseException:
-            recorder.close()
-            pool.shutdown()
-            raise
-        recorder.open(RecorderConfig(config.db_url, WarcWriterConfig(
-            directory=config.warc_dir,
-            prefix=config.warc_prefix,
-            max_size=config.warc_max_size,
-            idle_timeout=config.warc_idle_timeout,
-            is_part_of=f"{profile.name}/run-{run_id}",
-        ), site_id, run_id))
-        return cls(config=config, profile=profile, archive=archive, recorder=recorder,
-                   pool=pool, site_id=site_id, run_id=run_id)
+        recorder.open(RecorderConfig(
+            db_url=config.db_url,
+            warc=WarcWriterConfig(
+                directory=config.warc_dir,
+                prefix=config.warc_prefix,
+                max_size=config.warc_max_size,
+                idle_timeout=config.warc_idle_timeout,
+            ),
+            site=profile.name,
+            base_url=profile.base_url,
+            profile=profile.source,
+            trigger=config.trigger,
+        ))
+        return cls(config=config, profile=profile, recorder=recorder, pool=pool)
+
+    def wait_opened(self) -> Opened:
+        """The run the recorder opened; ``StorageError`` if it could not open the archive."""
+        return self.recorder.wait_opened()
+
+    @property
+    def run(self) -> Opened | None:
+        """The run, once the recorder has opened it."""
+        return self.recorder.run
+
+    def validators(self, url: str) -> tuple[str | None, str | None] | None:
+        """``(etag, last_modified)`` the archive holds for ``url`` (a re-crawl's lookups)."""
+        if self._reader is None:
+            from storage.archive import Archive  # only a re-crawl pays for the database code
+
+            self._reader = Archive.open(self.config.db_url, migrated=True)
+        return self._reader.validators(url)
 
     def close(self) -> list[tuple[Any, ...]]:
         """Stop the workers, let the recorder write out and commit; its last replies."""
@@ -73,7 +88,8 @@ class CrawlContext:
         try:
             return self.recorder.close()
         finally:
-            self.archive.close()
+            if self._reader is not None:
+                self._reader.close()
 
 
 def context_of(crawler: Crawler) -> CrawlContext:

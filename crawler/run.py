@@ -162,6 +162,9 @@ def run_crawl(
     process.crawl(crawler, **kwargs).addErrback(keep)
     with _crawl_gc():
         process.start()
+    startup_error = getattr(crawler.spider, "startup_error", None)
+    if startup_error is not None:
+        failures.insert(0, startup_error)  # the archive could not be opened: nothing was fetched
     for exc in failures:
         if isinstance(exc, ArsipError | StorageError):
             raise exc

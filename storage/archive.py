@@ -22,7 +22,6 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -33,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from storage.db import WRITE, normalise_url, open_engine, reason
 from storage.errors import DatabaseError
 from storage.models import ArticleVersion, Capture, CrawlRun, ExtractionError, Page, Site
-from storage.records import ArticleRecord, CaptureRecord, WarcLocation
+from storage.records import ArticleRecord, CaptureRecord, Fetch, WarcLocation
 
 _SPACE = re.compile(r"\s+")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -432,15 +431,6 @@ class Archive:
             conn.execute(self._insert(ExtractionError.__table__).values(
                 page_id=page_id, capture_id=capture_id, fetched_at=fetched_at, error=error,
             ))
-
-
-@dataclass(frozen=True)
-class Fetch:
-    """What an HTTP answer says about a page: status and validators."""
-
-    status: int
-    etag: str | None = None
-    last_modified: str | None = None
 
 
 def capture_record(row: Mapping[str, Any]) -> CaptureRecord:

@@ -6,9 +6,14 @@ order, and this process does the writing: WARC record, ``captures`` row, article
 that capture, revisits against the payloads it knows. Order on the pipe is what links an article
 to its capture: the crawl names each capture with a key, and the article message carries it.
 
-Nothing here imports Scrapy. ``RecorderClient`` is the crawl's side: ``send`` never waits for an
-answer, ``replies`` collects what came back (fatal errors, notes, counters), ``close`` drains the
-pipe, commits and waits for the process. If the crawl process is killed, the recorder sees the
+It also owns the crawl's database connection from the start: its first message, ``open``, has it
+open the archive (creating or migrating the schema), register the site and start the run, and it
+answers with the run before the crawl fetches anything.
+
+Nothing here imports Scrapy. ``RecorderClient`` is the crawl's side: ``wait_opened`` returns the
+run or raises why there is none, ``send`` never waits for an answer, ``replies`` collects what
+came back (fatal errors, notes, counters), ``close`` drains the pipe, commits and waits for the
+process. If the crawl process is killed, the recorder sees the
 pipe close and still commits and closes its WARC file; if both are killed, the next crawl's
 ``recover_open_files`` repairs the WARC and the database has lost at most one uncommitted batch.
 """
@@ -20,14 +25,13 @@ import multiprocessing
 import signal
 import time
 from collections import Counter, OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from storage.archive import Archive, Fetch
-from storage.errors import DiskFullError, StorageError, WarcError
-from storage.records import ArticleRecord, CaptureRecord
+from storage.errors import DatabaseError, DiskFullError, StorageError, WarcError
+from storage.records import ArticleRecord, CaptureRecord, Fetch
 from storage.warc import (
     Exchange,
     RevisitOf,
@@ -47,8 +51,11 @@ MAX_REMEMBERED_PAYLOADS = 200_000
 # Capture ids kept for articles still being extracted: at crawl rates (hundreds of pages a
 # second) this is minutes of slack, far more than extraction ever lags.
 MAX_PENDING_CAPTURES = 50_000
-# Messages are sent as they come; replies are few (errors, notes, the final counters).
-FATAL, NOTE, CLOSED = "fatal", "note", "closed"
+# Messages are sent as they come; replies are few (the opening, errors, notes, the counters).
+OPENED, FATAL, NOTE, CLOSED = "opened", "fatal", "note", "closed"
+
+if TYPE_CHECKING:
+    from storage.archive import Archive
 
 
 @dataclass(frozen=True)
@@ -57,23 +64,47 @@ class RecorderConfig:
 
     db_url: str
     warc: WarcWriterConfig
+    site: str  # the site's name, base URL and profile source, as ``Archive.ensure_site`` takes
+    base_url: str
+    profile: str | None = None
+    trigger: str = "cli"
+
+
+@dataclass(frozen=True)
+class Opened:
+    """The recorder's answer to ``open``: the run it records into."""
+
     site_id: int
     run_id: int
+    revalidate: bool  # the site's pages carry validators: a re-crawl can send conditional GETs
 
 
 class Recorder:
-    """Applies crawl messages to the WARC writer and the archive (runs in its own process)."""
+    """Applies crawl messages to the WARC writer and the archive (runs in its own process).
+
+    Opening it opens the archive (creating or migrating the schema), registers the site and
+    starts the run: the crawl process itself never needs the database on a first crawl.
+    """
 
     def __init__(self, config: RecorderConfig, reply: Any) -> None:
-        self.config = config
+        from storage.archive import Archive  # in the recorder process only
+
         self.reply = reply
-        # the crawl process migrated the schema just before starting this one
-        self.archive = Archive.open(config.db_url, migrated=True)
+        self.archive: Archive = Archive.open(config.db_url)
+        try:
+            self.site_id = self.archive.ensure_site(config.site, config.base_url, config.profile)
+            self.run_id = self.archive.start_run(self.site_id, config.trigger)
+            self.opened = Opened(self.site_id, self.run_id,
+                                 revalidate=self.archive.has_validators(self.site_id))
+            # on a first crawl of a site the database holds nothing to refer to: only this
+            # run's own payloads are looked up; a re-crawl asks the database too
+            self.recrawl = self.archive.has_captures(self.site_id, before_run=self.run_id)
+        except BaseException:
+            self.archive.close()
+            raise
         self.archive.batch()
-        self.writer = WarcWriter(config.warc)
-        # on a first crawl of a site the database holds nothing to refer to: only this run's
-        # own payloads are looked up; a re-crawl asks the database too
-        self.recrawl = self.archive.has_captures(config.site_id, before_run=config.run_id)
+        self.writer = WarcWriter(replace(config.warc,
+                                         is_part_of=f"{config.site}/run-{self.run_id}"))
         self.seen: dict[str, RevisitOf] = {}
         # capture key -> row id, until the article of that page arrives; most captures never
         # get one (listing pages, sitemaps, errors), so only the newest are kept
@@ -84,7 +115,7 @@ class Recorder:
     def recover(self) -> None:
         """Repair WARC files a killed crawl left open, and index their records: the rows of
         the batch that crawl never committed would otherwise be missing from ``captures``."""
-        for path in recover_open_files(self.config.warc.directory):
+        for path in recover_open_files(self.writer.config.directory):
             indexed = 0
             for record in iter_records(path):
                 capture = _capture_of(record)
@@ -118,7 +149,7 @@ class Recorder:
         if self.failed and key not in self.captures:
             return  # its capture could not be archived: an article must link to a capture
         new = self.archive.store_article(
-            site_id=self.config.site_id, url=url, article=article,
+            site_id=self.site_id, url=url, article=article,
             capture_id=self.captures.pop(key, None), fetched_at=fetched_at, fetch=fetch,
         )
         self.counts["arsip/articles_stored" if new else "arsip/articles_unchanged"] += 1
@@ -127,16 +158,16 @@ class Recorder:
                             error: str) -> None:
         # no validators: a page we could not read must be fetched whole next time
         self.archive.record_extraction_error(
-            site_id=self.config.site_id, url=url, capture_id=self.captures.pop(key, None),
+            site_id=self.site_id, url=url, capture_id=self.captures.pop(key, None),
             fetched_at=fetched_at, error=error, fetch=Fetch(status),
         )
 
     def on_fetch(self, url: str, kind: str, fetched_at: datetime, status: int) -> None:
-        self.archive.note_fetch(url, site_id=self.config.site_id, kind=kind,
+        self.archive.note_fetch(url, site_id=self.site_id, kind=kind,
                                 fetched_at=fetched_at, status=status)
 
     def on_finish(self, outcome: str, stats: dict[str, Any]) -> None:
-        self.archive.finish_run(self.config.run_id, self.failed or outcome,
+        self.archive.finish_run(self.run_id, self.failed or outcome,
                                 {**stats, **self.counts})
 
     # --- work -----------------------------------------------------------------------------------
@@ -163,7 +194,7 @@ class Recorder:
         return self.archive.record_capture(CaptureRecord(
             url=ex.url, fetched_at=ex.fetched_at, status=ex.status, mime=_mime(ex),
             payload_digest=digest, location=location, record_type=record_type,
-            refers_to=refers_to, run_id=self.config.run_id,
+            refers_to=refers_to, run_id=self.run_id,
         ))
 
     def _original(self, digest: str, url: str) -> RevisitOf | None:
@@ -233,8 +264,14 @@ def serve(conn: Connection) -> None:
     _, config = first
     try:
         recorder = Recorder(config, conn.send)
+    except StorageError as exc:
+        conn.send((FATAL, str(exc), "failed"))
+        return
+    conn.send((OPENED, recorder.opened))
+    try:
         recorder.recover()
     except StorageError as exc:
+        recorder.close()
         conn.send((FATAL, str(exc), "failed"))
         return
     last_commit = time.monotonic()
@@ -266,9 +303,9 @@ def serve(conn: Connection) -> None:
 class RecorderClient:
     """The crawl's end of the recorder: start it, open it, send it messages, collect replies.
 
-    The process starts when this is built, before the crawl has migrated the database and
-    registered its run, so that its imports overlap the crawl's own set-up; ``open`` then gives
-    it the site and run to record into.
+    The process starts when this is built, so that its imports overlap the crawl's own set-up;
+    ``open`` then has it open the archive and start the run, and ``wait_opened`` returns that
+    run (or raises the ``StorageError`` that prevented it) before anything is fetched.
     """
 
     def __init__(self) -> None:
@@ -280,6 +317,8 @@ class RecorderClient:
         self.process.start()
         child.close()
         self.opened = False
+        self.run: Opened | None = None
+        self._early: list[tuple[Any, ...]] = []  # replies that came in before the opening
         self.broken = False
         self.finished = False
         self.closed = False
@@ -292,6 +331,27 @@ class RecorderClient:
         """Start recording into ``config``'s WARC folder and database (once, first)."""
         self.send(("open", config))
         self.opened = True
+
+    def wait_opened(self, timeout: float = 120.0) -> Opened:
+        """Block until the recorder has opened the archive and started the run.
+
+        Raises ``DatabaseError`` with the recorder's own message when it could not (a bad
+        database URL, a server that is down, a schema from a newer arsip).
+        """
+        if self.run is not None:
+            return self.run
+        deadline = time.monotonic() + timeout
+        while (reply := self._next_reply(deadline, 0.05)) is not None:
+            if reply[0] == OPENED:
+                self.run = reply[1]
+                return self.run
+            if reply[0] == FATAL:
+                self.final = {}
+                raise DatabaseError(reply[1])
+            self._early.append(reply)
+        raise DatabaseError("the recorder process did not start"
+                            if self.process.is_alive() or self.process.exitcode is None
+                            else f"the recorder process exited ({self.process.exitcode})")
 
     def _at_exit(self) -> None:
         if self.opened and not self.finished:
@@ -312,16 +372,33 @@ class RecorderClient:
 
     def replies(self) -> list[tuple[Any, ...]]:
         """Everything the recorder said since the last call (never blocks)."""
-        out: list[tuple[Any, ...]] = []
+        out, self._early = self._early, []
         try:
             while self.conn.poll():
-                out.append(self.conn.recv())
+                reply = self.conn.recv()
+                if reply[0] == OPENED:
+                    self.run = reply[1]
+                else:
+                    out.append(reply)
         except (EOFError, OSError):
             self.broken = True
         if self.broken and not self.process.is_alive() and self.final is None:
             out.append((FATAL, "the recorder process stopped unexpectedly", "failed"))
             self.final = {}
         return out
+
+    def _next_reply(self, deadline: float, poll: float) -> tuple[Any, ...] | None:
+        """The recorder's next reply; None once ``deadline`` passes, or the process or its
+        end of the pipe is gone."""
+        while time.monotonic() < deadline:
+            try:
+                if self.conn.poll(poll):
+                    return self.conn.recv()  # type: ignore[no-any-return]
+            except (EOFError, OSError):
+                return None
+            if not self.process.is_alive():
+                return None
+        return None
 
     def close(self, timeout: float = 120.0) -> list[tuple[Any, ...]]:
         """Let the recorder write out everything sent, commit and close; its last replies."""
@@ -332,15 +409,7 @@ class RecorderClient:
         atexit.unregister(self._at_exit)
         out: list[tuple[Any, ...]] = []
         deadline = time.monotonic() + timeout
-        while self.final is None and time.monotonic() < deadline:
-            try:
-                if not self.conn.poll(0.2):
-                    if not self.process.is_alive():
-                        break
-                    continue
-                reply = self.conn.recv()
-            except (EOFError, OSError):
-                break
+        while self.final is None and (reply := self._next_reply(deadline, 0.2)) is not None:
             if reply[0] == CLOSED:
                 self.final = reply[1]
             else:

@@ -56,3 +56,12 @@ class ArticleRecord:
     site_name: str | None = None
     description: str | None = None
     related: tuple[RelatedLink, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """What an HTTP answer says about a page: status and validators."""
+
+    status: int
+    etag: str | None = None
+    last_modified: str | None = None

@@ -333,6 +333,20 @@ def test_unreachable_site_is_one_line_and_nonzero(data_dir: Path) -> None:
     assert len(error_lines) == 1 and "could not reach" in error_lines[0]
 
 
+def test_a_database_that_cannot_be_opened_stops_the_crawl_before_any_fetch(
+        served_site, data_dir: Path) -> None:
+    _, base = served_site
+    result = run_arsip("crawl", base, "--data-dir", str(data_dir), "--no-progress",
+                       "--db", "postgresql://root@127.0.0.1:1/nowhere", *FAST)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1 and "cannot open database" in error_lines[0]
+    assert "ERROR" not in result.stderr  # said once, not also as a log line
+    assert base.requests == []  # nothing fetched that could not have been archived
+    assert not (data_dir / "warc").exists() or not any((data_dir / "warc").iterdir())
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

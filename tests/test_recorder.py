@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from storage.archive import Archive, Fetch
+from storage.archive import Archive
+from storage.errors import DatabaseError
 from storage.recorder import FATAL, Recorder, RecorderClient, RecorderConfig
-from storage.records import ArticleRecord
+from storage.records import ArticleRecord, Fetch
 from storage.warc import WarcWriterConfig
 from tests.test_warc import exchange
 
@@ -18,18 +19,33 @@ T0 = datetime(2025, 4, 28, 7, 5, tzinfo=UTC)
 URL = "https://kudakyv.test/2025/04/28/korea-utara-bantu-rusia/"
 
 
+def config_for(tmp_path: Path, db_url: str | None = None) -> RecorderConfig:
+    return RecorderConfig(db_url or f"sqlite:///{tmp_path / 'arsip.db'}",
+                          WarcWriterConfig(directory=tmp_path / "warc"),
+                          site="kudakyv", base_url="https://kudakyv.test/")
+
+
 @pytest.fixture
 def setup(tmp_path: Path):
-    db_url = f"sqlite:///{tmp_path / 'arsip.db'}"
-    archive = Archive.open(db_url)
-    site = archive.ensure_site("kudakyv", "https://kudakyv.test/")
-    run = archive.start_run(site, "cli")
     replies: list[tuple] = []
-    config = RecorderConfig(db_url, WarcWriterConfig(directory=tmp_path / "warc"), site, run)
-    recorder = Recorder(config, replies.append)
+    config = config_for(tmp_path)
+    recorder = Recorder(config, replies.append)  # creates the schema, the site and the run
+    archive = Archive.open(config.db_url)
     yield recorder, archive, replies, tmp_path / "warc"
     recorder.close()
     archive.close()
+
+
+def test_opening_registers_the_site_and_starts_a_run(setup) -> None:
+    recorder, archive, _, _ = setup
+    with archive.read() as conn:
+        site = conn.exec_driver_sql("SELECT id, name, base_url FROM sites").one()
+        run = conn.exec_driver_sql("SELECT id, site_id, outcome, trigger FROM crawl_runs").one()
+    assert tuple(site) == (recorder.site_id, "kudakyv", "https://kudakyv.test/")
+    assert tuple(run) == (recorder.run_id, recorder.site_id, "running", "cli")
+    # a first crawl: nothing to revalidate, nothing in earlier runs to refer to
+    assert recorder.opened.revalidate is False and recorder.recrawl is False
+    assert recorder.writer.config.is_part_of == f"kudakyv/run-{recorder.run_id}"
 
 
 def article(text: str = "Paragraf pertama.") -> ArticleRecord:
@@ -102,20 +118,27 @@ def test_disk_full_is_reported_and_later_articles_are_not_orphaned(setup) -> Non
 
 def test_the_process_records_what_it_is_sent_after_it_is_opened(tmp_path: Path) -> None:
     client = RecorderClient()  # starts before it knows where to record, as a crawl's does
-    db_url = f"sqlite:///{tmp_path / 'arsip.db'}"
-    archive = Archive.open(db_url)
-    site = archive.ensure_site("kudakyv", "https://kudakyv.test/")
-    run = archive.start_run(site, "cli")
-    client.open(RecorderConfig(db_url, WarcWriterConfig(directory=tmp_path / "warc"), site, run))
+    client.open(config_for(tmp_path))
+    opened = client.wait_opened(timeout=60)
+    assert opened.revalidate is False and client.run == opened
     client.send(("capture", 1, exchange(url=URL, body=b"<html>satu</html>", fetched_at=T0)))
     client.send(("article", 1, URL, article(), T0, Fetch(200)))
     client.send(("finish", "finished", {}))
     assert client.close() == []
     assert client.final == {"arsip/warc_response_records": 1, "arsip/articles_stored": 1}
     assert not client.process.is_alive()
-    with archive.read() as conn:
-        assert conn.exec_driver_sql("SELECT outcome FROM crawl_runs").scalar() == "finished"
-    archive.close()
+    with Archive.open(config_for(tmp_path).db_url) as archive, archive.read() as conn:
+        assert conn.exec_driver_sql(
+            "SELECT id, outcome FROM crawl_runs").one() == (opened.run_id, "finished")
+
+
+def test_a_database_it_cannot_open_is_the_answer_to_waiting(tmp_path: Path) -> None:
+    client = RecorderClient()
+    client.open(config_for(tmp_path, "postgresql://root@127.0.0.1:1/nowhere"))
+    with pytest.raises(DatabaseError, match="cannot open database"):
+        client.wait_opened(timeout=60)
+    assert client.close(timeout=60) == []
+    assert not client.process.is_alive()
 
 
 def test_a_recorder_closed_before_it_was_opened_exits_cleanly() -> None:

@@ -19,7 +19,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 
-from storage.archive import Archive, Fetch, content_hash, page_url
+from storage.archive import Archive, content_hash, page_url
 from storage.db import (
     MIGRATIONS,
     SCHEMA_HEAD,
@@ -31,7 +31,7 @@ from storage.db import (
 )
 from storage.errors import DatabaseError
 from storage.models import Base
-from storage.records import ArticleRecord, CaptureRecord, RelatedLink, WarcLocation
+from storage.records import ArticleRecord, CaptureRecord, Fetch, RelatedLink, WarcLocation
 from storage.report import (
     EXPORT_KEYS,
     archive_status,

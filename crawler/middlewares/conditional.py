@@ -23,8 +23,6 @@ class ConditionalRequestMiddleware:
 
     def __init__(self, ctx: CrawlContext) -> None:
         self.ctx = ctx
-        # a first crawl of a site has nothing to revalidate: skip the lookup per request
-        self.enabled = ctx.archive.has_validators(ctx.site_id)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
@@ -40,10 +38,13 @@ class ConditionalRequestMiddleware:
             for name in (b"If-None-Match", b"If-Modified-Since"):
                 request.headers.pop(name, None)
             del request.meta["arsip_validated"]
-        if (not self.enabled or not request.meta.get("arsip_article")
+        # the spider waits for the run before its first request; a first crawl of a site has
+        # nothing to revalidate and skips the lookup per request
+        run = self.ctx.run
+        if (run is None or not run.revalidate or not request.meta.get("arsip_article")
                 or b"If-None-Match" in request.headers):
             return
-        known = self.ctx.archive.validators(request.url)
+        known = self.ctx.validators(request.url)
         if not known:
             return
         etag, last_modified = known

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.context import CrawlContext, context_of
 from crawler.items import PageItem
-from storage.archive import Fetch
+from storage.records import Fetch
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

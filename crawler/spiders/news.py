@@ -42,6 +42,7 @@ from crawler.discovery import (
 from crawler.errors import UsageError
 from crawler.items import PageItem
 from crawler.sites import SiteProfile, default_profile, load_profile
+from storage.errors import StorageError
 from storage.recorder import FATAL
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class NewsSpider(scrapy.Spider):
         spider.allowed_domains = list(profile.domains)
         spider.arsip = CrawlContext.open(config, profile)
         spider.scheduled = set()
+        spider.startup_error = None
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         crawler.signals.connect(spider._engine_stopped, signal=signals.engine_stopped)
         return spider
@@ -127,6 +129,15 @@ class NewsSpider(scrapy.Spider):
     # --- discovery ------------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        try:
+            # nothing is fetched before the archive is open and the run started; the wait
+            # blocks the reactor, but at this point it has nothing else to do
+            self.arsip.wait_opened()
+        except StorageError as exc:
+            # for the log file; run_crawl raises it again and the user sees it once, cleanly
+            logger.info("Cannot start the crawl: %s", exc)
+            self.startup_error = exc
+            return
         profile = self.profile
         if self.crawler.settings.getbool("ROBOTSTXT_OBEY"):
             # RobotsTxtMiddleware fetches (and we archive) robots.txt anyway: read its Sitemap
