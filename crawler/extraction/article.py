@@ -61,6 +61,7 @@ def extract_article(html: str | bytes, url: str | None = None, *,
         text = _text_of_body(chosen[0], url)
     else:
         related = strip_promos(body, base, rules.promo_labels)
+        _drop_page_furniture(body)
         text = _trafilatura_text(tree, url)
     if not text:
         raise NoContentError("no article text found")
@@ -77,6 +78,17 @@ def extract_article(html: str | bytes, url: str | None = None, *,
 # site's): once the metadata is read they are dead weight that every later pass would scan and
 # trafilatura would copy several times. JSON-LD stays: trafilatura can fall back on articleBody.
 _CODE = XPath("//script[not(@type='application/ld+json')] | //style")
+
+
+# What trafilatura removes before it extracts and before it measures the page's text alike
+# (tree_cleaning and BASIC_CLEAN_XPATH): gone before its several copies of the tree are made.
+_FURNITURE = XPath(".//aside | .//footer | .//svg | .//template | .//fencedframe")
+
+
+def _drop_page_furniture(body: HtmlElement) -> None:
+    for el in _FURNITURE(body):
+        if el.getparent() is not None:
+            el.drop_tree()
 
 
 def _drop_code(tree: HtmlElement) -> None:
