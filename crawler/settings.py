@@ -69,7 +69,12 @@ DOWNLOAD_FAIL_ON_DATALOSS = False
 HTTPERROR_ALLOW_ALL = False
 
 # Not used by arsip, and each costs time on every response of a big crawl.
-SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.depth.DepthMiddleware": None}
+# (MetaCopyDetection is a development check that the spider never copies response.meta into
+# new requests; it wraps every response's output in one more asynchronous layer.)
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+}
 # A development aid that re-reads and parses a callback's source whenever its cache entry has
 # died with the request holding it: per response, in practice. The spider is tested instead.
 WARN_ON_GENERATOR_RETURN_VALUE = False
