@@ -48,14 +48,50 @@ def captures_are_readable(db: Path, warc_dir: Path) -> int:
     return len(rows)
 
 
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid``, from /proc."""
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        parent = stack.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as fh:
+                    kids = [int(k) for k in fh.read().split()]
+            except OSError:
+                continue
+            found.update(kids)
+            stack.extend(kids)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_killed_crawl_process_still_leaves_a_closed_indexed_archive(tmp_path: Path) -> None:
     site = slow_site(60, 0.2)
     data_dir = tmp_path / "arsip-data"
     with serve(site) as base:
         proc = start_crawl(base, data_dir, capture=False)
         wait_for_requests(base, 25)
+        helpers = descendants(proc.pid)  # the recorder, the extraction workers
+        assert len(helpers) >= 2
         proc.kill()  # SIGKILL the crawl process only: its recorder sees the pipe close
         proc.wait(timeout=30)
+        # and no process of the crawl is left behind, waiting for work that will never come
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(map(alive, helpers)):
+            time.sleep(0.1)
+        assert not [pid for pid in helpers if alive(pid)]
         deadline = time.monotonic() + 30
         warc_dir = data_dir / "warc"
         while time.monotonic() < deadline and (

@@ -18,7 +18,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from crawler.extraction.worker import WorkerResult, extract_in_worker, ignore_sigint, warm_up
+from crawler.extraction.worker import WorkerResult, extract_in_worker, prepare_worker, warm_up
 from crawler.sites import SiteProfile
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class ExtractionPool:
         executor = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=ignore_sigint,
+            initializer=prepare_worker,
             max_tasks_per_child=TASKS_PER_WORKER,
         )
         # one task per worker makes the executor start them all now, and each imports the

@@ -3,7 +3,11 @@ the extraction code and the URL rules, which keeps each of them small."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import signal
+import threading
+from multiprocessing.connection import wait
 
 from crawler.discovery import follow_links
 from crawler.errors import ExtractionError
@@ -13,10 +17,24 @@ from storage.records import ArticleRecord
 WorkerResult = tuple[ArticleRecord | str, tuple[tuple[str, ...], ...]]
 
 
-def ignore_sigint() -> None:
-    """Pool initializer: Ctrl-C goes to the whole process group; the crawl process handles
-    it, and its workers must not die of it."""
+def prepare_worker() -> None:
+    """Pool initializer.
+
+    Ctrl-C goes to the whole process group; the crawl process handles it, and its workers must
+    not die of it. A crawl process that is killed outright cannot stop its workers, and they
+    would wait for pages forever (each holds a writing end of its own task queue, so it never
+    sees the queue close): a thread watches the parent and ends the worker with it.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True,
+                         name="arsip-parent-watch").start()
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    wait([sentinel])
+    os._exit(0)  # nothing to flush: a worker keeps no state of its own
 
 
 def warm_up() -> None:
