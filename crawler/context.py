@@ -7,7 +7,7 @@ whose crawler runs some other spider raises ``NotConfigured`` and stays out of t
 Opening it starts the crawl's other processes, the extraction workers and the recorder, and asks
 the recorder to open the archive and start the run. Each spends most of a second on imports,
 which then overlap Scrapy building its engine; the crawl process itself loads no database code
-unless a re-crawl has validators to look up. The spider waits for the run (``wait_opened``)
+unless a re-crawl has validators to look up. The spider waits for the run (``poll_opened``)
 before its first request, so nothing is fetched that could not be archived.
 """
 
@@ -65,9 +65,10 @@ class CrawlContext:
         ))
         return cls(config=config, profile=profile, recorder=recorder, pool=pool)
 
-    def wait_opened(self) -> Opened:
-        """The run the recorder opened; ``StorageError`` if it could not open the archive."""
-        return self.recorder.wait_opened()
+    def poll_opened(self) -> Opened | None:
+        """The run once the recorder has opened it, else None; ``StorageError`` if it could
+        not open the archive."""
+        return self.recorder.poll_opened()
 
     @property
     def run(self) -> Opened | None:

@@ -192,18 +192,25 @@ def create_at_head(conn: Connection) -> None:
     from storage.models import Base
 
     Base.metadata.create_all(conn)
-    _VERSION_TABLE.create(conn)
+    # ``alembic downgrade base`` leaves the version table behind, empty
+    _VERSION_TABLE.create(conn, checkfirst=True)
     conn.execute(_VERSION_TABLE.insert().values(version_num=SCHEMA_HEAD))
 
 
 def upgrade_with_alembic(conn: Connection) -> None:
     from alembic import command
     from alembic.config import Config
+    from alembic.util.exc import CommandError
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = conn
-    command.upgrade(config, "head")
+    try:
+        command.upgrade(config, "head")
+    except CommandError as exc:
+        # typically a revision this arsip does not know: a newer arsip wrote the archive
+        raise DatabaseError(f"cannot upgrade the archive schema ({schema_version(conn)}): "
+                            f"{one_line(exc)}; is it from a newer arsip?") from None
 
 
 def open_engine(url: str | URL, *, read_only: bool = False, migrated: bool = False) -> Engine:

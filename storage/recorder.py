@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 import signal
+import threading
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 from storage.errors import DatabaseError, DiskFullError, StorageError, WarcError
@@ -51,6 +53,8 @@ MAX_REMEMBERED_PAYLOADS = 200_000
 # Capture ids kept for articles still being extracted: at crawl rates (hundreds of pages a
 # second) this is minutes of slack, far more than extraction ever lags.
 MAX_PENDING_CAPTURES = 50_000
+# How long a recorder that never finished opening the archive gets to stop by itself.
+UNOPENED_GRACE_SECONDS = 5.0
 # Messages are sent as they come; replies are few (the opening, errors, notes, the counters).
 OPENED, FATAL, NOTE, CLOSED = "opened", "fatal", "note", "closed"
 
@@ -247,6 +251,19 @@ def _bare_mime(content_type: str | None) -> str | None:
     return (content_type or "").split(";")[0].strip() or None
 
 
+def _exit_if_orphaned_while(opening: threading.Event, parent_sentinel: int) -> None:
+    wait([parent_sentinel])
+    if opening.is_set():
+        os._exit(0)
+
+
+def _why(exc: Exception) -> str:
+    """One line for the user: a storage error says it all, anything else is named."""
+    if isinstance(exc, StorageError):
+        return str(exc)
+    return f"the recorder could not start: {type(exc).__name__}: {exc}"
+
+
 def serve(conn: Connection) -> None:
     """The recorder process: wait for its ``("open", config)``, then apply messages until
     ``None`` or the crawl's end of the pipe."""
@@ -262,17 +279,27 @@ def serve(conn: Connection) -> None:
         conn.send((CLOSED, {}))
         return
     _, config = first
+    # Opening can block for long (a migration, another crawl's migration lock). If the crawl
+    # process dies meanwhile there is nothing to save, and nobody left to wait for: go too.
+    opening = threading.Event()
+    opening.set()
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_if_orphaned_while, args=(opening, parent.sentinel),
+                         daemon=True, name="arsip-parent-watch").start()
     try:
         recorder = Recorder(config, conn.send)
-    except StorageError as exc:
-        conn.send((FATAL, str(exc), "failed"))
+    except Exception as exc:  # whatever it is, the crawl must hear why it cannot start
+        conn.send((FATAL, _why(exc), "failed"))
         return
+    finally:
+        opening.clear()
     conn.send((OPENED, recorder.opened))
     try:
         recorder.recover()
-    except StorageError as exc:
+    except Exception as exc:
         recorder.close()
-        conn.send((FATAL, str(exc), "failed"))
+        conn.send((FATAL, _why(exc), "failed"))
         return
     last_commit = time.monotonic()
     try:
@@ -332,26 +359,36 @@ class RecorderClient:
         self.send(("open", config))
         self.opened = True
 
-    def wait_opened(self, timeout: float = 120.0) -> Opened:
-        """Block until the recorder has opened the archive and started the run.
+    def poll_opened(self) -> Opened | None:
+        """The run once the recorder has opened it, else None (never blocks).
 
-        Raises ``DatabaseError`` with the recorder's own message when it could not (a bad
-        database URL, a server that is down, a schema from a newer arsip).
+        Raises ``DatabaseError`` with the recorder's own message when it could not open the
+        archive (a bad database URL, a server that is down, a schema from a newer arsip).
         """
-        if self.run is not None:
-            return self.run
-        deadline = time.monotonic() + timeout
-        while (reply := self._next_reply(deadline, 0.05)) is not None:
+        while self.run is None:
+            reply = self._next_reply(time.monotonic(), 0)
+            if reply is None:
+                if not self.process.is_alive():
+                    self.process.join(1)
+                    raise DatabaseError(
+                        f"the recorder process stopped before opening the archive "
+                        f"(exit code {self.process.exitcode})")
+                return None
             if reply[0] == OPENED:
                 self.run = reply[1]
-                return self.run
-            if reply[0] == FATAL:
+            elif reply[0] == FATAL:
                 self.final = {}
                 raise DatabaseError(reply[1])
-            self._early.append(reply)
-        raise DatabaseError("the recorder process did not start"
-                            if self.process.is_alive() or self.process.exitcode is None
-                            else f"the recorder process exited ({self.process.exitcode})")
+            else:
+                self._early.append(reply)
+        return self.run
+
+    def wait_opened(self, poll: float = 0.05) -> Opened:
+        """Block until ``poll_opened`` has an answer. There is no time limit: migrating a
+        big archive, or waiting for another crawl's migration, takes as long as it takes."""
+        while (run := self.poll_opened()) is None:
+            self.conn.poll(poll)
+        return run
 
     def _at_exit(self) -> None:
         if self.opened and not self.finished:
@@ -390,15 +427,17 @@ class RecorderClient:
     def _next_reply(self, deadline: float, poll: float) -> tuple[Any, ...] | None:
         """The recorder's next reply; None once ``deadline`` passes, or the process or its
         end of the pipe is gone."""
-        while time.monotonic() < deadline:
+        while True:
             try:
                 if self.conn.poll(poll):
                     return self.conn.recv()  # type: ignore[no-any-return]
+                if not self.process.is_alive():
+                    # it may have replied and exited since the poll: read what is left
+                    return self.conn.recv() if self.conn.poll(0) else None  # type: ignore[no-any-return]
             except (EOFError, OSError):
                 return None
-            if not self.process.is_alive():
+            if time.monotonic() >= deadline:
                 return None
-        return None
 
     def close(self, timeout: float = 120.0) -> list[tuple[Any, ...]]:
         """Let the recorder write out everything sent, commit and close; its last replies."""
@@ -408,6 +447,11 @@ class RecorderClient:
         self.closed = True
         atexit.unregister(self._at_exit)
         out: list[tuple[Any, ...]] = []
+        if self.opened and self.run is None and self.final is None:
+            # stopped while the recorder was still opening the archive (Ctrl-C during a long
+            # migration or a lock wait): nothing was fetched, so nothing waits to be written,
+            # and its transaction rolls back if it has to be stopped
+            timeout = min(timeout, UNOPENED_GRACE_SECONDS)
         deadline = time.monotonic() + timeout
         while self.final is None and (reply := self._next_reply(deadline, 0.2)) is not None:
             if reply[0] == CLOSED:

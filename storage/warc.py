@@ -234,10 +234,13 @@ def _already_compressed(ex: Exchange) -> bool:
         lowered = name.lower()
         if lowered == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
             return True
-        if lowered == b"content-type" and value.lstrip().lower().startswith(
-                (b"image/", b"video/", b"audio/", b"application/zip", b"application/gzip",
-                 b"application/pdf")):
-            return True
+        if lowered == b"content-type":
+            mime = value.strip().lower()
+            if mime.startswith((b"image/svg", b"image/bmp")):  # text, or uncompressed
+                continue
+            if mime.startswith((b"image/", b"video/", b"audio/", b"application/zip",
+                                b"application/gzip", b"application/pdf")):
+                return True
     return False
 
 

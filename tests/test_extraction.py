@@ -244,3 +244,15 @@ def test_read_more_button_is_not_a_related_headline() -> None:
     record = extract_article(page, "https://news.example.com/a")
     assert record.related == (RelatedLink("Council delays vote", "https://news.example.com/x"),)
     assert "Paragraph 3 of a long" in record.text
+
+
+def test_article_inside_a_declarative_shadow_root_is_kept() -> None:
+    # <template shadowrootmode> holds rendered content: trafilatura keeps it, so must we
+    paragraphs = "".join(
+        f"<p>Paragraf ke-{i} dari berita ini cukup panjang untuk dianggap isi artikel yang "
+        f"sebenarnya oleh ekstraktor, bukan sekadar menu atau tautan.</p>" for i in range(6))
+    html = ("<html><head><title>Judul</title></head><body><nav><a href='/'>Menu</a></nav>"
+            f"<div><template shadowrootmode='open'><article>{paragraphs}</article></template>"
+            "</div></body></html>")
+    record = extract_article(html, "https://kudakyv.test/2025/04/28/berita/")
+    assert "Paragraf ke-5 dari berita ini" in record.text

@@ -119,7 +119,7 @@ def test_disk_full_is_reported_and_later_articles_are_not_orphaned(setup) -> Non
 def test_the_process_records_what_it_is_sent_after_it_is_opened(tmp_path: Path) -> None:
     client = RecorderClient()  # starts before it knows where to record, as a crawl's does
     client.open(config_for(tmp_path))
-    opened = client.wait_opened(timeout=60)
+    opened = client.wait_opened()
     assert opened.revalidate is False and client.run == opened
     client.send(("capture", 1, exchange(url=URL, body=b"<html>satu</html>", fetched_at=T0)))
     client.send(("article", 1, URL, article(), T0, Fetch(200)))
@@ -136,7 +136,7 @@ def test_a_database_it_cannot_open_is_the_answer_to_waiting(tmp_path: Path) -> N
     client = RecorderClient()
     client.open(config_for(tmp_path, "postgresql://root@127.0.0.1:1/nowhere"))
     with pytest.raises(DatabaseError, match="cannot open database"):
-        client.wait_opened(timeout=60)
+        client.wait_opened()
     assert client.close(timeout=60) == []
     assert not client.process.is_alive()
 

@@ -129,6 +129,22 @@ def test_a_new_database_gets_exactly_the_schema_the_migrations_build(
         engine.dispose()
 
 
+def test_an_empty_version_table_is_a_new_database(db_url: str) -> None:  # noqa: F811
+    engine = create_engine_for(db_url)
+    try:
+        with engine.begin() as conn:  # what `alembic downgrade base` leaves behind
+            conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+    finally:
+        engine.dispose()
+    arc = Archive.open(db_url)
+    try:
+        with arc.engine.connect() as conn:
+            assert schema_version(conn) == SCHEMA_HEAD
+            assert TABLES <= set(inspect(conn).get_table_names())
+    finally:
+        arc.close()
+
+
 def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -80,9 +80,10 @@ def extract_article(html: str | bytes, url: str | None = None, *,
 _CODE = XPath("//script[not(@type='application/ld+json')] | //style")
 
 
-# What trafilatura removes before it extracts and before it measures the page's text alike
-# (tree_cleaning and BASIC_CLEAN_XPATH): gone before its several copies of the tree are made.
-_FURNITURE = XPath(".//aside | .//footer | .//svg | .//template | .//fencedframe")
+# What trafilatura deletes, subtree and all, both before it extracts and before it measures
+# the page's text (tree_cleaning and BASIC_CLEAN_XPATH): gone before its several copies of the
+# tree are made. (Not <template>: extraction keeps its content, declarative shadow DOM.)
+_FURNITURE = XPath(".//aside | .//footer | .//svg | .//fencedframe")
 
 
 def _drop_page_furniture(body: HtmlElement) -> None:

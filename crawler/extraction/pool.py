@@ -54,17 +54,28 @@ class ExtractionPool:
                       want_links: bool) -> WorkerResult:
         """The article (or its error as text) and, if wanted, the page's links to follow."""
         for attempt in (1, 2):
-            if self._executor is None:
+            executor = self._executor
+            if executor is None:
                 raise RuntimeError("the extraction pool is shut down")
             try:
-                future = self._executor.submit(extract_in_worker, html, url, profile, want_links)
+                future = executor.submit(extract_in_worker, html, url, profile, want_links)
                 return await asyncio.wrap_future(future)
             except BrokenProcessPool:
-                # a worker died (killed, out of memory): start a fresh pool, retry this page once
+                # a worker died (killed, out of memory): every page in flight fails with it,
+                # and only the first to notice starts the fresh pool the others retry on
                 logger.warning("Extraction worker died on %s (attempt %d)", url, attempt)
-                self._executor.shutdown(wait=False, cancel_futures=True)
-                self._executor = self._start()
+                self._replace(executor)
+            except asyncio.CancelledError:
+                # the pool this page was on was replaced under it (shut down with its queue
+                # cancelled): retry on the new one; any other cancellation goes on up
+                if self._executor is executor or self._executor is None:
+                    raise
         return "extraction worker crashed on this page twice", ((), ())
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        if self._executor is broken:
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._start()
 
     def shutdown(self) -> None:
         """Stop the workers (waiting for pages in progress); safe to call more than once."""

@@ -7,15 +7,19 @@ server-not-modified revisit). Listing pages and discovery documents are always f
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
 
 from crawler.context import CrawlContext, context_of
+from storage.errors import StorageError
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
 
 
 class ConditionalRequestMiddleware:
@@ -23,6 +27,7 @@ class ConditionalRequestMiddleware:
 
     def __init__(self, ctx: CrawlContext) -> None:
         self.ctx = ctx
+        self.broken = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
@@ -41,10 +46,18 @@ class ConditionalRequestMiddleware:
         # the spider waits for the run before its first request; a first crawl of a site has
         # nothing to revalidate and skips the lookup per request
         run = self.ctx.run
-        if (run is None or not run.revalidate or not request.meta.get("arsip_article")
+        if (run is None or not run.revalidate or self.broken
+                or not request.meta.get("arsip_article")
                 or b"If-None-Match" in request.headers):
             return
-        known = self.ctx.validators(request.url)
+        try:
+            known = self.ctx.validators(request.url)
+        except StorageError as exc:
+            # the archive cannot be read: fetch pages whole (the recorder, which writes to the
+            # same database, stops the crawl if it cannot write either)
+            logger.warning("Not sending conditional requests: %s", exc)
+            self.broken = True
+            return
         if not known:
             return
         etag, last_modified = known

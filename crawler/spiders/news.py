@@ -24,6 +24,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.python.failure import Failure
 
 from crawler.config import CrawlConfig, parse_since
@@ -129,10 +130,15 @@ class NewsSpider(scrapy.Spider):
     # --- discovery ------------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        # imported here: importing the reactor at module level would install the default one
+        from twisted.internet import reactor
+        from twisted.internet.task import deferLater
+
         try:
-            # nothing is fetched before the archive is open and the run started; the wait
-            # blocks the reactor, but at this point it has nothing else to do
-            self.arsip.wait_opened()
+            # nothing is fetched before the archive is open and the run started; the reactor
+            # keeps running meanwhile (a migration can be long), so Ctrl-C is still heard
+            while self.arsip.poll_opened() is None:
+                await maybe_deferred_to_future(deferLater(reactor, 0.02, lambda: None))
         except StorageError as exc:
             # for the log file; run_crawl raises it again and the user sees it once, cleanly
             logger.info("Cannot start the crawl: %s", exc)
