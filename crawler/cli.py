@@ -207,6 +207,35 @@ def export(fmt: str, output: Path | None, data_dir: Path, db_url: str) -> None:
 
 
 @main.command()
+@archive_options
+@expected_errors
+def reindex(data_dir: Path, db_url: str) -> None:
+    """Rebuild the captures index from the WARC files, after a database failure or restore.
+
+    Every response and revisit record of every closed WARC file gets its row back; rows
+    already there are left alone, so it is safe to run at any time, even during a crawl.
+
+    \b
+    Example:
+      arsip reindex --data-dir /srv/arsip
+    """
+    from storage.archive import Archive
+    from storage.reindex import reindex as reindex_archive
+
+    if not (data_dir / "warc").is_dir():  # before the database, which opening would create
+        raise ArsipError(f"no WARC folder at {data_dir / 'warc'}")
+    archive = Archive.open(db_url)
+    try:
+        result = reindex_archive(archive, data_dir / "warc")
+    finally:
+        archive.close()
+    click.echo(f"{result.files} WARC files, {result.records} response and revisit records read, "
+               f"{result.added} captures added to the index.")
+    if result.still_open:
+        click.echo(f"Left to the crawl writing them: {', '.join(result.still_open)}")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @archive_options
 @expected_errors

@@ -34,13 +34,12 @@ from typing import TYPE_CHECKING, Any
 
 from storage.errors import DatabaseError, DiskFullError, StorageError, WarcError
 from storage.records import ArticleRecord, CaptureRecord, Fetch
+from storage.reindex import bare_mime, index_file
 from storage.warc import (
     Exchange,
     RevisitOf,
-    StoredRecord,
     WarcWriter,
     WarcWriterConfig,
-    iter_records,
     payload_digest,
     recover_open_files,
 )
@@ -120,12 +119,7 @@ class Recorder:
         """Repair WARC files a killed crawl left open, and index their records: the rows of
         the batch that crawl never committed would otherwise be missing from ``captures``."""
         for path in recover_open_files(self.writer.config.directory):
-            indexed = 0
-            for record in iter_records(path):
-                capture = _capture_of(record)
-                if capture is not None:
-                    self.archive.record_capture(capture)  # idempotent on the record id
-                    indexed += 1
+            indexed = index_file(self.archive, path)
             self.archive.commit()
             self.reply((NOTE, f"Recovered WARC file left open by an earlier crawl: {path.name} "
                               f"({indexed} captures indexed)"))
@@ -222,33 +216,11 @@ class Recorder:
             self.archive.close()
 
 
-def _capture_of(record: StoredRecord) -> CaptureRecord | None:
-    """The ``captures`` row of a response or revisit record read back from a WARC file."""
-    if record.rec_type not in ("response", "revisit") or record.location is None:
-        return None
-    if record.url is None or record.date is None:
-        return None
-    not_modified = "server-not-modified" in (record.header("WARC-Profile") or "")
-    return CaptureRecord(
-        url=record.url, fetched_at=record.date,
-        status=304 if not_modified else (record.http_status or 0),
-        mime=_bare_mime(record.http_header("Content-Type")),
-        payload_digest=record.header("WARC-Payload-Digest"),
-        location=record.location, record_type=record.rec_type,
-        refers_to=record.header("WARC-Refers-To"),
-    )
-
-
 def _mime(ex: Exchange) -> str | None:
     for name, value in ex.response_headers:
         if name.lower() == b"content-type":
-            return _bare_mime(value.decode("latin-1"))
+            return bare_mime(value.decode("latin-1"))
     return None
-
-
-def _bare_mime(content_type: str | None) -> str | None:
-    """``text/html; charset=utf-8`` -> ``text/html``."""
-    return (content_type or "").split(";")[0].strip() or None
 
 
 def _exit_if_orphaned_while(opening: threading.Event, parent_sentinel: int) -> None:

@@ -7,6 +7,7 @@ SQL), and the WARC files (through warcio's ArchiveIterator and ``warcio check``)
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -331,6 +332,32 @@ def test_unreachable_site_is_one_line_and_nonzero(data_dir: Path) -> None:
     assert "Traceback" not in result.stderr
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(error_lines) == 1 and "could not reach" in error_lines[0]
+
+
+def test_reindex_puts_back_captures_the_database_lost(crawled, tmp_path: Path) -> None:
+    _, _, data_dir, _ = crawled
+    copy = tmp_path / "arsip-data"
+    shutil.copytree(data_dir, copy)
+    db = copy / "arsip.db"
+    query = ("SELECT url, warc_file, warc_offset, warc_length, warc_record_id, record_type, "
+             "status FROM captures ORDER BY warc_record_id")
+    with sqlite3.connect(db) as conn:
+        before = conn.execute(query).fetchall()
+        # as a database failure mid-batch would leave it: the last rows never committed
+        conn.execute("DELETE FROM captures WHERE id > (SELECT max(id) - 10 FROM captures) "
+                     "AND id NOT IN (SELECT capture_id FROM article_versions "
+                     "WHERE capture_id IS NOT NULL) "
+                     "AND id NOT IN (SELECT capture_id FROM extraction_errors "
+                     "WHERE capture_id IS NOT NULL)")
+        lost = len(before) - conn.execute("SELECT count(*) FROM captures").fetchone()[0]
+    assert lost > 0
+    result = run_arsip("reindex", "--data-dir", str(copy))
+    assert result.returncode == 0, result.stderr
+    assert f"{lost} captures added" in result.stdout
+    with sqlite3.connect(db) as conn:
+        assert conn.execute(query).fetchall() == before
+    again = run_arsip("reindex", "--data-dir", str(copy))
+    assert "0 captures added" in again.stdout
 
 
 def test_a_database_that_cannot_be_opened_stops_the_crawl_before_any_fetch(
