@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 
 from storage.errors import WarcError
 from storage.records import CaptureRecord
-from storage.warc import OPEN_SUFFIX
-from storage.warcread import StoredRecord, iter_records
+from storage.warcread import OPEN_SUFFIX, StoredRecord, iter_records
 
 if TYPE_CHECKING:
     from storage.archive import Archive

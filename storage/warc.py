@@ -30,7 +30,7 @@ from warcio.warcwriter import WARCWriter as _WarcioWriter
 
 from storage.errors import DiskFullError, WarcError
 from storage.records import WarcLocation
-from storage.warcread import StoredRecord, iter_records, read_record
+from storage.warcread import OPEN_SUFFIX, StoredRecord, iter_records, read_record
 
 try:  # advisory locks keep recovery away from files a live writer still holds
     import fcntl
@@ -53,7 +53,6 @@ WARC_VERSION = "WARC/1.1"
 PROFILE_IDENTICAL = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 PROFILE_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
-OPEN_SUFFIX = ".open"
 TRUNCATED_VALUES = frozenset({"length", "time", "disconnect", "unspecified"})
 _DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
@@ -345,7 +344,7 @@ class WarcWriter:
                 os.fsync(fd)
             finally:
                 os.close(fd)  # also releases the advisory lock
-            os.rename(open_path, open_path.with_name(open_path.name[: -len(OPEN_SUFFIX)]))
+            os.rename(open_path, open_path.with_name(open_path.name.removesuffix(OPEN_SUFFIX)))
         except OSError as exc:
             raise _os_error(exc, f"cannot close WARC file {open_path}") from exc
 
@@ -580,7 +579,7 @@ def recover_open_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return recovered
     for open_path in sorted(directory.glob(f"*.warc.gz{OPEN_SUFFIX}")):
-        final = open_path.with_name(open_path.name[: -len(OPEN_SUFFIX)])
+        final = open_path.with_name(open_path.name.removesuffix(OPEN_SUFFIX))
         try:
             with open(open_path, "r+b") as fh:
                 # the lock is held until the rename: a live writer, or a second recovery

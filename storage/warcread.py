@@ -22,7 +22,8 @@ from storage.errors import WarcError
 from storage.records import WarcLocation
 
 _HTTP_RECORD_TYPES = ("response", "request", "revisit")
-_OPEN_SUFFIX = ".open"
+# A WARC file still being written is NAME.warc.gz.open; it loses the suffix when closed.
+OPEN_SUFFIX = ".open"
 
 
 @dataclass(frozen=True)
@@ -179,8 +180,8 @@ def read_record(directory: Path, location: WarcLocation | tuple[str, int]) -> St
     else:
         warc_file, offset = location
     path = directory / warc_file
-    if not path.exists() and (directory / (warc_file + _OPEN_SUFFIX)).exists():
-        path = directory / (warc_file + _OPEN_SUFFIX)
+    if not path.exists() and (directory / (warc_file + OPEN_SUFFIX)).exists():
+        path = directory / (warc_file + OPEN_SUFFIX)
     try:
         with open(path, "rb") as fh:
             fh.seek(offset)
@@ -205,7 +206,7 @@ def read_record(directory: Path, location: WarcLocation | tuple[str, int]) -> St
 
 def iter_records(path: Path) -> Iterator[StoredRecord]:
     """Every record of one file in order, each with its ``location`` filled in."""
-    name = path.name[: -len(_OPEN_SUFFIX)] if path.name.endswith(_OPEN_SUFFIX) else path.name
+    name = path.name.removesuffix(OPEN_SUFFIX)
     try:
         with open(path, "rb") as fh:
             it = ArchiveIterator(fh, no_record_parse=True)
