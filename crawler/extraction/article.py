@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
 import trafilatura
@@ -48,20 +49,18 @@ def extract_article(html: str | bytes, url: str | None = None, *,
     if body is None or all(piece.isspace() for piece in body.itertext()):
         raise EmptyDocumentError("the page has no body text")
     meta = extract_metadata(tree, url)
-    _drop_code(tree)
+    _drop_all(_CODE(tree))
     base = meta.base_url or url
     rules = rules or ExtractionRules()
     for css in rules.remove_selectors:
-        for el in _selector(css)(tree):
-            if el.getparent() is not None:
-                el.drop_tree()
+        _drop_all(_selector(css)(tree))
     chosen = _selector(rules.body_selector)(tree) if rules.body_selector else []
     if chosen:
         related = strip_promos(chosen[0], base, rules.promo_labels)
         text = _text_of_body(chosen[0], url)
     else:
         related = strip_promos(body, base, rules.promo_labels)
-        _drop_page_furniture(body)
+        _drop_all(_FURNITURE(body))
         text = _trafilatura_text(tree, url)
     if not text:
         raise NoContentError("no article text found")
@@ -86,15 +85,11 @@ _CODE = XPath("//script[not(@type='application/ld+json')] | //style")
 _FURNITURE = XPath(".//aside | .//footer | .//svg | .//fencedframe")
 
 
-def _drop_page_furniture(body: HtmlElement) -> None:
-    for el in _FURNITURE(body):
-        if el.getparent() is not None:
+def _drop_all(elements: Iterable[HtmlElement]) -> None:
+    """Remove each element with its subtree; its tail text, page content, stays in place."""
+    for el in elements:
+        if el.getparent() is not None:  # the root has nowhere to be dropped from
             el.drop_tree()
-
-
-def _drop_code(tree: HtmlElement) -> None:
-    for el in _CODE(tree):
-        el.drop_tree()  # keeps the tail text, which is page content
 
 
 def _trafilatura_text(tree: HtmlElement, url: str | None) -> str | None:
