@@ -129,6 +129,16 @@ def test_decode_without_charset_is_utf8() -> None:
     assert "\u2013 caf\u00e9 \u201cok\u201d" in decode_html(body)
 
 
+def test_decode_without_any_charset_guesses_a_non_utf8_page() -> None:
+    # windows-1252 declared nowhere, neither in a header nor in the page
+    text = ("Harga kopi di kafe \u201cSederhana\u201d naik menjadi \u20ac5 per cangkir, "
+            "kata pemilik kafe yang ramah itu kepada wartawan. ") * 8
+    body = f"<html><head><title>Kopi</title></head><body><p>{text}</p></body></html>"
+    decoded = decode_html(body.encode("cp1252"))
+    assert "\ufffd" not in decoded
+    assert "\u201cSederhana\u201d naik menjadi \u20ac5" in decoded
+
+
 def test_decode_bom() -> None:
     body = b"\xef\xbb\xbf<html><body><p>caf\xc3\xa9</p></body></html>"
     assert "caf\u00e9" in decode_html(body)

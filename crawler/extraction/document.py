@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from charset_normalizer import from_bytes
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring, fromstring
 from w3lib.encoding import html_to_unicode
@@ -29,8 +30,20 @@ def decode_html(body: bytes, http_charset: str | None = None) -> str:
     """Decode a page: BOM, then the HTTP header charset, then <meta charset> / http-equiv, then
     detection. w3lib puts the BOM first, as browsers do: a BOM cannot lie, a header can."""
     content_type = f"text/html; charset={http_charset}" if http_charset else None
-    _encoding, text = html_to_unicode(content_type, body)
+    _encoding, text = html_to_unicode(content_type, body, auto_detect_fun=_guess_encoding)
     return text
+
+
+def _guess_encoding(body: bytes) -> str | None:
+    """A page that declares no charset: UTF-8 when it decodes as such, else the best guess
+    from its bytes. The same order Scrapy follows in a crawl, so a page read from a file and
+    the same page fetched come out alike."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        match = from_bytes(body).best()
+        return match.encoding if match else None
+    return "utf-8"
 
 
 def to_text(html: str | bytes, http_charset: str | None = None) -> str:
