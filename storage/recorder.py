@@ -317,7 +317,7 @@ class RecorderClient:
         child.close()
         self.opened = False
         self.run: Opened | None = None
-        self._early: list[tuple[Any, ...]] = []  # replies that came in before the opening
+        self._pending: list[tuple[Any, ...]] = []  # errors and notes not yet collected
         self.broken = False
         self.finished = False
         self.closed = False
@@ -346,13 +346,10 @@ class RecorderClient:
                         f"the recorder process stopped before opening the archive "
                         f"(exit code {self.process.exitcode})")
                 return None
-            if reply[0] == OPENED:
-                self.run = reply[1]
-            elif reply[0] == FATAL:
+            if reply[0] == FATAL:
                 self.final = {}
                 raise DatabaseError(reply[1])
-            else:
-                self._early.append(reply)
+            self._take(reply)
         return self.run
 
     def wait_opened(self, poll: float = 0.05) -> Opened:
@@ -381,20 +378,23 @@ class RecorderClient:
 
     def replies(self) -> list[tuple[Any, ...]]:
         """Everything the recorder said since the last call (never blocks)."""
-        out, self._early = self._early, []
-        try:
-            while self.conn.poll():
-                reply = self.conn.recv()
-                if reply[0] == OPENED:
-                    self.run = reply[1]
-                else:
-                    out.append(reply)
-        except (EOFError, OSError):
-            self.broken = True
-        if self.broken and not self.process.is_alive() and self.final is None:
-            out.append((FATAL, "the recorder process stopped unexpectedly", "failed"))
+        while (reply := self._next_reply(time.monotonic(), 0)) is not None:
+            self._take(reply)
+        if self.final is None and not self.process.is_alive():
+            self._pending.append((FATAL, "the recorder process stopped unexpectedly", "failed"))
             self.final = {}
+        out, self._pending = self._pending, []
         return out
+
+    def _take(self, reply: tuple[Any, ...]) -> None:
+        """Keep what a reply says: the opened run, the final counters, or a reply the crawl
+        should act on (errors, notes), for ``replies``."""
+        if reply[0] == OPENED:
+            self.run = reply[1]
+        elif reply[0] == CLOSED:
+            self.final = reply[1]
+        else:
+            self._pending.append(reply)
 
     def _next_reply(self, deadline: float, poll: float) -> tuple[Any, ...] | None:
         """The recorder's next reply; None once ``deadline`` passes, or the process or its
@@ -412,13 +412,13 @@ class RecorderClient:
                 return None
 
     def close(self, timeout: float = 120.0) -> list[tuple[Any, ...]]:
-        """Let the recorder write out everything sent, commit and close; its last replies."""
+        """Let the recorder write out everything sent, commit and close; the replies not yet
+        collected."""
         if self.closed:
             return []
         self.send(None)  # type: ignore[arg-type]
         self.closed = True
         atexit.unregister(self._at_exit)
-        out: list[tuple[Any, ...]] = []
         if self.opened and self.run is None and self.final is None:
             # stopped while the recorder was still opening the archive (Ctrl-C during a long
             # migration or a lock wait): nothing was fetched, so nothing waits to be written,
@@ -426,12 +426,10 @@ class RecorderClient:
             timeout = min(timeout, UNOPENED_GRACE_SECONDS)
         deadline = time.monotonic() + timeout
         while self.final is None and (reply := self._next_reply(deadline, 0.2)) is not None:
-            if reply[0] == CLOSED:
-                self.final = reply[1]
-            else:
-                out.append(reply)
+            self._take(reply)
         self.process.join(max(0.0, deadline - time.monotonic()))
         if self.process.is_alive():
             self.process.terminate()
         self.conn.close()
+        out, self._pending = self._pending, []
         return out
