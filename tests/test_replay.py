@@ -288,3 +288,49 @@ def test_the_replay_app_imports_no_scrapy_and_no_crawler() -> None:
     code = ("import sys, storage.replay.app, storage.index, storage.search; "
             "assert not {'scrapy', 'crawler', 'twisted'} & set(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_replay_serve_command_serves_and_stops_cleanly(archived) -> None:
+    import os
+    import signal
+    import time
+    import urllib.request
+
+    _, _, data_dir = archived
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "replay", "serve", "--port", "0",
+         "--data-dir", str(data_dir)],
+        cwd=Path(__file__).parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        line = proc.stderr.readline()
+        found = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+        assert found, line
+        home = urllib.request.urlopen(found.group(1), timeout=10).read().decode()
+        assert "arsip replay" in home
+        # the same port again: one clear line, exit 1
+        port = found.group(1).rsplit(":", 1)[1].strip("/")
+        busy = run_arsip("replay", "serve", "--port", port, "--data-dir", str(data_dir))
+        assert busy.returncode == 1
+        assert busy.stderr.strip().splitlines()[-1].startswith("Error: cannot listen on")
+        assert "Traceback" not in busy.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 15
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if proc.poll() is None:
+            proc.kill()
+    _, err = proc.communicate()
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--port", "70000"), "Invalid value for '--port'"),
+    (("--data-dir", "/nonexistent/arsip"), "no archive at"),
+])
+def test_replay_serve_bad_input(args: tuple[str, ...], message: str) -> None:
+    result = run_arsip("replay", "serve", *args)
+    assert result.returncode in (1, 2)
+    assert message in result.stderr and "Traceback" not in result.stderr

@@ -73,12 +73,13 @@ def serve(host: str, port: int, data_dir: Path, db_url: str) -> None:
                                            server_header=False, date_header=False,
                                            timeout_graceful_shutdown=5))
     try:
+        # uvicorn shuts down gracefully on Ctrl-C, then raises it again for us
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
     finally:
         sock.close()
         app.state.replay.close()
-    if server.should_exit:
-        sys.exit(EXIT_INTERRUPTED)
 
 
 def _family(host: str) -> socket.AddressFamily:
