@@ -35,7 +35,7 @@ from crawler.errors import ArsipError, ExtractionError, ProfileError
 from crawler.sites import SiteProfile, default_profile, load_profile, parse_profile
 from storage.archive import Archive, page_url
 from storage.errors import StorageError
-from storage.index import CaptureIndex, CaptureRow, search_range
+from storage.index import CaptureIndex, CaptureRow, site_range
 from storage.records import ArticleRecord
 from storage.replay.capture import CaptureUnavailable, load
 from storage.warcread import decode_content
@@ -109,7 +109,7 @@ def _sites(archive: Archive, data_dir: Path, site: str | None) -> list[SiteJob]:
     if site is None:
         # hosts no site covers (a database rebuilt by reindex has no sites at all): each
         # becomes the site a crawl of it would have made
-        covered = [search_range(job.profile.base_url, "domain") for job in jobs]
+        covered = [site_range(job.profile.base_url) for job in jobs]
         with archive.read() as conn:
             stmt = select(captures.c.url).where(captures.c.status == 200).distinct()
             for start, end in covered:
@@ -132,7 +132,7 @@ def _captures(archive: Archive, job: SiteJob, since: datetime | None) -> list[Ca
 
     captures, runs = Capture.__table__, CrawlRun.__table__
     index = CaptureIndex(archive.engine)
-    start, end = search_range(job.profile.base_url, "domain")
+    start, end = site_range(job.profile.base_url)
     stmt = (select(*index.columns)
             .where(or_(captures.c.run_id.in_(select(runs.c.id)
                                              .where(runs.c.site_id == job.site_id)),

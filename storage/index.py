@@ -253,6 +253,13 @@ def search_range(url: str, match_type: str) -> tuple[str, str]:
     return (host + "," if "," not in host else host + ")/"), host + "-"
 
 
+def site_range(url: str) -> tuple[str, str]:
+    """The urlkey range of ``url``'s host and all its subdomains. (pywb's ``domain`` match
+    leaves out a host without a dot, such as ``localhost``; a site's own captures never are.)"""
+    host = surt_key(url).split(")/")[0]
+    return host + ")", host + "-"
+
+
 def format_cdx(row: CaptureRow, query: CdxQuery) -> str:
     """One output line (without the newline) in the query's format."""
     fields = row.cdx()

@@ -32,7 +32,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import Engine, or_, select
 
 from storage.errors import StorageError
-from storage.index import CaptureIndex, CaptureRow, CdxQuery, format_cdx, search_range
+from storage.index import CaptureIndex, CaptureRow, CdxQuery, format_cdx, site_range
 
 WACZ_VERSION = "1.1.1"
 INDEX_BLOCK = 1024  # lines per gzip block, as py-wacz
@@ -65,7 +65,7 @@ def _selected(engine: Engine, site: str | None, since: datetime | None) -> list[
                                  .where(sites.c.name == site)).first()
             if found is None:
                 raise WaczError(f"the archive holds no site called {site!r}")
-            start, end = search_range(found.base_url, "domain")
+            start, end = site_range(found.base_url)
             site_runs = select(runs.c.id).where(runs.c.site_id == found.id)
             # the site's own captures (by its runs: requisites on other hosts too) and those
             # `arsip reindex` put back without a run (by the site's domain)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from storage.archive import page_url
 from storage.db import reason
 from storage.errors import DatabaseError
-from storage.index import search_range
+from storage.index import site_range
 from storage.models import ArticleVersion, Capture, Page, Site
 
 _sites = Site.__table__
@@ -76,7 +76,7 @@ class Catalog:
             counts = self._all(
                 select(func.count(), func.count().filter(_pages.c.versions > 0))
                 .where(_pages.c.site_id == site_id))[0]
-            start, end = search_range(base_url, "domain")
+            start, end = site_range(base_url)
             caps = self._all(
                 select(func.count(), func.min(_captures.c.fetched_at),
                        func.max(_captures.c.fetched_at))
