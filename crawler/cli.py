@@ -6,64 +6,23 @@ exit; a traceback means a bug.
 
 from __future__ import annotations
 
-import functools
 import gc
 import json
 import sys
-from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from crawler.config import resolve_data_dir, resolve_db_url
+from crawler.commands.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    archive_options,
+    expected_errors,
+    open_existing_archive,
+)
 from crawler.errors import ArsipError
-from storage.errors import StorageError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
-
-
-def archive_options(func: F) -> F:
-    """``--data-dir`` and ``--db``, which every command takes (DESIGN.md CLI contract)."""
-
-    @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-                  envvar="ARSIP_DATA_DIR", default=None,
-                  help="Archive folder [default: ./arsip-data; env ARSIP_DATA_DIR].")
-    @click.option("--db", "db_url", envvar="ARSIP_DB_URL", default=None,
-                  help="SQLAlchemy URL [default: sqlite:///DATA_DIR/arsip.db; env ARSIP_DB_URL].")
-    @functools.wraps(func)
-    def wrapper(*args: Any, data_dir: Path | None, db_url: str | None, **kwargs: Any) -> Any:
-        directory = resolve_data_dir(data_dir)
-        return func(*args, data_dir=directory, db_url=resolve_db_url(db_url, directory), **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def expected_errors(func: F) -> F:
-    """Turn expected failures into ``Error: ...`` and exit 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (ArsipError, StorageError) as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def open_existing_archive(data_dir: Path, db_url: str) -> Any:
-    """The archive for read-only commands; a clear error when there is none yet."""
-    from storage.archive import Archive
-
-    if db_url.startswith("sqlite:///"):
-        path = Path(db_url.removeprefix("sqlite:///"))
-        if not path.exists():
-            raise ArsipError(f"no archive at {path}; run `arsip crawl URL --data-dir {data_dir}`")
-    return Archive.open(db_url, read_only=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -263,28 +222,39 @@ def status(as_json: bool, data_dir: Path, db_url: str) -> None:
 @main.command()
 @click.argument("query")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--all-versions", is_flag=True,
+              help="Also search earlier versions of articles (text since edited).")
+@click.option("--site", help="Only articles of this site (its name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON lines.")
 @archive_options
 @expected_errors
-def search(query: str, limit: int, as_json: bool, data_dir: Path, db_url: str) -> None:
-    """Find articles whose title or text contains every word of QUERY (any case).
+def search(query: str, limit: int, all_versions: bool, site: str | None, as_json: bool,
+           data_dir: Path, db_url: str) -> None:
+    """Full-text search of article titles and texts, best matches first.
+
+    Every word must match; "quoted words" match as a phrase, OR accepts either of two
+    terms, and -word excludes one. Words are matched whole, in any case.
 
     \b
     Example:
-      arsip search "korea utara kursk" --limit 5
+      arsip search "korea utara" kursk --limit 5
+      arsip search 'banjir -jakarta' --all-versions
     """
     from storage.report import search_articles
 
     archive = open_existing_archive(data_dir, db_url)
     try:
-        hits = search_articles(archive, query, limit)
+        hits = search_articles(archive, query, limit, all_versions=all_versions, site=site)
     finally:
         archive.close()
     for hit in hits:
         if as_json:
-            click.echo(json.dumps(hit, ensure_ascii=False))
+            click.echo(json.dumps({k: v for k, v in hit.items() if k != "marked"},
+                                  ensure_ascii=False))
         else:
-            click.echo(f"{hit['published'] or '-'}  {hit['title'] or '(no title)'}\n"
+            earlier = "" if hit["current"] else \
+                f"  [earlier version, {hit['version_fetched_at']}]"
+            click.echo(f"{hit['published'] or '-'}  {hit['title'] or '(no title)'}{earlier}\n"
                        f"    {hit['url']}\n    {hit['snippet']}\n")
     if not hits:
         click.echo(f"no article matches {query!r}", err=True)
@@ -322,6 +292,8 @@ def history(url: str, as_json: bool, data_dir: Path, db_url: str) -> None:
                    f"{version['text_length']} chars  {version['title']}\n"
                    f"    {capture.get('warc_file', '-')} @ {capture.get('warc_offset', '-')}")
 
+
+main.add_command(import_module("crawler.commands.replay").replay)
 
 if __name__ == "__main__":
     main()
