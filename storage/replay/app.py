@@ -84,6 +84,7 @@ KEPT_HEADERS = frozenset({b"content-type", b"content-language", b"content-dispos
 RENAMED_ALWAYS = frozenset({b"set-cookie", b"set-cookie2", b"strict-transport-security",
                             b"alt-svc", b"clear-site-data", b"public-key-pins"})
 SEARCH_PAGE_SIZE = 20
+CDX_CHUNK = 500  # lines per piece of a streamed CDX answer
 NEAREST = 5  # captures either side tried, closest first, when one cannot be replayed
 
 
@@ -296,7 +297,7 @@ class Replay:
             root=_root(request), iso=when.isoformat(), human=_when(when), url=capture.url,
             count=len(captures), prev=captures[at - 1] if at > 0 else None,
             next=captures[at + 1] if 0 <= at < len(captures) - 1 else None,
-            is_article=self.catalog.is_article(capture.url))
+            is_article=self.catalog.is_article(capture.url, [row.url for row in captures]))
 
     # --- APIs ---------------------------------------------------------------------------------
 
@@ -314,12 +315,19 @@ class Replay:
         links = Links(_root(request, absolute=True))
 
         def lines() -> Any:
+            # in chunks: each item of a streamed body is one trip to the thread pool
+            chunk: list[str] = []
             for row in rows:
                 if query.output == "link":
-                    yield (f'<{links.memento(row)}>; rel="memento"; '
-                           f'datetime="{http_date(row.fetched_at)}",\n')
+                    chunk.append(f'<{links.memento(row)}>; rel="memento"; '
+                                 f'datetime="{http_date(row.fetched_at)}",\n')
                 else:
-                    yield format_cdx(row, query) + "\n"
+                    chunk.append(format_cdx(row, query) + "\n")
+                if len(chunk) == CDX_CHUNK:
+                    yield "".join(chunk)
+                    chunk = []
+            if chunk:
+                yield "".join(chunk)
 
         return StreamingResponse(lines(), media_type=f"{media}; charset=utf-8")
 

@@ -62,8 +62,10 @@ class Catalog:
         self.engine = engine
         self.index = CaptureIndex(engine)
 
-    def _forms(self, url: str) -> list[str]:
-        return url_forms(url, [row.url for row in self.index.captures_of(url)])
+    def _forms(self, url: str, captured: Sequence[str] | None = None) -> list[str]:
+        if captured is None:
+            captured = [row.url for row in self.index.captures_of(url)]
+        return url_forms(url, captured)
 
     def _all(self, stmt: Any) -> Sequence[Any]:
         try:
@@ -137,8 +139,11 @@ class Catalog:
             numbers[version_id] = per_page[page_id]
         return {row.capture_id: numbers[row.id] for row in found}
 
-    def is_article(self, url: str) -> bool:
-        return bool(self._all(select(_pages.c.id).where(_pages.c.url.in_(self._forms(url)),
+    def is_article(self, url: str, captured: Sequence[str] | None = None) -> bool:
+        """Whether the archive holds article text for ``url`` (``captured``: the URLs of its
+        captures, when the caller has them already)."""
+        forms = self._forms(url, captured)
+        return bool(self._all(select(_pages.c.id).where(_pages.c.url.in_(forms),
                                                         _pages.c.versions > 0).limit(1)))
 
 
