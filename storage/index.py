@@ -235,6 +235,12 @@ class CdxQuery:
         )
 
 
+def distance(row: CaptureRow, when: datetime) -> float:
+    """Seconds between a capture and a moment, both to the whole second (as pywb compares)."""
+    return abs((row.fetched_at.replace(microsecond=0) - when.replace(microsecond=0))
+               .total_seconds())
+
+
 def search_range(url: str, match_type: str) -> tuple[str, str]:
     """The ``[start, end)`` urlkey range of a match type, as pywb computes it."""
     key = surt_key(url)
@@ -321,13 +327,15 @@ class CaptureIndex:
             raise DatabaseError(f"cannot read the archive index: {reason(exc)}") from exc
 
     def nearest(self, url: str, when: datetime, n: int = 3) -> list[CaptureRow]:
-        """Up to ``n`` captures either side of ``when`` for ``url``'s key, closest first (a
-        tie goes to the earlier capture: what existed at that moment)."""
-        params = {"urlkey": surt_key(url), "when": when, "n": n}
+        """About ``n`` captures either side of ``when`` for ``url``'s key, closest first, by
+        whole seconds as their 14-digit timestamps say (so the capture a memento URI names is
+        the one it gets); a tie goes to the capture of this very URL, then the earlier one."""
+        # a capture within the asked-for second is "before" it as far as the query goes
+        params = {"urlkey": surt_key(url), "when": when.replace(microsecond=0)
+                  + timedelta(seconds=1), "n": n + 1}
         found = self._rows(self._before, params) + self._rows(self._after, params)
-        found.sort(key=lambda row: (abs((row.fetched_at - when).total_seconds()),
-                                    row.fetched_at > when, row.url != url))
-        return found
+        found.sort(key=lambda row: (distance(row, when), row.url != url, row.fetched_at))
+        return found[:2 * n]
 
     def closest(self, url: str, when: datetime) -> CaptureRow | None:
         found = self.nearest(url, when, 1)
@@ -374,8 +382,7 @@ class CaptureIndex:
         rows = self._stream(stmt, query)
         if query.closest is not None:
             target = query.closest
-            rows = iter(sorted(rows, key=lambda row: abs((row.fetched_at - target)
-                                                         .total_seconds()))[:query.limit])
+            rows = iter(sorted(rows, key=lambda row: distance(row, target))[:query.limit])
         yield from rows
 
     def _stream(self, stmt: Any, query: CdxQuery) -> Iterator[CaptureRow]:

@@ -81,8 +81,15 @@ CSS_TYPES = ("text/css",)
 # archived headers a rewritten response keeps; the rest are sent as X-Archive-Orig-<name>
 KEPT_HEADERS = frozenset({b"content-type", b"content-language", b"content-disposition"})
 # kept even by the identity mode: none would describe the archive's own origin truthfully
+# Archived headers that would act on the replay origin itself, or send the browser to the live
+# web on its own (a navigation is out of a Content-Security-Policy's reach): renamed to
+# X-Archive-Orig-<name> in the identity mode too. Location is rewritten into the archive.
 RENAMED_ALWAYS = frozenset({b"set-cookie", b"set-cookie2", b"strict-transport-security",
-                            b"alt-svc", b"clear-site-data", b"public-key-pins"})
+                            b"alt-svc", b"clear-site-data", b"public-key-pins",
+                            b"service-worker-allowed", b"refresh", b"content-location", b"link",
+                            b"origin-agent-cluster", b"permissions-policy", b"report-to",
+                            b"nel", b"reporting-endpoints", b"content-security-policy",
+                            b"content-security-policy-report-only", b"x-frame-options"})
 SEARCH_PAGE_SIZE = 20
 CDX_CHUNK = 500  # lines per piece of a streamed CDX answer
 NEAREST = 5  # captures either side tried, closest first, when one cannot be replayed
@@ -212,6 +219,10 @@ class Replay:
     # --- replay -----------------------------------------------------------------------------
 
     def replay(self, request: Request, timestamp: str, modifier: str, url: str) -> Response:
+        if request.headers.get("service-worker", "").lower() == "script":
+            # a worker registered by archived content would answer for the whole replay origin
+            return PlainTextResponse("Error: the archive installs no service worker\n",
+                                     status_code=403)
         try:
             when = parse_timestamp(timestamp)
         except CdxQueryError as exc:
@@ -244,7 +255,8 @@ class Replay:
         capture = replayable.capture
         all_captures = self.index.captures_of(url) if modifier == "" else []
         if modifier == IDENTITY:
-            response = _identity(replayable, request.headers.get("accept-encoding", ""))
+            urls = UrlRewriter(_root(request), capture.timestamp, capture.url)
+            response = _identity(replayable, request.headers.get("accept-encoding", ""), urls)
         else:
             response = self._rewritten(request, replayable, modifier, all_captures)
         response.headers["Memento-Datetime"] = http_date(capture.fetched_at)
@@ -456,9 +468,10 @@ def _decoded(rep: Replayable) -> tuple[bytes, bool]:
     return body, False
 
 
-def _identity(rep: Replayable, accept_encoding: str) -> Response:
+def _identity(rep: Replayable, accept_encoding: str, urls: UrlRewriter) -> Response:
     """The capture as it was received: status, headers and bytes (Content-Encoding kept when
-    the client accepts it, undone otherwise)."""
+    the client accepts it, undone otherwise), except the headers that would act outside the
+    archive (``RENAMED_ALWAYS``) and a redirect's Location, which points into the archive."""
     body, still_encoded = rep.payload, bool(rep.content_encodings)
     if still_encoded and not all(_accepts(accept_encoding, c) for c in rep.content_encodings):
         body, still_encoded = _decoded(rep)
@@ -467,7 +480,11 @@ def _identity(rep: Replayable, accept_encoding: str) -> Response:
         low = name.lower()
         if low == b"content-encoding" and not still_encoded:
             continue
-        if low in RENAMED_ALWAYS:
+        if low == b"location":
+            target = urljoin(rep.capture.url, value.decode("latin-1").strip())
+            headers.append((name, header_url(urls(target, IDENTITY)).encode()))
+            headers.append((b"x-archive-orig-location", value))
+        elif low in RENAMED_ALWAYS:
             headers.append((b"x-archive-orig-" + low, value))
         else:
             headers.append((name, value))
