@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, select
+from sqlalchemy import Engine, and_, bindparam, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from warcio.timeutils import PAD_14_DOWN, PAD_14_UP, pad_timestamp, timestamp_to_datetime
 
@@ -115,6 +115,22 @@ class CaptureRow:
         fields.update(length=str(self.warc_length), offset=str(self.warc_offset),
                       filename=self.warc_file)
         return fields
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Where one capture stands among the captures of its URL key."""
+
+    count: int
+    first: CaptureRow
+    last: CaptureRow
+    prev: CaptureRow | None
+    next: CaptureRow | None
+
+    def urls(self) -> list[str]:
+        """The URLs these captures were made under (http/https, www. or not)."""
+        rows = (self.first, self.last, self.prev, self.next)
+        return sorted({row.url for row in rows if row is not None})
 
 
 @dataclass(frozen=True)
@@ -276,19 +292,11 @@ def format_cdx(row: CaptureRow, query: CdxQuery) -> str:
         names = query.fields or CDX_FIELDS
         return " ".join(fields.get(name, "-") for name in names)
     if query.output == "link":
-        return memento_link(row)
+        raise ValueError("output=link is written by the replay server (storage.replay.memento)")
     body = {name: value for name, value in fields.items() if name not in ("urlkey", "timestamp")}
     if query.fields:
         body = {name: body[name] for name in query.fields if name in body}
     return f"{row.urlkey} {row.timestamp} {json.dumps(body)}"
-
-
-def memento_link(row: CaptureRow, prefix: str = "/") -> str:
-    """A TimeMap line for one capture (RFC 7089 link format)."""
-    from email.utils import format_datetime
-
-    when = format_datetime(row.fetched_at.astimezone(UTC), usegmt=True)
-    return f'<{prefix}{row.timestamp}/{row.url}>; rel="memento"; datetime="{when}"'
 
 
 @dataclass
@@ -313,6 +321,19 @@ class CaptureIndex:
                        .order_by(t.c.fetched_at, t.c.id).limit(bindparam("n")))
         self._all = (select(*self.columns).where(t.c.urlkey == key)
                      .order_by(t.c.fetched_at, t.c.id))
+        self._count = select(func.count()).select_from(t).where(t.c.urlkey == key)
+        self._first = self._all.limit(1)
+        self._last = (select(*self.columns).where(t.c.urlkey == key)
+                      .order_by(t.c.fetched_at.desc(), t.c.id.desc()).limit(1))
+        at, row_id = bindparam("at"), bindparam("row_id")
+        self._prev = (select(*self.columns)
+                      .where(t.c.urlkey == key, or_(t.c.fetched_at < at,
+                                                    and_(t.c.fetched_at == at, t.c.id < row_id)))
+                      .order_by(t.c.fetched_at.desc(), t.c.id.desc()).limit(1))
+        self._next = (select(*self.columns)
+                      .where(t.c.urlkey == key, or_(t.c.fetched_at > at,
+                                                    and_(t.c.fetched_at == at, t.c.id > row_id)))
+                      .order_by(t.c.fetched_at, t.c.id).limit(1))
         self._by_record = select(*self.columns).where(t.c.warc_record_id == bindparam("rid"))
         self._by_digest = (select(*self.columns)
                            .where(t.c.payload_digest == bindparam("digest"),
@@ -344,6 +365,22 @@ class CaptureIndex:
     def captures_of(self, url: str) -> list[CaptureRow]:
         """Every capture of ``url``'s key, oldest first."""
         return self._rows(self._all, {"urlkey": surt_key(url)})
+
+    def neighbours(self, capture: CaptureRow) -> Neighbours:
+        """The count, first, last, previous and next captures of a capture's key: index seeks,
+        however many captures the URL has (an hourly home page has thousands)."""
+        key = {"urlkey": capture.urlkey}
+        around = {**key, "at": capture.fetched_at, "row_id": capture.id}
+        try:
+            with self.engine.connect() as conn:
+                count = int(conn.execute(self._count, key).scalar_one())
+                found = [conn.execute(stmt, params).first()
+                         for stmt, params in ((self._first, key), (self._last, key),
+                                              (self._prev, around), (self._next, around))]
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot read the archive index: {reason(exc)}") from exc
+        first, last, prev, following = (CaptureRow(*row) if row else None for row in found)
+        return Neighbours(count, first or capture, last or capture, prev, following)
 
     def by_record_id(self, record_id: str) -> CaptureRow | None:
         found = self._rows(self._by_record, {"rid": record_id})

@@ -137,7 +137,7 @@ def test_pywb_and_arsip_answer_cdx_queries_alike(pywb) -> None:
     _, base, data_dir, pywb_url = pywb
     app = create_app(ReplayConfig(f"sqlite:///{data_dir / 'arsip.db'}", data_dir / "warc"))
     try:
-        with TestClient(app) as client:
+        with TestClient(app, base_url="http://127.0.0.1:8080") as client:
             for query in (f"{base}*", f"{base}robots.txt", f"{base}2025/*"):
                 theirs = _cdx(pywb_url, "indexed", query)
                 response = client.get("/cdx", params={"url": query, "output": "json"})

@@ -50,7 +50,7 @@ def archived(tmp_path_factory: pytest.TempPathFactory
 def client(archived: tuple[Site, BaseURL, Path]) -> Iterator[TestClient]:
     _, _, data_dir = archived
     app = create_app(ReplayConfig(f"sqlite:///{data_dir / 'arsip.db'}", data_dir / "warc"))
-    with TestClient(app, follow_redirects=False) as test_client:
+    with TestClient(app, base_url="http://127.0.0.1:8080", follow_redirects=False) as test_client:
         yield test_client
     app.state.replay.close()
 
@@ -260,6 +260,9 @@ def test_memento_timegate_and_timemap(archived, client) -> None:
                            .replace(tzinfo=UTC), usegmt=True)
     assert page.headers["memento-datetime"] == when
     assert client.get(f"/timemap/link/{base}never/").status_code == 404
+    linked = client.get("/cdx", params={"url": url, "output": "link"}).text
+    assert linked.count('rel="memento"') == len(rows) and linked.endswith('GMT"\n')
+    assert linked.count(",\n") == len(rows) - 1
 
 
 # --- safety -------------------------------------------------------------------------------
@@ -287,6 +290,17 @@ def test_header_injection_attempts_are_inert(archived, client) -> None:
     assert all("\r" not in v and "\n" not in v for v in injected.headers.values())
     evil = client.get("/cdx", params={"url": f"{base}\r\nX-Evil: 1", "output": "link"})
     assert "x-evil" not in evil.headers
+
+
+def test_other_host_names_are_refused(archived, client) -> None:
+    """DNS rebinding: a page elsewhere that points a name of its own at 127.0.0.1 must not
+    read the archive through its visitor's browser."""
+    _, base, _ = archived
+    for path in ("/", "/search?q=banjir", f"/timegate/{base}", f"/2025id_/{base}robots.txt"):
+        refused = client.get(path, headers={"Host": "attacker.example"})
+        assert refused.status_code == 400 and "attacker" not in refused.headers.get(
+            "location", "")
+    assert client.get("/", headers={"Host": "localhost:8080"}).status_code == 200
 
 
 def test_the_server_has_no_route_to_the_live_web(archived, client) -> None:
@@ -384,6 +398,11 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClie
     location = exchange(url, when, html, [
         (b"X-Note", b"a\rb\x00c value"), (b"Service-Worker-Allowed", b"/"),
         (b"Refresh", b"0; url=https://live.example/"), (b"Link", b"<https://live.example/>")])
+    loop = writer.write_exchange(Exchange(
+        url="http://kudakyv.test/putar", method="GET", request_headers=[], request_body=b"",
+        status=301, reason=b"Moved Permanently",
+        response_headers=[(b"Location", b"https://kudakyv.test/putar/")], body=b"",
+        fetched_at=when))[0]
     seconds = [exchange("https://kudakyv.test/detik/", at, f"capture {n}".encode())
                for n, at in enumerate((when.replace(second=43, microsecond=580000),
                                        when.replace(second=44, microsecond=640000)))]
@@ -398,6 +417,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClie
         archive.record_capture(CaptureRecord(
             url="https://kudakyv.test/detik/", fetched_at=at, status=200, mime="text/html",
             payload_digest=f"sha1:D{n}", location=loc))
+    archive.record_capture(CaptureRecord(
+        url="http://kudakyv.test/putar", fetched_at=when, status=301, mime=None,
+        payload_digest=None, location=loop))
     for n, name in enumerate(("../../../../../../etc/passwd", "/etc/passwd", ".hidden")):
         archive.record_capture(CaptureRecord(
             url=f"https://kudakyv.test/traversal/{n}/", fetched_at=when, status=200,
@@ -412,7 +434,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClie
                                                 text=f"Isi berita {SCRIPT} tentang banjir."))
     archive.close()
     app = create_app(ReplayConfig(f"sqlite:///{data_dir / 'arsip.db'}", data_dir / "warc"))
-    with TestClient(app, follow_redirects=False) as test_client:
+    with TestClient(app, base_url="http://127.0.0.1:8080", follow_redirects=False) as test_client:
         yield test_client, url
     app.state.replay.close()
 
@@ -429,6 +451,14 @@ def test_a_capture_is_reached_by_its_own_second(hostile) -> None:
                                          "closest": "20250428070044", "fl": "timestamp",
                                          "output": "text"})
     assert closest.text.split() == ["20250428070044", "20250428070043"]
+
+
+def test_a_redirect_to_itself_does_not_loop(hostile) -> None:
+    client, _ = hostile
+    page = client.get("/20250428070000/https://kudakyv.test/putar/")
+    assert page.status_code == 404 and "only as a redirect to itself" in page.text
+    raw = client.get("/20250428070000id_/https://kudakyv.test/putar/")
+    assert raw.status_code == 301  # as captured
 
 
 def test_index_rows_never_open_files_outside_the_warc_folder(hostile) -> None:

@@ -39,9 +39,13 @@ def replay() -> None:
               help="Address to listen on (another than 127.0.0.1 exposes the archive).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="Port to listen on (0: any free port).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests for this Host name (behind a proxy; repeatable). "
+                   "On 127.0.0.1 only 127.0.0.1 and localhost are answered.")
 @archive_options
 @expected_errors
-def serve(host: str, port: int, data_dir: Path, db_url: str) -> None:
+def serve(host: str, port: int, allow_hosts: tuple[str, ...], data_dir: Path,
+          db_url: str) -> None:
     """Serve the archive in a web browser: pages as captured, search, CDX and Memento.
 
     Pages load only from the archive: nothing is ever fetched from the live web.
@@ -53,14 +57,19 @@ def serve(host: str, port: int, data_dir: Path, db_url: str) -> None:
     """
     import uvicorn
 
-    from storage.replay.app import ReplayConfig, create_app
+    from storage.replay.app import LOOPBACK_HOSTS, ReplayConfig, create_app
 
     open_replay_archive(data_dir, db_url)
     warc_dir = data_dir / "warc"
     if not warc_dir.is_dir():
         click.echo(f"Warning: no WARC folder at {warc_dir}: pages cannot be replayed, only "
                    "listed and searched.", err=True)
-    app = create_app(ReplayConfig(db_url=db_url, warc_dir=warc_dir))
+    names = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else ("*",)
+    if names == ("*",):
+        click.echo(f"Warning: listening on {host}: the archive is open to other machines.",
+                   err=True)
+    app = create_app(ReplayConfig(db_url=db_url, warc_dir=warc_dir,
+                                  allowed_hosts=(*names, *allow_hosts)))
     try:
         sock = socket.create_server((host, port), family=_family(host), reuse_port=False)
     except OSError as exc:

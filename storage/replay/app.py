@@ -28,6 +28,8 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import (
     HTMLResponse,
@@ -46,6 +48,7 @@ from storage.index import (
     CaptureRow,
     CdxQuery,
     CdxQueryError,
+    Neighbours,
     format_cdx,
     parse_timestamp,
     surt_key,
@@ -95,12 +98,20 @@ CDX_CHUNK = 500  # lines per piece of a streamed CDX answer
 NEAREST = 5  # captures either side tried, closest first, when one cannot be replayed
 
 
+# The names a browser on this machine reaches a loopback-bound server by. Any other Host is
+# refused: a page on the web could otherwise rebind a name of its own to 127.0.0.1 and read the
+# archive through the visitor's browser (DNS rebinding).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
 @dataclass(frozen=True)
 class ReplayConfig:
-    """What a replay server reads: the archive database and its WARC folder."""
+    """What a replay server reads: the archive database and its WARC folder; the Host names
+    it answers to (``("*",)``: any)."""
 
     db_url: str
     warc_dir: Path
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
 
 
 class Replay:
@@ -248,19 +259,25 @@ class Replay:
                 continue  # http -> https, or a trailing slash: replay the page itself
             replayable = found
             break
+        if replayable is not None and modifier != IDENTITY and _self_redirect(replayable):
+            # every capture of this key is a redirect to itself (http -> https, a slash): it
+            # would send the browser round in circles
+            return self.message(request, 404, "Only a redirect was archived",
+                                "The archive holds this URL only as a redirect to itself "
+                                "(the page it led to was not captured).", url)
         if replayable is None:
             return self.message(request, 502, "Capture unreadable",
                                 "The archive index lists this URL, but its WARC record cannot "
                                 f"be read: {problems[0] if problems else 'unknown'}", url)
         capture = replayable.capture
-        all_captures = self.index.captures_of(url) if modifier == "" else []
+        around = self.index.neighbours(capture) if modifier == "" else None
         if modifier == IDENTITY:
             urls = UrlRewriter(_root(request), capture.timestamp, capture.url)
             response = _identity(replayable, request.headers.get("accept-encoding", ""), urls)
         else:
-            response = self._rewritten(request, replayable, modifier, all_captures)
+            response = self._rewritten(request, replayable, modifier, around)
         response.headers["Memento-Datetime"] = http_date(capture.fetched_at)
-        response.headers["Link"] = links.memento_header(capture, url, all_captures)
+        response.headers["Link"] = links.memento_header(capture, url, around)
         if capture.timestamp != timestamp:
             response.headers["Content-Location"] = links.memento(capture, modifier)
         response.headers["Content-Security-Policy"] = ARCHIVE_CSP
@@ -269,7 +286,7 @@ class Replay:
         return response
 
     def _rewritten(self, request: Request, rep: Replayable, modifier: str,
-                   captures: list[CaptureRow]) -> Response:
+                   around: Neighbours | None) -> Response:
         capture = rep.capture
         urls = UrlRewriter(_root(request), capture.timestamp, capture.url)
         headers: list[tuple[bytes, bytes]] = []
@@ -287,7 +304,7 @@ class Replay:
             headers.extend((b"content-encoding", c.encode()) for c in rep.content_encodings)
         elif rep.mime in HTML_TYPES or (not rep.mime and body.lstrip()[:1] == b"<"):
             encoding, text = html_to_unicode(rep.content_type or None, body)
-            banner = self._banner(request, capture, captures) if modifier == "" else None
+            banner = self._banner(request, capture, around) if around is not None else None
             text = rewrite_html(text, urls, banner)
             body = text.encode(encoding, errors="xmlcharrefreplace")
             headers = [(k, v) for k, v in headers if k != b"content-type"]
@@ -301,15 +318,12 @@ class Replay:
                                 if k == b"content-length"] + headers
         return response
 
-    def _banner(self, request: Request, capture: CaptureRow, captures: list[CaptureRow]) -> str:
-        ids = [row.id for row in captures]
-        at = ids.index(capture.id) if capture.id in ids else -1
+    def _banner(self, request: Request, capture: CaptureRow, around: Neighbours) -> str:
         when = capture.fetched_at.astimezone(UTC)
         return self.templates.get_template("banner.html").render(
             root=_root(request), iso=when.isoformat(), human=_when(when), url=capture.url,
-            count=len(captures), prev=captures[at - 1] if at > 0 else None,
-            next=captures[at + 1] if 0 <= at < len(captures) - 1 else None,
-            is_article=self.catalog.is_article(capture.url, [row.url for row in captures]))
+            count=around.count, prev=around.prev, next=around.next,
+            is_article=self.catalog.is_article(capture.url, around.urls()))
 
     # --- APIs ---------------------------------------------------------------------------------
 
@@ -329,15 +343,16 @@ class Replay:
         def lines() -> Any:
             # in chunks: each item of a streamed body is one trip to the thread pool
             chunk: list[str] = []
-            for row in rows:
-                if query.output == "link":
-                    chunk.append(f'<{links.memento(row)}>; rel="memento"; '
-                                 f'datetime="{http_date(row.fetched_at)}",\n')
+            for n, row in enumerate(rows):
+                if query.output == "link":  # link format: entries separated by ",\n"
+                    chunk.append(("" if n == 0 else ",\n") + links.memento_line(row))
                 else:
                     chunk.append(format_cdx(row, query) + "\n")
                 if len(chunk) == CDX_CHUNK:
                     yield "".join(chunk)
                     chunk = []
+            if query.output == "link":
+                chunk.append("\n")
             if chunk:
                 yield "".join(chunk)
 
@@ -548,7 +563,9 @@ def create_app(config: ReplayConfig) -> Starlette:
         named("/timemap/link/{url:path}", with_url(replay.timemap, "/timemap/link/")),
         named("/{path:path}", replay.archive_path),
     ]
-    app = Starlette(routes=routes, exception_handlers={
+    app = Starlette(routes=routes, middleware=[
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(config.allowed_hosts)),
+    ], exception_handlers={
         StorageError: lambda request, exc: replay.message(request, 500, "Archive error",
                                                           str(exc)),
     })
