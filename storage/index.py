@@ -257,6 +257,9 @@ def distance(row: CaptureRow, when: datetime) -> float:
                .total_seconds())
 
 
+_CDXJ = CdxQuery(url="")
+
+
 def search_range(url: str, match_type: str) -> tuple[str, str]:
     """The ``[start, end)`` urlkey range of a match type, as pywb computes it."""
     key = surt_key(url)
@@ -351,12 +354,16 @@ class CaptureIndex:
         """About ``n`` captures either side of ``when`` for ``url``'s key, closest first, by
         whole seconds as their 14-digit timestamps say (so the capture a memento URI names is
         the one it gets); a tie goes to the capture of this very URL, then the earlier one."""
+        return self._nearest_key(surt_key(url), when, n, url)[:2 * n]
+
+    def _nearest_key(self, urlkey: str, when: datetime, n: int, url: str | None = None
+                     ) -> list[CaptureRow]:
         # a capture within the asked-for second is "before" it as far as the query goes
-        params = {"urlkey": surt_key(url), "when": when.replace(microsecond=0)
-                  + timedelta(seconds=1), "n": n + 1}
+        params = {"urlkey": urlkey, "when": when.replace(microsecond=0) + timedelta(seconds=1),
+                  "n": n + 1}
         found = self._rows(self._before, params) + self._rows(self._after, params)
         found.sort(key=lambda row: (distance(row, when), row.url != url, row.fetched_at))
-        return found[:2 * n]
+        return found
 
     def closest(self, url: str, when: datetime) -> CaptureRow | None:
         found = self.nearest(url, when, 1)
@@ -402,6 +409,11 @@ class CaptureIndex:
     def cdx(self, query: CdxQuery) -> Iterator[CaptureRow]:
         """The captures a CDX query selects, in its order (see the module docs)."""
         t = self._table
+        if (query.closest is not None and query.match_type == "exact" and not query.filters
+                and query.from_ts is None and query.to_ts is None):
+            # the usual closest query (pywb's own fallback lookups): index seeks either side
+            yield from self._nearest_key(query.start, query.closest, query.limit)[:query.limit]
+            return
         conditions = [t.c.urlkey >= query.start, t.c.urlkey < query.end]
         if query.from_ts is not None:
             conditions.append(t.c.fetched_at >= query.from_ts)
@@ -431,7 +443,7 @@ class CaptureIndex:
                     row = CaptureRow(*values)
                     if query.filters:
                         fields = row.cdx()
-                        line = " ".join(fields.values())
+                        line = format_cdx(row, _CDXJ)  # a filter on no field reads the line
                         if not all(check(fields, line) for check in query.filters):
                             continue
                     yield row

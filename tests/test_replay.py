@@ -24,6 +24,7 @@ from starlette.testclient import TestClient
 
 from storage.replay.app import ReplayConfig, create_app
 from tests.conftest import run_arsip
+from tests.dbfixtures import pg_url  # noqa: F401
 from tests.newsite import BaseURL, Site, build_site, serve
 
 CRAWL = ("--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1")
@@ -521,3 +522,36 @@ def test_a_link_to_a_never_archived_url_stays_in_the_archive(hostile) -> None:
     assert link == "/20250428070000/https://kudakyv.test/tidak-pernah-diarsipkan/"
     missing = client.get(link)
     assert missing.status_code == 404 and "never archived" in missing.text
+
+
+def test_the_app_on_postgresql(pg_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """The same app over an archive in PostgreSQL: tsvector search, CDX, replay."""
+    site = build_site()
+    site.slow_seconds = 0.2
+    data_dir = tmp_path / "arsip-data"
+    with serve(site) as base:
+        crawled = run_arsip("crawl", base, "--data-dir", str(data_dir), "--db", pg_url, *CRAWL)
+        assert crawled.returncode == 0, crawled.stderr
+    app = create_app(ReplayConfig(pg_url, data_dir / "warc"))
+    try:
+        with TestClient(app, base_url="http://127.0.0.1:8080",
+                        follow_redirects=False) as client:
+            assert base.rstrip("/") in client.get("/").text
+            spec = site.articles[5]
+            word = max(spec.title.split(), key=len)
+            results = client.get("/search", params={"q": word})
+            assert spec.url(base) in results.text and "<mark>" in results.text
+            rows = cdx_rows(client, url=spec.url(base))
+            assert rows and rows[0]["status"] == "200"
+            page = client.get(f"/{rows[0]['timestamp']}/{spec.url(base)}")
+            assert page.status_code == 200 and "<arsip-banner>" in page.text
+            served, _ = base.server.rendered(spec.path, site.resources[spec.path])
+            raw = client.get(f"/{rows[0]['timestamp']}id_/{spec.url(base)}",
+                             headers={"Accept-Encoding": "identity"})
+            assert raw.content == served
+            everything = cdx_rows(client, url=base, matchType="domain")
+            assert len(everything) > 40
+            hosts = {row["urlkey"].split(")")[0] for row in everything}
+            assert hosts == {rows[0]["urlkey"].split(")")[0]}
+    finally:
+        app.state.replay.close()
