@@ -564,3 +564,14 @@ def test_read_only_open_needs_an_archive_and_creates_nothing(db_url: str) -> Non
         engine.dispose()
     Archive.open(db_url).close()  # a crawl creates it; then reading works
     Archive.open(db_url, read_only=True).close()
+
+
+def test_a_read_only_archive_refuses_writes(db_url: str) -> None:  # noqa: F811
+    Archive.open(db_url).close()
+    reader = Archive.open(db_url, read_only=True)
+    try:
+        with pytest.raises(DatabaseError):
+            reader.ensure_site("kudakyv", "https://kudakyv.test/")
+        assert scalar(reader, "SELECT count(*) FROM sites") == 0
+    finally:
+        reader.close()
