@@ -1,0 +1,68 @@
+"""What every ``arsip`` command shares: archive options, expected errors, exit codes."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from crawler.config import resolve_data_dir, resolve_db_url
+from crawler.errors import ArsipError, UsageError
+from storage.errors import StorageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# click's convention: 2 for a wrong flag or argument; 1 for a failure at run time; 128 + N for a
+# process a signal stopped (130 Ctrl-C, 143 SIGTERM).
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def archive_options(func: F) -> F:
+    """``--data-dir`` and ``--db``, which every command that touches the archive takes."""
+
+    @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                  envvar="ARSIP_DATA_DIR", default=None,
+                  help="Archive folder [default: ./arsip-data; env ARSIP_DATA_DIR].")
+    @click.option("--db", "db_url", envvar="ARSIP_DB_URL", default=None,
+                  help="SQLAlchemy URL [default: sqlite:///DATA_DIR/arsip.db; env ARSIP_DB_URL].")
+    @functools.wraps(func)
+    def wrapper(*args: Any, data_dir: Path | None, db_url: str | None, **kwargs: Any) -> Any:
+        directory = resolve_data_dir(data_dir)
+        return func(*args, data_dir=directory, db_url=resolve_db_url(db_url, directory), **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def expected_errors(func: F) -> F:
+    """Turn expected failures into one ``Error: ...`` line: exit 2 for a usage error, 1 for
+    anything else, 130 for Ctrl-C."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except UsageError as exc:
+            raise click.UsageError(str(exc)) from None
+        except (ArsipError, StorageError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_existing_archive(data_dir: Path, db_url: str) -> Any:
+    """The archive for read-only commands; a clear error when there is none yet."""
+    from storage.archive import Archive
+
+    if db_url.startswith("sqlite:///"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        if not path.exists():
+            raise ArsipError(f"no archive at {path}; run `arsip crawl URL --data-dir {data_dir}`")
+    return Archive.open(db_url, read_only=True)
