@@ -473,3 +473,60 @@ def test_crawl_into_postgresql(tmp_path: Path, pg_url: str) -> None:
         row = next(r for r in rows if r["url"] == seed.url(base))
         assert row["published"] == seed.published.isoformat()
         assert "Baca Juga" not in row["text"]
+
+
+def test_a_long_redirect_chain_still_reaches_its_article(tmp_path: Path) -> None:
+    # defect 9: arsip followed 10 hops, browsers and Scrapy's default 20; a 15-hop chain lost
+    # the article at its end. Every hop is archived either way.
+    from tests.newsite import Resource
+
+    source = build_site(n_articles=2)
+    article = source.articles[0]
+    hidden = "/tersembunyi/" + article.path.strip("/").replace("/", "-") + "/"
+    site = Site(resources={hidden: source.resources[article.path]}, articles=[article])
+    hops = [f"/r/{i}" for i in range(1, 16)]
+    for here, there in zip(hops, [*hops[1:], hidden], strict=True):
+        site.resources[here] = Resource(b"Moved", "text/html", status=301,
+                                        headers=[("Location", there)])
+    data_dir = tmp_path / "arsip-data"
+    with serve(site) as base:
+        result = crawl(base.rstrip("/") + hops[0], data_dir)
+        assert result.returncode == 0, result.stderr
+        final = base.rstrip("/") + hidden
+    assert [row["url"] for row in export(data_dir)] == [final]
+    statuses = {r.rec_headers.get_header("WARC-Target-URI"): r.http_headers.get_statuscode()
+                for _, r in records(data_dir) if r.rec_type == "response"}
+    assert all(statuses[base.rstrip("/") + hop] == "301" for hop in hops)
+
+
+@pytest.fixture
+def read_only_archive(crawled, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the crawled archive on a read-only mount (root needed: it ignores modes)."""
+    _, _, data_dir, _ = crawled
+    source, mount_point = tmp_path / "source", tmp_path / "read-only"
+    shutil.copytree(data_dir, source)
+    mount_point.mkdir()
+    bound = subprocess.run(["mount", "--bind", str(source), str(mount_point)],
+                           capture_output=True, text=True)
+    if bound.returncode != 0:
+        pytest.skip(f"cannot bind-mount here (needs root): {bound.stderr.strip()}")
+    try:
+        remounted = subprocess.run(["mount", "-o", "remount,bind,ro", str(mount_point)],
+                                   capture_output=True, text=True)
+        assert remounted.returncode == 0, remounted.stderr
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_read_only_archive_can_be_queried(crawled, read_only_archive: Path) -> None:
+    # defect 8: status, export, search and history said "attempt to write a readonly database"
+    site, base, _, _ = crawled
+    before = sorted(p.name for p in read_only_archive.iterdir())
+    spec = site.articles[0]
+    for args in (("status",), ("export",), ("search", spec.title.split()[0]),
+                 ("history", spec.url(base))):
+        result = run_arsip(*args, "--data-dir", str(read_only_archive))
+        assert result.returncode == 0, (args, result.stderr)
+        assert result.stdout.strip()
+    assert sorted(p.name for p in read_only_archive.iterdir()) == before  # nothing was written
