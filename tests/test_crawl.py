@@ -220,7 +220,9 @@ def test_export_points_at_the_warc_record(crawled) -> None:
 
 def test_cdxj_indexer_finds_every_article_capture(crawled) -> None:
     _, _, data_dir, _ = crawled
-    index = subprocess.run(["cdxj-indexer", *map(str, warc_files(data_dir))],
+    # through this interpreter: the tests pass without the venv's bin on PATH
+    index = subprocess.run([sys.executable, "-m", "cdxj_indexer.main",
+                            *map(str, warc_files(data_dir))],
                            capture_output=True, text=True, check=True).stdout
     entries = [json.loads(line.split(" ", 2)[2]) for line in index.splitlines() if line.strip()]
     located = {(e["filename"], int(e["offset"])): e for e in entries}
