@@ -13,6 +13,7 @@ import click
 from crawler.commands.archive import export, history, reindex, search, status
 from crawler.commands.crawl import crawl
 from crawler.commands.extract import extract
+from crawler.commands.replay import replay
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,6 +35,7 @@ main.add_command(status)
 main.add_command(search)
 main.add_command(history)
 main.add_command(reindex)
+main.add_command(replay)
 
 
 if __name__ == "__main__":

@@ -181,7 +181,7 @@ def test_two_starts_at_once_get_one_run(db_url: str, stale_holder: bool) -> None
 
 
 def test_migration_keeps_one_running_run_per_site(db_url: str) -> None:  # noqa: F811
-    # before 0002 every killed crawl left its run "running", several per site
+    # before 0003 every killed crawl left its run "running", several per site
     engine = create_engine_for(db_url)
     try:
         with engine.begin() as conn:
@@ -193,7 +193,7 @@ def test_migration_keeps_one_running_run_per_site(db_url: str) -> None:  # noqa:
             config = Config()
             config.set_main_option("script_location", str(MIGRATIONS))
             config.attributes["connection"] = conn
-            command.upgrade(config, "0001")
+            command.upgrade(config, "0002")
             conn.execute(text("INSERT INTO sites (name, base_url, enabled, created_at) "
                               "VALUES ('a', 'https://a.test/', true, :t)"), {"t": T0})
             for _ in range(3):

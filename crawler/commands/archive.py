@@ -105,28 +105,39 @@ def status(as_json: bool, data_dir: Path, db_url: str) -> None:
 @click.command()
 @click.argument("query")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--all-versions", is_flag=True,
+              help="Also search earlier versions of articles (text since edited).")
+@click.option("--site", help="Only articles of this site (its name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON lines.")
 @archive_options
 @expected_errors
-def search(query: str, limit: int, as_json: bool, data_dir: Path, db_url: str) -> None:
-    """Find articles whose title or text contains every word of QUERY (any case).
+def search(query: str, limit: int, all_versions: bool, site: str | None, as_json: bool,
+           data_dir: Path, db_url: str) -> None:
+    """Full-text search of article titles and texts, best matches first.
+
+    Every word must match; "quoted words" match as a phrase, OR accepts either of two
+    terms, and -word excludes one. Words are matched whole, in any case.
 
     \b
     Example:
-      arsip search "korea utara kursk" --limit 5
+      arsip search "korea utara" kursk --limit 5
+      arsip search 'banjir -jakarta' --all-versions
     """
     from storage.report import search_articles
 
     archive = open_existing_archive(data_dir, db_url)
     try:
-        hits = search_articles(archive, query, limit)
+        hits = search_articles(archive, query, limit, all_versions=all_versions, site=site)
     finally:
         archive.close()
     for hit in hits:
         if as_json:
-            click.echo(json.dumps(hit, ensure_ascii=False))
+            click.echo(json.dumps({k: v for k, v in hit.items() if k != "marked"},
+                                  ensure_ascii=False))
         else:
-            click.echo(f"{hit['published'] or '-'}  {hit['title'] or '(no title)'}\n"
+            earlier = "" if hit["current"] else \
+                f"  [earlier version, {hit['version_fetched_at']}]"
+            click.echo(f"{hit['published'] or '-'}  {hit['title'] or '(no title)'}{earlier}\n"
                        f"    {hit['url']}\n    {hit['snippet']}\n")
     if not hits:
         click.echo(f"no article matches {query!r}", err=True)

@@ -1,7 +1,7 @@
 """crawl runs: owner (pid, host), heartbeat, and at most one running run per site
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2025-12-01
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 TS = sa.DateTime(timezone=True)
 RUNNING = sa.text("outcome = 'running'")
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
