@@ -119,6 +119,7 @@ class CrawlRuntime:
         self._reader: _ReplyReader | None = None
         self._waiting: list[Deferred[bool]] = []
         self._watchers: list[Callable[[CrawlRuntime], None]] = []
+        self._handling = install_signal_handlers
         if install_signal_handlers:
             for signum in SHUTDOWN_SIGNALS:
                 signal.signal(signum, self._on_signal)
@@ -232,6 +233,10 @@ class CrawlRuntime:
             if self._crawler is not None and self._crawler.stats is not None:
                 self._crawler.stats.set_value("arsip/fatal", fatal.message)
         self.request_stop(STOP_FATAL)
+        if self.ctx is not None and self.ctx.recorder.final is not None:
+            # the recorder is gone: nothing in flight could be archived, so nothing is waited
+            # for (a full disk leaves it running, and articles of what it wrote still go in)
+            self._stop_now()
 
     def until_opened(self) -> Deferred[bool]:
         """Fires True once the run is open and the crawl may fetch, False if it is stopping
@@ -304,10 +309,15 @@ class CrawlRuntime:
             self.say(f"Stopping ({signal_name(signum)}): finishing {in_flight}; "
                      f"{again} again to stop now.")
             return
-        self.forced = True
         self.say("Stopping now: writing out what was fetched.")
-        with contextlib.suppress(RuntimeError):  # already stopping
-            self._reactor.stop()
+        self._stop_now()
+
+    def _stop_now(self) -> None:
+        """Stop the reactor without waiting for requests in flight; ``close`` does the rest."""
+        self.forced = True
+        if self._reactor is not None:
+            with contextlib.suppress(RuntimeError):  # already stopping
+                self._reactor.stop()
 
     def _engine(self) -> Any:
         """Scrapy's engine, once the crawl has one."""
@@ -418,6 +428,14 @@ class CrawlRuntime:
         if self.state not in ENDED and self.signals:
             return 128 + self.signals[0]
         return EXIT_OK
+
+    def exiting(self) -> None:
+        """Everything is written and said: from here to the process's end a signal changes
+        nothing. (Python restores the default actions as it finalizes; a SIGTERM then would
+        turn the decided exit code into a death by signal.)"""
+        if self._handling:
+            for signum in SHUTDOWN_SIGNALS:
+                signal.signal(signum, signal.SIG_IGN)
 
     # --- the terminal ---------------------------------------------------------------------------
 

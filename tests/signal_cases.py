@@ -250,7 +250,7 @@ def run_case(signame: str, state: str, workdir: Path, *, to_group: bool = True,
             lock.__enter__()
         proc = start_crawl(target, data_dir, state_file, stderr_path=stderr_path,
                            stdout=write_fd if blocked else None)
-        drainer = drain(read_fd, out) if blocked else None
+        drainer: threading.Thread | None = None
         try:
             pid = proc.pid
             if state in ("starting", "spawning", "opening"):
@@ -279,6 +279,8 @@ def run_case(signame: str, state: str, workdir: Path, *, to_group: bool = True,
             else:  # closed, failed: the crawl has ended and is printing its summary
                 wait_for_state(state_file, state, proc)
                 send(proc)
+            if blocked:  # only now does anybody read what it prints
+                drainer = drain(read_fd, out)
             proc.wait(timeout=120)
             result.exit_code = proc.returncode
         except BaseException:

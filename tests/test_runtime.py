@@ -270,6 +270,8 @@ def test_the_recorder_dying_in_each_state_fails_the_crawl_cleanly(tmp_path: Path
                     os.killpg(proc.pid, signal.SIGINT)
                     wait_for_state(state_file, "stopping", proc)
             os.kill(_recorder_of(proc.pid, db), signal.SIGKILL)
+            # with the recorder gone nothing in flight could be archived: the crawl does not
+            # wait for the requests the server still holds
             wait_for_state(state_file, "failed", proc)
             site.gate.set()
             proc.communicate(timeout=120)

@@ -69,16 +69,23 @@ def crawl(urls: tuple[str, ...], site: str | None, max_pages: int | None, since:
     from crawler.run import run_crawl
     from crawler.summary import print_summary
 
-    result = run_crawl(urls, settings, runtime=runtime, site=site, since=since, verbose=verbose)
+    try:
+        result = run_crawl(urls, settings, runtime=runtime, site=site, since=since,
+                           verbose=verbose)
+    except BaseException:
+        runtime.exiting()
+        raise
+    # Everything is written and closed; a signal from here on ends the process at once with
+    # the decided exit code (the runtime is in its final state).
     if result.opened:
         print_summary(result, data_dir)
-    # Everything is written and closed; the process only exits from here. Frozen objects are
-    # skipped by the collections of interpreter shutdown, which otherwise walk the whole heap of
-    # a big crawl once more (0.3 s after a 1,000-article crawl).
-    gc.freeze()
     if result.failure:
         click.echo(f"Error: {result.failure}", err=True)
     elif result.signal:
         kept = "what was fetched is archived" if result.opened else "nothing was fetched"
         click.echo(f"Error: interrupted ({result.signal}); {kept}", err=True)
+    runtime.exiting()
+    # Frozen objects are skipped by the collections of interpreter shutdown, which otherwise
+    # walk the whole heap of a big crawl once more (0.3 s after a 1,000-article crawl).
+    gc.freeze()
     sys.exit(result.exit_code)
