@@ -65,6 +65,7 @@ class CrawlConfig:
     max_pages: int = 0
     trigger: str = "cli"
     conditional_requests: bool = True
+    requisites: bool = True
 
     @property
     def workers(self) -> int:
@@ -98,4 +99,5 @@ class CrawlConfig:
             max_pages=settings.getint("ARSIP_MAX_PAGES", 0),
             trigger=settings.get("ARSIP_TRIGGER", "cli"),
             conditional_requests=settings.getbool("ARSIP_CONDITIONAL_REQUESTS", True),
+            requisites=settings.getbool("ARSIP_REQUISITES", True),
         )

@@ -37,6 +37,10 @@ ARSIP_TRIGGER = "scrapy"
 ARSIP_PROGRESS = False
 # Send If-None-Match / If-Modified-Since for articles the archive already holds.
 ARSIP_CONDITIONAL_REQUESTS = True
+# Also fetch each article's page requisites (stylesheets and what they import, fonts, scripts,
+# the images of the article body) so the archived page replays as it looked; see
+# crawler/requisites.py for which hosts.
+ARSIP_REQUISITES = True
 
 # --- politeness ---------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True

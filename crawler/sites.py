@@ -8,6 +8,7 @@ gets :func:`default_profile`, whose general rules fit most WordPress-style newsr
     start_urls = ["https://kudakyv.com/", "https://kudakyv.com/category/internasional/"]
     sitemaps = ["https://kudakyv.com/sitemap_index.xml"]
     feeds = ["https://kudakyv.com/feed/"]
+    requisite_hosts = ["*.kudakyv-cdn.net"]  # more hosts page requisites may come from
 
     [articles]
     allow = ['/\\d{4}/\\d{2}/\\d{2}/']     # regexes on the URL path: these are articles
@@ -53,6 +54,9 @@ class SiteProfile:
     article_deny: tuple[str, ...] = ()
     extraction: ExtractionRules = field(default_factory=ExtractionRules)
     source: str | None = None
+    # hosts (``*.example`` for subdomains) whose page requisites are fetched besides the site's
+    # own and its pages' stylesheet hosts (crawler/requisites.py)
+    requisite_hosts: tuple[str, ...] = ()
 
     @property
     def host(self) -> str:
@@ -79,6 +83,7 @@ class SiteProfile:
             article_deny=self.article_deny,
             extraction=self.extraction,
             source=self.source,
+            requisite_hosts=self.requisite_hosts,
         )
 
 
@@ -152,6 +157,7 @@ def parse_profile(text: str, source: str = "<profile>") -> SiteProfile:
             promo_labels=_strings(extraction, "promo_labels", source),
         ),
         source=source,
+        requisite_hosts=_strings(data, "requisite_hosts", source),
     )
 
 
