@@ -66,7 +66,8 @@ DEFAULT_REQUEST_HEADERS = {
 COOKIES_ENABLED = False
 DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
-REDIRECT_MAX_TIMES = 10
+# As browsers and Scrapy's default: newsrooms chain shortlinks, trackers and old slugs.
+REDIRECT_MAX_TIMES = 20
 # A response cut short is still archived (with WARC-Truncated) rather than thrown away.
 DOWNLOAD_FAIL_ON_DATALOSS = False
 # Errors are archived and recorded too; the spider decides what to do with them.

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from crawler.extraction.worker import WorkerResult, extract_in_worker, prepare_worker, warm_up
+from crawler.extraction.worker import PageResult, extract_in_worker, prepare_worker, warm_up
 from crawler.sites import SiteProfile
+from storage.processes import helper_context
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +32,17 @@ class ExtractionPool:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
+        self.in_flight = 0  # pages submitted and not answered yet
         self._executor: ProcessPoolExecutor | None = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
         # spawn, not fork: forking a process that runs a reactor and threads is unsafe. (A fork
         # server saves each worker its imports but keeps a third copy of them resident, which
-        # costs more memory than the second of start-up it saves.)
+        # costs more memory than the second of start-up it saves.) The helper context spawns
+        # them deaf to the shutdown signals from their first instruction.
         executor = ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=helper_context(),
             initializer=prepare_worker,
             max_tasks_per_child=TASKS_PER_WORKER,
         )
@@ -51,8 +53,16 @@ class ExtractionPool:
         return executor
 
     async def extract(self, html: str, url: str, profile: SiteProfile,
-                      want_links: bool) -> WorkerResult:
+                      want_links: bool) -> PageResult:
         """The article (or its error as text) and, if wanted, the page's links to follow."""
+        self.in_flight += 1
+        try:
+            return await self._extract(html, url, profile, want_links)
+        finally:
+            self.in_flight -= 1
+
+    async def _extract(self, html: str, url: str, profile: SiteProfile,
+                       want_links: bool) -> PageResult:
         for attempt in (1, 2):
             executor = self._executor
             if executor is None:
@@ -70,15 +80,16 @@ class ExtractionPool:
                 # cancelled): retry on the new one; any other cancellation goes on up
                 if self._executor is executor or self._executor is None:
                     raise
-        return "extraction worker crashed on this page twice", ((), ())
+        return PageResult(None, "extraction worker crashed on this page twice")
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
         if self._executor is broken:
             broken.shutdown(wait=False, cancel_futures=True)
             self._executor = self._start()
 
-    def shutdown(self) -> None:
-        """Stop the workers (waiting for pages in progress); safe to call more than once."""
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop the workers: pages not started are dropped, pages in progress finish (``wait``:
+        before this returns); safe to call more than once."""
         executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+            executor.shutdown(wait=wait, cancel_futures=True)

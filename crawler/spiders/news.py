@@ -43,9 +43,9 @@ from crawler.discovery import (
 from crawler.errors import UsageError
 from crawler.items import PageItem
 from crawler.requisites import MAX_CSS_DEPTH, css_requisites, host_allowed, host_of, page_requisites
+from crawler.runtime import CrawlRuntime
 from crawler.sites import SiteProfile, default_profile, load_profile
-from storage.errors import StorageError
-from storage.recorder import FATAL
+from storage.protocol import FetchNoted
 
 logger = logging.getLogger(__name__)
 
@@ -85,12 +85,15 @@ class NewsSpider(scrapy.Spider):
         urls: str | None = None,
         site: str | None = None,
         since: str | None = None,
+        runtime: CrawlRuntime | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.start_url_args = tuple(u for u in [url, *(urls or "").split(",")] if u)
         self.site_arg = site
         self.since_arg = since
+        # ``arsip crawl`` passes the runtime it built first thing; ``scrapy crawl`` gets one here
+        self.runtime_arg = runtime
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -100,51 +103,19 @@ class NewsSpider(scrapy.Spider):
         spider.since = parse_since(spider.since_arg) or config.since
         spider.profile = profile
         spider.allowed_domains = list(profile.domains)
-        spider.arsip = CrawlContext.open(config, profile)
+        runtime = spider.runtime_arg or CrawlRuntime()
+        spider.arsip = CrawlContext.open(config, profile, runtime)
+        runtime.attach(crawler, spider.arsip)
         spider.scheduled = set()
-        spider.startup_error = None
-        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
-        crawler.signals.connect(spider._engine_stopped, signal=signals.engine_stopped)
         return spider
-
-    # --- lifecycle ------------------------------------------------------------------------------
-
-    def _closed(self, reason: str) -> None:
-        stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
-        outcome = {"finished": "finished", "max_pages": "finished"}.get(
-            reason, "interrupted" if reason == "shutdown" else reason
-        )
-        if not stats.get("downloader/response_count") and reason != "shutdown":
-            outcome = "unreachable"
-        self.arsip.recorder.send(("finish", outcome, _jsonable(stats)))
-
-    def _engine_stopped(self) -> None:
-        # everything sent is written and committed before the crawl process exits
-        for reply in self.arsip.close():
-            if reply[0] == FATAL:
-                logger.error("%s", reply[1])
-                if self.crawler.stats:
-                    self.crawler.stats.set_value("arsip/fatal", reply[1])
-        if self.crawler.stats:
-            for key, value in (self.arsip.recorder.final or {}).items():
-                self.crawler.stats.set_value(key, value)
 
     # --- discovery ------------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        # imported here: importing the reactor at module level would install the default one
-        from twisted.internet import reactor
-        from twisted.internet.task import deferLater
-
-        try:
-            # nothing is fetched before the archive is open and the run started; the reactor
-            # keeps running meanwhile (a migration can be long), so Ctrl-C is still heard
-            while self.arsip.poll_opened() is None:
-                await maybe_deferred_to_future(deferLater(reactor, 0.02, lambda: None))
-        except StorageError as exc:
-            # for the log file; run_crawl raises it again and the user sees it once, cleanly
-            logger.info("Cannot start the crawl: %s", exc)
-            self.startup_error = exc
+        # nothing is fetched before the archive is open and the run started (a migration can
+        # be long, and the reactor keeps running meanwhile); a crawl stopped first, or one whose
+        # archive could not be opened, fetches nothing at all
+        if not await maybe_deferred_to_future(self.arsip.runtime.until_opened()):
             return
         profile = self.profile
         if self.crawler.settings.getbool("ROBOTSTXT_OBEY"):
@@ -247,7 +218,8 @@ class NewsSpider(scrapy.Spider):
     def parse_page(self, response: Response) -> Iterator[scrapy.Request | PageItem]:
         if response.status == 304:
             self._count("arsip/not_modified")
-            self.arsip.recorder.send(("fetch", response.url, "article", _fetched_at(response), 304))
+            self.arsip.recorder.send(FetchNoted(response.url, "article", _fetched_at(response),
+                                                304))
             return
         if not isinstance(response, TextResponse) or not _is_html(response):
             self._count("arsip/non_html")
@@ -294,8 +266,8 @@ class NewsSpider(scrapy.Spider):
             yield self._item(response, want_links=False)
             yield from self._requisites(response)
         else:
-            self.arsip.recorder.send(("fetch", response.url, "hub", _fetched_at(response),
-                                      response.status))
+            self.arsip.recorder.send(FetchNoted(response.url, "hub", _fetched_at(response),
+                                                response.status))
         for href in feeds:
             yield self._request(response.urljoin(href), self.parse_feed, PRIORITY_DISCOVERY)
         yield from self._follow(response, hrefs)
@@ -450,6 +422,3 @@ def _ld_types(blobs: list[str]) -> list[str]:
             continue
     return types
 
-
-def _jsonable(stats: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in stats.items()}
