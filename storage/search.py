@@ -198,6 +198,9 @@ def search(conn: Connection, query: str, *, limit: int = 20, offset: int = 0,
         return []
     params: dict[str, Any] = {"limit": limit, "offset": offset, "site": site}
     site_only = "" if site is None else _SITE_ONLY
+    if site is not None and conn.execute(text("SELECT id FROM sites WHERE name = :site"),
+                                         params).first() is None:
+        raise SearchQueryError(f"the archive holds no site called {site!r}")
     if conn.dialect.name == "sqlite":
         return _sqlite_search(conn, fts5_expression(parsed), params, all_versions, site_only)
     params["query"] = tsquery_text(parsed)
@@ -231,10 +234,7 @@ def _sqlite_search(conn: Connection, match: str, params: dict[str, Any], all_ver
 
 
 def _hit(row: Any) -> Hit:
-    from storage.models import UTCDateTime  # result rows of raw SQL hold text on SQLite
-
-    def when(value: Any) -> datetime | None:
-        return UTCDateTime().process_result_value(value, None)  # type: ignore[arg-type]
+    from storage.models import as_utc as when
 
     return Hit(
         version_id=row["id"], page_id=row["page_id"], url=row["url"], title=row["title"],

@@ -234,6 +234,8 @@ def test_search_ranks_filters_and_marks(archive: Archive) -> None:
         search_articles(archive, odd)  # never a syntax error
     with pytest.raises(SearchQueryError):
         search_articles(archive, "-banjir")
+    with pytest.raises(SearchQueryError, match="no site called 'nope'"):
+        search_articles(archive, "banjir", site="nope")
 
 
 def test_search_finds_words_an_article_held_before_it_was_edited(archive: Archive) -> None:

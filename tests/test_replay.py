@@ -407,6 +407,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClie
     seconds = [exchange("https://kudakyv.test/detik/", at, f"capture {n}".encode())
                for n, at in enumerate((when.replace(second=43, microsecond=580000),
                                        when.replace(second=44, microsecond=640000)))]
+    crlf = exchange("https://kudakyv.test/crlf/", when, b"crlf page")
     writer.close()
     archive = Archive.open(f"sqlite:///{data_dir / 'arsip.db'}")
     capture = archive.record_capture(CaptureRecord(
@@ -428,8 +429,11 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClie
             location=replace(location, warc_file=name, record_id=f"<urn:uuid:t{n}>")))
     archive.record_capture(CaptureRecord(
         url="https://kudakyv.test/crlf/\r\nSet-Cookie: x=1", fetched_at=when, status=200,
-        mime="text/html", payload_digest=None,
-        location=replace(location, record_id="<urn:uuid:crlf>")))
+        mime="text/html", payload_digest=None, location=crlf))
+    # an index row whose record id is not the one at its offset (the file changed under it)
+    archive.record_capture(CaptureRecord(
+        url="https://kudakyv.test/diganti/", fetched_at=when, status=200, mime="text/html",
+        payload_digest=None, location=replace(crlf, record_id="<urn:uuid:other>")))
     archive.store_article(site_id=None, url=url, capture_id=capture, fetched_at=when,
                           article=ArticleRecord(url=url, title=f"{SCRIPT} Judul",
                                                 text=f"Isi berita {SCRIPT} tentang banjir."))
@@ -485,6 +489,12 @@ def test_headers_that_act_outside_the_archive_are_renamed(hostile) -> None:
         assert note == "a bc value"
     worker = client.get(f"/20250428070000id_/{url}", headers={"Service-Worker": "script"})
     assert worker.status_code == 403
+
+
+def test_a_record_is_served_only_if_it_is_the_one_indexed(hostile) -> None:
+    client, _ = hostile
+    page = client.get("/2025id_/https://kudakyv.test/diganti/")
+    assert page.status_code == 502 and "not &lt;urn:uuid:other&gt; as indexed" in page.text
 
 
 def test_a_url_holding_cr_lf_gives_clean_headers(hostile) -> None:

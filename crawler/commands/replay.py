@@ -8,20 +8,33 @@ from pathlib import Path
 
 import click
 
-from crawler.commands.common import EXIT_INTERRUPTED, archive_options, expected_errors
+from crawler.commands.common import (
+    EXIT_INTERRUPTED,
+    archive_options,
+    expected_errors,
+    require_archive_file,
+)
 from crawler.errors import ArsipError
 
 
 def open_replay_archive(data_dir: Path, db_url: str) -> None:
-    """Check there is an archive, and bring its schema up to date (the replay index and the
-    search index came with schema 0002; an older archive is upgraded once, here)."""
+    """Check there is an archive and that its schema is current; an older one is upgraded
+    here, once (the replay and search indexes came with schema 0002). A current archive is
+    only read, so a read-only copy can be served."""
     from storage.archive import Archive
+    from storage.db import SCHEMA_HEAD, create_engine_for, schema_version
 
-    if db_url.startswith("sqlite:///"):
-        path = Path(db_url.removeprefix("sqlite:///"))
-        if not path.exists():
-            raise ArsipError(f"no archive at {path}; run `arsip crawl URL --data-dir {data_dir}`")
-    Archive.open(db_url).close()
+    require_archive_file(data_dir, db_url)
+    engine = create_engine_for(db_url)
+    try:
+        with engine.connect() as conn:
+            current = schema_version(conn)
+    except Exception:  # unreachable or unreadable: Archive.open says why, in one line
+        current = None
+    finally:
+        engine.dispose()
+    if current != SCHEMA_HEAD:
+        Archive.open(db_url).close()
 
 
 @click.group()

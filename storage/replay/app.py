@@ -12,8 +12,11 @@ Routes (``/`` is the app's root):
 - ``/cdx`` pywb's CDX server API; ``/timegate/{url}`` and ``/timemap/link/{url}`` Memento.
 
 Nothing here fetches from the network. Archived pages are served with a Content-Security-Policy
-that confines what they load to this server, whatever their scripts ask for. Every database
-and file read is synchronous and runs in Starlette's thread pool.
+that confines what they load (images, scripts, styles, fonts, frames, fetches, form posts) to
+this server, whatever their scripts ask for. What a policy cannot stop is a navigation: a
+script that sets ``location`` to a live URL, or ``window.open``, leaves the archive, as a click
+on a link a script built would (pywb's client-side rewriting covers part of that; arsip has
+none). Every database and file read is synchronous and runs in Starlette's thread pool.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from storage.archive import page_url
 from storage.db import reason
 from storage.errors import DatabaseError
 from storage.index import CaptureIndex, site_range
-from storage.models import ArticleVersion, Capture, Page, Site
+from storage.models import ArticleVersion, Capture, Page, Site, as_utc
 
 _sites = Site.__table__
 _pages = Page.__table__
@@ -90,7 +90,7 @@ class Catalog:
                        func.max(_captures.c.fetched_at))
                 .where(_captures.c.urlkey >= start, _captures.c.urlkey < end))[0]
             out.append(SiteSummary(name, base_url, counts[0], counts[1], caps[0],
-                                   _aware(caps[1]), _aware(caps[2])))
+                                   as_utc(caps[1]), as_utc(caps[2])))
         return out
 
     def totals(self) -> dict[str, int]:
@@ -155,12 +155,6 @@ def url_forms(url: str, captured: Sequence[str] = ()) -> list[str]:
     forms = {page_url(url), page_url(unquote(url)), page_url(safe_url_string(url)),
              *(page_url(other) for other in captured)}
     return sorted(forms)
-
-
-def _aware(value: Any) -> datetime | None:
-    from storage.models import UTCDateTime
-
-    return UTCDateTime().process_result_value(value, None)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
