@@ -4,22 +4,29 @@
     python bench/search.py                     # SQLite, and PostgreSQL when it answers
     python bench/search.py --articles 10000 --rounds 5 --backend sqlite
 
-Articles are generated from the fixture site's prose (Indonesian news sentences, about 600 words
-each), stored through ``Archive.store_article`` as a crawl stores them. Each round times every
-query of a fixed list (common words, rarer words, two words, a phrase) once with each method;
-the figure is the median time per query. Both methods search the current version of each
-article and return its 20 best (FTS: ranked; LIKE: newest first, as before).
+Articles are made of real prose: sentences drawn from the 181 article bodies of the AEB benchmark
+(../shared/benchmarks/aeb, mostly English news) and from the fixture site's Indonesian news
+sentences, about 500 words each, so that words are as unevenly common as in real news. They are
+stored through ``Archive.store_article``, as a crawl stores them. The queries are chosen from the
+corpus by how many articles hold them: very common words, middling ones, rare ones, two-word
+queries and phrases. Each round times every query once with each method; the figures are the
+median time per query, over all queries and per kind. Both methods search the current version
+of each article and return its 20 best (FTS: ranked; LIKE: newest first, as before).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import re
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,9 +41,7 @@ from storage.records import ArticleRecord  # noqa: E402
 from storage.report import search_articles  # noqa: E402
 from tests import newsite_text as txt  # noqa: E402
 
-QUERIES = ("anggaran", "pemerintah daerah", "banjir", "jakarta", "program", "kebijakan baru",
-           '"anggaran yang disiapkan"', "pengawasan ketat", "mahasiswa", "evaluasi",
-           "surabaya", "pajak kendaraan", "tidak", "listrik makassar", "sekolah")
+AEB = REPO.parent / "shared" / "benchmarks" / "aeb" / "ground-truth.json"
 
 
 def like_search(archive: Archive, query: str, limit: int = 20) -> list[str]:
@@ -59,15 +64,61 @@ def like_search(archive: Archive, query: str, limit: int = 20) -> list[str]:
         return [row.url for row in conn.execute(stmt)]
 
 
-def fill(archive: Archive, count: int) -> None:
-    rng = random.Random(11)
+def sentences() -> list[str]:
+    found: list[str] = []
+    if AEB.exists():
+        for page in json.loads(AEB.read_text(encoding="utf-8")).values():
+            body = page.get("articleBody") or ""
+            found += [s.strip() for s in re.split(r"(?<=[.!?])\s+", body) if len(s) > 40]
+    rng = random.Random(3)
     titles = txt.TitleMaker(rng)
+    for _ in range(300):
+        title, topic = titles.make()
+        found += txt.paragraphs(rng, title, topic)
+    return found
+
+
+def corpus(count: int) -> Iterator[tuple[str, str]]:
+    pool = sentences()
+    rng = random.Random(11)
+    for _ in range(count):
+        picked = rng.sample(pool, 18)
+        title = " ".join(picked[0].split()[:9])
+        yield title, "\n".join(" ".join(picked[i:i + 3]) for i in range(1, 18, 3))
+
+
+def pick_queries(archive: Archive) -> list[tuple[str, str]]:
+    """(kind, query): words chosen by how many articles hold them."""
+    versions = ArticleVersion.__table__
+    with archive.read() as conn:
+        texts = conn.execute(select(versions.c.text).limit(3000)).scalars().all()
+    df: Counter[str] = Counter()
+    for body in texts:
+        df.update({w for w in re.findall(r"[a-z]{4,}", body.lower())})
+    ranked = [w for w, _ in df.most_common()]
+    rng = random.Random(5)
+    common = ranked[20:60]
+    middle = [w for w in ranked if 15 <= df[w] <= 60]
+    rare = [w for w in ranked if df[w] == 2]
+    out = [("common", w) for w in rng.sample(common, 5)]
+    out += [("middling", w) for w in rng.sample(middle, 5)]
+    out += [("rare", w) for w in rng.sample(rare, 5)]
+    out += [("two words", f"{a} {b}") for a, b in zip(rng.sample(common, 3),
+                                                      rng.sample(middle, 3), strict=True)]
+    phrases = []
+    for body in rng.sample(texts, 3):
+        words = re.findall(r"[A-Za-z]{3,}", body)
+        start = rng.randrange(max(1, len(words) - 3))
+        phrases.append(" ".join(words[start:start + 3]))
+    out += [("phrase", f'"{p}"') for p in phrases]
+    return out
+
+
+def fill(archive: Archive, count: int) -> None:
     site = archive.ensure_site("bench", "https://kudakyv.test/")
     when = datetime(2025, 4, 28, tzinfo=UTC)
     archive.batch()
-    for n in range(count):
-        title, topic = titles.make()
-        body = "\n".join(txt.paragraphs(rng, title, topic))
+    for n, (title, body) in enumerate(corpus(count)):
         archive.store_article(
             site_id=site, url=f"https://kudakyv.test/{n // 1000}/{n}/", capture_id=None,
             fetched_at=when - timedelta(minutes=n),
@@ -92,24 +143,26 @@ def bench(url: str, label: str, articles: int, rounds: int) -> None:
     try:
         print(f"{label}: {articles:,} articles stored in {time.monotonic() - started:.1f} s "
               "(full-text index kept by the database as they go in)", flush=True)
-        fts: list[float] = []
-        like: list[float] = []
-        hits: dict[str, tuple[int, int]] = {}
+        queries = pick_queries(archive)
+        times: dict[tuple[str, str], list[float]] = {}
         for n in range(rounds):
-            order = (("fts", "like") if n % 2 == 0 else ("like", "fts"))
-            for method in order:
-                for query in QUERIES:
-                    if method == "fts":
-                        seconds, found = timed(search_articles, archive, query)
-                        fts.append(seconds)
-                        hits[query] = (found, hits.get(query, (0, 0))[1])
-                    else:
-                        seconds, found = timed(like_search, archive, query)
-                        like.append(seconds)
-                        hits[query] = (hits.get(query, (0, 0))[0], found)
-        med_fts, med_like = statistics.median(fts) * 1000, statistics.median(like) * 1000
-        print(f"| {label} | {articles:,} | {med_fts:.1f} ms | {med_like:.1f} ms | "
-              f"{med_like / med_fts:.1f}x | {max(fts) * 1000:.1f} / {max(like) * 1000:.1f} ms |")
+            for method in (("fts", "like") if n % 2 == 0 else ("like", "fts")):
+                run = search_articles if method == "fts" else like_search
+                for kind, query in queries:
+                    seconds, _ = timed(run, archive, query)
+                    times.setdefault((method, kind), []).append(seconds)
+
+        def med(method: str, kind: str | None = None) -> float:
+            values = [v for (m, k), vs in times.items() if m == method and kind in (None, k)
+                      for v in vs]
+            return statistics.median(values) * 1000
+
+        kinds = list(dict.fromkeys(kind for kind, _ in queries))
+        print(f"| {label} | {articles:,} | {med('fts'):.1f} ms | {med('like'):.1f} ms | "
+              f"{med('like') / med('fts'):.1f}x | "
+              + "; ".join(f"{k} {med('fts', k):.0f}/{med('like', k):.0f}" for k in kinds)
+              + " |", flush=True)
+        print("    queries: " + ", ".join(q for _, q in queries), flush=True)
     finally:
         archive.close()
 
@@ -122,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default="postgresql+psycopg://root@127.0.0.1:5432/test")
     args = parser.parse_args(argv)
     print("| backend | articles | FTS median/query | LIKE median/query | speed-up "
-          "| slowest query FTS / LIKE |")
+          "| per kind, FTS/LIKE ms |")
     print("|---|---|---|---|---|---|")
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as folder:

@@ -72,6 +72,7 @@ class ReextractResult:
     not_articles: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     unreadable: int = 0  # captures whose WARC record could not be read
+    extracted: int = 0  # payloads put through extraction (a revisit reuses its original's)
     seconds: float = 0.0
     changed_urls: list[str] = field(default_factory=list)
 
@@ -233,6 +234,7 @@ def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | N
                 yield (job, row), ("cached", source)
                 continue
             seen.add(source)
+            result.extracted += 1
             try:
                 body = rep.payload
                 for coding in reversed(rep.content_encodings):
@@ -355,7 +357,7 @@ def _ordered(pool: Any, tasks: Iterator[tuple[Any, Any]]) -> Iterator[tuple[Any,
 
 def summary_lines(result: ReextractResult) -> list[str]:
     lines = [f"Re-extracted {result.examined:,} archived pages in {result.seconds:.1f} s "
-             f"({result.rate:.1f} pages/s).",
+             f"({result.rate:.1f} pages/s; {result.extracted:,} distinct payloads extracted).",
              f"  articles: {result.articles:,}; text changed (new versions): "
              f"{result.new_versions:,}; new articles: {result.new_articles:,}; "
              f"not articles: {result.not_articles:,}"]
@@ -375,6 +377,7 @@ def as_json(result: ReextractResult) -> str:
     return json.dumps({"examined": result.examined, "articles": result.articles,
                        "new_versions": result.new_versions, "new_articles": result.new_articles,
                        "not_articles": result.not_articles, "errors": dict(result.errors),
-                       "unreadable": result.unreadable, "seconds": round(result.seconds, 3),
+                       "unreadable": result.unreadable, "extracted": result.extracted,
+                       "seconds": round(result.seconds, 3),
                        "pages_per_second": round(result.rate, 1),
                        "changed": result.changed_urls})

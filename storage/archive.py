@@ -150,10 +150,11 @@ class Archive:
 
         captures = Capture.__table__
         capture = self._insert(captures)
-        # a no-op update rather than DO NOTHING, so RETURNING yields the existing id too
+        # an update rather than DO NOTHING, so RETURNING yields the existing id too; it also
+        # gives a SURT key to a row that a process without them indexed (reindex heals it)
         self._capture = capture.on_conflict_do_update(
             index_elements=[captures.c.warc_record_id],
-            set_={"warc_record_id": capture.excluded.warc_record_id},
+            set_={"urlkey": func.coalesce(captures.c.urlkey, capture.excluded.urlkey)},
         ).returning(captures.c.id)
         same_url = case((captures.c.url == bindparam("same_url"), 0), else_=1)
         self._original = (

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, select
+from sqlalchemy import Engine, and_, bindparam, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from warcio.timeutils import PAD_14_DOWN, PAD_14_UP, pad_timestamp, timestamp_to_datetime
 
@@ -115,6 +115,22 @@ class CaptureRow:
         fields.update(length=str(self.warc_length), offset=str(self.warc_offset),
                       filename=self.warc_file)
         return fields
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Where one capture stands among the captures of its URL key."""
+
+    count: int
+    first: CaptureRow
+    last: CaptureRow
+    prev: CaptureRow | None
+    next: CaptureRow | None
+
+    def urls(self) -> list[str]:
+        """The URLs these captures were made under (http/https, www. or not)."""
+        rows = (self.first, self.last, self.prev, self.next)
+        return sorted({row.url for row in rows if row is not None})
 
 
 @dataclass(frozen=True)
@@ -235,6 +251,15 @@ class CdxQuery:
         )
 
 
+def distance(row: CaptureRow, when: datetime) -> float:
+    """Seconds between a capture and a moment, both to the whole second (as pywb compares)."""
+    return abs((row.fetched_at.replace(microsecond=0) - when.replace(microsecond=0))
+               .total_seconds())
+
+
+_CDXJ = CdxQuery(url="")
+
+
 def search_range(url: str, match_type: str) -> tuple[str, str]:
     """The ``[start, end)`` urlkey range of a match type, as pywb computes it."""
     key = surt_key(url)
@@ -270,19 +295,11 @@ def format_cdx(row: CaptureRow, query: CdxQuery) -> str:
         names = query.fields or CDX_FIELDS
         return " ".join(fields.get(name, "-") for name in names)
     if query.output == "link":
-        return memento_link(row)
+        raise ValueError("output=link is written by the replay server (storage.replay.memento)")
     body = {name: value for name, value in fields.items() if name not in ("urlkey", "timestamp")}
     if query.fields:
         body = {name: body[name] for name in query.fields if name in body}
     return f"{row.urlkey} {row.timestamp} {json.dumps(body)}"
-
-
-def memento_link(row: CaptureRow, prefix: str = "/") -> str:
-    """A TimeMap line for one capture (RFC 7089 link format)."""
-    from email.utils import format_datetime
-
-    when = format_datetime(row.fetched_at.astimezone(UTC), usegmt=True)
-    return f'<{prefix}{row.timestamp}/{row.url}>; rel="memento"; datetime="{when}"'
 
 
 @dataclass
@@ -307,6 +324,19 @@ class CaptureIndex:
                        .order_by(t.c.fetched_at, t.c.id).limit(bindparam("n")))
         self._all = (select(*self.columns).where(t.c.urlkey == key)
                      .order_by(t.c.fetched_at, t.c.id))
+        self._count = select(func.count()).select_from(t).where(t.c.urlkey == key)
+        self._first = self._all.limit(1)
+        self._last = (select(*self.columns).where(t.c.urlkey == key)
+                      .order_by(t.c.fetched_at.desc(), t.c.id.desc()).limit(1))
+        at, row_id = bindparam("at"), bindparam("row_id")
+        self._prev = (select(*self.columns)
+                      .where(t.c.urlkey == key, or_(t.c.fetched_at < at,
+                                                    and_(t.c.fetched_at == at, t.c.id < row_id)))
+                      .order_by(t.c.fetched_at.desc(), t.c.id.desc()).limit(1))
+        self._next = (select(*self.columns)
+                      .where(t.c.urlkey == key, or_(t.c.fetched_at > at,
+                                                    and_(t.c.fetched_at == at, t.c.id > row_id)))
+                      .order_by(t.c.fetched_at, t.c.id).limit(1))
         self._by_record = select(*self.columns).where(t.c.warc_record_id == bindparam("rid"))
         self._by_digest = (select(*self.columns)
                            .where(t.c.payload_digest == bindparam("digest"),
@@ -321,12 +351,18 @@ class CaptureIndex:
             raise DatabaseError(f"cannot read the archive index: {reason(exc)}") from exc
 
     def nearest(self, url: str, when: datetime, n: int = 3) -> list[CaptureRow]:
-        """Up to ``n`` captures either side of ``when`` for ``url``'s key, closest first (a
-        tie goes to the earlier capture: what existed at that moment)."""
-        params = {"urlkey": surt_key(url), "when": when, "n": n}
+        """About ``n`` captures either side of ``when`` for ``url``'s key, closest first, by
+        whole seconds as their 14-digit timestamps say (so the capture a memento URI names is
+        the one it gets); a tie goes to the capture of this very URL, then the earlier one."""
+        return self._nearest_key(surt_key(url), when, n, url)[:2 * n]
+
+    def _nearest_key(self, urlkey: str, when: datetime, n: int, url: str | None = None
+                     ) -> list[CaptureRow]:
+        # a capture within the asked-for second is "before" it as far as the query goes
+        params = {"urlkey": urlkey, "when": when.replace(microsecond=0) + timedelta(seconds=1),
+                  "n": n + 1}
         found = self._rows(self._before, params) + self._rows(self._after, params)
-        found.sort(key=lambda row: (abs((row.fetched_at - when).total_seconds()),
-                                    row.fetched_at > when, row.url != url))
+        found.sort(key=lambda row: (distance(row, when), row.url != url, row.fetched_at))
         return found
 
     def closest(self, url: str, when: datetime) -> CaptureRow | None:
@@ -336,6 +372,22 @@ class CaptureIndex:
     def captures_of(self, url: str) -> list[CaptureRow]:
         """Every capture of ``url``'s key, oldest first."""
         return self._rows(self._all, {"urlkey": surt_key(url)})
+
+    def neighbours(self, capture: CaptureRow) -> Neighbours:
+        """The count, first, last, previous and next captures of a capture's key: index seeks,
+        however many captures the URL has (an hourly home page has thousands)."""
+        key = {"urlkey": capture.urlkey}
+        around = {**key, "at": capture.fetched_at, "row_id": capture.id}
+        try:
+            with self.engine.connect() as conn:
+                count = int(conn.execute(self._count, key).scalar_one())
+                found = [conn.execute(stmt, params).first()
+                         for stmt, params in ((self._first, key), (self._last, key),
+                                              (self._prev, around), (self._next, around))]
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot read the archive index: {reason(exc)}") from exc
+        first, last, prev, following = (CaptureRow(*row) if row else None for row in found)
+        return Neighbours(count, first or capture, last or capture, prev, following)
 
     def by_record_id(self, record_id: str) -> CaptureRow | None:
         found = self._rows(self._by_record, {"rid": record_id})
@@ -357,6 +409,11 @@ class CaptureIndex:
     def cdx(self, query: CdxQuery) -> Iterator[CaptureRow]:
         """The captures a CDX query selects, in its order (see the module docs)."""
         t = self._table
+        if (query.closest is not None and query.match_type == "exact" and not query.filters
+                and query.from_ts is None and query.to_ts is None):
+            # the usual closest query (pywb's own fallback lookups): index seeks either side
+            yield from self._nearest_key(query.start, query.closest, query.limit)[:query.limit]
+            return
         conditions = [t.c.urlkey >= query.start, t.c.urlkey < query.end]
         if query.from_ts is not None:
             conditions.append(t.c.fetched_at >= query.from_ts)
@@ -374,8 +431,7 @@ class CaptureIndex:
         rows = self._stream(stmt, query)
         if query.closest is not None:
             target = query.closest
-            rows = iter(sorted(rows, key=lambda row: abs((row.fetched_at - target)
-                                                         .total_seconds()))[:query.limit])
+            rows = iter(sorted(rows, key=lambda row: distance(row, target))[:query.limit])
         yield from rows
 
     def _stream(self, stmt: Any, query: CdxQuery) -> Iterator[CaptureRow]:
@@ -387,7 +443,7 @@ class CaptureIndex:
                     row = CaptureRow(*values)
                     if query.filters:
                         fields = row.cdx()
-                        line = " ".join(fields.values())
+                        line = format_cdx(row, _CDXJ)  # a filter on no field reads the line
                         if not all(check(fields, line) for check in query.filters):
                             continue
                     yield row

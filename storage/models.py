@@ -73,6 +73,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def as_utc(value: Any) -> datetime | None:
+    """A timestamp as raw SQL hands it back (text on SQLite) as a tz-aware UTC datetime."""
+    return UTCDateTime().process_result_value(value, None)  # type: ignore[arg-type]
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}

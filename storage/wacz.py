@@ -87,7 +87,7 @@ def _selected(engine: Engine, site: str | None, since: datetime | None) -> list[
 def _pages(engine: Engine, capture_ids: set[int]) -> Iterator[dict[str, Any]]:
     """One pages.jsonl entry per article whose current version was read from a selected
     capture."""
-    from storage.models import ArticleVersion, Capture, Page
+    from storage.models import ArticleVersion, Capture, Page, as_utc
 
     pages, versions, captures = Page.__table__, ArticleVersion.__table__, Capture.__table__
     stmt = (select(pages.c.url, versions.c.title, versions.c.text, versions.c.capture_id,
@@ -100,16 +100,11 @@ def _pages(engine: Engine, capture_ids: set[int]) -> Iterator[dict[str, Any]]:
         for url, title, text, capture_id, fetched_at in conn.execute(stmt):
             if capture_id not in capture_ids:
                 continue
-            when = _aware(fetched_at)
+            when = as_utc(fetched_at)
+            assert when is not None  # captures.fetched_at is NOT NULL
             yield {"id": uuid.uuid5(uuid.NAMESPACE_URL, f"{url} {when.isoformat()}").hex,
                    "url": url, "ts": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
                    "title": title or url, "text": text}
-
-
-def _aware(value: Any) -> datetime:
-    from storage.models import UTCDateTime
-
-    return UTCDateTime().process_result_value(value, None)  # type: ignore[arg-type,return-value]
 
 
 class _HashingWriter:

@@ -12,9 +12,11 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -22,6 +24,7 @@ from starlette.testclient import TestClient
 
 from storage.replay.app import ReplayConfig, create_app
 from tests.conftest import run_arsip
+from tests.dbfixtures import pg_url  # noqa: F401
 from tests.newsite import BaseURL, Site, build_site, serve
 
 CRAWL = ("--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1")
@@ -48,7 +51,7 @@ def archived(tmp_path_factory: pytest.TempPathFactory
 def client(archived: tuple[Site, BaseURL, Path]) -> Iterator[TestClient]:
     _, _, data_dir = archived
     app = create_app(ReplayConfig(f"sqlite:///{data_dir / 'arsip.db'}", data_dir / "warc"))
-    with TestClient(app, follow_redirects=False) as test_client:
+    with TestClient(app, base_url="http://127.0.0.1:8080", follow_redirects=False) as test_client:
         yield test_client
     app.state.replay.close()
 
@@ -128,6 +131,12 @@ def test_archived_redirects_replay_as_redirects_into_the_archive(archived, clien
     target = site.articles[0].url(base)
     assert response.headers["location"] == f"/{row['timestamp']}/{target}"
     assert client.get(response.headers["location"]).status_code in (200, 302)
+    # the identity mode keeps the status and sends the redirect into the archive too (a
+    # browser follows a Location by itself, out of any Content-Security-Policy's reach)
+    raw = client.get(f"/{row['timestamp']}id_/{url}")
+    assert raw.status_code == 301
+    assert raw.headers["location"] == f"/{row['timestamp']}id_/{target}"
+    assert raw.headers["x-archive-orig-location"] == target
 
 
 def test_revisits_replay_the_payload_they_refer_to(archived, client) -> None:
@@ -252,6 +261,9 @@ def test_memento_timegate_and_timemap(archived, client) -> None:
                            .replace(tzinfo=UTC), usegmt=True)
     assert page.headers["memento-datetime"] == when
     assert client.get(f"/timemap/link/{base}never/").status_code == 404
+    linked = client.get("/cdx", params={"url": url, "output": "link"}).text
+    assert linked.count('rel="memento"') == len(rows) and linked.endswith('GMT"\n')
+    assert linked.count(",\n") == len(rows) - 1
 
 
 # --- safety -------------------------------------------------------------------------------
@@ -279,6 +291,17 @@ def test_header_injection_attempts_are_inert(archived, client) -> None:
     assert all("\r" not in v and "\n" not in v for v in injected.headers.values())
     evil = client.get("/cdx", params={"url": f"{base}\r\nX-Evil: 1", "output": "link"})
     assert "x-evil" not in evil.headers
+
+
+def test_other_host_names_are_refused(archived, client) -> None:
+    """DNS rebinding: a page elsewhere that points a name of its own at 127.0.0.1 must not
+    read the archive through its visitor's browser."""
+    _, base, _ = archived
+    for path in ("/", "/search?q=banjir", f"/timegate/{base}", f"/2025id_/{base}robots.txt"):
+        refused = client.get(path, headers={"Host": "attacker.example"})
+        assert refused.status_code == 400 and "attacker" not in refused.headers.get(
+            "location", "")
+    assert client.get("/", headers={"Host": "localhost:8080"}).status_code == 200
 
 
 def test_the_server_has_no_route_to_the_live_web(archived, client) -> None:
@@ -349,8 +372,10 @@ SCRIPT = "<script>alert('arsip')</script>"
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
-    """An archive holding one page whose title, URL and text carry markup, and which links to
-    a URL that was never archived."""
+    """An archive built by hand: a page whose title, URL, text and headers carry markup,
+    control characters and headers that act on a browser, linking to a URL never archived;
+    index rows naming WARC files outside the WARC folder, and one whose URL holds CR LF; and
+    two captures of one URL 1.06 s apart across a second boundary."""
     from storage.archive import Archive
     from storage.records import ArticleRecord, CaptureRecord
     from storage.warc import Exchange, WarcWriter, WarcWriterConfig
@@ -362,25 +387,126 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClie
             '<a href="/tidak-pernah-diarsipkan/">tautan</a></body></html>').encode()
     writer = WarcWriter(WarcWriterConfig(directory=data_dir / "warc"))
     when = datetime(2025, 4, 28, 7, 0, tzinfo=UTC)
-    location, _ = writer.write_exchange(Exchange(
-        url=url, method="GET", request_headers=[(b"Accept-Encoding", b"gzip")],
-        request_body=b"", status=200, reason=b"OK",
-        response_headers=[(b"Content-Type", b"text/html; charset=utf-8"),
-                          (b"X-Note", b"a\x00b value")],
-        body=html, fetched_at=when))
+
+    def exchange(target: str, at: datetime, body: bytes,
+                 headers: list[tuple[bytes, bytes]] = ()) -> Any:
+        return writer.write_exchange(Exchange(
+            url=target, method="GET", request_headers=[(b"Accept-Encoding", b"gzip")],
+            request_body=b"", status=200, reason=b"OK",
+            response_headers=[(b"Content-Type", b"text/html; charset=utf-8"), *headers],
+            body=body, fetched_at=at))[0]
+
+    location = exchange(url, when, html, [
+        (b"X-Note", b"a\rb\x00c value"), (b"Service-Worker-Allowed", b"/"),
+        (b"Refresh", b"0; url=https://live.example/"), (b"Link", b"<https://live.example/>")])
+    loop = writer.write_exchange(Exchange(
+        url="http://kudakyv.test/putar", method="GET", request_headers=[], request_body=b"",
+        status=301, reason=b"Moved Permanently",
+        response_headers=[(b"Location", b"https://kudakyv.test/putar/")], body=b"",
+        fetched_at=when))[0]
+    seconds = [exchange("https://kudakyv.test/detik/", at, f"capture {n}".encode())
+               for n, at in enumerate((when.replace(second=43, microsecond=580000),
+                                       when.replace(second=44, microsecond=640000)))]
+    crlf = exchange("https://kudakyv.test/crlf/", when, b"crlf page")
     writer.close()
     archive = Archive.open(f"sqlite:///{data_dir / 'arsip.db'}")
     capture = archive.record_capture(CaptureRecord(
         url=url, fetched_at=when, status=200, mime="text/html", payload_digest=None,
         location=location))
+    for n, (at, loc) in enumerate(zip((when.replace(second=43, microsecond=580000),
+                                       when.replace(second=44, microsecond=640000)),
+                                      seconds, strict=True)):
+        archive.record_capture(CaptureRecord(
+            url="https://kudakyv.test/detik/", fetched_at=at, status=200, mime="text/html",
+            payload_digest=f"sha1:D{n}", location=loc))
+    archive.record_capture(CaptureRecord(
+        url="http://kudakyv.test/putar", fetched_at=when, status=301, mime=None,
+        payload_digest=None, location=loop))
+    for n, name in enumerate(("../../../../../../etc/passwd", "/etc/passwd", ".hidden")):
+        archive.record_capture(CaptureRecord(
+            url=f"https://kudakyv.test/traversal/{n}/", fetched_at=when, status=200,
+            mime="text/html", payload_digest=None,
+            location=replace(location, warc_file=name, record_id=f"<urn:uuid:t{n}>")))
+    archive.record_capture(CaptureRecord(
+        url="https://kudakyv.test/crlf/\r\nSet-Cookie: x=1", fetched_at=when, status=200,
+        mime="text/html", payload_digest=None, location=crlf))
+    # an index row whose record id is not the one at its offset (the file changed under it)
+    archive.record_capture(CaptureRecord(
+        url="https://kudakyv.test/diganti/", fetched_at=when, status=200, mime="text/html",
+        payload_digest=None, location=replace(crlf, record_id="<urn:uuid:other>")))
     archive.store_article(site_id=None, url=url, capture_id=capture, fetched_at=when,
                           article=ArticleRecord(url=url, title=f"{SCRIPT} Judul",
                                                 text=f"Isi berita {SCRIPT} tentang banjir."))
     archive.close()
     app = create_app(ReplayConfig(f"sqlite:///{data_dir / 'arsip.db'}", data_dir / "warc"))
-    with TestClient(app, follow_redirects=False) as test_client:
+    with TestClient(app, base_url="http://127.0.0.1:8080", follow_redirects=False) as test_client:
         yield test_client, url
     app.state.replay.close()
+
+
+def test_a_capture_is_reached_by_its_own_second(hostile) -> None:
+    client, _ = hostile
+    url = "https://kudakyv.test/detik/"
+    for stamp, body in (("20250428070044", b"capture 1"), ("20250428070043", b"capture 0")):
+        page = client.get(f"/{stamp}id_/{url}")
+        assert page.status_code == 200 and page.content == body
+        assert page.headers["memento-datetime"].endswith(f"07:00:{stamp[-2:]} GMT")
+        assert client.get(f"/{stamp}/{url}").status_code == 200  # no redirect elsewhere
+    closest = client.get("/cdx", params={"url": url, "sort": "closest",
+                                         "closest": "20250428070044", "fl": "timestamp",
+                                         "output": "text"})
+    assert closest.text.split() == ["20250428070044", "20250428070043"]
+
+
+def test_a_redirect_to_itself_does_not_loop(hostile) -> None:
+    client, _ = hostile
+    page = client.get("/20250428070000/https://kudakyv.test/putar/")
+    assert page.status_code == 404 and "only as a redirect to itself" in page.text
+    raw = client.get("/20250428070000id_/https://kudakyv.test/putar/")
+    assert raw.status_code == 301  # as captured
+
+
+def test_index_rows_never_open_files_outside_the_warc_folder(hostile) -> None:
+    client, _ = hostile
+    for n in range(3):
+        page = client.get(f"/2025id_/https://kudakyv.test/traversal/{n}/")
+        assert page.status_code == 502, page.text
+        assert "root:" not in page.text and "refusing WARC file name" in page.text
+
+
+def test_headers_that_act_outside_the_archive_are_renamed(hostile) -> None:
+    client, url = hostile
+    for mode in ("id_", ""):
+        page = client.get(f"/20250428070000{mode}/{url}")
+        assert page.status_code == 200
+        for name in ("service-worker-allowed", "refresh"):
+            assert name not in page.headers
+            assert f"x-archive-orig-{name}" in page.headers
+        assert "live.example" not in page.headers["link"]
+        # kept (as received in id_, renamed when rewritten), less the NUL; the writer had
+        # already made the lone CR a space
+        note = page.headers["x-note" if mode else "x-archive-orig-x-note"]
+        assert note == "a bc value"
+    worker = client.get(f"/20250428070000id_/{url}", headers={"Service-Worker": "script"})
+    assert worker.status_code == 403
+
+
+def test_a_record_is_served_only_if_it_is_the_one_indexed(hostile) -> None:
+    client, _ = hostile
+    page = client.get("/2025id_/https://kudakyv.test/diganti/")
+    assert page.status_code == 502 and "not &lt;urn:uuid:other&gt; as indexed" in page.text
+
+
+def test_a_url_holding_cr_lf_gives_clean_headers(hostile) -> None:
+    client, _ = hostile
+    # (its SURT key drops the CR LF, as URL parsers do: this address finds it)
+    response = client.get("/2025/https://kudakyv.test/crlf/Set-Cookie:%20x=1")
+    assert response.status_code == 302
+    assert "set-cookie" not in response.headers
+    assert "\r" not in response.headers["location"] and "\n" not in response.headers["location"]
+    followed = client.get(response.headers["location"])
+    assert followed.status_code == 200 and "set-cookie" not in followed.headers
+    assert all("\n" not in v and "\r" not in v for v in followed.headers.values())
 
 
 def test_archived_markup_never_reaches_our_pages_unescaped(hostile) -> None:
@@ -391,7 +517,6 @@ def test_archived_markup_never_reaches_our_pages_unescaped(hostile) -> None:
     assert "<script" not in banner and "\"'><b>" not in banner
     assert "&lt;script&gt;" in banner or "%3Cscript%3E" in banner
     assert page.text.count(SCRIPT) == 2  # the page's own title and heading, as archived
-    assert page.headers["x-archive-orig-x-note"] == "ab value"  # no NUL in a header
     for ours in (client.get("/search", params={"q": "banjir"}), client.get(f"/article/{url}"),
                  client.get(f"/*/{url}"), client.get("/")):
         assert ours.status_code == 200
@@ -407,3 +532,36 @@ def test_a_link_to_a_never_archived_url_stays_in_the_archive(hostile) -> None:
     assert link == "/20250428070000/https://kudakyv.test/tidak-pernah-diarsipkan/"
     missing = client.get(link)
     assert missing.status_code == 404 and "never archived" in missing.text
+
+
+def test_the_app_on_postgresql(pg_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """The same app over an archive in PostgreSQL: tsvector search, CDX, replay."""
+    site = build_site()
+    site.slow_seconds = 0.2
+    data_dir = tmp_path / "arsip-data"
+    with serve(site) as base:
+        crawled = run_arsip("crawl", base, "--data-dir", str(data_dir), "--db", pg_url, *CRAWL)
+        assert crawled.returncode == 0, crawled.stderr
+    app = create_app(ReplayConfig(pg_url, data_dir / "warc"))
+    try:
+        with TestClient(app, base_url="http://127.0.0.1:8080",
+                        follow_redirects=False) as client:
+            assert base.rstrip("/") in client.get("/").text
+            spec = site.articles[5]
+            word = max(spec.title.split(), key=len)
+            results = client.get("/search", params={"q": word})
+            assert spec.url(base) in results.text and "<mark>" in results.text
+            rows = cdx_rows(client, url=spec.url(base))
+            assert rows and rows[0]["status"] == "200"
+            page = client.get(f"/{rows[0]['timestamp']}/{spec.url(base)}")
+            assert page.status_code == 200 and "<arsip-banner>" in page.text
+            served, _ = base.server.rendered(spec.path, site.resources[spec.path])
+            raw = client.get(f"/{rows[0]['timestamp']}id_/{spec.url(base)}",
+                             headers={"Accept-Encoding": "identity"})
+            assert raw.content == served
+            everything = cdx_rows(client, url=base, matchType="domain")
+            assert len(everything) > 40
+            hosts = {row["urlkey"].split(")")[0] for row in everything}
+            assert hosts == {rows[0]["urlkey"].split(")")[0]}
+    finally:
+        app.state.replay.close()

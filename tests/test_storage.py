@@ -424,6 +424,11 @@ def test_record_capture_is_idempotent_per_record_id(archive: Archive) -> None:
     rec = capture("https://kudakyv.test/", "<urn:uuid:same>")
     assert archive.record_capture(rec) == archive.record_capture(rec)
     assert scalar(archive, "SELECT count(*) FROM captures") == 1
+    # a row indexed without a SURT key (by an arsip before replay) gets it when seen again
+    with archive.engine.begin() as conn:
+        conn.execute(text("UPDATE captures SET urlkey = NULL"))
+    archive.record_capture(rec)
+    assert scalar(archive, "SELECT urlkey FROM captures") == "test,kudakyv)/"
 
 
 def test_find_original_prefers_earliest_response_of_the_same_url(archive: Archive) -> None:

@@ -116,7 +116,8 @@ def search(query: str, limit: int, all_versions: bool, site: str | None, as_json
     """Full-text search of article titles and texts, best matches first.
 
     Every word must match; "quoted words" match as a phrase, OR accepts either of two
-    terms, and -word excludes one. Words are matched whole, in any case.
+    terms, and -word excludes one. Words are matched whole, in any case. A query that
+    starts with "-" goes after "--", as for any command: arsip search -- "-x banjir".
 
     \b
     Example:

@@ -61,12 +61,17 @@ def expected_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def open_existing_archive(data_dir: Path, db_url: str) -> Any:
-    """The archive for read-only commands; a clear error when there is none yet."""
-    from storage.archive import Archive
-
+def require_archive_file(data_dir: Path, db_url: str) -> None:
+    """A clear error when a SQLite archive is not there yet (opening would create it)."""
     if db_url.startswith("sqlite:///"):
         path = Path(db_url.removeprefix("sqlite:///"))
         if not path.exists():
             raise ArsipError(f"no archive at {path}; run `arsip crawl URL --data-dir {data_dir}`")
+
+
+def open_existing_archive(data_dir: Path, db_url: str) -> Any:
+    """The archive for read-only commands; a clear error when there is none yet."""
+    from storage.archive import Archive
+
+    require_archive_file(data_dir, db_url)
     return Archive.open(db_url, read_only=True)

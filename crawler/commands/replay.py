@@ -8,20 +8,33 @@ from pathlib import Path
 
 import click
 
-from crawler.commands.common import EXIT_INTERRUPTED, archive_options, expected_errors
+from crawler.commands.common import (
+    EXIT_INTERRUPTED,
+    archive_options,
+    expected_errors,
+    require_archive_file,
+)
 from crawler.errors import ArsipError
 
 
 def open_replay_archive(data_dir: Path, db_url: str) -> None:
-    """Check there is an archive, and bring its schema up to date (the replay index and the
-    search index came with schema 0002; an older archive is upgraded once, here)."""
+    """Check there is an archive and that its schema is current; an older one is upgraded
+    here, once (the replay and search indexes came with schema 0002). A current archive is
+    only read, so a read-only copy can be served."""
     from storage.archive import Archive
+    from storage.db import SCHEMA_HEAD, create_engine_for, schema_version
 
-    if db_url.startswith("sqlite:///"):
-        path = Path(db_url.removeprefix("sqlite:///"))
-        if not path.exists():
-            raise ArsipError(f"no archive at {path}; run `arsip crawl URL --data-dir {data_dir}`")
-    Archive.open(db_url).close()
+    require_archive_file(data_dir, db_url)
+    engine = create_engine_for(db_url)
+    try:
+        with engine.connect() as conn:
+            current = schema_version(conn)
+    except Exception:  # unreachable or unreadable: Archive.open says why, in one line
+        current = None
+    finally:
+        engine.dispose()
+    if current != SCHEMA_HEAD:
+        Archive.open(db_url).close()
 
 
 @click.group()
@@ -39,9 +52,13 @@ def replay() -> None:
               help="Address to listen on (another than 127.0.0.1 exposes the archive).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="Port to listen on (0: any free port).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests for this Host name (behind a proxy; repeatable). "
+                   "On 127.0.0.1 only 127.0.0.1 and localhost are answered.")
 @archive_options
 @expected_errors
-def serve(host: str, port: int, data_dir: Path, db_url: str) -> None:
+def serve(host: str, port: int, allow_hosts: tuple[str, ...], data_dir: Path,
+          db_url: str) -> None:
     """Serve the archive in a web browser: pages as captured, search, CDX and Memento.
 
     Pages load only from the archive: nothing is ever fetched from the live web.
@@ -53,14 +70,19 @@ def serve(host: str, port: int, data_dir: Path, db_url: str) -> None:
     """
     import uvicorn
 
-    from storage.replay.app import ReplayConfig, create_app
+    from storage.replay.app import LOOPBACK_HOSTS, ReplayConfig, create_app
 
     open_replay_archive(data_dir, db_url)
     warc_dir = data_dir / "warc"
     if not warc_dir.is_dir():
         click.echo(f"Warning: no WARC folder at {warc_dir}: pages cannot be replayed, only "
                    "listed and searched.", err=True)
-    app = create_app(ReplayConfig(db_url=db_url, warc_dir=warc_dir))
+    names = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else ("*",)
+    if names == ("*",):
+        click.echo(f"Warning: listening on {host}: the archive is open to other machines.",
+                   err=True)
+    app = create_app(ReplayConfig(db_url=db_url, warc_dir=warc_dir,
+                                  allowed_hosts=(*names, *allow_hosts)))
     try:
         sock = socket.create_server((host, port), family=_family(host), reuse_port=False)
     except OSError as exc:

@@ -12,8 +12,11 @@ Routes (``/`` is the app's root):
 - ``/cdx`` pywb's CDX server API; ``/timegate/{url}`` and ``/timemap/link/{url}`` Memento.
 
 Nothing here fetches from the network. Archived pages are served with a Content-Security-Policy
-that confines what they load to this server, whatever their scripts ask for. Every database
-and file read is synchronous and runs in Starlette's thread pool.
+that confines what they load (images, scripts, styles, fonts, frames, fetches, form posts) to
+this server, whatever their scripts ask for. What a policy cannot stop is a navigation: a
+script that sets ``location`` to a live URL, or ``window.open``, leaves the archive, as a click
+on a link a script built would (pywb's client-side rewriting covers part of that; arsip has
+none). Every database and file read is synchronous and runs in Starlette's thread pool.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import (
     HTMLResponse,
@@ -46,6 +51,7 @@ from storage.index import (
     CaptureRow,
     CdxQuery,
     CdxQueryError,
+    Neighbours,
     format_cdx,
     parse_timestamp,
     surt_key,
@@ -81,18 +87,34 @@ CSS_TYPES = ("text/css",)
 # archived headers a rewritten response keeps; the rest are sent as X-Archive-Orig-<name>
 KEPT_HEADERS = frozenset({b"content-type", b"content-language", b"content-disposition"})
 # kept even by the identity mode: none would describe the archive's own origin truthfully
+# Archived headers that would act on the replay origin itself, or send the browser to the live
+# web on its own (a navigation is out of a Content-Security-Policy's reach): renamed to
+# X-Archive-Orig-<name> in the identity mode too. Location is rewritten into the archive.
 RENAMED_ALWAYS = frozenset({b"set-cookie", b"set-cookie2", b"strict-transport-security",
-                            b"alt-svc", b"clear-site-data", b"public-key-pins"})
+                            b"alt-svc", b"clear-site-data", b"public-key-pins",
+                            b"service-worker-allowed", b"refresh", b"content-location", b"link",
+                            b"origin-agent-cluster", b"permissions-policy", b"report-to",
+                            b"nel", b"reporting-endpoints", b"content-security-policy",
+                            b"content-security-policy-report-only", b"x-frame-options"})
 SEARCH_PAGE_SIZE = 20
+CDX_CHUNK = 500  # lines per piece of a streamed CDX answer
 NEAREST = 5  # captures either side tried, closest first, when one cannot be replayed
+
+
+# The names a browser on this machine reaches a loopback-bound server by. Any other Host is
+# refused: a page on the web could otherwise rebind a name of its own to 127.0.0.1 and read the
+# archive through the visitor's browser (DNS rebinding).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 @dataclass(frozen=True)
 class ReplayConfig:
-    """What a replay server reads: the archive database and its WARC folder."""
+    """What a replay server reads: the archive database and its WARC folder; the Host names
+    it answers to (``("*",)``: any)."""
 
     db_url: str
     warc_dir: Path
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
 
 
 class Replay:
@@ -211,6 +233,10 @@ class Replay:
     # --- replay -----------------------------------------------------------------------------
 
     def replay(self, request: Request, timestamp: str, modifier: str, url: str) -> Response:
+        if request.headers.get("service-worker", "").lower() == "script":
+            # a worker registered by archived content would answer for the whole replay origin
+            return PlainTextResponse("Error: the archive installs no service worker\n",
+                                     status_code=403)
         try:
             when = parse_timestamp(timestamp)
         except CdxQueryError as exc:
@@ -236,18 +262,25 @@ class Replay:
                 continue  # http -> https, or a trailing slash: replay the page itself
             replayable = found
             break
+        if replayable is not None and modifier != IDENTITY and _self_redirect(replayable):
+            # every capture of this key is a redirect to itself (http -> https, a slash): it
+            # would send the browser round in circles
+            return self.message(request, 404, "Only a redirect was archived",
+                                "The archive holds this URL only as a redirect to itself "
+                                "(the page it led to was not captured).", url)
         if replayable is None:
             return self.message(request, 502, "Capture unreadable",
                                 "The archive index lists this URL, but its WARC record cannot "
                                 f"be read: {problems[0] if problems else 'unknown'}", url)
         capture = replayable.capture
-        all_captures = self.index.captures_of(url) if modifier == "" else []
+        around = self.index.neighbours(capture) if modifier == "" else None
         if modifier == IDENTITY:
-            response = _identity(replayable, request.headers.get("accept-encoding", ""))
+            urls = UrlRewriter(_root(request), capture.timestamp, capture.url)
+            response = _identity(replayable, request.headers.get("accept-encoding", ""), urls)
         else:
-            response = self._rewritten(request, replayable, modifier, all_captures)
+            response = self._rewritten(request, replayable, modifier, around)
         response.headers["Memento-Datetime"] = http_date(capture.fetched_at)
-        response.headers["Link"] = links.memento_header(capture, url, all_captures)
+        response.headers["Link"] = links.memento_header(capture, url, around)
         if capture.timestamp != timestamp:
             response.headers["Content-Location"] = links.memento(capture, modifier)
         response.headers["Content-Security-Policy"] = ARCHIVE_CSP
@@ -256,7 +289,7 @@ class Replay:
         return response
 
     def _rewritten(self, request: Request, rep: Replayable, modifier: str,
-                   captures: list[CaptureRow]) -> Response:
+                   around: Neighbours | None) -> Response:
         capture = rep.capture
         urls = UrlRewriter(_root(request), capture.timestamp, capture.url)
         headers: list[tuple[bytes, bytes]] = []
@@ -274,7 +307,7 @@ class Replay:
             headers.extend((b"content-encoding", c.encode()) for c in rep.content_encodings)
         elif rep.mime in HTML_TYPES or (not rep.mime and body.lstrip()[:1] == b"<"):
             encoding, text = html_to_unicode(rep.content_type or None, body)
-            banner = self._banner(request, capture, captures) if modifier == "" else None
+            banner = self._banner(request, capture, around) if around is not None else None
             text = rewrite_html(text, urls, banner)
             body = text.encode(encoding, errors="xmlcharrefreplace")
             headers = [(k, v) for k, v in headers if k != b"content-type"]
@@ -288,15 +321,12 @@ class Replay:
                                 if k == b"content-length"] + headers
         return response
 
-    def _banner(self, request: Request, capture: CaptureRow, captures: list[CaptureRow]) -> str:
-        ids = [row.id for row in captures]
-        at = ids.index(capture.id) if capture.id in ids else -1
+    def _banner(self, request: Request, capture: CaptureRow, around: Neighbours) -> str:
         when = capture.fetched_at.astimezone(UTC)
         return self.templates.get_template("banner.html").render(
             root=_root(request), iso=when.isoformat(), human=_when(when), url=capture.url,
-            count=len(captures), prev=captures[at - 1] if at > 0 else None,
-            next=captures[at + 1] if 0 <= at < len(captures) - 1 else None,
-            is_article=self.catalog.is_article(capture.url))
+            count=around.count, prev=around.prev, next=around.next,
+            is_article=self.catalog.is_article(capture.url, around.urls()))
 
     # --- APIs ---------------------------------------------------------------------------------
 
@@ -314,12 +344,20 @@ class Replay:
         links = Links(_root(request, absolute=True))
 
         def lines() -> Any:
-            for row in rows:
-                if query.output == "link":
-                    yield (f'<{links.memento(row)}>; rel="memento"; '
-                           f'datetime="{http_date(row.fetched_at)}",\n')
+            # in chunks: each item of a streamed body is one trip to the thread pool
+            chunk: list[str] = []
+            for n, row in enumerate(rows):
+                if query.output == "link":  # link format: entries separated by ",\n"
+                    chunk.append(("" if n == 0 else ",\n") + links.memento_line(row))
                 else:
-                    yield format_cdx(row, query) + "\n"
+                    chunk.append(format_cdx(row, query) + "\n")
+                if len(chunk) == CDX_CHUNK:
+                    yield "".join(chunk)
+                    chunk = []
+            if query.output == "link":
+                chunk.append("\n")
+            if chunk:
+                yield "".join(chunk)
 
         return StreamingResponse(lines(), media_type=f"{media}; charset=utf-8")
 
@@ -448,9 +486,10 @@ def _decoded(rep: Replayable) -> tuple[bytes, bool]:
     return body, False
 
 
-def _identity(rep: Replayable, accept_encoding: str) -> Response:
+def _identity(rep: Replayable, accept_encoding: str, urls: UrlRewriter) -> Response:
     """The capture as it was received: status, headers and bytes (Content-Encoding kept when
-    the client accepts it, undone otherwise)."""
+    the client accepts it, undone otherwise), except the headers that would act outside the
+    archive (``RENAMED_ALWAYS``) and a redirect's Location, which points into the archive."""
     body, still_encoded = rep.payload, bool(rep.content_encodings)
     if still_encoded and not all(_accepts(accept_encoding, c) for c in rep.content_encodings):
         body, still_encoded = _decoded(rep)
@@ -459,7 +498,11 @@ def _identity(rep: Replayable, accept_encoding: str) -> Response:
         low = name.lower()
         if low == b"content-encoding" and not still_encoded:
             continue
-        if low in RENAMED_ALWAYS:
+        if low == b"location":
+            target = urljoin(rep.capture.url, value.decode("latin-1").strip())
+            headers.append((name, header_url(urls(target, IDENTITY)).encode()))
+            headers.append((b"x-archive-orig-location", value))
+        elif low in RENAMED_ALWAYS:
             headers.append((b"x-archive-orig-" + low, value))
         else:
             headers.append((name, value))
@@ -523,7 +566,9 @@ def create_app(config: ReplayConfig) -> Starlette:
         named("/timemap/link/{url:path}", with_url(replay.timemap, "/timemap/link/")),
         named("/{path:path}", replay.archive_path),
     ]
-    app = Starlette(routes=routes, exception_handlers={
+    app = Starlette(routes=routes, middleware=[
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(config.allowed_hosts)),
+    ], exception_handlers={
         StorageError: lambda request, exc: replay.message(request, 500, "Archive error",
                                                           str(exc)),
     })

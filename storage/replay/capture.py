@@ -90,9 +90,14 @@ def _read(warc_dir: Path, row: CaptureRow) -> StoredRecord:
         # the index is data too: it never names a file outside the WARC folder
         raise CaptureUnavailable(f"refusing WARC file name {name!r}")
     try:
-        return read_record(warc_dir, (name, row.warc_offset))
+        record = read_record(warc_dir, (name, row.warc_offset))
     except WarcError as exc:
         raise CaptureUnavailable(str(exc)) from exc
+    if record.record_id != row.warc_record_id:
+        # the file changed under the index (rewritten, or another file of the same name)
+        raise CaptureUnavailable(f"the record at offset {row.warc_offset} of {name} is "
+                                 f"{record.record_id}, not {row.warc_record_id} as indexed")
+    return record
 
 
 def load(index: CaptureIndex, warc_dir: Path, capture: CaptureRow) -> Replayable:

@@ -18,7 +18,7 @@ from storage.archive import page_url
 from storage.db import reason
 from storage.errors import DatabaseError
 from storage.index import CaptureIndex, site_range
-from storage.models import ArticleVersion, Capture, Page, Site
+from storage.models import ArticleVersion, Capture, Page, Site, as_utc
 
 _sites = Site.__table__
 _pages = Page.__table__
@@ -62,8 +62,10 @@ class Catalog:
         self.engine = engine
         self.index = CaptureIndex(engine)
 
-    def _forms(self, url: str) -> list[str]:
-        return url_forms(url, [row.url for row in self.index.captures_of(url)])
+    def _forms(self, url: str, captured: Sequence[str] | None = None) -> list[str]:
+        if captured is None:
+            captured = [row.url for row in self.index.captures_of(url)]
+        return url_forms(url, captured)
 
     def _all(self, stmt: Any) -> Sequence[Any]:
         try:
@@ -88,7 +90,7 @@ class Catalog:
                        func.max(_captures.c.fetched_at))
                 .where(_captures.c.urlkey >= start, _captures.c.urlkey < end))[0]
             out.append(SiteSummary(name, base_url, counts[0], counts[1], caps[0],
-                                   _aware(caps[1]), _aware(caps[2])))
+                                   as_utc(caps[1]), as_utc(caps[2])))
         return out
 
     def totals(self) -> dict[str, int]:
@@ -137,8 +139,11 @@ class Catalog:
             numbers[version_id] = per_page[page_id]
         return {row.capture_id: numbers[row.id] for row in found}
 
-    def is_article(self, url: str) -> bool:
-        return bool(self._all(select(_pages.c.id).where(_pages.c.url.in_(self._forms(url)),
+    def is_article(self, url: str, captured: Sequence[str] | None = None) -> bool:
+        """Whether the archive holds article text for ``url`` (``captured``: the URLs of its
+        captures, when the caller has them already)."""
+        forms = self._forms(url, captured)
+        return bool(self._all(select(_pages.c.id).where(_pages.c.url.in_(forms),
                                                         _pages.c.versions > 0).limit(1)))
 
 
@@ -150,12 +155,6 @@ def url_forms(url: str, captured: Sequence[str] = ()) -> list[str]:
     forms = {page_url(url), page_url(unquote(url)), page_url(safe_url_string(url)),
              *(page_url(other) for other in captured)}
     return sorted(forms)
-
-
-def _aware(value: Any) -> datetime | None:
-    from storage.models import UTCDateTime
-
-    return UTCDateTime().process_result_value(value, None)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

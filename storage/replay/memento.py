@@ -8,7 +8,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from w3lib.url import safe_url_string
 
-from storage.index import CaptureRow
+from storage.index import CaptureRow, Neighbours
 
 LINK_FORMAT = "application/link-format"
 
@@ -58,29 +58,26 @@ class Links:
                 f'<{self.timemap(url)}>; rel="timemap"; type="{LINK_FORMAT}"']
 
     def memento_header(self, memento: CaptureRow, url: str,
-                       captures: Sequence[CaptureRow] = ()) -> str:
+                       around: Neighbours | None = None) -> str:
         """The Link header of a replayed memento: original, TimeGate, TimeMap, and the memento
-        itself with its neighbours when ``captures`` (all of the URL's, oldest first) is given."""
+        itself with the first, last, previous and next ones when ``around`` is given."""
         links = self.common(url)
         rels: dict[int, list[str]] = {}
-        if captures:
-            ids = [row.id for row in captures]
-            at = ids.index(memento.id) if memento.id in ids else -1
-            rels.setdefault(captures[0].id, []).append("first")
-            rels.setdefault(captures[-1].id, []).append("last")
-            if at > 0:
-                rels.setdefault(captures[at - 1].id, []).append("prev")
-            if 0 <= at < len(captures) - 1:
-                rels.setdefault(captures[at + 1].id, []).append("next")
+        rows = {memento.id: memento}
+        if around is not None:
+            for name, row in (("first", around.first), ("last", around.last),
+                              ("prev", around.prev), ("next", around.next)):
+                if row is not None:
+                    rels.setdefault(row.id, []).append(name)
+                    rows[row.id] = row
         rels.setdefault(memento.id, [])
-        by_id = {row.id: row for row in captures}
-        by_id[memento.id] = memento
         for row_id, names in rels.items():
-            row = by_id[row_id]
-            rel = " ".join([*names, "memento"])
-            links.append(f'<{self.memento(row)}>; rel="{rel}"; '
-                         f'datetime="{http_date(row.fetched_at)}"')
+            links.append(self.memento_line(rows[row_id], " ".join([*names, "memento"])))
         return ", ".join(links)
+
+    def memento_line(self, row: CaptureRow, rel: str = "memento") -> str:
+        """One memento in link format (a Link header entry, a TimeMap line)."""
+        return f'<{self.memento(row)}>; rel="{rel}"; datetime="{http_date(row.fetched_at)}"'
 
     def timemap_body(self, url: str, captures: Sequence[CaptureRow]) -> str:
         """A link-format TimeMap of every capture of ``url``."""
@@ -97,6 +94,5 @@ class Links:
                 rel = "first memento"
             if n == len(captures) - 1:
                 rel = "last memento" if n else "first last memento"
-            lines.append(f'<{self.memento(row)}>; rel="{rel}"; '
-                         f'datetime="{http_date(row.fetched_at)}"')
+            lines.append(self.memento_line(row, rel))
         return ",\n".join(lines) + "\n"

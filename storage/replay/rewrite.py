@@ -9,8 +9,9 @@ lookup to rewrite a page; a URL that was never archived answers with the archive
 The HTML is not re-serialised: only the start tags that hold a URL are rebuilt, and inline
 ``<style>`` blocks rewritten; every other byte of the document stays as it was captured. The
 tokenizer is the standard library's ``html.parser``, which knows that ``<script>`` and
-``<style>`` hold raw text. Scripts are not rewritten (a URL a script builds at run time is kept
-inside the archive by the Content-Security-Policy the server sends instead).
+``<style>`` hold raw text. Scripts are not rewritten: what a script loads at run time is kept
+on the replay server by the Content-Security-Policy the server sends, but a navigation it starts
+(``location = ...``) is beyond any policy (see ``storage.replay.app``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ _LINK_PAGE_RELS = frozenset({"alternate", "canonical", "next", "prev", "prefetch
 _LINK_IMAGE_RELS = frozenset({"icon", "shortcut", "apple-touch-icon",
                               "apple-touch-icon-precomposed",
                               "mask-icon", "image_src"})
+_RAW_TEXT = ("title", "textarea")
 # attributes that must go: subresource integrity fails on rewritten bytes; ping is a beacon
 _DROPPED = frozenset({"integrity", "ping"})
 
@@ -154,6 +156,10 @@ class _Rewriter(HTMLParser):
             self.edits.append((start, start + len(raw), _start_tag(tag, new_attrs, raw)))
         if tag == "body" and self.banner is not None and self.banner_at is None:
             self.banner_at = start + len(raw)
+        if tag in _RAW_TEXT:
+            # what a browser reads as text until the closing tag; html.parser (before Python
+            # 3.13) would read tags in it, rewriting text or putting the banner in a title
+            self.set_cdata_mode(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "style" and self._style_depth:
@@ -217,7 +223,10 @@ def _is_refresh(attrs: dict[str, str | None]) -> bool:
 def _start_tag(tag: str, attrs: list[tuple[str, str | None]], raw: str) -> str:
     parts = [f"<{tag}"]
     for name, value in attrs:
-        parts.append(f" {name}" if value is None else f' {name}="{html.escape(value)}"')
+        if value is None:
+            parts.append(f" {name}")
+        else:  # in double quotes, only &, <, > and " need escaping
+            parts.append(f' {name}="{html.escape(value, quote=False).replace(chr(34), "&quot;")}"')
     parts.append(" />" if raw.rstrip().endswith("/>") else ">")
     return "".join(parts)
 

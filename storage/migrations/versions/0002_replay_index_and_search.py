@@ -27,6 +27,10 @@ depends_on = None
 
 BATCH = 5_000
 
+# The DDL below and the SURT fallback in _backfill_urlkeys are copies of storage/search.py and
+# storage.index.surt_key as they were when this revision was written: a migration must keep
+# doing what it did whatever later code says. tests/test_storage.py compares the schema this
+# revision builds with the one a new database gets, triggers and generated columns included.
 _FTS = "article_search"
 _SQLITE = (
     f"CREATE VIRTUAL TABLE {_FTS} USING fts5(title, text, content='article_versions', "
