@@ -8,7 +8,7 @@ uncommitted rows of the index, never a WARC record; the database itself stays co
 Writers on SQLite take the write lock at ``BEGIN`` (see ``storage.db``).
 
 Concurrency: every write is an INSERT .. ON CONFLICT against a unique constraint (pages.url,
-sites.name, captures.warc_record_id, article_versions(page_id, content_hash)) or a single UPDATE
+sites.name, captures.warc_record_id, article_versions(page_id, number)) or a single UPDATE
 whose new values are computed from the row itself, never read-then-write in Python. Two crawls of
 one site, in two processes, therefore cannot create duplicate pages or versions.
 
@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Connection, Engine, Integer, bindparam, case, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.db import WRITE, normalise_url, open_engine, reason
@@ -155,26 +155,24 @@ class Archive:
         )
 
         versions = ArticleVersion.__table__
-        self._new_version = (
-            self._insert(versions)
-            .on_conflict_do_nothing(index_elements=[versions.c.page_id, versions.c.content_hash])
-            .returning(versions.c.id)
-        )
+        self._new_version = self._insert(versions)
+        # A page's text moves on only when it differs from the current one; the row's own lock
+        # serialises two writers of one page (the second re-reads the row and finds the text
+        # already current), and RETURNING hands back the number the new version gets.
         digest = bindparam("digest", type_=versions.c.content_hash.type)
-        changed = pages.c.content_hash.is_not(None) & (pages.c.content_hash != digest)
-        self._page_hash = (
+        self._page_text = (
             update(pages)
-            .where(pages.c.id == bindparam("page_id"))
+            .where(pages.c.id == bindparam("page_id"),
+                   pages.c.content_hash.is_(None) | (pages.c.content_hash != digest))
             .values(
                 content_hash=digest,
-                versions=pages.c.versions + bindparam("added", type_=Integer()),
-                changes=pages.c.changes + case((changed, 1), else_=0),
-                last_changed_at=case(
-                    (pages.c.content_hash.is_(None) | changed,
-                     bindparam("fetched_at", type_=pages.c.last_changed_at.type)),
-                    else_=pages.c.last_changed_at,
-                ),
+                versions=pages.c.versions + 1,
+                # SET expressions read the row as it was: a first text is not a change
+                changes=pages.c.changes + case((pages.c.content_hash.is_not(None), 1), else_=0),
+                last_changed_at=bindparam("fetched_at", type_=pages.c.last_changed_at.type),
+                published=bindparam("published", type_=pages.c.published.type),
             )
+            .returning(pages.c.versions)
         )
 
     @classmethod
@@ -403,22 +401,24 @@ class Archive:
                       fetch: Fetch | None = None) -> bool:
         """Keep an extracted article; True when it is a new version of the page.
 
-        A version is stored only for text not seen on this page before (unique page/hash), so
-        a page that goes back to an earlier text points at that earlier version again. With
-        ``fetch``, the page's status and validators are updated as ``note_fetch`` would.
+        A version is stored whenever the text differs from the page's current one, so a page
+        that goes back to an earlier text gets a new version too (A, B, A is three versions).
+        With ``fetch``, the page's status and validators are updated as ``note_fetch`` would.
         """
         digest = content_hash(article.title, article.text)
         with self._write() as conn:
             page_id = self._upsert_article_page(conn, url, site_id, fetched_at, fetch=fetch)
-            inserted = conn.execute(self._new_version, {
-                "page_id": page_id, "content_hash": digest, **version_values(article),
-                "fetched_at": fetched_at, "capture_id": capture_id,
-            }).first()
-            conn.execute(self._page_hash, {
-                "page_id": page_id, "digest": digest, "added": 1 if inserted else 0,
-                "fetched_at": fetched_at,
+            number = conn.execute(self._page_text, {
+                "page_id": page_id, "digest": digest, "fetched_at": fetched_at,
+                "published": article.published,
+            }).scalar()
+            if number is None:
+                return False
+            conn.execute(self._new_version, {
+                "page_id": page_id, "number": number, "content_hash": digest,
+                **version_values(article), "fetched_at": fetched_at, "capture_id": capture_id,
             })
-        return inserted is not None
+        return True
 
     def record_extraction_error(self, *, site_id: int | None, url: str, capture_id: int | None,
                                 fetched_at: datetime, error: str,
