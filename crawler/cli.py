@@ -6,64 +6,23 @@ exit; a traceback means a bug.
 
 from __future__ import annotations
 
-import functools
 import gc
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from crawler.config import resolve_data_dir, resolve_db_url
+from crawler.commands.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    archive_options,
+    expected_errors,
+    open_existing_archive,
+)
+from crawler.commands.sites import sites
 from crawler.errors import ArsipError
-from storage.errors import StorageError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
-
-
-def archive_options(func: F) -> F:
-    """``--data-dir`` and ``--db``, which every command takes (DESIGN.md CLI contract)."""
-
-    @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-                  envvar="ARSIP_DATA_DIR", default=None,
-                  help="Archive folder [default: ./arsip-data; env ARSIP_DATA_DIR].")
-    @click.option("--db", "db_url", envvar="ARSIP_DB_URL", default=None,
-                  help="SQLAlchemy URL [default: sqlite:///DATA_DIR/arsip.db; env ARSIP_DB_URL].")
-    @functools.wraps(func)
-    def wrapper(*args: Any, data_dir: Path | None, db_url: str | None, **kwargs: Any) -> Any:
-        directory = resolve_data_dir(data_dir)
-        return func(*args, data_dir=directory, db_url=resolve_db_url(db_url, directory), **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def expected_errors(func: F) -> F:
-    """Turn expected failures into ``Error: ...`` and exit 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (ArsipError, StorageError) as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def open_existing_archive(data_dir: Path, db_url: str) -> Any:
-    """The archive for read-only commands; a clear error when there is none yet."""
-    from storage.archive import Archive
-
-    if db_url.startswith("sqlite:///"):
-        path = Path(db_url.removeprefix("sqlite:///"))
-        if not path.exists():
-            raise ArsipError(f"no archive at {path}; run `arsip crawl URL --data-dir {data_dir}`")
-    return Archive.open(db_url, read_only=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -246,18 +205,21 @@ def status(as_json: bool, data_dir: Path, db_url: str) -> None:
     Example:
       arsip status --data-dir /srv/arsip
     """
-    from crawler.summary import print_status
+    from crawler.summary import print_sites_health, print_status
+    from storage.health import sites_health
     from storage.report import archive_status
 
     archive = open_existing_archive(data_dir, db_url)
     try:
         report = archive_status(archive, data_dir / "warc")
+        report["site_health"] = sites_health(archive)
     finally:
         archive.close()
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     else:
-        print_status(report)
+        print_status({k: v for k, v in report.items() if k != "site_health"})
+        print_sites_health(report["site_health"])
 
 
 @main.command()
@@ -293,34 +255,79 @@ def search(query: str, limit: int, as_json: bool, data_dir: Path, db_url: str) -
 
 @main.command()
 @click.argument("url")
-@click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
+@click.argument("versions", nargs=-1, type=click.IntRange(min=1), metavar="[A B]")
+@click.option("--diff", is_flag=True,
+              help="Show what changed between versions A and B, word by word [default: the "
+                   "last two].")
+@click.option("--json", "as_json", is_flag=True, help="Print the versions (or the diff) as JSON.")
 @archive_options
 @expected_errors
-def history(url: str, as_json: bool, data_dir: Path, db_url: str) -> None:
-    """List every stored version of one article, with the WARC record each came from.
+def history(url: str, versions: tuple[int, ...], diff: bool, as_json: bool, data_dir: Path,
+            db_url: str) -> None:
+    """List every stored version of one article, with its capture time and WARC record.
 
     \b
     Example:
       arsip history https://kudakyv.com/2025/04/28/korea-utara-bantu-rusia/
+      arsip history https://kudakyv.com/2025/04/28/korea-utara-bantu-rusia/ --diff 1 3
     """
     from storage.report import history as versions_of
 
+    if versions and not diff:
+        raise click.UsageError("version numbers go with --diff: arsip history URL --diff A B")
+    if diff and len(versions) not in (0, 2):
+        raise click.UsageError("--diff takes two version numbers, or none for the last two")
     archive = open_existing_archive(data_dir, db_url)
     try:
-        versions = versions_of(archive, url)
+        found = versions_of(archive, url)
+        if not found:
+            raise ArsipError(f"the archive holds no article at {url}")
+        if diff:
+            show_diff(archive, url, found, versions, as_json)
+            return
     finally:
         archive.close()
-    if not versions:
-        raise ArsipError(f"the archive holds no article at {url}")
     if as_json:
-        click.echo(json.dumps(versions, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
-    for version in versions:
+    for version in found:
         capture = version["capture"] or {}
         mark = " (current)" if version["current"] else ""
         click.echo(f"v{version['version']}{mark}  {version['fetched_at']}  "
                    f"{version['text_length']} chars  {version['title']}\n"
                    f"    {capture.get('warc_file', '-')} @ {capture.get('warc_offset', '-')}")
+
+
+def show_diff(archive: Any, url: str, found: list[dict[str, Any]], versions: tuple[int, ...],
+              as_json: bool) -> None:
+    """The word-level diff between two versions of ``url`` (the last two by default)."""
+    from crawler.summary import print_diff
+    from storage.report import version_texts
+    from storage.textdiff import word_diff
+
+    numbers = [v["version"] for v in found]
+    if not versions:
+        if len(numbers) < 2:
+            raise ArsipError(f"{url} has one version only: nothing to compare")
+        versions = (numbers[-2], numbers[-1])
+    missing = [n for n in versions if n not in numbers]
+    if missing:
+        raise ArsipError(f"{url} has no version {missing[0]}; it has versions "
+                         f"{numbers[0]} to {numbers[-1]}")
+    a, b = versions
+    texts = version_texts(archive, url, (a, b))
+    title = word_diff(texts[a]["title"] or "", texts[b]["title"] or "")
+    body = word_diff(texts[a]["text"], texts[b]["text"])
+    if as_json:
+        click.echo(json.dumps({"url": url, "from": {"version": a, **texts[a]},
+                               "to": {"version": b, **texts[b]},
+                               "title": [vars(p) for p in title],
+                               "text": [vars(p) for p in body]}, ensure_ascii=False, indent=2))
+        return
+    print_diff(url, (a, texts[a]["fetched_at"]), (b, texts[b]["fetched_at"]), title, body)
+
+
+main.add_command(sites)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,9 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Connection, Engine, bindparam, case, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,32 +32,10 @@ from storage.db import WRITE, normalise_url, open_engine, reason
 from storage.errors import DatabaseError
 from storage.models import ArticleVersion, Capture, CrawlRun, ExtractionError, Page, Site
 from storage.records import ArticleRecord, CaptureRecord, Fetch, WarcLocation
+from storage.revisit import RevisitPolicy, schedule_pages
+from storage.urls import page_url
 
 _SPACE = re.compile(r"\s+")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def page_url(url: str) -> str:
-    """The form a URL is kept in ``pages``: scheme and host lower-cased, default port and
-    fragment dropped. Path and query are left alone; servers may treat their case as meaningful.
-    """
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return url.strip()
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    if parts.username or parts.password:
-        # userinfo is rare on news sites and better kept verbatim than rebuilt wrongly
-        netloc = parts.netloc.rsplit("@", 1)[0] + "@" + host
-    else:
-        netloc = host
-    if port is not None and port != _DEFAULT_PORTS.get(scheme):
-        netloc += f":{port}"
-    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 def content_hash(title: str | None, text: str) -> str:
@@ -98,6 +75,8 @@ class Archive:
         self._insert = insert
         self._batch: Connection | None = None
         self._batching = False
+        # when set (a crawl's recorder sets it), every fetch of an article sets its next_due
+        self.revisits: RevisitPolicy | None = None
         # statements are built once: building them costs more than running them on SQLite
         self._prepare()
 
@@ -245,6 +224,11 @@ class Archive:
                 conn.close()
             raise DatabaseError(f"cannot write to the archive database: {reason(exc)}") from exc
 
+    def write(self) -> AbstractContextManager[Connection]:
+        """A write transaction (the batch's, in batch mode) for the modules that keep their own
+        statements over these tables (``storage.sites``, ``storage.revisit``)."""
+        return self._write()
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only connection (one consistent snapshot) for queries and reports."""
@@ -378,7 +362,15 @@ class Archive:
             "changes": 0,
         }
         with self._write() as conn:
-            return int(conn.execute(self._note_fetch, params).scalar_one())
+            page_id = int(conn.execute(self._note_fetch, params).scalar_one())
+            if kind == "article":
+                self._schedule(conn, page_id, fetched_at, status)
+            return page_id
+
+    def _schedule(self, conn: Connection, page_id: int, fetched_at: datetime,
+                  status: int | None) -> None:
+        if self.revisits is not None:
+            schedule_pages(conn, (page_id,), self.revisits, fetched_at, status)
 
     def _upsert_article_page(self, conn: Connection, url: str, site_id: int | None,
                              fetched_at: datetime, error: str | None = None,
@@ -412,6 +404,7 @@ class Archive:
                 "page_id": page_id, "digest": digest, "fetched_at": fetched_at,
                 "published": article.published,
             }).scalar()
+            self._schedule(conn, page_id, fetched_at, fetch.status if fetch else None)
             if number is None:
                 return False
             conn.execute(self._new_version, {
@@ -431,6 +424,7 @@ class Archive:
             conn.execute(self._insert(ExtractionError.__table__).values(
                 page_id=page_id, capture_id=capture_id, fetched_at=fetched_at, error=error,
             ))
+            self._schedule(conn, page_id, fetched_at, fetch.status if fetch else None)
 
 
 def capture_record(row: Mapping[str, Any]) -> CaptureRecord:

@@ -1,0 +1,59 @@
+"""What every ``arsip`` command shares: the archive options and the handling of expected errors."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from crawler.config import resolve_data_dir, resolve_db_url
+from crawler.errors import ArsipError
+from storage.errors import StorageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def archive_options(func: F) -> F:
+    """``--data-dir`` and ``--db``, which every command takes (DESIGN.md CLI contract)."""
+
+    @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                  envvar="ARSIP_DATA_DIR", default=None,
+                  help="Archive folder [default: ./arsip-data; env ARSIP_DATA_DIR].")
+    @click.option("--db", "db_url", envvar="ARSIP_DB_URL", default=None,
+                  help="SQLAlchemy URL [default: sqlite:///DATA_DIR/arsip.db; env ARSIP_DB_URL].")
+    @functools.wraps(func)
+    def wrapper(*args: Any, data_dir: Path | None, db_url: str | None, **kwargs: Any) -> Any:
+        directory = resolve_data_dir(data_dir)
+        return func(*args, data_dir=directory, db_url=resolve_db_url(db_url, directory), **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def expected_errors(func: F) -> F:
+    """Turn expected failures into ``Error: ...`` and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ArsipError, StorageError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_existing_archive(data_dir: Path, db_url: str) -> Any:
+    """The archive for read-only commands; a clear error when there is none yet."""
+    from storage.archive import Archive
+
+    if db_url.startswith("sqlite:///"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        if not path.exists():
+            raise ArsipError(f"no archive at {path}; run `arsip crawl URL --data-dir {data_dir}`")
+    return Archive.open(db_url, read_only=True)
