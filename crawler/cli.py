@@ -21,6 +21,7 @@ from crawler.commands.common import (
     expected_errors,
     open_existing_archive,
 )
+from crawler.commands.daemon import daemon
 from crawler.commands.sites import sites
 from crawler.errors import ArsipError
 
@@ -62,6 +63,12 @@ def crawl(urls: tuple[str, ...], site: str | None, max_pages: int | None, since:
     from crawler.config import parse_since
     from crawler.run import run_crawl
     from crawler.summary import print_summary
+    from scheduler.child import DaemonGoneError, exit_with_daemon
+
+    try:
+        exit_with_daemon()  # started by `arsip daemon`: end with it
+    except DaemonGoneError as exc:
+        raise ArsipError(str(exc)) from None
 
     if not urls and not site:
         raise click.UsageError("give at least one URL, or --site NAME")
@@ -328,6 +335,7 @@ def show_diff(archive: Any, url: str, found: list[dict[str, Any]], versions: tup
 
 
 main.add_command(sites)
+main.add_command(daemon)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ so in words, and the daemon logs a warning after the run.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from statistics import median
 from typing import TYPE_CHECKING, Any
 
@@ -153,3 +153,27 @@ def health_warnings(archive: Archive, site_id: int, run_id: int) -> list[str]:
         name = conn.execute(select(_sites.c.name).where(_sites.c.id == site_id)).scalar_one()
     health = extraction_health([r for r in recent if r["outcome"] != "running"], name)
     return health["warnings"] if health and health["run"] == run_id else []
+
+
+def find_run(archive: Archive, site_id: int, since: datetime, pid: int | None = None
+             ) -> dict[str, Any] | None:
+    """The run a crawl process started: the site's newest run begun after ``since`` (by that
+    process, where runs record their owner's pid)."""
+    stmt = (select(_runs).where(_runs.c.site_id == site_id,
+                                _runs.c.started_at >= since - timedelta(seconds=5))
+            .order_by(_runs.c.id.desc()).limit(1))
+    if pid is not None and "pid" in _runs.c:
+        stmt = stmt.where(_runs.c.pid == pid)
+    with archive.read() as conn:
+        row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else None
+
+
+def last_daemon_runs(archive: Archive) -> dict[int, str]:
+    """Outcome of each site's newest run, for the sites whose newest run the daemon started."""
+    newest = (select(_runs.c.site_id, func.max(_runs.c.id).label("id"))
+              .group_by(_runs.c.site_id).subquery())
+    stmt = (select(_runs.c.site_id, _runs.c.outcome)
+            .join(newest, newest.c.id == _runs.c.id).where(_runs.c.trigger == "daemon"))
+    with archive.read() as conn:
+        return {row.site_id: row.outcome for row in conn.execute(stmt)}
