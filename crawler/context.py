@@ -23,6 +23,7 @@ from crawler.errors import UsageError
 from crawler.extraction.pool import ExtractionPool
 from crawler.sites import SiteProfile
 from storage.recorder import Opened, RecorderClient, RecorderConfig
+from storage.revisit import RevisitPlan, RevisitPolicy, load_plan
 from storage.warc import WarcWriterConfig
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ class CrawlContext:
     profile: SiteProfile
     recorder: RecorderClient  # every database and WARC write goes through it
     pool: ExtractionPool
+    # what this run fetches of what the archive knows (set once the run is open)
+    revisits: RevisitPlan = field(default_factory=RevisitPlan)
     _reader: Archive | None = field(default=None, repr=False)
 
     @classmethod
@@ -60,8 +63,9 @@ class CrawlContext:
             ),
             site=profile.name,
             base_url=profile.base_url,
-            profile=profile.source,
+            profile=profile.stored,
             trigger=config.trigger,
+            revisit_ladder=config.revisit_ladder,
         ))
         return cls(config=config, profile=profile, recorder=recorder, pool=pool)
 
@@ -75,13 +79,18 @@ class CrawlContext:
         """The run, once the recorder has opened it."""
         return self.recorder.run
 
-    def validators(self, url: str) -> tuple[str | None, str | None] | None:
-        """``(etag, last_modified)`` the archive holds for ``url`` (a re-crawl's lookups)."""
+    def load_plan(self) -> RevisitPlan:
+        """The run's revisit plan: the site's hubs and known articles (none on a first crawl)."""
+        run = self.run
+        if run is None or not run.revalidate:
+            return RevisitPlan(revisit_all=self.config.revisit_all)
         if self._reader is None:
             from storage.archive import Archive  # only a re-crawl pays for the database code
 
             self._reader = Archive.open(self.config.db_url, migrated=True)
-        return self._reader.validators(url)
+        return load_plan(self._reader, run.site_id,
+                         RevisitPolicy.from_text(self.config.revisit_ladder),
+                         revisit_all=self.config.revisit_all)
 
     def close(self) -> list[tuple[Any, ...]]:
         """Stop the workers, let the recorder write out and commit; its last replies."""

@@ -37,6 +37,12 @@ ARSIP_TRIGGER = "scrapy"
 ARSIP_PROGRESS = False
 # Send If-None-Match / If-Modified-Since for articles the archive already holds.
 ARSIP_CONDITIONAL_REQUESTS = True
+# Re-crawl policy (README "Re-crawls"): an article is revisited this long after its publication
+# (or after it was last seen changing), then only when a sitemap or feed dates it after its last
+# fetch. Hubs (home, sections, feeds, sitemaps) are fetched on every run.
+ARSIP_REVISIT_LADDER = "1h,6h,1d,3d,7d,30d"
+# Ask for every article the archive knows on this run (conditionally), due or not.
+ARSIP_REVISIT_ALL = False
 
 # --- politeness ---------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True

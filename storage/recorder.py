@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from storage.errors import DatabaseError, DiskFullError, StorageError, WarcError
 from storage.records import ArticleRecord, CaptureRecord, Fetch
 from storage.reindex import bare_mime, index_file
+from storage.revisit import DEFAULT_LADDER, RevisitPolicy
 from storage.warc import (
     Exchange,
     RevisitOf,
@@ -71,6 +72,7 @@ class RecorderConfig:
     base_url: str
     profile: str | None = None
     trigger: str = "cli"
+    revisit_ladder: str = DEFAULT_LADDER  # when articles are due again (storage.revisit)
 
 
 @dataclass(frozen=True)
@@ -91,11 +93,15 @@ class Recorder:
 
     def __init__(self, config: RecorderConfig, reply: Any) -> None:
         from storage.archive import Archive  # in the recorder process only
+        from storage.sites import resolve_for_crawl
 
         self.reply = reply
         self.archive: Archive = Archive.open(config.db_url)
+        self.archive.revisits = RevisitPolicy.from_text(config.revisit_ladder)
         try:
-            self.site_id = self.archive.ensure_site(config.site, config.base_url, config.profile)
+            # the registered site this crawl belongs to, by name or by URL (one identity)
+            self.site_id = resolve_for_crawl(self.archive, name=config.site,
+                                             url=config.base_url, profile=config.profile)
             self.run_id = self.archive.start_run(self.site_id, config.trigger)
             self.opened = Opened(self.site_id, self.run_id,
                                  revalidate=self.archive.has_validators(self.site_id))

@@ -7,6 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from crawler.health import problems
 from storage.archive import Archive
 from storage.health import extraction_health, health_warnings, site_report
 from storage.records import ArticleRecord
@@ -118,3 +121,20 @@ def test_history_diff_word_by_word(data_dir: Path) -> None:
         bad = run_arsip("history", url, *args, *dd)
         assert bad.returncode == code and message in bad.stderr, bad.stderr
         assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "published", "found"),
+    [
+        ("Gempa", "Gempa mengguncang.", T0, []),
+        ("Gempa", "Isi.\nBaca Juga: Gempa susulan\nLanjut.", T0, ["promo_left"]),
+        ("Gempa", "Isi.\n» Simak juga video Putin di Kursk", T0, ["promo_left"]),
+        # prose that mentions the label is not a promo line
+        ("Gempa", "Warga diminta baca juga imbauan BMKG.", T0, []),
+        ("", "Isi.", None, ["no_date", "no_title"]),
+        ("Gempa", "  ", T0, ["empty_text"]),
+    ],
+)
+def test_what_counts_as_a_health_problem(title: str, text: str, published: datetime | None,
+                                         found: list[str]) -> None:
+    assert problems(ArticleRecord("u", title, text, published=published)) == found

@@ -45,6 +45,7 @@ from crawler.items import PageItem
 from crawler.sites import SiteProfile, default_profile, load_profile
 from storage.errors import StorageError
 from storage.recorder import FATAL
+from storage.revisit import RevisitPlan
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,8 @@ class NewsSpider(scrapy.Spider):
         spider.allowed_domains = list(profile.domains)
         spider.arsip = CrawlContext.open(config, profile)
         spider.scheduled = set()
+        spider.not_due = set()  # hashes of known articles this run leaves alone
+        spider.plan = RevisitPlan()  # until the run is open
         spider.startup_error = None
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         crawler.signals.connect(spider._engine_stopped, signal=signals.engine_stopped)
@@ -145,6 +148,8 @@ class NewsSpider(scrapy.Spider):
             self.startup_error = exc
             return
         profile = self.profile
+        # what the archive knows of the site: hubs to fetch, articles due (storage.revisit)
+        self.plan = self.arsip.revisits = self.arsip.load_plan()
         if self.crawler.settings.getbool("ROBOTSTXT_OBEY"):
             # RobotsTxtMiddleware fetches (and we archive) robots.txt anyway: read its Sitemap
             # lines from the parsed file rather than fetching it a second time
@@ -157,7 +162,17 @@ class NewsSpider(scrapy.Spider):
         for url in profile.feeds:
             yield self._request(url, self.parse_feed, PRIORITY_DISCOVERY)
         for url in profile.start_urls:
+            self._first_time(url)
             yield self._request(url, self.parse_page, PRIORITY_HUB + 1, start=True)
+        # every hub the site has shown before, whatever this run's discovery finds
+        for url in self.plan.hubs:
+            if self._first_time(url):
+                yield self._request(url, self.parse_known_hub, PRIORITY_HUB)
+        # and the articles whose turn has come, even if no listing shows them any more
+        for url in self.plan.due:
+            if self._first_time(url):
+                self._count("arsip/revisits_due")
+                yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
 
     def _request(
         self, url: str, callback: Any, priority: int, *, dont_obey_robotstxt: bool = False,
@@ -199,7 +214,29 @@ class NewsSpider(scrapy.Spider):
             if self._first_time(url):
                 yield self._request(url, self.parse_sitemap, PRIORITY_DISCOVERY)
 
+    def parse_known_hub(self, response: Response) -> Iterator[scrapy.Request | PageItem]:
+        """A hub the archive knew: a sitemap, a feed or a listing page, told by its body."""
+        head = response.body[:4096]
+        if head[:2] == b"\x1f\x8b":  # a .xml.gz file: a sitemap
+            yield from self.parse_sitemap(response)
+            return
+        lowered = head.lstrip().lower()
+        if not lowered.startswith((b"<?xml", b"<urlset", b"<sitemapindex", b"<rss", b"<feed",
+                                   b"<rdf")):
+            yield from self.parse_page(response)
+        elif b"<urlset" in lowered or b"<sitemapindex" in lowered:
+            yield from self.parse_sitemap(response)
+        else:
+            yield from self.parse_feed(response)
+
+    def _note_hub(self, response: Response) -> None:
+        # sitemaps and feeds are hubs too: the next run fetches them even if discovery does not
+        if response.status == 200:
+            self.arsip.recorder.send(("fetch", response.url, "hub", _fetched_at(response),
+                                      response.status))
+
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        self._note_hub(response)
         try:
             sitemap = parse_sitemap(response.body)
         except MalformedDocumentError as exc:
@@ -214,11 +251,13 @@ class NewsSpider(scrapy.Spider):
             if self._too_old(link):
                 continue
             if sitemap.is_index:
-                yield self._request(link.url, self.parse_sitemap, PRIORITY_DISCOVERY)
-            elif self._new_on_site(link.url):
+                if self._first_time(link.url):
+                    yield self._request(link.url, self.parse_sitemap, PRIORITY_DISCOVERY)
+            elif self._new_on_site(link.url, link.changed):
                 yield self._article_request(link)
 
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+        self._note_hub(response)
         try:
             links = parse_feed(response.body)
         except MalformedDocumentError as exc:
@@ -227,8 +266,8 @@ class NewsSpider(scrapy.Spider):
             return
         for link in links:
             url = urljoin(response.url, link.url)
-            if not self._too_old(link) and self._new_on_site(url):
-                yield self._article_request(Link(url, link.date))
+            if not self._too_old(link) and self._new_on_site(url, link.changed):
+                yield self._article_request(Link(url, link.date, link.modified))
 
     def _article_request(self, link: Link) -> scrapy.Request:
         return self._request(link.url, self.parse_page, PRIORITY_ARTICLE, listed=link.date,
@@ -300,15 +339,27 @@ class NewsSpider(scrapy.Spider):
                   ) -> Iterator[scrapy.Request]:
         """Requests for links an extraction worker found on an article page."""
         for url in articles:
-            if self._first_time(url):
+            if self._due(url) and self._first_time(url):
                 yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
         for url in hubs:
             if self._first_time(url):
                 yield self._request(url, self.parse_page, PRIORITY_HUB)
 
-    def _new_on_site(self, url: str) -> bool:
-        """A link on this site, worth fetching, not asked for yet."""
-        return same_site(url, self.profile) and not should_skip(url) and self._first_time(url)
+    def _new_on_site(self, url: str, dated: datetime | None = None) -> bool:
+        """An article link on this site, worth fetching on this run, not asked for yet."""
+        return (same_site(url, self.profile) and not should_skip(url) and self._due(url, dated)
+                and self._first_time(url))
+
+    def _due(self, url: str, dated: datetime | None = None) -> bool:
+        """Whether this run fetches an article it found a link to: one never seen, one whose
+        turn has come, or one a sitemap or feed dates after its last fetch (storage.revisit)."""
+        if self.plan.wants(url, dated):
+            return True
+        key = hash(url)
+        if key not in self.not_due:
+            self.not_due.add(key)
+            self._count("arsip/not_due")
+        return False
 
     def _first_time(self, url: str) -> bool:
         """Whether this spider has not asked for ``url`` yet. Menus and related links repeat on
@@ -323,11 +374,15 @@ class NewsSpider(scrapy.Spider):
     def _follow(self, response: Response, hrefs: list[str]) -> Iterator[scrapy.Request]:
         for href in hrefs:
             url = response.urljoin(href.strip()).split("#", 1)[0]
-            if not self._first_time(url) or not same_site(url, self.profile) or should_skip(url):
+            key = hash(url)
+            if key in self.scheduled or key in self.not_due:
+                continue  # menus and related links repeat on every page: answer cheaply
+            if not same_site(url, self.profile) or should_skip(url):
                 continue
             if looks_like_article(url, self.profile):
-                yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
-            elif looks_like_hub(url):
+                if self._due(url) and self._first_time(url):
+                    yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
+            elif looks_like_hub(url) and self._first_time(url):
                 yield self._request(url, self.parse_page, PRIORITY_HUB)
 
     def _item(self, response: TextResponse, *, want_links: bool) -> PageItem:
@@ -346,8 +401,12 @@ class NewsSpider(scrapy.Spider):
     def on_error(self, failure: Failure) -> None:
         if failure.check(HttpError):
             # archived already (WARC + captures); Scrapy counts it by status in its stats
-            status = failure.value.response.status
-            logger.info("HTTP %d for %s", status, failure.value.response.url)
+            response = failure.value.response
+            logger.info("HTTP %d for %s", response.status, response.url)
+            if response.meta.get("arsip_article"):
+                # its next visit depends on it: a server error is retried on the next run
+                self.arsip.recorder.send(("fetch", response.url, "article",
+                                          _fetched_at(response), response.status))
             return
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
