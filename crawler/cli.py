@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import json
 import sys
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,6 @@ from crawler.commands.common import (
     expected_errors,
     open_existing_archive,
 )
-from crawler.commands.daemon import daemon
-from crawler.commands.sites import sites
 from crawler.errors import ArsipError
 
 
@@ -232,28 +231,39 @@ def status(as_json: bool, data_dir: Path, db_url: str) -> None:
 @main.command()
 @click.argument("query")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--all-versions", is_flag=True,
+              help="Also search earlier versions of articles (text since edited).")
+@click.option("--site", help="Only articles of this site (its name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON lines.")
 @archive_options
 @expected_errors
-def search(query: str, limit: int, as_json: bool, data_dir: Path, db_url: str) -> None:
-    """Find articles whose title or text contains every word of QUERY (any case).
+def search(query: str, limit: int, all_versions: bool, site: str | None, as_json: bool,
+           data_dir: Path, db_url: str) -> None:
+    """Full-text search of article titles and texts, best matches first.
+
+    Every word must match; "quoted words" match as a phrase, OR accepts either of two
+    terms, and -word excludes one. Words are matched whole, in any case.
 
     \b
     Example:
-      arsip search "korea utara kursk" --limit 5
+      arsip search "korea utara" kursk --limit 5
+      arsip search 'banjir -jakarta' --all-versions
     """
     from storage.report import search_articles
 
     archive = open_existing_archive(data_dir, db_url)
     try:
-        hits = search_articles(archive, query, limit)
+        hits = search_articles(archive, query, limit, all_versions=all_versions, site=site)
     finally:
         archive.close()
     for hit in hits:
         if as_json:
-            click.echo(json.dumps(hit, ensure_ascii=False))
+            click.echo(json.dumps({k: v for k, v in hit.items() if k != "marked"},
+                                  ensure_ascii=False))
         else:
-            click.echo(f"{hit['published'] or '-'}  {hit['title'] or '(no title)'}\n"
+            earlier = "" if hit["current"] else \
+                f"  [earlier version, {hit['version_fetched_at']}]"
+            click.echo(f"{hit['published'] or '-'}  {hit['title'] or '(no title)'}{earlier}\n"
                        f"    {hit['url']}\n    {hit['snippet']}\n")
     if not hits:
         click.echo(f"no article matches {query!r}", err=True)
@@ -334,9 +344,9 @@ def show_diff(archive: Any, url: str, found: list[dict[str, Any]], versions: tup
     print_diff(url, (a, texts[a]["fetched_at"]), (b, texts[b]["fetched_at"]), title, body)
 
 
-main.add_command(sites)
-main.add_command(daemon)
-
+main.add_command(import_module("crawler.commands.replay").replay)
+main.add_command(import_module("crawler.commands.sites").sites)
+main.add_command(import_module("crawler.commands.daemon").daemon)
 
 if __name__ == "__main__":
     main()

@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from storage.db import WRITE, normalise_url, open_engine, reason
 from storage.errors import DatabaseError
+from storage.index import surt_key
 from storage.models import ArticleVersion, Capture, CrawlRun, ExtractionError, Page, Site
 from storage.records import ArticleRecord, CaptureRecord, Fetch, WarcLocation
 from storage.revisit import RevisitPolicy, schedule_pages
@@ -288,7 +289,8 @@ class Archive:
         """Index one WARC record; recording the same record id twice returns the same row."""
         loc = rec.location
         params = {
-            "url": rec.url, "fetched_at": rec.fetched_at, "status": rec.status, "mime": rec.mime,
+            "url": rec.url, "urlkey": surt_key(rec.url), "fetched_at": rec.fetched_at,
+            "status": rec.status, "mime": rec.mime,
             "payload_digest": rec.payload_digest, "warc_file": loc.warc_file,
             "warc_offset": loc.offset, "warc_length": loc.length, "warc_record_id": loc.record_id,
             "record_type": rec.record_type, "refers_to": rec.refers_to, "run_id": rec.run_id,

@@ -129,7 +129,7 @@ def _use_wal(cursor: Any) -> None:
 # The newest revision in storage/migrations/versions. Knowing it here lets a crawl check the
 # schema with one query instead of loading Alembic (with Mako and Pygments, a third of a second
 # of every crawl's start); tests/test_storage.py fails when a migration is added without it.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 # Alembic's own bookkeeping table, as ``alembic stamp`` creates it.
 _VERSION_TABLE = Table(
     "alembic_version", MetaData(),
@@ -190,8 +190,10 @@ def _has_any_table(conn: Connection) -> bool:
 def create_at_head(conn: Connection) -> None:
     """Create the newest schema from the models in an empty database and stamp it."""
     from storage.models import Base
+    from storage.search import install as install_search
 
     Base.metadata.create_all(conn)
+    install_search(conn)  # the search index is not in the models (see storage.search)
     # ``alembic downgrade base`` leaves the version table behind, empty
     _VERSION_TABLE.create(conn, checkfirst=True)
     conn.execute(_VERSION_TABLE.insert().values(version_num=SCHEMA_HEAD))

@@ -40,6 +40,7 @@ NAMING_CONVENTION = {
 }
 
 PAGE_KINDS = ("article", "hub", "other")
+URLKEY_TYPE = Text().with_variant(Text(collation="C"), "postgresql")
 RECORD_TYPES = ("response", "revisit")
 
 
@@ -147,6 +148,8 @@ class Capture(Base):
     __tablename__ = "captures"
     __table_args__ = (
         Index("ix_captures_url_fetched_at", "url", "fetched_at"),
+        # closest-capture lookups and CDX range scans (storage.index)
+        Index("ix_captures_urlkey_fetched_at", "urlkey", "fetched_at"),
         CheckConstraint("record_type IN ('response', 'revisit')", name="record_type"),
     )
 
@@ -165,6 +168,11 @@ class Capture(Base):
     run_id: Mapped[int | None] = mapped_column(
         ForeignKey("crawl_runs.id", ondelete="SET NULL"), index=True
     )
+    # The URL's SURT key (storage.index.surt_key), set on every insert; last because migration
+    # 0002 added it. Byte order ("C" collation on PostgreSQL) makes a prefix of keys one range
+    # of the index. Nullable only because SQLite cannot add a NOT NULL column without
+    # rebuilding the table (see migration 0002).
+    urlkey: Mapped[str | None] = mapped_column(URLKEY_TYPE)
 
 
 class ArticleVersion(Base):

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select
+from sqlalchemy import Connection, Engine, and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.archive import Archive, page_url
@@ -206,41 +206,27 @@ def _run_summary(run: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def search_articles(source: Archive | Engine, query: str, limit: int = 20
-                    ) -> list[dict[str, Any]]:
-    """Latest versions whose title or text contains every word of ``query`` (any case)."""
-    words = [word for word in query.split() if word]
-    if not words:
-        return []
-    conditions = []
-    for word in words:
-        pattern = "%" + word.lower().replace("\\", "\\\\").replace("%", "\\%")\
-            .replace("_", "\\_") + "%"
-        conditions.append(or_(func.lower(_versions.c.title).like(pattern, escape="\\"),
-                              func.lower(_versions.c.text).like(pattern, escape="\\")))
-    stmt = (
-        select(_pages.c.url, _versions.c.title, _versions.c.published_raw,
-               _versions.c.published, _versions.c.text)
-        .select_from(_current_versions())
-        .where(*conditions)
-        .order_by(_versions.c.published.desc().nulls_last(), _pages.c.id)
-        .limit(limit)
-    )
+def search_articles(source: Archive | Engine, query: str, limit: int = 20, *,
+                    all_versions: bool = False, site: str | None = None,
+                    offset: int = 0) -> list[dict[str, Any]]:
+    """Articles matching ``query`` (web-search syntax, see ``storage.search``), best first.
+
+    Only the versions pages show now are searched unless ``all_versions``; ``snippet`` is plain
+    text, ``marked`` the same with ``storage.search.MARK_START``/``MARK_END`` around matches.
+    """
+    from storage.search import plain, search
+
     with _reading(source) as conn:
-        rows = conn.execute(stmt).mappings().all()
+        hits = search(conn, query, limit=limit, offset=offset, all_versions=all_versions,
+                      site=site)
     return [
-        {"url": row["url"], "title": row["title"],
-         "published": row["published_raw"] or _iso(row["published"]),
-         "snippet": _snippet(row["text"], words[0])}
-        for row in rows
+        {"url": hit.url, "title": hit.title,
+         "published": hit.published_raw or _iso(hit.published),
+         "snippet": plain(hit.snippet), "marked": hit.snippet,
+         "current": hit.current, "version_fetched_at": _iso(hit.fetched_at),
+         "version_id": hit.version_id, "capture_id": hit.capture_id}
+        for hit in hits
     ]
-
-
-def _snippet(text: str, word: str, width: int = 160) -> str:
-    at = text.lower().find(word.lower())
-    start = max(0, at - width // 2) if at >= 0 else 0
-    piece = " ".join(text[start:start + width].split())
-    return ("…" if start else "") + piece + ("…" if start + width < len(text) else "")
 
 
 def history(source: Archive | Engine, url: str) -> list[dict[str, Any]]:

@@ -70,11 +70,12 @@ class StoredRecord:
         body = self.raw_payload
         # codings are listed in the order they were applied, so undo them last first
         for coding in reversed(codings):
-            body = _decode(body, coding)
+            body = decode_content(body, coding)
         return body
 
 
-def _decode(data: bytes, coding: str) -> bytes:
+def decode_content(data: bytes, coding: str) -> bytes:
+    """``data`` with one HTTP Content-Encoding (gzip, deflate, br if installed) undone."""
     if coding in ("identity", ""):
         return data
     try:

@@ -1,4 +1,8 @@
-"""What every ``arsip`` command shares: the archive options and the handling of expected errors."""
+"""What every ``arsip`` command shares: the archive options, error handling, exit codes.
+
+Command groups in their own modules (``crawler.commands.replay``) import these from here, so
+that ``crawler.cli`` can register them without an import cycle.
+"""
 
 from __future__ import annotations
 

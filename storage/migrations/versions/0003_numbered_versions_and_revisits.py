@@ -1,7 +1,7 @@
 """numbered article versions (a revert is a version too), a site's page cap, a page's published
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-30
 
 - ``article_versions.number``: 1, 2, 3 ... per page. The unique (page, content hash) constraint
@@ -22,8 +22,8 @@ from alembic import op
 
 TS = sa.DateTime(timezone=True)
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -58,11 +58,41 @@ def upgrade() -> None:
         batch.drop_constraint("uq_article_versions_page_id_content_hash", type_="unique")
         batch.create_unique_constraint("uq_article_versions_page_id_number",
                                        ["page_id", "number"])
+    _search_triggers()
     _restore_reverts()
     op.execute(
         "UPDATE pages SET published = (SELECT v.published FROM article_versions AS v "
         "WHERE v.page_id = pages.id AND v.number = pages.versions) WHERE versions > 0"
     )
+
+
+# The full-text index's triggers as revision 0002 made them: rebuilding article_versions on
+# SQLite drops the triggers on it. (The FTS5 table itself stays valid: rows keep their ids.)
+_FTS = "article_search"
+_FTS_TRIGGERS = (
+    f"CREATE TRIGGER {_FTS}_insert AFTER INSERT ON article_versions BEGIN "
+    f"INSERT INTO {_FTS}(rowid, title, text) VALUES (new.id, new.title, new.text); END",
+    f"CREATE TRIGGER {_FTS}_delete AFTER DELETE ON article_versions BEGIN "
+    f"INSERT INTO {_FTS}({_FTS}, rowid, title, text) "
+    "VALUES ('delete', old.id, old.title, old.text); END",
+    f"CREATE TRIGGER {_FTS}_update AFTER UPDATE OF title, text ON article_versions BEGIN "
+    f"INSERT INTO {_FTS}({_FTS}, rowid, title, text) "
+    "VALUES ('delete', old.id, old.title, old.text); "
+    f"INSERT INTO {_FTS}(rowid, title, text) VALUES (new.id, new.title, new.text); END",
+)
+
+
+def _search_triggers() -> None:
+    conn = op.get_bind()
+    if conn.dialect.name != "sqlite":
+        return  # PostgreSQL alters the table in place: its search column stays
+    names = set(conn.execute(sa.text(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")).scalars())
+    if _FTS not in names:
+        return
+    for statement in _FTS_TRIGGERS:
+        if statement.split()[2] not in names:
+            op.execute(statement)
 
 
 def _restore_reverts() -> None:
@@ -109,6 +139,7 @@ def downgrade() -> None:
         batch.create_unique_constraint("uq_article_versions_page_id_content_hash",
                                        ["page_id", "content_hash"])
         batch.drop_column("number")
+    _search_triggers()
     # not batch mode: SQLite would copy pages to a new table and drop the old one, and with
     # foreign keys on, dropping pages deletes every version and capture link through CASCADE
     op.execute("ALTER TABLE pages DROP COLUMN published")

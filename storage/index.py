@@ -1,0 +1,391 @@
+"""Capture lookup over the ``captures`` table: SURT keys, closest capture, CDX queries.
+
+Every capture carries its URL's SURT key (``urlkey``), the sort-friendly form web archives
+index by (``com,kudakyv)/2025/04/28/slug``): the host reversed, ``www.`` and the scheme
+dropped, query arguments sorted. Captures of ``http://`` and ``https://www.`` forms of one URL
+share a key, and everything under a path, a host or a domain is one contiguous key range, so
+prefix, host and domain queries are range scans of the ``(urlkey, fetched_at)`` index.
+
+``cdx`` answers pywb's CDX server API (field names, match types, ``from``/``to`` padding,
+filters, ``closest`` and ``reverse`` sorting, output formats) over that index; a test compares
+its lines with what ``cdxj-indexer`` makes of the same WARC files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, bindparam, select
+from sqlalchemy.exc import SQLAlchemyError
+from warcio.timeutils import PAD_14_DOWN, PAD_14_UP, pad_timestamp, timestamp_to_datetime
+
+from storage.db import reason
+from storage.errors import DatabaseError, StorageError
+
+MATCH_TYPES = ("exact", "prefix", "host", "domain")
+OUTPUTS = ("cdxj", "json", "link", "text")
+# pywb's field names, in the order its indexer writes them; ``CDX_ALIASES`` are the older names
+CDX_FIELDS = ("urlkey", "timestamp", "url", "mime", "status", "digest", "length", "offset",
+              "filename")
+CDX_ALIASES = {"original": "url", "u": "url", "statuscode": "status", "s": "status",
+               "mimetype": "mime", "m": "mime", "l": "length", "o": "offset", "d": "digest",
+               "t": "timestamp", "k": "urlkey", "f": "filename"}
+DEFAULT_CDX_LIMIT = 100_000  # pywb's
+# the 14-digit form of a capture time, and how a replay URL may give one (4 to 14 digits)
+TIMESTAMP_RE = re.compile(r"\d{4,14}")
+REVISIT_MIME = "warc/revisit"
+
+
+class CdxQueryError(StorageError):
+    """A CDX query with a missing or malformed parameter."""
+
+
+def surt_key(url: str) -> str:
+    """The SURT key of ``url`` as pywb and cdxj-indexer compute it (the ``surt`` package)."""
+    import surt  # loaded on first use: it pulls in tldextract
+
+    try:
+        return str(surt.surt(url))
+    except Exception:  # surt raises assorted errors on odd input; such URLs index as given
+        return url.strip().lower()
+
+
+def timestamp14(when: datetime) -> str:
+    """``20250428140500``: a capture time as web archives print it (UTC, to the second)."""
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y%m%d%H%M%S")
+
+
+def parse_timestamp(value: str, *, pad: str = "up") -> datetime:
+    """A 4- to 14-digit timestamp as a UTC datetime; a partial one stands for the latest moment
+    of the period it names (``pad="up"``, pywb's reading for closest captures) or the earliest
+    (``pad="down"``)."""
+    if not TIMESTAMP_RE.fullmatch(value):
+        raise CdxQueryError(f"not a timestamp (4 to 14 digits): {value!r}")
+    padded = pad_timestamp(value, PAD_14_UP if pad == "up" else PAD_14_DOWN)
+    try:
+        return timestamp_to_datetime(padded).replace(tzinfo=UTC)
+    except ValueError:
+        # warcio clamps most out-of-range parts itself; anything left is not a date
+        raise CdxQueryError(f"not a valid timestamp: {value!r}") from None
+
+
+@dataclass(frozen=True)
+class CaptureRow:
+    """One row of the archive index."""
+
+    id: int
+    url: str
+    urlkey: str
+    fetched_at: datetime
+    status: int
+    mime: str | None
+    payload_digest: str | None
+    warc_file: str
+    warc_offset: int
+    warc_length: int
+    warc_record_id: str
+    record_type: str
+    refers_to: str | None
+
+    @property
+    def timestamp(self) -> str:
+        return timestamp14(self.fetched_at)
+
+    @property
+    def not_modified(self) -> bool:
+        """A server-not-modified revisit: no HTTP response of its own, only the 304's date."""
+        return self.record_type == "revisit" and self.status == 304
+
+    def cdx(self) -> dict[str, str]:
+        """The capture as pywb's CDX fields (the way cdxj-indexer writes them)."""
+        fields = {"urlkey": self.urlkey, "timestamp": self.timestamp, "url": self.url,
+                  "mime": REVISIT_MIME if self.record_type == "revisit"
+                  else (self.mime or "unk")}
+        if not self.not_modified:
+            fields["status"] = str(self.status)
+        if self.payload_digest:
+            fields["digest"] = self.payload_digest
+        fields.update(length=str(self.warc_length), offset=str(self.warc_offset),
+                      filename=self.warc_file)
+        return fields
+
+
+@dataclass(frozen=True)
+class CdxFilter:
+    """One ``filter=`` of pywb's syntax: ``[!][=|~]field:expression``."""
+
+    field: str
+    how: str  # "contains", "exact" or "regex"
+    value: str
+    negate: bool = False
+    regex: re.Pattern[str] | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> CdxFilter:
+        negate = text.startswith("!")
+        text = text[1:] if negate else text
+        how = "contains"
+        if text[:1] == "=":
+            how, text = "exact", text[1:]
+        elif text[:1] == "~":
+            how, text = "regex", text[1:]
+        name, sep, value = text.partition(":")
+        if not sep:
+            name, value = "", name  # no field: the whole CDX line
+        name = CDX_ALIASES.get(name, name)
+        regex = None
+        if how == "regex":
+            try:
+                regex = re.compile(value)
+            except re.error as exc:
+                raise CdxQueryError(f"bad regular expression in filter {text!r}: {exc}") from None
+        return cls(name, how, value, negate, regex)
+
+    def __call__(self, fields: Mapping[str, str], line: str) -> bool:
+        got = fields.get(self.field, "") if self.field else line
+        if self.how == "exact":
+            hit = got == self.value
+        elif self.how == "regex":
+            assert self.regex is not None
+            hit = self.regex.match(got) is not None
+        else:
+            hit = self.value in got
+        return hit != self.negate
+
+
+@dataclass(frozen=True)
+class CdxQuery:
+    """A parsed CDX API query (see ``CdxQuery.parse``)."""
+
+    url: str
+    match_type: str = "exact"
+    start: str = ""  # urlkey range [start, end)
+    end: str = ""
+    from_ts: datetime | None = None
+    to_ts: datetime | None = None
+    limit: int = DEFAULT_CDX_LIMIT
+    reverse: bool = False
+    closest: datetime | None = None
+    filters: tuple[CdxFilter, ...] = ()
+    fields: tuple[str, ...] | None = None
+    output: str = "cdxj"
+
+    @classmethod
+    def parse(cls, params: Mapping[str, Sequence[str]]) -> CdxQuery:
+        """From query parameters (each a list of values, as a web framework gives them)."""
+        def one(name: str) -> str | None:
+            values = params.get(name) or ()
+            return values[-1] if values else None
+
+        url = one("url")
+        if not url:
+            raise CdxQueryError("a url= parameter is required")
+        match_type = one("matchType")
+        if not match_type:
+            match_type = "exact"
+            if url.startswith("*."):
+                url, match_type = url[2:], "domain"
+            elif url.endswith("*"):
+                url, match_type = url[:-1], "prefix"
+        if match_type not in MATCH_TYPES:
+            raise CdxQueryError(f"matchType must be one of {', '.join(MATCH_TYPES)}, "
+                                f"not {match_type!r}")
+        start, end = search_range(url, match_type)
+        output = one("output") or "cdxj"
+        if output not in OUTPUTS:
+            raise CdxQueryError(f"output must be one of {', '.join(OUTPUTS)}, not {output!r}")
+        limit = DEFAULT_CDX_LIMIT
+        if one("limit"):
+            try:
+                limit = int(one("limit") or "")
+            except ValueError:
+                raise CdxQueryError(f"limit must be a number, not {one('limit')!r}") from None
+            if limit < 1:
+                raise CdxQueryError("limit must be a positive number")
+        sort = one("sort")
+        if sort not in (None, "", "reverse", "closest"):
+            raise CdxQueryError(f"sort must be reverse or closest, not {sort!r}")
+        closest = one("closest")
+        if sort == "closest" and not closest:
+            raise CdxQueryError("sort=closest needs closest=TIMESTAMP")
+        fields_text = one("fl") or one("fields")
+        fields = None
+        if fields_text:
+            fields = tuple(CDX_ALIASES.get(f.strip(), f.strip())
+                           for f in fields_text.split(",") if f.strip())
+            unknown = [f for f in fields if f not in CDX_FIELDS]
+            if unknown:
+                raise CdxQueryError(f"unknown field {unknown[0]!r} in fl= "
+                                    f"(fields: {', '.join(CDX_FIELDS)})")
+        return cls(
+            url=url, match_type=match_type, start=start, end=end,
+            from_ts=parse_timestamp(one("from") or "", pad="down") if one("from") else None,
+            to_ts=parse_timestamp(one("to") or "", pad="up") if one("to") else None,
+            limit=limit, reverse=sort == "reverse" or one("reverse") in ("1", "true"),
+            closest=parse_timestamp(closest, pad="up") if closest else None,
+            filters=tuple(CdxFilter.parse(f) for f in params.get("filter") or ()),
+            fields=fields, output=output,
+        )
+
+
+def search_range(url: str, match_type: str) -> tuple[str, str]:
+    """The ``[start, end)`` urlkey range of a match type, as pywb computes it."""
+    key = surt_key(url)
+    if match_type == "exact":
+        return key, key + "!"
+    if match_type == "prefix":
+        if url.endswith("/") and not key.endswith("/"):
+            key += "/"
+        if url.endswith("?") and not key.endswith("?"):
+            key += "?"
+        return key, key[:-1] + chr(ord(key[-1]) + 1)
+    host = key.split(")/")[0]
+    if match_type == "host":
+        return host + ")/", host + "*"
+    # domain: the host and every subdomain ("com,example)" and "com,example,www)" alike)
+    return (host + "," if "," not in host else host + ")/"), host + "-"
+
+
+def format_cdx(row: CaptureRow, query: CdxQuery) -> str:
+    """One output line (without the newline) in the query's format."""
+    fields = row.cdx()
+    if query.output == "json":
+        names = query.fields or tuple(fields)
+        return json.dumps({name: fields[name] for name in names if name in fields})
+    if query.output == "text":
+        names = query.fields or CDX_FIELDS
+        return " ".join(fields.get(name, "-") for name in names)
+    if query.output == "link":
+        return memento_link(row)
+    body = {name: value for name, value in fields.items() if name not in ("urlkey", "timestamp")}
+    if query.fields:
+        body = {name: body[name] for name in query.fields if name in body}
+    return f"{row.urlkey} {row.timestamp} {json.dumps(body)}"
+
+
+def memento_link(row: CaptureRow, prefix: str = "/") -> str:
+    """A TimeMap line for one capture (RFC 7089 link format)."""
+    from email.utils import format_datetime
+
+    when = format_datetime(row.fetched_at.astimezone(UTC), usegmt=True)
+    return f'<{prefix}{row.timestamp}/{row.url}>; rel="memento"; datetime="{when}"'
+
+
+@dataclass
+class CaptureIndex:
+    """Lookups over ``captures`` through one engine (safe to share between threads)."""
+
+    engine: Engine
+    _table: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from storage.models import Capture
+
+        self._table = Capture.__table__
+        t = self._table
+        self._columns = [t.c[name] for name in CaptureRow.__dataclass_fields__]
+        key = bindparam("urlkey")
+        self._before = (select(*self._columns)
+                        .where(t.c.urlkey == key, t.c.fetched_at <= bindparam("when"))
+                        .order_by(t.c.fetched_at.desc(), t.c.id.desc()).limit(bindparam("n")))
+        self._after = (select(*self._columns)
+                       .where(t.c.urlkey == key, t.c.fetched_at > bindparam("when"))
+                       .order_by(t.c.fetched_at, t.c.id).limit(bindparam("n")))
+        self._all = (select(*self._columns).where(t.c.urlkey == key)
+                     .order_by(t.c.fetched_at, t.c.id))
+        self._by_record = select(*self._columns).where(t.c.warc_record_id == bindparam("rid"))
+        self._by_digest = (select(*self._columns)
+                           .where(t.c.payload_digest == bindparam("digest"),
+                                  t.c.record_type == "response")
+                           .order_by(t.c.fetched_at, t.c.id).limit(1))
+
+    def _rows(self, stmt: Any, params: Mapping[str, Any]) -> list[CaptureRow]:
+        try:
+            with self.engine.connect() as conn:
+                return [CaptureRow(*row) for row in conn.execute(stmt, dict(params))]
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot read the archive index: {reason(exc)}") from exc
+
+    def nearest(self, url: str, when: datetime, n: int = 3) -> list[CaptureRow]:
+        """Up to ``n`` captures either side of ``when`` for ``url``'s key, closest first (a
+        tie goes to the earlier capture: what existed at that moment)."""
+        params = {"urlkey": surt_key(url), "when": when, "n": n}
+        found = self._rows(self._before, params) + self._rows(self._after, params)
+        found.sort(key=lambda row: (abs((row.fetched_at - when).total_seconds()),
+                                    row.fetched_at > when, row.url != url))
+        return found
+
+    def closest(self, url: str, when: datetime) -> CaptureRow | None:
+        found = self.nearest(url, when, 1)
+        return found[0] if found else None
+
+    def captures_of(self, url: str) -> list[CaptureRow]:
+        """Every capture of ``url``'s key, oldest first."""
+        return self._rows(self._all, {"urlkey": surt_key(url)})
+
+    def by_record_id(self, record_id: str) -> CaptureRow | None:
+        found = self._rows(self._by_record, {"rid": record_id})
+        return found[0] if found else None
+
+    def original_of(self, revisit: CaptureRow) -> CaptureRow | None:
+        """The response a revisit stands for: the record it refers to, else the earliest
+        response with its payload digest."""
+        if revisit.refers_to:
+            found = self.by_record_id(revisit.refers_to)
+            if found is not None and found.record_type == "response":
+                return found
+        if revisit.payload_digest:
+            found_by_digest = self._rows(self._by_digest, {"digest": revisit.payload_digest})
+            if found_by_digest:
+                return found_by_digest[0]
+        return None
+
+    def cdx(self, query: CdxQuery) -> Iterator[CaptureRow]:
+        """The captures a CDX query selects, in its order (see the module docs)."""
+        t = self._table
+        conditions = [t.c.urlkey >= query.start, t.c.urlkey < query.end]
+        if query.from_ts is not None:
+            conditions.append(t.c.fetched_at >= query.from_ts)
+        if query.to_ts is not None:
+            # to= is inclusive to the second (WARC dates carry microseconds)
+            conditions.append(t.c.fetched_at < query.to_ts + timedelta(seconds=1))
+        order = (t.c.urlkey, t.c.fetched_at, t.c.warc_file, t.c.warc_offset)
+        stmt = select(*self._columns).where(and_(*conditions))
+        if query.reverse and query.closest is None:
+            stmt = stmt.order_by(*(column.desc() for column in order))
+        else:
+            stmt = stmt.order_by(*order)
+        if not query.filters and query.closest is None:
+            stmt = stmt.limit(query.limit)
+        rows = self._stream(stmt, query)
+        if query.closest is not None:
+            target = query.closest
+            rows = iter(sorted(rows, key=lambda row: abs((row.fetched_at - target)
+                                                         .total_seconds()))[:query.limit])
+        yield from rows
+
+    def _stream(self, stmt: Any, query: CdxQuery) -> Iterator[CaptureRow]:
+        emitted = 0
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execution_options(yield_per=1000).execute(stmt)
+                for values in result:
+                    row = CaptureRow(*values)
+                    if query.filters:
+                        fields = row.cdx()
+                        line = " ".join(fields.values())
+                        if not all(check(fields, line) for check in query.filters):
+                            continue
+                    yield row
+                    emitted += 1
+                    if emitted >= query.limit and query.closest is None:
+                        return
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot read the archive index: {reason(exc)}") from exc

@@ -1,0 +1,152 @@
+"""The database questions the replay pages ask: sites and their counts, the versions of an
+article, which capture brought which version."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from storage.archive import page_url
+from storage.db import reason
+from storage.errors import DatabaseError
+from storage.index import search_range
+from storage.models import ArticleVersion, Capture, Page, Site
+
+_sites = Site.__table__
+_pages = Page.__table__
+_versions = ArticleVersion.__table__
+_captures = Capture.__table__
+
+
+@dataclass(frozen=True)
+class SiteSummary:
+    name: str
+    base_url: str
+    pages: int
+    articles: int
+    captures: int
+    first_capture: datetime | None
+    last_capture: datetime | None
+
+
+@dataclass(frozen=True)
+class Version:
+    """One stored version of an article."""
+
+    number: int  # 1 = the first text seen
+    id: int
+    fetched_at: datetime
+    title: str | None
+    authors: list[str]
+    published: str | None
+    language: str | None
+    text: str
+    related: list[dict[str, str]]
+    current: bool
+    capture_id: int | None
+    capture_at: datetime | None
+
+
+class Catalog:
+    """Read-only queries over one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _all(self, stmt: Any) -> Sequence[Any]:
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(stmt).all()
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot read the archive database: {reason(exc)}") from exc
+
+    def sites(self) -> list[SiteSummary]:
+        """Every site with its page and article counts and its captures (by SURT range of its
+        base URL's domain, so captures indexed by ``reindex`` count too)."""
+        rows = self._all(select(_sites.c.id, _sites.c.name, _sites.c.base_url)
+                         .order_by(_sites.c.name))
+        out = []
+        for site_id, name, base_url in rows:
+            counts = self._all(
+                select(func.count(), func.count().filter(_pages.c.versions > 0))
+                .where(_pages.c.site_id == site_id))[0]
+            start, end = search_range(base_url, "domain")
+            caps = self._all(
+                select(func.count(), func.min(_captures.c.fetched_at),
+                       func.max(_captures.c.fetched_at))
+                .where(_captures.c.urlkey >= start, _captures.c.urlkey < end))[0]
+            out.append(SiteSummary(name, base_url, counts[0], counts[1], caps[0],
+                                   _aware(caps[1]), _aware(caps[2])))
+        return out
+
+    def totals(self) -> dict[str, int]:
+        captures = self._all(select(func.count()).select_from(_captures))[0][0]
+        articles = self._all(select(func.count()).select_from(_pages)
+                             .where(_pages.c.versions > 0))[0][0]
+        versions = self._all(select(func.count()).select_from(_versions))[0][0]
+        return {"captures": captures, "articles": articles, "versions": versions}
+
+    def versions(self, url: str) -> list[Version]:
+        """Every version of the article at ``url``, oldest first."""
+        stmt = (
+            select(_versions, (_versions.c.number == _pages.c.versions)
+                   .label("is_current"), _captures.c.fetched_at.label("capture_at"))
+            .select_from(_pages.join(_versions, _versions.c.page_id == _pages.c.id)
+                         .outerjoin(_captures, _captures.c.id == _versions.c.capture_id))
+            .where(_pages.c.url == page_url(url))
+            .order_by(_versions.c.number)
+        )
+        return [
+            Version(number=row.number, id=row.id, fetched_at=row.fetched_at, title=row.title,
+                    authors=list(row.authors or ()), published=row.published_raw,
+                    language=row.language, text=row.text, related=list(row.related or ()),
+                    current=bool(row.is_current), capture_id=row.capture_id,
+                    capture_at=row.capture_at)
+            for row in self._all(stmt)
+        ]
+
+    def versions_by_capture(self, capture_ids: Sequence[int]) -> dict[int, int]:
+        """capture id -> the version number of the article text first read from it."""
+        if not capture_ids:
+            return {}
+        stmt = (select(_versions.c.capture_id, _versions.c.number)
+                .where(_versions.c.capture_id.in_(list(capture_ids))))
+        return {row.capture_id: row.number for row in self._all(stmt)}
+
+    def is_article(self, url: str) -> bool:
+        return bool(self._all(select(_pages.c.id).where(_pages.c.url == page_url(url),
+                                                        _pages.c.versions > 0).limit(1)))
+
+
+def _aware(value: Any) -> datetime | None:
+    from storage.models import UTCDateTime
+
+    return UTCDateTime().process_result_value(value, None)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    kind: str  # "same", "added", "removed"
+    text: str
+
+
+def diff_texts(old: str, new: str) -> list[DiffLine]:
+    """Paragraph-level differences between two versions' texts (changed paragraphs show as
+    the old one removed and the new one added)."""
+    before = [p for p in old.split("\n") if p.strip()]
+    after = [p for p in new.split("\n") if p.strip()]
+    out: list[DiffLine] = []
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
+        if op == "equal":
+            out.extend(DiffLine("same", p) for p in before[a1:a2])
+            continue
+        out.extend(DiffLine("removed", p) for p in before[a1:a2])
+        out.extend(DiffLine("added", p) for p in after[b1:b2])
+    return out

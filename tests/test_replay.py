@@ -1,0 +1,338 @@
+"""The replay web app over a real archive: the fixture site crawled twice by ``arsip crawl``
+(an article edited in between), served by the app in-process through Starlette's test client.
+
+What the live site sent is known exactly (the fixture renders it), so replayed bytes are
+compared with the site's own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from starlette.testclient import TestClient
+
+from storage.replay.app import ReplayConfig, create_app
+from tests.conftest import run_arsip
+from tests.newsite import BaseURL, Site, build_site, serve
+
+CRAWL = ("--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1")
+EDIT = "Paragraf tambahan setelah ralat redaksi tentang anggaran daerah."
+
+
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[tuple[Site, BaseURL, Path]]:
+    """The fixture site crawled twice; the second crawl finds one article edited."""
+    site = build_site()
+    site.slow_seconds = 0.2
+    data_dir = tmp_path_factory.mktemp("replay") / "arsip-data"
+    with serve(site) as base:
+        first = run_arsip("crawl", base, "--data-dir", str(data_dir), *CRAWL)
+        assert first.returncode == 0, first.stderr
+        site.edit_article(site.articles[1].path, append=EDIT)
+        # every known article asked again (conditionally), due or not: 304 revisits to replay
+        second = run_arsip("crawl", base, "--data-dir", str(data_dir), *CRAWL,
+                           "-s", "ARSIP_REVISIT_ALL=True")
+        assert second.returncode == 0, second.stderr
+        yield site, base, data_dir
+
+
+@pytest.fixture(scope="module")
+def client(archived: tuple[Site, BaseURL, Path]) -> Iterator[TestClient]:
+    _, _, data_dir = archived
+    app = create_app(ReplayConfig(f"sqlite:///{data_dir / 'arsip.db'}", data_dir / "warc"))
+    with TestClient(app, follow_redirects=False) as test_client:
+        yield test_client
+    app.state.replay.close()
+
+
+def cdx_rows(client: TestClient, **params: str) -> list[dict[str, str]]:
+    response = client.get("/cdx", params={**params, "output": "json"})
+    assert response.status_code == 200, response.text
+    return [json.loads(line) for line in response.text.splitlines()]
+
+
+def first_capture(client: TestClient, url: str, **filters: str) -> dict[str, str]:
+    return cdx_rows(client, url=url, limit="1", **filters)[0]
+
+
+# --- pages as captured ------------------------------------------------------------------------
+
+def test_a_page_redirects_to_its_capture_and_replays_inside_the_archive(archived, client) -> None:
+    site, base, _ = archived
+    spec = site.articles[2]
+    url = spec.url(base)
+    response = client.get(f"/2025/{url}")
+    assert response.status_code == 302
+    exact = response.headers["location"]
+    assert re.fullmatch(rf"/(\d{{14}})/{re.escape(url)}", exact)
+    page = client.get(exact)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert spec.title.split()[0] in page.text
+    # every link, stylesheet and script points into the archive, at the page's own time
+    stamp = exact.split("/")[1]
+    for attr in re.findall(r'(?:href|src)="([^"]+)"', page.text):
+        if attr.startswith(("#", "mailto:")):
+            continue
+        assert attr.startswith("/"), attr
+    assert f'href="/{stamp}cs_/{base}wp-content/themes/kabar/style.css' in page.text
+    assert f'src="/{stamp}js_/{base}wp-includes/js/jquery/jquery.min.js' in page.text
+    assert f'href="/{stamp}/{base}category/nasional/"' in page.text
+    # the banner: capture time, captures of this URL, clean text, the live URL as text
+    banner = re.search(r"<arsip-banner>.*?</arsip-banner>", page.text, re.DOTALL).group(0)
+    assert 'shadowrootmode="closed"' in banner
+    assert f'<a href="/*/{url}">' in banner and "clean text and versions" in banner
+    assert re.search(r"<time datetime=\"\d{4}-\d\d-\d\dT", banner)
+    assert f"<code>{url}</code>" in banner
+    assert page.headers["memento-datetime"].endswith("GMT")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    # what the page said about itself is kept, renamed
+    assert page.headers["x-archive-orig-set-cookie"].startswith("pll_language=id")
+    assert "set-cookie" not in page.headers
+
+
+def test_identity_mode_gives_the_bytes_and_headers_as_received(archived, client) -> None:
+    site, base, _ = archived
+    spec = site.articles[3]
+    url = spec.url(base)
+    served, gzipped = base.server.rendered(spec.path, site.resources[spec.path])
+    row = first_capture(client, url, filter="=status:200")
+    with client.stream("GET", f"/{row['timestamp']}id_/{url}",
+                       headers={"Accept-Encoding": "gzip"}) as raw:
+        assert raw.status_code == 200
+        assert raw.headers["content-encoding"] == "gzip"
+        assert raw.headers["etag"].startswith('W/"')  # the archived validator, as sent
+        assert raw.headers["last-modified"].endswith("GMT")
+        assert b"".join(raw.iter_raw()) == gzipped  # the very bytes the server sent
+    plain = client.get(f"/{row['timestamp']}id_/{url}", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.content == served
+    assert raw.headers["memento-datetime"] == plain.headers["memento-datetime"]
+    assert "<arsip-banner>" not in plain.text
+
+
+def test_archived_redirects_replay_as_redirects_into_the_archive(archived, client) -> None:
+    site, base, _ = archived
+    url = f"{base}?p=123"
+    row = first_capture(client, url)
+    response = client.get(f"/{row['timestamp']}/{url}")
+    assert response.status_code == 301
+    target = site.articles[0].url(base)
+    assert response.headers["location"] == f"/{row['timestamp']}/{target}"
+    assert client.get(response.headers["location"]).status_code in (200, 302)
+
+
+def test_revisits_replay_the_payload_they_refer_to(archived, client) -> None:
+    site, base, _ = archived
+    url = site.articles[4].url(base)
+    rows = cdx_rows(client, url=url)
+    assert [r["mime"] for r in rows][:1] == ["text/html"] and len(rows) >= 2
+    revisit = next(r for r in rows if r["mime"] == "warc/revisit")
+    assert "status" not in revisit  # a 304 on the re-crawl
+    original = client.get(f"/{rows[0]['timestamp']}id_/{url}").content
+    again = client.get(f"/{revisit['timestamp']}id_/{url}")
+    assert again.status_code == 200 and again.content == original
+    assert again.headers["memento-datetime"] != client.get(
+        f"/{rows[0]['timestamp']}id_/{url}").headers["memento-datetime"]
+    # robots.txt came back unchanged with a 200: an identical-payload revisit
+    robots = [r for r in cdx_rows(client, url=f"{base}robots.txt") if r["mime"] == "warc/revisit"]
+    assert robots and robots[0]["status"] == "200"
+    text = client.get(f"/{robots[0]['timestamp']}id_/{base}robots.txt").text
+    assert "Disallow: /private/" in text
+
+
+def test_a_url_never_archived_gets_a_404_that_says_so(archived, client) -> None:
+    _, base, _ = archived
+    response = client.get(f"/2025/{base}tidak-pernah-diarsipkan/")
+    assert response.status_code == 404
+    assert "never archived" in response.text
+    # a page linking to it: the link still points into the archive, and answers the same
+    assert client.get(f"/2025im_/{base}no-such-image.png").status_code == 404
+
+
+def test_captures_list_marks_text_changes(archived, client) -> None:
+    site, base, _ = archived
+    url = site.articles[1].url(base)
+    page = client.get(f"/*/{url}")
+    assert page.status_code == 200
+    assert page.text.count(f'/{url}">20') >= 2  # one row per capture
+    assert f'href="/article/diff2/{url}">changed: v2' in page.text
+    assert "first text (v1)" in page.text
+    diff = client.get(f"/article/diff2/{url}")
+    assert f'class="added">{EDIT}' in diff.text
+    article = client.get(f"/article/{url}")
+    assert EDIT in article.text and "Version 2 of 2 (current)" in article.text
+    old = client.get(f"/article/v1/{url}")
+    assert EDIT not in old.text
+    assert client.get(f"/article/v9/{url}").status_code == 404
+    assert client.get(f"/*/{base}nothing-here/").status_code == 404
+
+
+# --- search and home -----------------------------------------------------------------------
+
+def test_home_and_search(archived, client) -> None:
+    site, base, _ = archived
+    home = client.get("/")
+    assert home.status_code == 200 and "Sites" in home.text and base.rstrip("/") in home.text
+    assert "script-src 'none'" in home.headers["content-security-policy"]
+    spec = site.articles[5]
+    word = max(spec.title.split(), key=len)
+    results = client.get("/search", params={"q": word})
+    assert results.status_code == 200
+    assert spec.url(base) in results.text and "<mark>" in results.text
+    edit = client.get("/search", params={"q": '"ralat redaksi tentang anggaran"'})
+    assert site.articles[1].url(base) in edit.text
+    bad = client.get("/search", params={"q": "-only"})
+    assert bad.status_code == 200 and "at least one word" in bad.text
+
+
+# --- CDX and Memento ------------------------------------------------------------------------
+
+def test_cdx_matches_cdxj_indexer_line_for_line(archived, client) -> None:
+    _, base, data_dir = archived
+    files = sorted(str(p) for p in (data_dir / "warc").glob("*.warc.gz"))
+    indexer = Path(sys.executable).with_name("cdxj-indexer")
+    out = subprocess.run([str(indexer), *files], capture_output=True, text=True, check=True)
+    theirs = []
+    for line in out.stdout.splitlines():
+        key, stamp, body = line.split(" ", 2)
+        theirs.append({"urlkey": key, "timestamp": stamp, **json.loads(body)})
+    ours = cdx_rows(client, url=base, matchType="domain")
+    def order(row: dict[str, str]) -> tuple[str, ...]:
+        return row["urlkey"], row["timestamp"], row["filename"], row["offset"].zfill(12)
+    theirs.sort(key=order)
+    assert len(ours) == len(theirs) > 50
+    for mine, reference in zip(ours, theirs, strict=True):
+        common = set(mine) & set(reference)
+        assert {"urlkey", "timestamp", "url", "mime", "length", "offset", "filename"} <= common
+        assert {k: mine[k] for k in common} == {k: reference[k] for k in common}
+        assert set(mine) == set(reference), (mine, reference)
+    cdxj = client.get("/cdx", params={"url": base, "matchType": "domain"}).text.splitlines()
+    assert cdxj[0].split(" ", 2)[0] == ours[0]["urlkey"]
+
+
+def test_memento_timegate_and_timemap(archived, client) -> None:
+    site, base, _ = archived
+    url = site.articles[1].url(base)
+    rows = cdx_rows(client, url=url)
+    gate = client.get(f"/timegate/{url}",
+                      headers={"Accept-Datetime": "Tue, 01 Jan 2030 00:00:00 GMT"})
+    assert gate.status_code == 302
+    assert gate.headers["location"].endswith(f"/{rows[-1]['timestamp']}/{url}")
+    assert gate.headers["vary"] == "accept-datetime"
+    assert 'rel="timemap"' in gate.headers["link"]
+    early = client.get(f"/timegate/{url}",
+                       headers={"Accept-Datetime": "Mon, 01 Jan 2001 00:00:00 GMT"})
+    assert early.headers["location"].endswith(f"/{rows[0]['timestamp']}/{url}")
+    assert client.get(f"/timegate/{url}", headers={"Accept-Datetime": "soon"}).status_code == 400
+    timemap = client.get(f"/timemap/link/{url}")
+    assert timemap.headers["content-type"].startswith("application/link-format")
+    lines = timemap.text.strip().split(",\n")
+    assert lines[0] == f'<{url}>; rel="original"'
+    assert sum('rel="' in line and "memento" in line for line in lines) == len(rows)
+    assert 'rel="first memento"' in timemap.text and 'rel="last memento"' in timemap.text
+    page = client.get(f"/{rows[0]['timestamp']}/{url}")
+    link = page.headers["link"]
+    assert 'rel="first memento"' in link and 'rel="last next memento"' in link
+    when = format_datetime(datetime.strptime(rows[0]["timestamp"], "%Y%m%d%H%M%S")
+                           .replace(tzinfo=UTC), usegmt=True)
+    assert page.headers["memento-datetime"] == when
+    assert client.get(f"/timemap/link/{base}never/").status_code == 404
+
+
+# --- safety -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [
+    "/2025/../../etc/passwd", "/2025/..%2f..%2fetc%2fpasswd", "/2025id_/%2e%2e/%2e%2e/etc/passwd",
+    "/2025/file:///etc/passwd", "/2025id_//etc/passwd", "/..%2f..%2fetc/passwd",
+    "/%2e%2e/%2e%2e/etc/passwd", "/2025/http://127.0.0.1/../../../../etc/passwd",
+    "/article/..%2f..%2fetc/passwd", "/2025id_/C:%5cWindows%5cwin.ini",
+])
+def test_traversal_attempts_find_nothing(client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code in (400, 404)
+    assert "root:" not in response.text
+
+
+def test_header_injection_attempts_are_inert(archived, client) -> None:
+    site, base, _ = archived
+    url = site.articles[2].url(base)
+    row = first_capture(client, url)
+    response = client.get(f"/{row['timestamp'][:8]}/{url}%0d%0aSet-Cookie:%20x=1")
+    assert "set-cookie" not in response.headers
+    injected = client.get(f"/timegate/{base}%0d%0aX-Evil:%201")
+    assert "x-evil" not in injected.headers
+    assert all("\r" not in v and "\n" not in v for v in injected.headers.values())
+    evil = client.get("/cdx", params={"url": f"{base}\r\nX-Evil: 1", "output": "link"})
+    assert "x-evil" not in evil.headers
+
+
+def test_the_server_has_no_route_to_the_live_web(archived, client) -> None:
+    _site, base, _ = archived
+    before = len(base.requests)
+    for path in ("/", f"/2025/{base}", f"/2025id_/{base}robots.txt", f"/timegate/{base}",
+                 f"/cdx?url={quote(base)}*", f"/2025/{base}never-archived/"):
+        client.get(path)
+    assert len(base.requests) == before
+
+
+def test_the_replay_app_imports_no_scrapy_and_no_crawler() -> None:
+    code = ("import sys, storage.replay.app, storage.index, storage.search; "
+            "assert not {'scrapy', 'crawler', 'twisted'} & set(sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_replay_serve_command_serves_and_stops_cleanly(archived) -> None:
+    import os
+    import signal
+    import time
+    import urllib.request
+
+    _, _, data_dir = archived
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "replay", "serve", "--port", "0",
+         "--data-dir", str(data_dir)],
+        cwd=Path(__file__).parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        line = proc.stderr.readline()
+        found = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+        assert found, line
+        home = urllib.request.urlopen(found.group(1), timeout=10).read().decode()
+        assert "arsip replay" in home
+        # the same port again: one clear line, exit 1
+        port = found.group(1).rsplit(":", 1)[1].strip("/")
+        busy = run_arsip("replay", "serve", "--port", port, "--data-dir", str(data_dir))
+        assert busy.returncode == 1
+        assert busy.stderr.strip().splitlines()[-1].startswith("Error: cannot listen on")
+        assert "Traceback" not in busy.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 15
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if proc.poll() is None:
+            proc.kill()
+    _, err = proc.communicate()
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--port", "70000"), "Invalid value for '--port'"),
+    (("--data-dir", "/nonexistent/arsip"), "no archive at"),
+])
+def test_replay_serve_bad_input(args: tuple[str, ...], message: str) -> None:
+    result = run_arsip("replay", "serve", *args)
+    assert result.returncode in (1, 2)
+    assert message in result.stderr and "Traceback" not in result.stderr
