@@ -14,6 +14,7 @@ from storage.archive import Archive, content_hash
 from storage.db import MIGRATIONS, SCHEMA_HEAD, WRITE, create_engine_for, schema_version
 from storage.records import ArticleRecord
 from storage.report import export_articles, history, version_texts
+from storage.search import search
 from storage.textdiff import word_diff
 from tests.dbfixtures import db_url, pg_url, sqlite_url  # noqa: F401
 
@@ -77,12 +78,18 @@ def test_an_archive_at_0001_upgrades_and_gets_its_lost_revert_back(
             with arc.read() as conn:
                 published = conn.execute(text("SELECT published FROM pages")).scalar()
             assert str(published).startswith(str((T0 - timedelta(days=1)).date()))
-            # the archive goes on: B again is version 4
+            # the archive goes on: B again is version 4, and full-text search still follows
+            # (on SQLite, rebuilding article_versions dropped the search triggers on it)
             site = arc.ensure_site("kudakyv.test", "https://kudakyv.test/")
             assert arc.store_article(site_id=site, url=URL,
-                                     article=ArticleRecord(URL, "Judul", "teks B"),
+                                     article=ArticleRecord(URL, "Judul", "teks B sunting"),
                                      capture_id=None, fetched_at=T0 + timedelta(hours=3))
             assert [v["version"] for v in history(arc, URL)] == [1, 2, 3, 4]
+            with arc.read() as conn:
+                [hit] = search(conn, "sunting")
+                assert hit.current and hit.url == URL
+                assert search(conn, "teks A") == []  # version 3 (A) is no longer current
+                assert len(search(conn, "teks", all_versions=True)) == 1
         finally:
             arc.close()
         with engine.connect() as conn:
@@ -91,7 +98,7 @@ def test_an_archive_at_0001_upgrades_and_gets_its_lost_revert_back(
                 command.downgrade(_alembic(conn), "0001")
             with conn.begin():
                 # one row per distinct text again, as the old constraint demands
-                assert conn.execute(text("SELECT count(*) FROM article_versions")).scalar() == 2
+                assert conn.execute(text("SELECT count(*) FROM article_versions")).scalar() == 3
     finally:
         engine.dispose()
 
