@@ -31,6 +31,8 @@ ARSIP_SITE = None
 ARSIP_SINCE = None
 # Stop after fetching this many pages; 0 means no limit.
 ARSIP_MAX_PAGES = 0
+# The crawl's log file; None means <data dir>/logs/crawl-<start time>.log. The daemon sets it.
+ARSIP_LOG_FILE = None
 # Who started the crawl, recorded on the crawl run: "cli", "daemon" or "scrapy".
 ARSIP_TRIGGER = "scrapy"
 # Live progress on the terminal (the CLI turns it on when stderr is a TTY).

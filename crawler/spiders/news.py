@@ -40,9 +40,9 @@ from crawler.discovery import (
     same_site,
     should_skip,
 )
-from crawler.errors import UsageError
+from crawler.errors import ProfileError, UsageError
 from crawler.items import PageItem
-from crawler.sites import SiteProfile, default_profile, load_profile
+from crawler.sites import SiteProfile, default_profile, load_profile, registered_profile
 from storage.errors import StorageError
 from storage.recorder import FATAL
 from storage.revisit import RevisitPlan
@@ -64,13 +64,21 @@ _HEAD_BYTES = 200_000  # og:type lives in <head>; never scan a huge body for it
 
 
 def _profile_for(config: CrawlConfig, site: str | None, urls: tuple[str, ...]) -> SiteProfile:
+    """How to crawl: a site registered in the archive (by name, or the one the URL belongs to)
+    with its stored profile, else a profile by name or path, else the general rules."""
     name = site or config.site
     if name:
-        profile = load_profile(name, (config.data_dir / "sites",))
+        profile = registered_profile(config.db_url, name=name)
+        if profile is None:
+            try:
+                profile = load_profile(name, (config.data_dir / "sites",))
+            except ProfileError as exc:
+                raise ProfileError(f"{exc}; no site of that name is registered either "
+                                   "(arsip sites list)") from None
         return profile.with_start_urls(urls) if urls else profile
     if not urls:
         raise UsageError("give a start URL (-a url=https://site/) or a site profile (-a site=NAME)")
-    profile = default_profile(urls[0])
+    profile = registered_profile(config.db_url, url=urls[0]) or default_profile(urls[0])
     return profile.with_start_urls(urls)
 
 
