@@ -77,6 +77,7 @@ class CrawlConfig:
     conditional_requests: bool = True
     revisit_ladder: str = DEFAULT_LADDER
     revisit_all: bool = False
+    requisites: bool = True
 
     @property
     def workers(self) -> int:
@@ -112,4 +113,5 @@ class CrawlConfig:
             conditional_requests=settings.getbool("ARSIP_CONDITIONAL_REQUESTS", True),
             revisit_ladder=_ladder(settings.get("ARSIP_REVISIT_LADDER") or DEFAULT_LADDER),
             revisit_all=settings.getbool("ARSIP_REVISIT_ALL", False),
+            requisites=settings.getbool("ARSIP_REQUISITES", True),
         )

@@ -45,6 +45,10 @@ ARSIP_CONDITIONAL_REQUESTS = True
 ARSIP_REVISIT_LADDER = "1h,6h,1d,3d,7d,30d"
 # Ask for every article the archive knows on this run (conditionally), due or not.
 ARSIP_REVISIT_ALL = False
+# Also fetch each article's page requisites (stylesheets and what they import, fonts, scripts,
+# the images of the article body) so the archived page replays as it looked; see
+# crawler/requisites.py for which hosts.
+ARSIP_REQUISITES = True
 
 # --- politeness ---------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True

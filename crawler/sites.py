@@ -8,6 +8,7 @@ gets :func:`default_profile`, whose general rules fit most WordPress-style newsr
     start_urls = ["https://kudakyv.com/", "https://kudakyv.com/category/internasional/"]
     sitemaps = ["https://kudakyv.com/sitemap_index.xml"]
     feeds = ["https://kudakyv.com/feed/"]
+    requisite_hosts = ["*.kudakyv-cdn.net"]  # more hosts page requisites may come from
 
     [articles]
     allow = ['/\\d{4}/\\d{2}/\\d{2}/']     # regexes on the URL path: these are articles
@@ -55,6 +56,9 @@ class SiteProfile:
     article_deny: tuple[str, ...] = ()
     extraction: ExtractionRules = field(default_factory=ExtractionRules)
     source: str | None = None  # where it was read from, for messages
+    # hosts (``*.example`` for subdomains) whose page requisites are fetched besides the site's
+    # own and its pages' stylesheet hosts (crawler/requisites.py)
+    requisite_hosts: tuple[str, ...] = ()
     # what the archive keeps for the site (``sites.profile``): a bundled profile's name, or the
     # TOML text itself, never a path; None for the general rules
     stored: str | None = None
@@ -146,6 +150,7 @@ def parse_profile(text: str, source: str = "<profile>", stored: str | None = Non
             promo_labels=_strings(extraction, "promo_labels", source),
         ),
         source=source,
+        requisite_hosts=_strings(data, "requisite_hosts", source),
         stored=text if stored is None else stored,
     )
 

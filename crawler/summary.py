@@ -31,6 +31,7 @@ _ROWS = (
     ("Malformed sitemaps", "arsip/malformed_sitemap"),
     ("Malformed feeds", "arsip/malformed_feed"),
     ("Skipped by --since", "arsip/skipped_since"),
+    ("Page requisites fetched (CSS, fonts, scripts, images)", "arsip/requisites"),
     ("WARC records (response/revisit)", "arsip/warc_records"),
 )
 

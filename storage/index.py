@@ -253,6 +253,13 @@ def search_range(url: str, match_type: str) -> tuple[str, str]:
     return (host + "," if "," not in host else host + ")/"), host + "-"
 
 
+def site_range(url: str) -> tuple[str, str]:
+    """The urlkey range of ``url``'s host and all its subdomains. (pywb's ``domain`` match
+    leaves out a host without a dot, such as ``localhost``; a site's own captures never are.)"""
+    host = surt_key(url).split(")/")[0]
+    return host + ")", host + "-"
+
+
 def format_cdx(row: CaptureRow, query: CdxQuery) -> str:
     """One output line (without the newline) in the query's format."""
     fields = row.cdx()
@@ -290,18 +297,18 @@ class CaptureIndex:
 
         self._table = Capture.__table__
         t = self._table
-        self._columns = [t.c[name] for name in CaptureRow.__dataclass_fields__]
+        self.columns = [t.c[name] for name in CaptureRow.__dataclass_fields__]
         key = bindparam("urlkey")
-        self._before = (select(*self._columns)
+        self._before = (select(*self.columns)
                         .where(t.c.urlkey == key, t.c.fetched_at <= bindparam("when"))
                         .order_by(t.c.fetched_at.desc(), t.c.id.desc()).limit(bindparam("n")))
-        self._after = (select(*self._columns)
+        self._after = (select(*self.columns)
                        .where(t.c.urlkey == key, t.c.fetched_at > bindparam("when"))
                        .order_by(t.c.fetched_at, t.c.id).limit(bindparam("n")))
-        self._all = (select(*self._columns).where(t.c.urlkey == key)
+        self._all = (select(*self.columns).where(t.c.urlkey == key)
                      .order_by(t.c.fetched_at, t.c.id))
-        self._by_record = select(*self._columns).where(t.c.warc_record_id == bindparam("rid"))
-        self._by_digest = (select(*self._columns)
+        self._by_record = select(*self.columns).where(t.c.warc_record_id == bindparam("rid"))
+        self._by_digest = (select(*self.columns)
                            .where(t.c.payload_digest == bindparam("digest"),
                                   t.c.record_type == "response")
                            .order_by(t.c.fetched_at, t.c.id).limit(1))
@@ -357,7 +364,7 @@ class CaptureIndex:
             # to= is inclusive to the second (WARC dates carry microseconds)
             conditions.append(t.c.fetched_at < query.to_ts + timedelta(seconds=1))
         order = (t.c.urlkey, t.c.fetched_at, t.c.warc_file, t.c.warc_offset)
-        stmt = select(*self._columns).where(and_(*conditions))
+        stmt = select(*self.columns).where(and_(*conditions))
         if query.reverse and query.closest is None:
             stmt = stmt.order_by(*(column.desc() for column in order))
         else:
@@ -389,3 +396,29 @@ class CaptureIndex:
                         return
         except SQLAlchemyError as exc:
             raise DatabaseError(f"cannot read the archive index: {reason(exc)}") from exc
+
+
+def write_cdxj(index: CaptureIndex, out: Any, query: CdxQuery | None = None) -> int:
+    """Write the captures a query selects (every capture by default) as a CDXJ index sorted
+    the way pywb binary-searches it: by line, as bytes. Returns the number of lines."""
+    query = query or CdxQuery(url="", start="", end="\U0010ffff")
+    written = 0
+    group: list[str] = []
+    group_key: tuple[str, str] | None = None
+
+    def flush() -> None:
+        nonlocal written
+        # rows come in (urlkey, time) order; lines that tie on both sort by their JSON
+        for line in sorted(group):
+            out.write(line + "\n")
+        written += len(group)
+        group.clear()
+
+    for row in index.cdx(query):
+        key = (row.urlkey, row.timestamp)
+        if key != group_key:
+            flush()
+            group_key = key
+        group.append(format_cdx(row, query))
+    flush()
+    return written

@@ -40,7 +40,12 @@ from pathlib import Path
 
 from tests import newsite_feeds as feeds
 from tests import newsite_text as txt
-from tests.newsite_feeds import MALFORMED_FEED_PATH, MALFORMED_SITEMAP_PATH, PLACEHOLDER
+from tests.newsite_feeds import (
+    CDN_PLACEHOLDER,
+    MALFORMED_FEED_PATH,
+    MALFORMED_SITEMAP_PATH,
+    PLACEHOLDER,
+)
 
 WIB = timezone(timedelta(hours=7), "WIB")
 # beside the repository, never copied into it; the seed article is skipped when absent
@@ -57,6 +62,20 @@ PDF_PATH = "/wp-content/uploads/2025/04/laporan-apbd-2025.pdf"
 JPEG_PATH = "/wp-content/uploads/2025/04/foto-rapat-paripurna.jpg"
 SHORTLINK_PATH = "/?p=123"          # 301 -> an article
 OLD_SLUG_PATH = "/old-slug/"        # 301 -> /?p=124 -> 301 -> another article
+# Page requisites: (path, host) of each; "site" is the site's host, "cdn" its static host.
+STYLE_PATH = "/wp-content/themes/kabar/style.css?ver=2.4.1"
+REQUISITES = {
+    STYLE_PATH: "site",
+    "/wp-content/themes/kabar/parts/layout.css?ver=2.4.1": "site",
+    "/wp-content/themes/kabar/images/header-bg.png": "site",
+    "/wp-content/themes/kabar/images/ad-slot.gif": "site",
+    "/wp-includes/js/jquery/jquery.min.js?ver=3.7.1": "site",
+    "/kabar/fonts.css?ver=2.4.1": "cdn",
+    "/kabar/fonts/kabar-sans.woff2": "cdn",
+}
+CDN_IMAGE_PATH = "/uploads/2025/04/grafik-anggaran.png"   # in the media article's body
+# the colour the theme's stylesheet gives an article title (the browser test reads it back)
+TITLE_COLOR = "rgb(179, 0, 27)"
 
 # Lines of boilerplate no extractor should keep as article text.
 BOILERPLATE = ("ADVERTISEMENT", "SCROLL TO CONTINUE WITH CONTENT", "Bagikan:",
@@ -382,7 +401,8 @@ def _page(*, title: str, head: str, body: str, charset: str = "UTF-8", body_clas
                   for s in SECTIONS)
     pop = "".join(f'<li><a href="{_abs(a.path)}">{_e(a.title)}</a></li>' for a in popular or [])
     return txt.PAGE.format(
-        B=PLACEHOLDER, title=_e(title), head=head, body=body, body_class=body_class, nav=nav,
+        B=PLACEHOLDER, CDN=CDN_PLACEHOLDER, title=_e(title), head=head, body=body,
+        body_class=body_class, nav=nav,
         popular=pop, charset_tag=f'<meta charset="{charset}">' if meta_charset else "",
         pad_head=pad_head, pad_nav=pad_nav, pad_side=pad_side, pad_foot=pad_foot)
 
@@ -422,7 +442,8 @@ def _article_body(spec: ArticleSpec) -> str:
             out.append(f'<figure class="wp-block-image"><img src="{_abs(JPEG_PATH)}" alt="Rapat '
                        f'paripurna"><figcaption>Suasana rapat. (Foto: Dok. Kudakyv)</figcaption>'
                        f'</figure><p class="unduh"><a href="{_abs(PDF_PATH)}">Unduh dokumen '
-                       f'lengkap (PDF)</a></p>')
+                       f'lengkap (PDF)</a></p><figure><img src="{CDN_PLACEHOLDER}{CDN_IMAGE_PATH}"'
+                       f' alt="Grafik anggaran" loading="lazy"></figure>')
     return "\n".join(out)
 
 
@@ -592,6 +613,25 @@ def _add_traps(site: Site, visible: list[ArticleSpec]) -> None:
     res[PDF_AT_PAGE_PATH] = Resource(txt.PDF_BYTES, "application/pdf", gzip_ok=False)
     res[JPEG_PATH] = Resource(txt.JPEG_BYTES, "image/jpeg", gzip_ok=False,
                               etag=_etag(txt.JPEG_BYTES))
+    _add_requisites(res)
+
+
+def _add_requisites(res: dict[str, Resource]) -> None:
+    """The theme's stylesheets, script, images and fonts (see ``REQUISITES``)."""
+    css = "text/css; charset=UTF-8"
+    for path, text in ((STYLE_PATH, txt.STYLE_CSS),
+                       ("/wp-content/themes/kabar/parts/layout.css?ver=2.4.1", txt.LAYOUT_CSS),
+                       ("/kabar/fonts.css?ver=2.4.1", txt.FONTS_CSS)):
+        res[path] = Resource(text.encode(), css, etag=_etag(text.encode()))
+    res["/wp-includes/js/jquery/jquery.min.js?ver=3.7.1"] = Resource(
+        txt.JQUERY_JS.encode(), "application/javascript; charset=UTF-8")
+    for path, body, ctype in (("/wp-content/themes/kabar/images/header-bg.png", txt.PNG_BYTES,
+                               "image/png"),
+                              ("/wp-content/themes/kabar/images/ad-slot.gif", txt.GIF_BYTES,
+                               "image/gif"),
+                              ("/kabar/fonts/kabar-sans.woff2", txt.WOFF2_BYTES, "font/woff2"),
+                              (CDN_IMAGE_PATH, txt.PNG_BYTES, "image/png")):
+        res[path] = Resource(body, ctype, gzip_ok=False, etag=_etag(body))
 
 
 def not_found_page() -> Resource:
@@ -610,6 +650,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(addr, _Handler)
         self.site = site
         self.base = f"http://{addr[0]}:{self.server_port}"
+        self.cdn = f"http://localhost:{self.server_port}"
         self.stopping = threading.Event()
         self.connections: set[socket.socket] = set()
         self._rendered: dict[str, tuple[Resource, bytes, bytes | None]] = {}
@@ -621,6 +662,7 @@ class _Server(ThreadingHTTPServer):
         if hit and hit[0] is res:
             return hit[1], hit[2]
         body = res.body.replace(PLACEHOLDER.encode(), self.base.encode())
+        body = body.replace(CDN_PLACEHOLDER.encode(), self.cdn.encode())
         if res.gzip_file:
             body = gzip.compress(body, mtime=0)
         compressible = res.gzip_ok and body and any(t in res.content_type for t in _TEXT_TYPES)

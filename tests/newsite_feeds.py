@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     from tests.newsite import ArticleSpec
 
 PLACEHOLDER = "http://kudakyv.test"
+# the site's static host (fonts, some images): served by the same server as "localhost:PORT",
+# a host of its own to a crawler and a browser
+CDN_PLACEHOLDER = "http://static.kudakyv-cdn.test"
 MALFORMED_SITEMAP_PATH = "/sitemap-posts-2.xml"
 MALFORMED_FEED_PATH = "/category/ekonomi/feed/"
 POSTS_SITEMAP_PATH = "/sitemap-posts.xml.gz"

@@ -183,6 +183,28 @@ def _pdf() -> bytes:
 
 
 PDF_BYTES = _pdf()
+# A 1x1 PNG and GIF, and bytes with a WOFF2 signature: real enough for Content-Type and
+# sniffing; a browser simply falls back from the font.
+PNG_BYTES = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a4f1bd2f0000000049454e44ae426082")
+GIF_BYTES = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000"
+                          "010001000002024401003b")
+WOFF2_BYTES = b"wOF2\x00\x01\x00\x00" + b"arsip fixture font".ljust(64, b"\x00")
+
+# The theme's stylesheets: an @import, url() images relative to each sheet, fonts on the CDN.
+STYLE_CSS = """@import url("parts/layout.css?ver=2.4.1");
+body{font-family:Kabar,Georgia,serif;color:#222}
+.entry-title{color:#b3001b;letter-spacing:.01em}
+.site-header{background:#14324a url("images/header-bg.png") no-repeat}
+"""
+LAYOUT_CSS = """.site-content{max-width:1100px;margin:0 auto}
+.iklan{background:url(../images/ad-slot.gif) repeat-x}
+"""
+FONTS_CSS = """@font-face{font-family:Kabar;src:url(fonts/kabar-sans.woff2) format("woff2");
+font-display:swap}
+"""
+JQUERY_JS = "/*! fixture jQuery */window.jQuery=window.$=function(){return {ready:function(){}}};\n"
 # JFIF-shaped bytes (SOI, APP0, comment, EOI): enough for sniffers and Content-Type checks.
 JPEG_BYTES = (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
               b"\xff\xfe\x00\x10arsip fixture\x00\xff\xd9")
@@ -295,6 +317,10 @@ PAGE = """<!DOCTYPE html>
  href="{B}/feed/atom/">
 <link rel="stylesheet" id="kudakyv-style-css" media="all"
  href="{B}/wp-content/themes/kabar/style.css?ver=2.4.1">
+<link rel="stylesheet" id="kabar-fonts-css" media="all" href="{CDN}/kabar/fonts.css?ver=2.4.1">
+<script async src="https://www.googletagmanager.com/gtag/js?id=G-KDK2025"></script>
+<script>(function(){{var hit=new Image();hit.src="{B}/wp-json/kabar/v1/hit?p="+
+encodeURIComponent(location.pathname);}})();</script>
 {head}
 <style id="kabar-inline-css">.entry-content p{{margin:0 0 1.2em}}
 .iklan{{text-align:center;color:#999}}</style>

@@ -21,6 +21,7 @@ from storage.index import (
     format_cdx,
     parse_timestamp,
     search_range,
+    site_range,
     surt_key,
 )
 from storage.records import ArticleRecord, CaptureRecord, WarcLocation
@@ -75,6 +76,11 @@ def test_surt_keys_and_search_ranges_match_pywb() -> None:
     assert search_range(url, "host") == ("com,example)/", "com,example*")
     assert search_range(url, "domain") == ("com,example)/", "com,example-")
     assert search_range("com", "domain") == ("com,", "com-")
+    # a site's own range takes in its host even without a dot (pywb's domain match does not)
+    assert site_range("http://localhost:8080/x") == ("localhost:8080)", "localhost:8080-")
+    start, end = site_range("https://www.kudakyv.com/")
+    assert start <= "com,kudakyv)/a" < end and start <= "com,kudakyv,cdn)/x" < end
+    assert not start <= "com,kudakyv-lain)/" < end
 
 
 def test_partial_timestamps() -> None:

@@ -81,7 +81,7 @@ def test_a_page_redirects_to_its_capture_and_replays_inside_the_archive(archived
     assert spec.title.split()[0] in page.text
     # every link, stylesheet and script points into the archive, at the page's own time
     stamp = exact.split("/")[1]
-    for attr in re.findall(r'(?:href|src)="([^"]+)"', page.text):
+    for attr in re.findall(r'(?<=\s)(?:href|src)="([^"]+)"', page.text):
         if attr.startswith(("#", "mailto:")):
             continue
         assert attr.startswith("/"), attr
@@ -207,10 +207,16 @@ def test_cdx_matches_cdxj_indexer_line_for_line(archived, client) -> None:
     for line in out.stdout.splitlines():
         key, stamp, body = line.split(" ", 2)
         theirs.append({"urlkey": key, "timestamp": stamp, **json.loads(body)})
-    ours = cdx_rows(client, url=base, matchType="domain")
+    # the site, and its static host (served by the same fixture server as localhost)
+    static = base.replace("127.0.0.1", "localhost")
+    # (a host without a dot is no "domain" to pywb's CDX API: ask for the host)
+    ours = cdx_rows(client, url=base, matchType="domain") + cdx_rows(
+        client, url=static, matchType="host")
+
     def order(row: dict[str, str]) -> tuple[str, ...]:
         return row["urlkey"], row["timestamp"], row["filename"], row["offset"].zfill(12)
     theirs.sort(key=order)
+    ours.sort(key=order)
     assert len(ours) == len(theirs) > 50
     for mine, reference in zip(ours, theirs, strict=True):
         common = set(mine) & set(reference)
@@ -336,3 +342,70 @@ def test_replay_serve_bad_input(args: tuple[str, ...], message: str) -> None:
     result = run_arsip("replay", "serve", *args)
     assert result.returncode in (1, 2)
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+# --- hostile archived content -------------------------------------------------------------
+
+SCRIPT = "<script>alert('arsip')</script>"
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
+    """An archive holding one page whose title, URL and text carry markup, and which links to
+    a URL that was never archived."""
+    from storage.archive import Archive
+    from storage.records import ArticleRecord, CaptureRecord
+    from storage.warc import Exchange, WarcWriter, WarcWriterConfig
+
+    data_dir = tmp_path_factory.mktemp("hostile")
+    url = "https://kudakyv.test/2025/04/28/berita/?q=%3Cscript%3E&x=\"'><b>"
+    html = (f"<!DOCTYPE html><html><head><title>{SCRIPT} Judul</title></head><body>"
+            f"<h1>{SCRIPT} Judul</h1><p>Isi berita tentang banjir.</p>"
+            '<a href="/tidak-pernah-diarsipkan/">tautan</a></body></html>').encode()
+    writer = WarcWriter(WarcWriterConfig(directory=data_dir / "warc"))
+    when = datetime(2025, 4, 28, 7, 0, tzinfo=UTC)
+    location, _ = writer.write_exchange(Exchange(
+        url=url, method="GET", request_headers=[(b"Accept-Encoding", b"gzip")],
+        request_body=b"", status=200, reason=b"OK",
+        response_headers=[(b"Content-Type", b"text/html; charset=utf-8"),
+                          (b"X-Note", b"a\x00b value")],
+        body=html, fetched_at=when))
+    writer.close()
+    archive = Archive.open(f"sqlite:///{data_dir / 'arsip.db'}")
+    capture = archive.record_capture(CaptureRecord(
+        url=url, fetched_at=when, status=200, mime="text/html", payload_digest=None,
+        location=location))
+    archive.store_article(site_id=None, url=url, capture_id=capture, fetched_at=when,
+                          article=ArticleRecord(url=url, title=f"{SCRIPT} Judul",
+                                                text=f"Isi berita {SCRIPT} tentang banjir."))
+    archive.close()
+    app = create_app(ReplayConfig(f"sqlite:///{data_dir / 'arsip.db'}", data_dir / "warc"))
+    with TestClient(app, follow_redirects=False) as test_client:
+        yield test_client, url
+    app.state.replay.close()
+
+
+def test_archived_markup_never_reaches_our_pages_unescaped(hostile) -> None:
+    client, url = hostile
+    page = client.get(f"/20250428070000/{url}")
+    assert page.status_code == 200
+    banner = re.search(r"<arsip-banner>.*?</arsip-banner>", page.text, re.DOTALL).group(0)
+    assert "<script" not in banner and "\"'><b>" not in banner
+    assert "&lt;script&gt;" in banner or "%3Cscript%3E" in banner
+    assert page.text.count(SCRIPT) == 2  # the page's own title and heading, as archived
+    assert page.headers["x-archive-orig-x-note"] == "ab value"  # no NUL in a header
+    for ours in (client.get("/search", params={"q": "banjir"}), client.get(f"/article/{url}"),
+                 client.get(f"/*/{url}"), client.get("/")):
+        assert ours.status_code == 200
+        assert SCRIPT not in ours.text and "\"'><b>" not in ours.text
+        assert "script-src 'none'" in ours.headers["content-security-policy"]
+    assert "&lt;script&gt;alert" in client.get("/search", params={"q": "banjir"}).text
+
+
+def test_a_link_to_a_never_archived_url_stays_in_the_archive(hostile) -> None:
+    client, url = hostile
+    page = client.get(f"/20250428070000/{url}")
+    link = re.search(r'href="([^"]*tidak-pernah-diarsipkan[^"]*)"', page.text).group(1)
+    assert link == "/20250428070000/https://kudakyv.test/tidak-pernah-diarsipkan/"
+    missing = client.get(link)
+    assert missing.status_code == 404 and "never archived" in missing.text

@@ -84,3 +84,135 @@ def serve(host: str, port: int, data_dir: Path, db_url: str) -> None:
 
 def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+@replay.command()
+@click.option("--site", help="Only this site (its name, as `arsip status` lists it).")
+@click.option("--since", help="Only captures from DATE on (YYYY-MM-DD or ISO 8601).")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Extraction processes [default: one per core].")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar [default: on when stderr is a terminal].")
+@archive_options
+@expected_errors
+def reextract(site: str | None, since: str | None, workers: int | None, as_json: bool,
+              progress: bool | None, data_dir: Path, db_url: str) -> None:
+    """Run today's extraction again over the archived pages; nothing is fetched.
+
+    Stores a new article version wherever the text now differs. After `arsip reindex` on an
+    empty database it brings the articles back: the WARC files alone rebuild the archive.
+
+    \b
+    Example:
+      arsip replay reextract --site kudakyv --since 2025-04-01
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from crawler.config import parse_since
+    from crawler.reextract import as_json as result_json
+    from crawler.reextract import reextract as run_reextract
+    from crawler.reextract import summary_lines
+    from storage.archive import Archive
+
+    since_at = parse_since(since)
+    open_replay_archive(data_dir, db_url)
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = Progress("Re-extracting", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   disable=not show, transient=True)
+    task = bar.add_task("pages", total=None)
+
+    def advance(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    archive = Archive.open(db_url)
+    try:
+        with bar:
+            result = run_reextract(archive, data_dir / "warc", data_dir, site=site,
+                                   since=since_at, workers=workers, progress=advance)
+    finally:
+        archive.close()
+    if as_json:
+        click.echo(result_json(result))
+    else:
+        click.echo("\n".join(summary_lines(result)))
+
+
+@replay.command(name="export-wacz")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The WACZ file to write.")
+@click.option("--site", help="Only this site's captures.")
+@click.option("--since", help="Only captures from DATE on (YYYY-MM-DD or ISO 8601).")
+@archive_options
+@expected_errors
+def export_wacz(output: Path, site: str | None, since: str | None, data_dir: Path,
+                db_url: str) -> None:
+    """Export the archive as a WACZ file (for ReplayWeb.page, pywb and other tools).
+
+    It holds the WARC files, a CDXJ index, every article's title and clean text
+    (pages/pages.jsonl), and datapackage.json with the hash of each file.
+
+    \b
+    Example:
+      arsip replay export-wacz -o kudakyv-april.wacz --site kudakyv --since 2025-04-01
+    """
+    from crawler.config import parse_since
+    from storage.db import create_engine_for
+    from storage.wacz import export_wacz as write_wacz
+
+    since_at = parse_since(since)
+    if output.suffix.lower() != ".wacz":
+        raise click.UsageError(f"the output should be a .wacz file, not {output.name!r}")
+    open_replay_archive(data_dir, db_url)
+    engine = create_engine_for(db_url)
+    try:
+        result = write_wacz(engine, data_dir / "warc", output, site=site, since=since_at,
+                            software=f"arsip {_version()}")
+    finally:
+        engine.dispose()
+    click.echo(f"Wrote {result.path}: {result.warc_files} WARC files, {result.captures:,} "
+               f"captures, {result.pages:,} articles, {result.bytes / 1e6:.1f} MB.")
+
+
+@replay.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here instead of stdout.")
+@archive_options
+@expected_errors
+def index(output: Path | None, data_dir: Path, db_url: str) -> None:
+    """Write a sorted CDXJ index of every capture, as pywb and cdxj-indexer write it.
+
+    \b
+    Example:
+      arsip replay index -o index.cdxj
+      # pywb: copy it to collections/NAME/indexes/ beside the WARC files in archive/
+    """
+    from storage.db import create_engine_for
+    from storage.index import CaptureIndex, write_cdxj
+
+    open_replay_archive(data_dir, db_url)
+    engine = create_engine_for(db_url)
+    try:
+        if output is None:
+            write_cdxj(CaptureIndex(engine), sys.stdout)
+            return
+        partial = output.with_name(output.name + ".partial")
+        try:
+            with partial.open("w", encoding="utf-8") as out:
+                count = write_cdxj(CaptureIndex(engine), out)
+            partial.replace(output)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise ArsipError(f"cannot write {output}: {exc.strerror or exc}") from None
+    finally:
+        engine.dispose()
+    click.echo(f"Wrote {count:,} captures to {output}.", err=True)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("arsip")
+    except PackageNotFoundError:
+        return "dev"

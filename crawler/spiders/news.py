@@ -42,6 +42,7 @@ from crawler.discovery import (
 )
 from crawler.errors import ProfileError, UsageError
 from crawler.items import PageItem
+from crawler.requisites import MAX_CSS_DEPTH, css_requisites, host_allowed, host_of, page_requisites
 from crawler.sites import SiteProfile, default_profile, load_profile, registered_profile
 from storage.errors import StorageError
 from storage.recorder import FATAL
@@ -53,6 +54,7 @@ logger = logging.getLogger(__name__)
 PRIORITY_DISCOVERY = 30
 PRIORITY_ARTICLE = 20
 PRIORITY_HUB = 10
+PRIORITY_REQUISITE = 5
 
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
 _OG_TYPE = re.compile(
@@ -315,6 +317,7 @@ class NewsSpider(scrapy.Spider):
             declared = (og_type.group(1) or og_type.group(2) or "") if og_type else "article"
             if declared.strip().lower() in ("article", ""):
                 yield self._item(response, want_links=True)
+                yield from self._requisites(response)
                 return
         yield from self._parse_hub(response)
 
@@ -336,6 +339,7 @@ class NewsSpider(scrapy.Spider):
         kind = page_kind(og_type, ld_types, looks_like_article(response.url, self.profile))
         if kind == "article" and not self.profile.denies(response.url):
             yield self._item(response, want_links=False)
+            yield from self._requisites(response)
         else:
             self.arsip.recorder.send(("fetch", response.url, "hub", _fetched_at(response),
                                       response.status))
@@ -352,6 +356,52 @@ class NewsSpider(scrapy.Spider):
         for url in hubs:
             if self._first_time(url):
                 yield self._request(url, self.parse_page, PRIORITY_HUB)
+
+    # --- page requisites ------------------------------------------------------------------------
+
+    def _requisites(self, response: TextResponse) -> Iterator[scrapy.Request]:
+        """Requests for an article's requisites not yet fetched in this run."""
+        if not self.arsip.config.requisites:
+            return
+        found = page_requisites(response.text, response.url)
+        static = found.hosts()
+        for url in found.all():
+            yield from self._requisite(url, static, css=url in found.stylesheets, depth=0)
+
+    def _requisite(self, url: str, static: frozenset[str], *, css: bool, depth: int
+                   ) -> Iterator[scrapy.Request]:
+        own = (*self.profile.domains, *self.profile.requisite_hosts)
+        host = host_of(url)
+        if not host_allowed(host, own, static) or not self._first_time(url):
+            return
+        if host not in self.allowed_domains:
+            # OffsiteMiddleware reads this list again when it changes: robots.txt of a static
+            # host is then fetched (and obeyed) like the site's own
+            self.allowed_domains.append(host)
+        yield scrapy.Request(url, callback=self.parse_requisite, errback=self.on_error,
+                             priority=PRIORITY_REQUISITE,
+                             meta={"allow_offsite": True, "arsip_static": static,
+                                   "arsip_css": css, "arsip_depth": depth})
+
+    def parse_requisite(self, response: Response) -> Iterator[scrapy.Request]:
+        """Count a fetched requisite (it is archived already); a stylesheet's own imports,
+        fonts and images follow."""
+        self._count("arsip/requisites")
+        if self.crawler.stats:
+            self.crawler.stats.inc_value("arsip/requisite_bytes", len(response.body))
+        meta = response.meta
+        ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1").lower()
+        if not isinstance(response, TextResponse) or response.status != 200 or not (
+                "css" in ctype or (meta.get("arsip_css") and not ctype)):
+            return
+        if meta.get("arsip_depth", 0) >= MAX_CSS_DEPTH:
+            return
+        imports, assets = css_requisites(response.text, response.url)
+        depth = meta.get("arsip_depth", 0) + 1
+        for url in imports:
+            yield from self._requisite(url, meta["arsip_static"], css=True, depth=depth)
+        for url in assets:
+            yield from self._requisite(url, meta["arsip_static"], css=False, depth=depth)
 
     def _new_on_site(self, url: str, dated: datetime | None = None) -> bool:
         """An article link on this site, worth fetching on this run, not asked for yet."""

@@ -8,14 +8,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
+from w3lib.url import safe_url_string
 
 from storage.archive import page_url
 from storage.db import reason
 from storage.errors import DatabaseError
-from storage.index import search_range
+from storage.index import CaptureIndex, site_range
 from storage.models import ArticleVersion, Capture, Page, Site
 
 _sites = Site.__table__
@@ -58,6 +60,10 @@ class Catalog:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.index = CaptureIndex(engine)
+
+    def _forms(self, url: str) -> list[str]:
+        return url_forms(url, [row.url for row in self.index.captures_of(url)])
 
     def _all(self, stmt: Any) -> Sequence[Any]:
         try:
@@ -76,7 +82,7 @@ class Catalog:
             counts = self._all(
                 select(func.count(), func.count().filter(_pages.c.versions > 0))
                 .where(_pages.c.site_id == site_id))[0]
-            start, end = search_range(base_url, "domain")
+            start, end = site_range(base_url)
             caps = self._all(
                 select(func.count(), func.min(_captures.c.fetched_at),
                        func.max(_captures.c.fetched_at))
@@ -99,7 +105,7 @@ class Catalog:
                    .label("is_current"), _captures.c.fetched_at.label("capture_at"))
             .select_from(_pages.join(_versions, _versions.c.page_id == _pages.c.id)
                          .outerjoin(_captures, _captures.c.id == _versions.c.capture_id))
-            .where(_pages.c.url == page_url(url))
+            .where(_pages.c.url.in_(self._forms(url)))
             .order_by(_versions.c.number)
         )
         return [
@@ -120,8 +126,18 @@ class Catalog:
         return {row.capture_id: row.number for row in self._all(stmt)}
 
     def is_article(self, url: str) -> bool:
-        return bool(self._all(select(_pages.c.id).where(_pages.c.url == page_url(url),
+        return bool(self._all(select(_pages.c.id).where(_pages.c.url.in_(self._forms(url)),
                                                         _pages.c.versions > 0).limit(1)))
+
+
+def url_forms(url: str, captured: Sequence[str] = ()) -> list[str]:
+    """The forms a page's URL may be kept in, for a URL as a browser sent it: a browser
+    percent-encodes characters that the page's own links (and so ``pages.url``) may hold as
+    they are, and the other way round; ``captured`` adds the URLs the captures of the same
+    SURT key were made under, which is what ``pages.url`` was made from."""
+    forms = {page_url(url), page_url(unquote(url)), page_url(safe_url_string(url)),
+             *(page_url(other) for other in captured)}
+    return sorted(forms)
 
 
 def _aware(value: Any) -> datetime | None:

@@ -1,0 +1,380 @@
+"""Re-run today's extraction over archived responses: nothing is fetched.
+
+Every archived HTML response of the selection (a site, captures since a date) is read back from
+its WARC record, revisits resolved to the payload they stand for, and put through the same
+extraction a crawl runs (``crawler.extraction.extract_article`` with the site's profile rules),
+in a process pool. A page is an article when the archive says so, or, for pages the database
+does not know (a database rebuilt by ``arsip reindex`` holds captures only), when the crawl's own
+rules say so: its URL, ``og:type`` and JSON-LD types. A new article version is stored only where
+the text differs from every version the page already has; captures are processed oldest first,
+so a page ends up showing the text of its newest capture.
+
+The WARC files are therefore enough to rebuild the archive: ``arsip reindex`` restores the
+captures, ``arsip replay reextract`` the articles and their versions.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from crawler.discovery import looks_like_article, page_kind
+from crawler.errors import ArsipError, ExtractionError, ProfileError
+from crawler.sites import SiteProfile, default_profile, load_profile, parse_profile
+from storage.archive import Archive, page_url
+from storage.errors import StorageError
+from storage.index import CaptureIndex, CaptureRow, site_range
+from storage.records import ArticleRecord
+from storage.replay.capture import CaptureUnavailable, load
+from storage.warcread import decode_content
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+COMMIT_EVERY = 200
+BATCH = 32  # pages handed to the pool at a time
+# the outcome of a capture that is not an HTML page that can be read (not "not an article")
+SKIPPED = "skipped"
+_OG_TYPE = re.compile(
+    r"""<meta[^>]+property=["']og:type["'][^>]*content=["']([^"']*)|"""
+    r"""<meta[^>]+content=["']([^"']*)["'][^>]*property=["']og:type""", re.IGNORECASE)
+_LD_TYPE = re.compile(r'"@type"\s*:\s*(?:"([^"]+)"|\[([^\]]*)\])')
+_HEAD_BYTES = 200_000
+
+
+@dataclass(frozen=True)
+class SiteJob:
+    """One site to re-process: its row, profile, and which captures are its."""
+
+    site_id: int
+    name: str
+    profile: SiteProfile
+
+
+@dataclass
+class ReextractResult:
+    """What a re-extraction found and changed."""
+
+    examined: int = 0  # HTML captures read
+    articles: int = 0  # of which articles, extracted
+    new_versions: int = 0  # text differed from every stored version
+    new_articles: int = 0  # pages that had no article before
+    not_articles: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    unreadable: int = 0  # captures whose WARC record could not be read
+    seconds: float = 0.0
+    changed_urls: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.examined / self.seconds if self.seconds else 0.0
+
+
+def profile_of(name: str, base_url: str, stored: str | None, data_dir: Path) -> SiteProfile:
+    """The profile a site was crawled with: the one its row names (a path, a profile name, or
+    the TOML text itself), else the general rules for its base URL."""
+    if stored:
+        try:
+            if "\n" in stored or "=" in stored:
+                return parse_profile(stored, f"<profile of {name}>")
+            return load_profile(stored, (data_dir / "sites",))
+        except ProfileError:
+            pass  # a profile file that moved: the general rules still read most sites
+    return default_profile(base_url, name)
+
+
+def _sites(archive: Archive, data_dir: Path, site: str | None) -> list[SiteJob]:
+    from storage.models import Capture, Site
+
+    sites, captures = Site.__table__, Capture.__table__
+    with archive.read() as conn:
+        rows = conn.execute(select(sites.c.id, sites.c.name, sites.c.base_url, sites.c.profile)
+                            .order_by(sites.c.id)).all()
+    if site is not None:
+        rows = [row for row in rows if row.name == site]
+        if not rows:
+            raise ArsipError(f"the archive holds no site called {site!r}")
+    jobs = [SiteJob(row.id, row.name, profile_of(row.name, row.base_url, row.profile, data_dir))
+            for row in rows]
+    if site is None:
+        # hosts no site covers (a database rebuilt by reindex has no sites at all): each
+        # becomes the site a crawl of it would have made
+        covered = [site_range(job.profile.base_url) for job in jobs]
+        with archive.read() as conn:
+            stmt = select(captures.c.url).where(captures.c.status == 200).distinct()
+            for start, end in covered:
+                stmt = stmt.where(or_(captures.c.urlkey < start, captures.c.urlkey >= end))
+            hosts = {}
+            for (url,) in conn.execute(stmt):
+                try:
+                    profile = default_profile(url)
+                except ProfileError:
+                    continue
+                hosts.setdefault(profile.name, profile)
+        for name, profile in sorted(hosts.items()):
+            site_id = archive.ensure_site(name, profile.base_url)
+            jobs.append(SiteJob(site_id, name, profile))
+    return jobs
+
+
+def _captures(archive: Archive, job: SiteJob, since: datetime | None) -> list[CaptureRow]:
+    from storage.models import Capture, CrawlRun
+
+    captures, runs = Capture.__table__, CrawlRun.__table__
+    index = CaptureIndex(archive.engine)
+    start, end = site_range(job.profile.base_url)
+    stmt = (select(*index.columns)
+            .where(or_(captures.c.run_id.in_(select(runs.c.id)
+                                             .where(runs.c.site_id == job.site_id)),
+                       (captures.c.urlkey >= start) & (captures.c.urlkey < end)),
+                   captures.c.status.in_((200, 304)))
+            .order_by(captures.c.fetched_at, captures.c.id))
+    if since is not None:
+        stmt = stmt.where(captures.c.fetched_at >= since)
+    with archive.read() as conn:
+        rows = [CaptureRow(*row) for row in conn.execute(stmt)]
+    # HTML only; a 304 revisit carries no type of its own and is judged by what it stands for
+    return [row for row in rows if row.mime in HTML_TYPES or row.mime is None]
+
+
+def _known_kinds(archive: Archive) -> dict[str, str]:
+    from storage.models import Page
+
+    pages = Page.__table__
+    with archive.read() as conn:
+        return dict(conn.execute(select(pages.c.url, pages.c.kind)).all())
+
+
+def _ld_types(head: str) -> list[str]:
+    types: list[str] = []
+    for single, listed in _LD_TYPE.findall(head):
+        if single:
+            types.append(single)
+        else:
+            types.extend(t.strip().strip('"') for t in listed.split(","))
+    return types
+
+
+def is_article(html: str, url: str, profile: SiteProfile, known: str | None) -> bool:
+    """Whether a page is an article: as the archive recorded it, else by the crawl's rules."""
+    if known is not None:
+        return known == "article"
+    if profile.denies(url):
+        return False
+    head = html[:_HEAD_BYTES]
+    og = _OG_TYPE.search(head)
+    og_type = (og.group(1) or og.group(2)) if og else None
+    return page_kind(og_type, _ld_types(head), looks_like_article(url, profile)) == "article"
+
+
+def extract_one(task: tuple[bytes, str | None, str, SiteProfile, str | None]
+                ) -> ArticleRecord | str | None:
+    """Run in a worker: the article of one archived page, an error text, or None when the
+    page is not an article."""
+    from crawler.extraction import decode_html, extract_article
+
+    body, charset, url, profile, known = task
+    try:
+        html = decode_html(body, charset)
+        if not is_article(html, url, profile, known):
+            return None
+        return extract_article(html, url, rules=profile.extraction)
+    except ExtractionError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # one odd page must not stop the run
+        return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def _charset(content_type: str) -> str | None:
+    match = re.search(r"charset=([\w.:-]+)", content_type, re.IGNORECASE)
+    return match.group(1) if match else None
+
+
+def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | None = None,
+              since: datetime | None = None, workers: int | None = None,
+              progress: Callable[[int, int], None] | None = None) -> ReextractResult:
+    """Re-extract the selection (see the module docs); ``progress(done, total)`` is called
+    as pages are processed."""
+    started = time.monotonic()
+    result = ReextractResult()
+    jobs = _sites(archive, data_dir, site)
+    work = [(job, row) for job in jobs for row in _captures(archive, job, since)]
+    known = _known_kinds(archive)
+    had_article = {url for url, kind in known.items() if kind == "article"}
+    index = CaptureIndex(archive.engine)
+    seen: set[str] = set()  # payload records already sent for extraction
+    total = len(work)
+    if progress:
+        progress(0, total)
+
+    def tasks() -> Iterator[tuple[tuple[SiteJob, CaptureRow], Any]]:
+        for job, row in work:
+            try:
+                rep = load(index, warc_dir, row)
+            except CaptureUnavailable:
+                result.unreadable += 1
+                yield (job, row), None
+                continue
+            if rep.status != 200 or (rep.mime and rep.mime not in HTML_TYPES):
+                yield (job, row), None
+                continue
+            source = rep.source.warc_record_id
+            if source in seen:
+                yield (job, row), ("cached", source)
+                continue
+            seen.add(source)
+            try:
+                body = rep.payload
+                for coding in reversed(rep.content_encodings):
+                    body = decode_content(body, coding)
+            except StorageError:
+                result.unreadable += 1
+                yield (job, row), None
+                continue
+            yield (job, row), ("extract", source, (body, _charset(rep.content_type), row.url,
+                                                   job.profile, known.get(page_url(row.url))))
+
+    archive.batch()
+    done = 0
+    try:
+        with _pool(workers) as pool:
+            for (job, row), outcome in _ordered(pool, tasks()):
+                done += 1
+                if outcome is not SKIPPED:
+                    result.examined += 1
+                    _store(archive, result, job, row, outcome, had_article)
+                if done % COMMIT_EVERY == 0:
+                    archive.commit()
+                if progress:
+                    progress(done, total)
+        archive.commit()
+    finally:
+        archive.commit()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _store(archive: Archive, result: ReextractResult, job: SiteJob, row: CaptureRow,
+           outcome: ArticleRecord | str | None, had_article: set[str]) -> None:
+    if outcome is None:
+        result.not_articles += 1
+        return
+    if isinstance(outcome, str):
+        result.errors[outcome.split(":", 1)[0]] += 1
+        return
+    result.articles += 1
+    url = page_url(row.url)
+    new = archive.store_article(site_id=job.site_id, url=row.url, article=outcome,
+                                capture_id=row.id, fetched_at=row.fetched_at)
+    if new:
+        if url in had_article:
+            result.new_versions += 1
+            if len(result.changed_urls) < 1000:
+                result.changed_urls.append(row.url)
+        else:
+            had_article.add(url)
+            result.new_articles += 1
+
+
+class _Now:
+    """A finished future: what ``_Serial.submit`` returns."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
+
+
+class _Serial:
+    """The pool's interface in this process (one worker asked for)."""
+
+    def __enter__(self) -> _Serial:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        pass
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> _Now:
+        return _Now(fn(arg))
+
+
+def _pool(workers: int | None) -> Any:
+    count = workers or os.cpu_count() or 1
+    if count <= 1:
+        return _Serial()
+    return ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _ordered(pool: Any, tasks: Iterator[tuple[Any, Any]]) -> Iterator[tuple[Any, Any]]:
+    """Each task's outcome, in task order. Batches are submitted one ahead of the one being
+    collected, so the pool extracts while this process reads the next WARC records, and only
+    two batches of pages are ever held in memory."""
+    done: dict[str, Any] = {}
+
+    def submitted(batch: list[tuple[Any, Any]]) -> list[tuple[Any, Any, Any]]:
+        return [(key, what, pool.submit(extract_one, what[2])
+                 if what is not None and what[0] == "extract" else None)
+                for key, what in batch]
+
+    def collect(batch: list[tuple[Any, Any, Any]]) -> Iterator[tuple[Any, Any]]:
+        for key, what, future in batch:
+            if what is None:
+                yield key, SKIPPED
+            elif future is not None:
+                done[what[1]] = future.result()
+                yield key, done[what[1]]
+            else:
+                yield key, done.get(what[1])
+
+    waiting: list[tuple[Any, Any, Any]] | None = None
+    batch: list[tuple[Any, Any]] = []
+    for item in tasks:
+        batch.append(item)
+        if len(batch) == BATCH:
+            current = submitted(batch)
+            batch = []
+            if waiting is not None:
+                yield from collect(waiting)
+            waiting = current
+    current = submitted(batch)
+    if waiting is not None:
+        yield from collect(waiting)
+    yield from collect(current)
+
+
+def summary_lines(result: ReextractResult) -> list[str]:
+    lines = [f"Re-extracted {result.examined:,} archived pages in {result.seconds:.1f} s "
+             f"({result.rate:.1f} pages/s).",
+             f"  articles: {result.articles:,}; text changed (new versions): "
+             f"{result.new_versions:,}; new articles: {result.new_articles:,}; "
+             f"not articles: {result.not_articles:,}"]
+    if result.errors:
+        lines.append("  extraction errors: " + ", ".join(
+            f"{kind} {n}" for kind, n in result.errors.most_common()))
+    if result.unreadable:
+        lines.append(f"  unreadable WARC records: {result.unreadable}")
+    for url in result.changed_urls[:10]:
+        lines.append(f"  changed: {url}")
+    if len(result.changed_urls) > 10:
+        lines.append(f"  ... and {len(result.changed_urls) - 10} more")
+    return lines
+
+
+def as_json(result: ReextractResult) -> str:
+    return json.dumps({"examined": result.examined, "articles": result.articles,
+                       "new_versions": result.new_versions, "new_articles": result.new_articles,
+                       "not_articles": result.not_articles, "errors": dict(result.errors),
+                       "unreadable": result.unreadable, "seconds": round(result.seconds, 3),
+                       "pages_per_second": round(result.rate, 1),
+                       "changed": result.changed_urls})
