@@ -136,6 +136,9 @@ class Archive:
 
         versions = ArticleVersion.__table__
         self._new_version = self._insert(versions)
+        self._known_text = select(versions.c.id).where(
+            versions.c.page_id == bindparam("page_id"),
+            versions.c.content_hash == bindparam("digest")).limit(1)
         # A page's text moves on only when it differs from the current one; the row's own lock
         # serialises two writers of one page (the second re-reads the row and finds the text
         # already current), and RETURNING hands back the number the new version gets.
@@ -392,16 +395,21 @@ class Archive:
 
     def store_article(self, *, site_id: int | None, url: str, article: ArticleRecord,
                       capture_id: int | None, fetched_at: datetime,
-                      fetch: Fetch | None = None) -> bool:
+                      fetch: Fetch | None = None, skip_known_text: bool = False) -> bool:
         """Keep an extracted article; True when it is a new version of the page.
 
         A version is stored whenever the text differs from the page's current one, so a page
         that goes back to an earlier text gets a new version too (A, B, A is three versions).
+        ``skip_known_text`` stores nothing for a text any version of the page already has:
+        re-extracting captures the archive has processed before must not replay its history.
         With ``fetch``, the page's status and validators are updated as ``note_fetch`` would.
         """
         digest = content_hash(article.title, article.text)
         with self._write() as conn:
             page_id = self._upsert_article_page(conn, url, site_id, fetched_at, fetch=fetch)
+            if skip_known_text and conn.execute(self._known_text, {
+                    "page_id": page_id, "digest": digest}).first() is not None:
+                return False
             number = conn.execute(self._page_text, {
                 "page_id": page_id, "digest": digest, "fetched_at": fetched_at,
                 "published": article.published,
