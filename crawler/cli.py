@@ -1,28 +1,21 @@
-"""The ``arsip`` command: one thin function per subcommand over a library function.
+"""The ``arsip`` command: a click group with one thin function per subcommand over a library
+function (``crawler/commands/``).
 
-Expected failures (``ArsipError``, ``StorageError``) become one line on stderr and a non-zero
-exit; a traceback means a bug.
+Expected failures (``ArsipError``, ``StorageError``) become one ``Error:`` line on stderr and a
+non-zero exit (2 for a wrong flag, 1 for a failure, 128 + N for a signal); a traceback means a
+bug. A new command or group goes in ``crawler/commands/NAME.py`` and gets one line below.
 """
 
 from __future__ import annotations
 
-import gc
-import json
-import sys
-from importlib import import_module
-from pathlib import Path
-from typing import Any
-
 import click
 
-from crawler.commands.common import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    archive_options,
-    expected_errors,
-    open_existing_archive,
-)
-from crawler.errors import ArsipError
+from crawler.commands.archive import export, history, reindex, search, status
+from crawler.commands.crawl import crawl
+from crawler.commands.daemon import daemon
+from crawler.commands.extract import extract
+from crawler.commands.replay import replay
+from crawler.commands.sites import sites
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,316 +30,17 @@ def main() -> None:
     """
 
 
-@main.command()
-@click.argument("urls", nargs=-1)
-@click.option("--site", help="Site profile name or .toml path (start URLs, rules).")
-@click.option("--max-pages", type=click.IntRange(min=1), help="Stop after fetching N pages.")
-@click.option("--since", help="Skip articles dated before DATE (YYYY-MM-DD, midnight UTC): "
-              "by their sitemap or feed date, or by their own published date.")
-@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
-              help="Override a Scrapy or ARSIP_* setting (repeatable).")
-@click.option("-v", "--verbose", is_flag=True, help="Log every request (INFO) on stderr.")
-@click.option("--progress/--no-progress", default=None,
-              help="Live progress [default: on when stderr is a terminal].")
-@archive_options
-@expected_errors
-def crawl(urls: tuple[str, ...], site: str | None, max_pages: int | None, since: str | None,
-          overrides: tuple[str, ...], verbose: bool, progress: bool | None, data_dir: Path,
-          db_url: str) -> None:
-    """Crawl a news site once: every article into the database, every response into WARC.
+main.add_command(crawl)
+main.add_command(extract)
+main.add_command(export)
+main.add_command(status)
+main.add_command(search)
+main.add_command(history)
+main.add_command(reindex)
+main.add_command(replay)
+main.add_command(sites)
+main.add_command(daemon)
 
-    \b
-    Example:
-      arsip crawl https://kudakyv.com/ --max-pages 500 --since 2025-04-01
-    """
-    from crawler.config import parse_since
-    from crawler.run import run_crawl
-    from crawler.summary import print_summary
-    from scheduler.child import DaemonGoneError, exit_with_daemon
-
-    try:
-        exit_with_daemon()  # started by `arsip daemon`: end with it
-    except DaemonGoneError as exc:
-        raise ArsipError(str(exc)) from None
-
-    if not urls and not site:
-        raise click.UsageError("give at least one URL, or --site NAME")
-    for url in urls:
-        if not url.startswith(("http://", "https://")):
-            raise click.UsageError(f"not an http(s) URL: {url!r}")
-    parse_since(since)
-    settings: dict[str, Any] = {
-        "ARSIP_DATA_DIR": str(data_dir),
-        "ARSIP_DB_URL": db_url,
-        "ARSIP_TRIGGER": "cli",
-        "ARSIP_PROGRESS": sys.stderr.isatty() if progress is None else progress,
-    }
-    if max_pages:
-        settings["ARSIP_MAX_PAGES"] = max_pages
-    for item in overrides:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise click.UsageError(f"-s expects NAME=VALUE, got {item!r}")
-        settings[name.strip()] = value
-    result = run_crawl(urls, settings, site=site, since=since, verbose=verbose)
-    print_summary(result, data_dir)
-    # Everything is written and closed; the process only exits from here. Frozen objects are
-    # skipped by the collections of interpreter shutdown, which otherwise walk the whole heap of
-    # a big crawl once more (0.3 s after a 1,000-article crawl).
-    gc.freeze()
-    fatal = result.stats.get("arsip/fatal")
-    if fatal:
-        raise ArsipError(f"the crawl stopped early: {fatal}")
-    if result.reason == "shutdown":
-        sys.exit(EXIT_INTERRUPTED)
-
-
-@main.command()
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--url", help="The URL the page was served from (resolves relative links).")
-@click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "text"]), default="json",
-              show_default=True)
-@click.option("--site", help="Site profile whose extraction rules to apply.")
-@expected_errors
-def extract(paths: tuple[str, ...], url: str | None, fmt: str, site: str | None) -> None:
-    """Extract clean article text and metadata from local HTML files, folders or - (stdin).
-
-    \b
-    Example:
-      arsip extract page.html --url https://kudakyv.com/2025/04/28/korea-utara/
-      arsip extract saved-pages/ --format jsonl > articles.jsonl
-    """
-    from crawler.extraction import article_to_dict, iter_extract_paths
-    from crawler.sites import load_profile
-
-    rules = load_profile(site).extraction if site else None
-    results, failures = [], 0
-    for source, outcome in iter_extract_paths(list(paths), url=url, rules=rules):
-        if isinstance(outcome, Exception):
-            failures += 1
-            click.echo(f"{source}: {outcome}", err=True)
-            continue
-        record = article_to_dict(outcome, source)
-        if fmt == "jsonl":
-            click.echo(json.dumps(record, ensure_ascii=False))
-        elif fmt == "text":
-            click.echo(f"{record['title'] or ''}\n\n{record['text']}\n")
-        else:
-            results.append(record)
-    if fmt == "json" and results:
-        payload = results[0] if len(results) == 1 and len(paths) == 1 else results
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
-    if failures:
-        sys.exit(EXIT_FAILED)
-
-
-@main.command()
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
-              show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write here instead of stdout.")
-@archive_options
-@expected_errors
-def export(fmt: str, output: Path | None, data_dir: Path, db_url: str) -> None:
-    """Export the latest version of every article.
-
-    \b
-    Example:
-      arsip export --format csv -o articles.csv
-    """
-    from storage.report import export_articles, write_export
-
-    archive = open_existing_archive(data_dir, db_url)
-    try:
-        if output is None:
-            write_export(export_articles(archive), fmt, sys.stdout)
-        else:
-            try:
-                out = output.open("w", encoding="utf-8", newline="")
-            except OSError as exc:
-                raise ArsipError(f"cannot write {output}: {exc.strerror or exc}") from None
-            with out:
-                write_export(export_articles(archive), fmt, out)
-    finally:
-        archive.close()
-
-
-@main.command()
-@archive_options
-@expected_errors
-def reindex(data_dir: Path, db_url: str) -> None:
-    """Rebuild the captures index from the WARC files, after a database failure or restore.
-
-    Every response and revisit record of every closed WARC file gets its row back; rows
-    already there are left alone, so it is safe to run at any time, even during a crawl.
-
-    \b
-    Example:
-      arsip reindex --data-dir /srv/arsip
-    """
-    from storage.archive import Archive
-    from storage.reindex import reindex as reindex_archive
-
-    if not (data_dir / "warc").is_dir():  # before the database, which opening would create
-        raise ArsipError(f"no WARC folder at {data_dir / 'warc'}")
-    archive = Archive.open(db_url)
-    try:
-        result = reindex_archive(archive, data_dir / "warc")
-    finally:
-        archive.close()
-    click.echo(f"{result.files} WARC files, {result.records} response and revisit records read, "
-               f"{result.added} captures added to the index.")
-    if result.still_open:
-        click.echo(f"Left to the crawl writing them: {', '.join(result.still_open)}")
-
-
-@main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-@archive_options
-@expected_errors
-def status(as_json: bool, data_dir: Path, db_url: str) -> None:
-    """Show what is in the archive: sites, pages, articles, captures, WARC files, last runs.
-
-    \b
-    Example:
-      arsip status --data-dir /srv/arsip
-    """
-    from crawler.summary import print_sites_health, print_status
-    from storage.health import sites_health
-    from storage.report import archive_status
-
-    archive = open_existing_archive(data_dir, db_url)
-    try:
-        report = archive_status(archive, data_dir / "warc")
-        report["site_health"] = sites_health(archive)
-    finally:
-        archive.close()
-    if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
-    else:
-        print_status({k: v for k, v in report.items() if k != "site_health"})
-        print_sites_health(report["site_health"])
-
-
-@main.command()
-@click.argument("query")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--all-versions", is_flag=True,
-              help="Also search earlier versions of articles (text since edited).")
-@click.option("--site", help="Only articles of this site (its name).")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON lines.")
-@archive_options
-@expected_errors
-def search(query: str, limit: int, all_versions: bool, site: str | None, as_json: bool,
-           data_dir: Path, db_url: str) -> None:
-    """Full-text search of article titles and texts, best matches first.
-
-    Every word must match; "quoted words" match as a phrase, OR accepts either of two
-    terms, and -word excludes one. Words are matched whole, in any case.
-
-    \b
-    Example:
-      arsip search "korea utara" kursk --limit 5
-      arsip search 'banjir -jakarta' --all-versions
-    """
-    from storage.report import search_articles
-
-    archive = open_existing_archive(data_dir, db_url)
-    try:
-        hits = search_articles(archive, query, limit, all_versions=all_versions, site=site)
-    finally:
-        archive.close()
-    for hit in hits:
-        if as_json:
-            click.echo(json.dumps({k: v for k, v in hit.items() if k != "marked"},
-                                  ensure_ascii=False))
-        else:
-            earlier = "" if hit["current"] else \
-                f"  [earlier version, {hit['version_fetched_at']}]"
-            click.echo(f"{hit['published'] or '-'}  {hit['title'] or '(no title)'}{earlier}\n"
-                       f"    {hit['url']}\n    {hit['snippet']}\n")
-    if not hits:
-        click.echo(f"no article matches {query!r}", err=True)
-        sys.exit(EXIT_FAILED)
-
-
-@main.command()
-@click.argument("url")
-@click.argument("versions", nargs=-1, type=click.IntRange(min=1), metavar="[A B]")
-@click.option("--diff", is_flag=True,
-              help="Show what changed between versions A and B, word by word [default: the "
-                   "last two].")
-@click.option("--json", "as_json", is_flag=True, help="Print the versions (or the diff) as JSON.")
-@archive_options
-@expected_errors
-def history(url: str, versions: tuple[int, ...], diff: bool, as_json: bool, data_dir: Path,
-            db_url: str) -> None:
-    """List every stored version of one article, with its capture time and WARC record.
-
-    \b
-    Example:
-      arsip history https://kudakyv.com/2025/04/28/korea-utara-bantu-rusia/
-      arsip history https://kudakyv.com/2025/04/28/korea-utara-bantu-rusia/ --diff 1 3
-    """
-    from storage.report import history as versions_of
-
-    if versions and not diff:
-        raise click.UsageError("version numbers go with --diff: arsip history URL --diff A B")
-    if diff and len(versions) not in (0, 2):
-        raise click.UsageError("--diff takes two version numbers, or none for the last two")
-    archive = open_existing_archive(data_dir, db_url)
-    try:
-        found = versions_of(archive, url)
-        if not found:
-            raise ArsipError(f"the archive holds no article at {url}")
-        if diff:
-            show_diff(archive, url, found, versions, as_json)
-            return
-    finally:
-        archive.close()
-    if as_json:
-        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
-        return
-    for version in found:
-        capture = version["capture"] or {}
-        mark = " (current)" if version["current"] else ""
-        click.echo(f"v{version['version']}{mark}  {version['fetched_at']}  "
-                   f"{version['text_length']} chars  {version['title']}\n"
-                   f"    {capture.get('warc_file', '-')} @ {capture.get('warc_offset', '-')}")
-
-
-def show_diff(archive: Any, url: str, found: list[dict[str, Any]], versions: tuple[int, ...],
-              as_json: bool) -> None:
-    """The word-level diff between two versions of ``url`` (the last two by default)."""
-    from crawler.summary import print_diff
-    from storage.report import version_texts
-    from storage.textdiff import word_diff
-
-    numbers = [v["version"] for v in found]
-    if not versions:
-        if len(numbers) < 2:
-            raise ArsipError(f"{url} has one version only: nothing to compare")
-        versions = (numbers[-2], numbers[-1])
-    missing = [n for n in versions if n not in numbers]
-    if missing:
-        raise ArsipError(f"{url} has no version {missing[0]}; it has versions "
-                         f"{numbers[0]} to {numbers[-1]}")
-    a, b = versions
-    texts = version_texts(archive, url, (a, b))
-    title = word_diff(texts[a]["title"] or "", texts[b]["title"] or "")
-    body = word_diff(texts[a]["text"], texts[b]["text"])
-    if as_json:
-        click.echo(json.dumps({"url": url, "from": {"version": a, **texts[a]},
-                               "to": {"version": b, **texts[b]},
-                               "title": [vars(p) for p in title],
-                               "text": [vars(p) for p in body]}, ensure_ascii=False, indent=2))
-        return
-    print_diff(url, (a, texts[a]["fetched_at"]), (b, texts[b]["fetched_at"]), title, body)
-
-
-main.add_command(import_module("crawler.commands.replay").replay)
-main.add_command(import_module("crawler.commands.sites").sites)
-main.add_command(import_module("crawler.commands.daemon").daemon)
 
 if __name__ == "__main__":
     main()

@@ -78,6 +78,7 @@ class CrawlConfig:
     revisit_ladder: str = DEFAULT_LADDER
     revisit_all: bool = False
     requisites: bool = True
+    wait: bool = False
 
     @property
     def workers(self) -> int:
@@ -114,4 +115,5 @@ class CrawlConfig:
             revisit_ladder=_ladder(settings.get("ARSIP_REVISIT_LADDER") or DEFAULT_LADDER),
             revisit_all=settings.getbool("ARSIP_REVISIT_ALL", False),
             requisites=settings.getbool("ARSIP_REQUISITES", True),
+            wait=settings.getbool("ARSIP_WAIT", False),
         )

@@ -1,57 +1,69 @@
-"""The state one crawl shares between its Scrapy components: config, profile, run, processes.
+"""The state one crawl shares between its Scrapy components: config, profile, runtime, helpers.
 
 The spider opens it in ``from_crawler`` (Scrapy builds the spider before any middleware or
 pipeline), and every arsip component reaches it through ``crawler.spider.arsip``. A component
 whose crawler runs some other spider raises ``NotConfigured`` and stays out of the way.
 
-Opening it starts the crawl's other processes, the extraction workers and the recorder, and asks
-the recorder to open the archive and start the run. Each spends most of a second on imports,
-which then overlap Scrapy building its engine; the crawl process itself loads no database code
-unless a re-crawl has validators to look up. The spider waits for the run (``poll_opened``)
-before its first request, so nothing is fetched that could not be archived.
+Opening it starts the crawl's helper processes, the recorder and (when the crawl will extract
+articles) the extraction workers, and asks the recorder to open the archive and start the run.
+Each spends most of a second on imports, which then overlap Scrapy building its engine. The
+recorder answers with the run, the site as the archive knows it and the run's revisit plan
+(``storage.revisit``), so the crawl process itself never loads database code. The spider waits
+for the run (``CrawlRuntime.until_opened``) before its first request, so nothing is fetched that
+could not be archived.
+
+A re-crawl of an unchanged site extracts nothing (its articles answer 304 or are not due), so
+its workers start only when the first page to extract arrives: starting them costs a second of
+CPU each, which a daemon would pay on every run of every site.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scrapy.exceptions import NotConfigured
 
 from crawler.config import CrawlConfig
 from crawler.errors import UsageError
 from crawler.extraction.pool import ExtractionPool
+from crawler.runtime import CrawlRuntime
 from crawler.sites import SiteProfile
-from storage.recorder import Opened, RecorderClient, RecorderConfig
-from storage.revisit import RevisitPlan, RevisitPolicy, load_plan
+from storage.liveness import this_process
+from storage.protocol import FromRecorder, Opened, RecorderConfig
+from storage.recorder import RecorderClient
+from storage.revisit import RevisitPlan
 from storage.warc import WarcWriterConfig
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-    from storage.archive import Archive
-
 
 @dataclass
 class CrawlContext:
-    """Per-crawl state; owned by the spider, closed when the engine stops."""
+    """Per-crawl state; owned by the spider, closed by the runtime when the crawl ends."""
 
     config: CrawlConfig
     profile: SiteProfile
+    runtime: CrawlRuntime
     recorder: RecorderClient  # every database and WARC write goes through it
     pool: ExtractionPool
-    # what this run fetches of what the archive knows (set once the run is open)
+    closed: bool = False
+    last_replies: list[FromRecorder] = field(default_factory=list)
+    # what this run fetches of what the archive knows (from the recorder, once the run is open)
     revisits: RevisitPlan = field(default_factory=RevisitPlan)
-    _reader: Archive | None = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, config: CrawlConfig, profile: SiteProfile) -> CrawlContext:
+    def open(cls, config: CrawlConfig, profile: SiteProfile,
+             runtime: CrawlRuntime) -> CrawlContext:
         try:
             config.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create the data folder {config.data_dir}: "
                              f"{exc.strerror}") from None
-        pool = ExtractionPool(config.workers)
+        # a new archive means a first crawl: warm the workers up at once (else see the docs)
+        pool = ExtractionPool(config.workers, start=_new_archive(config.db_url))
         recorder = RecorderClient()
         recorder.open(RecorderConfig(
             db_url=config.db_url,
@@ -63,43 +75,34 @@ class CrawlContext:
             ),
             site=profile.name,
             base_url=profile.base_url,
+            owner=this_process(),
             profile=profile.stored,
             trigger=config.trigger,
             revisit_ladder=config.revisit_ladder,
+            revisit_all=config.revisit_all,
+            wait=config.wait,
         ))
-        return cls(config=config, profile=profile, recorder=recorder, pool=pool)
-
-    def poll_opened(self) -> Opened | None:
-        """The run once the recorder has opened it, else None; ``StorageError`` if it could
-        not open the archive."""
-        return self.recorder.poll_opened()
+        return cls(config=config, profile=profile, runtime=runtime, recorder=recorder,
+                   pool=pool)
 
     @property
     def run(self) -> Opened | None:
         """The run, once the recorder has opened it."""
         return self.recorder.run
 
-    def load_plan(self) -> RevisitPlan:
-        """The run's revisit plan: the site's hubs and known articles (none on a first crawl)."""
-        run = self.run
-        if run is None or not run.revalidate:
-            return RevisitPlan(revisit_all=self.config.revisit_all)
-        if self._reader is None:
-            from storage.archive import Archive  # only a re-crawl pays for the database code
+    def close(self, *, drop_pending: bool = False) -> None:
+        """Stop the workers, let the recorder write out and commit (once); what it said last
+        is kept in ``last_replies``."""
+        if self.closed:
+            return
+        self.closed = True
+        self.pool.shutdown(wait=not drop_pending)
+        self.last_replies = self.recorder.close()
 
-            self._reader = Archive.open(self.config.db_url, migrated=True)
-        return load_plan(self._reader, run.site_id,
-                         RevisitPolicy.from_text(self.config.revisit_ladder),
-                         revisit_all=self.config.revisit_all)
 
-    def close(self) -> list[tuple[Any, ...]]:
-        """Stop the workers, let the recorder write out and commit; its last replies."""
-        self.pool.shutdown()
-        try:
-            return self.recorder.close()
-        finally:
-            if self._reader is not None:
-                self._reader.close()
+def _new_archive(db_url: str) -> bool:
+    """Whether the archive is a SQLite file that does not exist yet (a first crawl for sure)."""
+    return db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).exists()
 
 
 def context_of(crawler: Crawler) -> CrawlContext:

@@ -22,5 +22,3 @@ class PageItem:
     last_modified: str | None = None
     article: ArticleRecord | None = None
     error: str | None = None
-    # links found on the page by the extraction worker: (article URLs, hub URLs)
-    links: tuple[tuple[str, ...], ...] = ((), ())

@@ -1,7 +1,9 @@
 """Run one crawl in this process: the library function under ``arsip crawl``.
 
 A Twisted reactor cannot be restarted, so this runs once per process; the daemon runs each crawl
-as a subprocess of ``arsip crawl``.
+as a subprocess of ``arsip crawl``. The crawl's runtime (``crawler.runtime``) is built by the
+caller before anything else, so that signals are handled the same way from the first moment;
+this function checks it before starting anything, and hands it the crawl.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,8 @@ from scrapy.settings import Settings
 from twisted.python.failure import Failure
 
 from crawler.config import CrawlConfig
-from crawler.errors import ArsipError, SiteUnreachableError, UsageError
+from crawler.errors import ArsipError, UsageError
+from crawler.runtime import CrawlRuntime, signal_name
 from crawler.spiders.news import NewsSpider
 from storage.errors import StorageError
 
@@ -63,18 +66,25 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 @dataclass
 class CrawlResult:
-    """What a finished crawl reports back."""
+    """What a crawl reports back, once it has closed."""
 
     stats: dict[str, Any]
-    reason: str
+    outcome: str  # the run's outcome: finished, interrupted, unreachable, disk_full, ...
+    exit_code: int
     started: datetime
     finished: datetime
+    opened: bool = False  # a run was opened in the archive (so there is something to sum up)
+    failure: str | None = None  # why it failed, in one line, when it did
+    signal: str | None = None  # what stopped it, when a signal did ("Ctrl-C", "SIGTERM")
     log_file: Path | None = None
-    errors: list[str] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
         return max((self.finished - self.started).total_seconds(), 1e-6)
+
+    @property
+    def reason(self) -> str:
+        return self.outcome
 
     def count(self, key: str) -> int:
         return int(self.stats.get(key, 0) or 0)
@@ -95,7 +105,10 @@ def _configure_logging(settings: Settings, log_file: Path | None, verbose: bool)
     for handler in list(root.handlers):
         root.removeHandler(handler)
     console = _StderrHandler()
-    console.setLevel(logging.INFO if verbose else logging.WARNING)
+    # The terminal gets the progress line, arsip's own notices (``CrawlRuntime.say``), the
+    # summary and one ``Error:`` line; per-page warnings and Scrapy's errors about single
+    # requests are counted in the summary and kept in the log file. -v shows them all.
+    console.setLevel(logging.INFO if verbose else logging.CRITICAL)
     console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     console.addFilter(_NoNetworkTracebacks())
     root.addHandler(console)
@@ -137,20 +150,30 @@ def run_crawl(
     urls: tuple[str, ...],
     overrides: dict[str, Any],
     *,
+    runtime: CrawlRuntime | None = None,
     site: str | None = None,
     since: str | None = None,
     verbose: bool = False,
 ) -> CrawlResult:
-    """Crawl one site in this process and return its stats; raises ``ArsipError`` /
-    ``StorageError`` when it could not run."""
-    settings = build_settings(overrides)
-    config = CrawlConfig.from_settings(settings)  # validates --since and paths before starting
+    """Crawl one site in this process, to its end; raises ``ArsipError`` / ``StorageError``
+    only when it could not start. The result says how it ended and with which exit code."""
+    runtime = runtime or CrawlRuntime()
     started = datetime.now(UTC)
-    # the daemon names each run's log file (ARSIP_LOG_FILE), and sends the crawl's output there
-    log_file = Path(settings.get("ARSIP_LOG_FILE") or
-                    config.data_dir / "logs" / f"crawl-{started:%Y%m%dT%H%M%S}.log")
-    _configure_logging(settings, log_file, verbose)
-    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    try:
+        settings = build_settings(overrides)
+        config = CrawlConfig.from_settings(settings)  # validates --since and paths first
+        # the daemon names each run's log file (ARSIP_LOG_FILE), and sends the crawl's output
+        # there too
+        log_file = Path(settings.get("ARSIP_LOG_FILE") or
+                        config.data_dir / "logs" / f"crawl-{started:%Y%m%dT%H%M%S}.log")
+        _configure_logging(settings, log_file, verbose)
+        settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    except BaseException:
+        runtime.close()  # it could not start: the state says so too
+        raise
+    if runtime.stop_requested:  # signalled during set-up: nothing has started yet
+        runtime.close()
+        return _result(runtime, {}, started, log_file)
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(NewsSpider)
     failures: list[BaseException] = []
@@ -158,29 +181,47 @@ def run_crawl(
     def keep(failure: Failure) -> None:
         failures.append(failure.value)
 
-    kwargs: dict[str, Any] = {"site": site, "since": since}
+    kwargs: dict[str, Any] = {"site": site, "since": since, "runtime": runtime}
     if urls:
         kwargs["urls"] = ",".join(urls)
     process.crawl(crawler, **kwargs).addErrback(keep)
-    with _crawl_gc():
-        process.start()
-    startup_error = getattr(crawler.spider, "startup_error", None)
-    if startup_error is not None:
-        failures.insert(0, startup_error)  # the archive could not be opened: nothing was fetched
+    try:
+        with _crawl_gc():
+            # the runtime handles SIGINT, SIGTERM and SIGHUP, not Scrapy
+            process.start(install_signal_handlers=False)
+    finally:
+        runtime.close()  # whatever happened, the helpers are told and waited for
     for exc in failures:
         if isinstance(exc, ArsipError | StorageError):
             raise exc
         raise ArsipError(f"the crawl failed: {type(exc).__name__}: {exc}") from exc
-    stats = crawler.stats.get_stats() if crawler.stats else {}
-    result = CrawlResult(
+    stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
+    if runtime.ctx is not None:
+        # the recorder's own counters (articles stored, records written) are the true figures,
+        # also after a forced stop that skipped Scrapy's close signals
+        stats.update(runtime.ctx.recorder.final or {})
+    target = ", ".join(urls) or site or "the site"
+    return _result(runtime, stats, started, log_file, target)
+
+
+def _result(runtime: CrawlRuntime, stats: dict[str, Any], started: datetime,
+            log_file: Path | None, target: str = "the site") -> CrawlResult:
+    outcome = runtime.decide_outcome()
+    failure = None
+    if runtime.fatal is not None:
+        opened = runtime.ctx is not None and runtime.ctx.recorder.run is not None
+        failure = (f"the crawl stopped early: {runtime.fatal.message}" if opened
+                   else runtime.fatal.message)
+    elif outcome == "unreachable":
+        failure = f"could not reach {target} (details in {log_file})"
+    return CrawlResult(
         stats=stats,
-        # no reason at all: a forced shutdown (second Ctrl-C) skipped Scrapy's close signals
-        reason=str(stats.get("finish_reason", "shutdown")),
+        outcome=outcome,
+        exit_code=runtime.exit_code(),
         started=started,
         finished=datetime.now(UTC),
+        opened=runtime.ctx is not None and runtime.ctx.recorder.run is not None,
+        failure=failure,
+        signal=signal_name(runtime.stop_signal) if runtime.stop_signal else None,
         log_file=log_file,
     )
-    if not result.count("downloader/response_count") and result.reason != "shutdown":
-        target = ", ".join(urls) or site or "the site"
-        raise SiteUnreachableError(f"could not reach {target} (details in {log_file})")
-    return result

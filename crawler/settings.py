@@ -45,6 +45,9 @@ ARSIP_CONDITIONAL_REQUESTS = True
 ARSIP_REVISIT_LADDER = "1h,6h,1d,3d,7d,30d"
 # Ask for every article the archive knows on this run (conditionally), due or not.
 ARSIP_REVISIT_ALL = False
+# One crawl per site at a time: wait for a live run of the same site to end (`arsip crawl
+# --wait`), rather than stop with an error.
+ARSIP_WAIT = False
 # Also fetch each article's page requisites (stylesheets and what they import, fonts, scripts,
 # the images of the article body) so the archived page replays as it looked; see
 # crawler/requisites.py for which hosts.
@@ -74,7 +77,8 @@ DEFAULT_REQUEST_HEADERS = {
 COOKIES_ENABLED = False
 DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
-REDIRECT_MAX_TIMES = 10
+# As browsers and Scrapy's default: newsrooms chain shortlinks, trackers and old slugs.
+REDIRECT_MAX_TIMES = 20
 # A response cut short is still archived (with WARC-Truncated) rather than thrown away.
 DOWNLOAD_FAIL_ON_DATALOSS = False
 # Errors are archived and recorded too; the spider decides what to do with them.

@@ -260,6 +260,8 @@ class Daemon:
         from storage.reindex import index_file
         from storage.warc import recover_open_files
 
+        for run_id in self.archive.reap_dead_runs():
+            logger.warning("Run %d died with its process: marked killed", run_id)
         for path in recover_open_files(self.config.data_dir / "warc"):
             count = index_file(self.archive, path)
             logger.warning("Recovered WARC file left open by a crawl that died: %s "
@@ -318,10 +320,10 @@ class Daemon:
     def _mark_dead_runs(self) -> None:
         """Runs of crawls killed just now are dead: record them so (their sites run first
         next time)."""
-        mark = getattr(self.archive, "reap_dead_runs", None)
-        if mark is not None:
-            with contextlib.suppress(Exception):
-                mark()
+        try:
+            self.archive.reap_dead_runs()
+        except Exception as exc:  # the next start marks them
+            logger.error("cannot mark the runs of the killed crawls: %s", exc)
 
 
 def _hms(value: datetime) -> str:

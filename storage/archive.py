@@ -22,17 +22,19 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, case, func, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from storage.db import WRITE, normalise_url, open_engine, reason
-from storage.errors import DatabaseError
+from storage.errors import DatabaseError, SiteBusyError
 from storage.index import surt_key
+from storage.liveness import run_is_alive
 from storage.models import ArticleVersion, Capture, CrawlRun, ExtractionError, Page, Site
-from storage.records import ArticleRecord, CaptureRecord, Fetch, WarcLocation
+from storage.records import ArticleRecord, CaptureRecord, Fetch, RunOwner, WarcLocation
 from storage.revisit import RevisitPolicy, schedule_pages
 from storage.urls import page_url
 
@@ -58,6 +60,20 @@ def jsonable(value: Any) -> Any:
 def _later(new: Any, old: Any) -> Any:
     """SQL for whichever of two timestamps is later (NULL-safe); GREATEST is not portable."""
     return case((old.is_(None), new), (new > old, new), else_=old)
+
+
+@dataclass(frozen=True)
+class RunningRun:
+    """A run recorded as running, and whether the process that owns it is still there."""
+
+    id: int
+    site_id: int
+    site: str
+    pid: int | None
+    host: str | None
+    started_at: datetime
+    heartbeat_at: datetime | None
+    alive: bool
 
 
 class Archive:
@@ -265,17 +281,104 @@ class Archive:
         with self._write() as conn:
             return int(conn.execute(stmt).scalar_one())
 
-    def start_run(self, site_id: int, trigger: str) -> int:
-        now = datetime.now(UTC)
+    def start_run(self, site_id: int, trigger: str, owner: RunOwner | None = None) -> int:
+        """Start a run of the site, owned by ``owner``; ``SiteBusyError`` while another live run
+        of the site exists. One crawl per site at a time is enforced by the database (a unique
+        index over running runs), so two processes starting at once cannot both get a run. A
+        run whose owner is gone is marked ``killed`` first and no longer blocks. Not in a batch.
+        """
+        table = CrawlRun.__table__
+        failure: DatabaseError | None = None
+        for _attempt in range(3):
+            now = datetime.now(UTC)
+            try:
+                with self._write() as conn:
+                    run_id = conn.execute(
+                        self._insert(table).values(
+                            site_id=site_id, started_at=now, trigger=trigger, outcome="running",
+                            pid=owner.pid if owner else None, host=owner.host if owner else None,
+                            heartbeat_at=now,
+                        ).returning(table.c.id)
+                    ).scalar_one()
+                    # the insert may have waited for another run of the site to write its end
+                    # (SQLite's write lock, PostgreSQL's unique index): this run starts after
+                    # that, so no two runs of a site ever overlap in the record either
+                    now = datetime.now(UTC)
+                    conn.execute(update(table).where(table.c.id == run_id)
+                                 .values(started_at=now, heartbeat_at=now))
+                    conn.execute(update(Site.__table__).where(Site.__table__.c.id == site_id)
+                                 .values(last_run_at=now))
+                return int(run_id)
+            except DatabaseError as exc:
+                if not isinstance(exc.__cause__, IntegrityError):
+                    raise
+                failure = exc  # the lock, or something else (a site that does not exist)
+            holder = self.running_run(site_id)
+            if holder is None:
+                continue  # it ended meanwhile, or the insert failed for another reason
+            if holder.alive:
+                raise SiteBusyError(holder.site, holder.id, holder.pid, holder.host)
+            self.mark_killed(holder.id)
+        assert failure is not None
+        raise failure
+
+    def running_run(self, site_id: int) -> RunningRun | None:
+        """The site's running run, if it has one (alive or not)."""
+        runs = self.running_runs(site_id)
+        return runs[0] if runs else None
+
+    def running_runs(self, site_id: int | None = None) -> list[RunningRun]:
+        """Runs recorded as running (of one site, or all), each with whether its owner lives."""
+        runs, sites = CrawlRun.__table__, Site.__table__
+        stmt = (select(runs.c.id, runs.c.site_id, sites.c.name, runs.c.pid, runs.c.host,
+                       runs.c.started_at, runs.c.heartbeat_at)
+                .join(sites, sites.c.id == runs.c.site_id)
+                .where(runs.c.outcome == "running").order_by(runs.c.id))
+        if site_id is not None:
+            stmt = stmt.where(runs.c.site_id == site_id)
+        with self.read() as conn:
+            rows = conn.execute(stmt).all()
+        return [RunningRun(row.id, row.site_id, row.name, row.pid, row.host, row.started_at,
+                           row.heartbeat_at,
+                           run_is_alive(row.pid, row.host, row.started_at, row.heartbeat_at))
+                for row in rows]
+
+    def reap_dead_runs(self) -> list[int]:
+        """Mark every running run whose owner is gone as ``killed``; their ids."""
+        dead = [run.id for run in self.running_runs() if not run.alive]
+        for run_id in dead:
+            self.mark_killed(run_id)
+        return dead
+
+    def mark_killed(self, run_id: int) -> None:
+        """Record a run whose process died as ``killed``, with what it had stored by then (if
+        it is still recorded as running: its own recorder may have finished it meanwhile)."""
+        runs, captures, versions = CrawlRun.__table__, Capture.__table__, ArticleVersion.__table__
         with self._write() as conn:
-            run_id = conn.execute(
-                self._insert(CrawlRun.__table__)
-                .values(site_id=site_id, started_at=now, trigger=trigger, outcome="running")
-                .returning(CrawlRun.__table__.c.id)
-            ).scalar_one()
-            conn.execute(update(Site.__table__).where(Site.__table__.c.id == site_id)
-                         .values(last_run_at=now))
-        return int(run_id)
+            row = conn.execute(select(runs.c.stats, runs.c.started_at, runs.c.heartbeat_at)
+                               .where(runs.c.id == run_id, runs.c.outcome == "running")).first()
+            if row is None:
+                return
+            found = conn.execute(
+                select(func.count(), func.max(captures.c.fetched_at))
+                .where(captures.c.run_id == run_id)).one()
+            articles = conn.execute(
+                select(func.count()).select_from(versions)
+                .join(captures, captures.c.id == versions.c.capture_id)
+                .where(captures.c.run_id == run_id)).scalar_one()
+            stats = {**(row.stats or {}), "arsip/captures": int(found[0]),
+                     "arsip/articles_stored": int(articles)}
+            # it died some time after its last sign of life: its last heartbeat or capture
+            last = max(t for t in (row.started_at, row.heartbeat_at, found[1]) if t is not None)
+            conn.execute(update(runs).where(runs.c.id == run_id, runs.c.outcome == "running")
+                         .values(outcome="killed", finished_at=last, stats=jsonable(stats)))
+
+    def heartbeat(self, run_id: int, stats: Mapping[str, object]) -> None:
+        """The run's owner is alive; its figures so far (kept if it dies before finishing)."""
+        table = CrawlRun.__table__
+        with self._write() as conn:
+            conn.execute(update(table).where(table.c.id == run_id, table.c.outcome == "running")
+                         .values(heartbeat_at=datetime.now(UTC), stats=jsonable(dict(stats))))
 
     def finish_run(self, run_id: int, outcome: str, stats: Mapping[str, object]) -> None:
         table = CrawlRun.__table__

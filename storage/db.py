@@ -9,10 +9,12 @@ the write lock at ``BEGIN`` makes writers queue on the busy timeout instead.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from sqlalchemy import (
     Column,
@@ -54,31 +56,35 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
-def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
-    """An engine for ``url`` with arsip's connection settings; nothing is connected yet."""
+def create_engine_for(url: str | URL, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with arsip's connection settings; nothing is connected yet.
+
+    ``read_only``: the database is opened so that it cannot be written through this engine,
+    and it needs no write access at all (an archive on a read-only volume, or one the user may
+    only read).
+    """
     parsed = normalise_url(url)
     try:
         if parsed.get_backend_name() == "sqlite":
-            return _sqlite_engine(parsed, **kwargs)
+            return _sqlite_engine(parsed, read_only=read_only, **kwargs)
         if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
             # an unroutable host would otherwise hang the crawl's start for minutes
             kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", 10)
-        return create_engine(parsed, pool_pre_ping=True, **kwargs)
+        engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
+        if read_only and parsed.get_backend_name() == "postgresql":
+            event.listen(engine, "connect", _pg_read_only)
+        return engine
     except NoSuchModuleError as exc:
         raise DatabaseError(f"unsupported database URL {_safe(parsed)}: {one_line(exc)}") from None
     except ArgumentError as exc:
         raise DatabaseError(f"bad database URL {_safe(parsed)}: {one_line(exc)}") from None
 
 
-def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
-    database = url.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        folder = Path(database).expanduser().resolve().parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DatabaseError(f"cannot create the database folder {folder}: "
-                                f"{exc.strerror or exc}") from None
+def _sqlite_engine(url: URL, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    if read_only:
+        url = _read_only_url(url)
+    else:
+        _make_folder(url)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -88,10 +94,14 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         cursor = dbapi_conn.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            _use_wal(cursor)
-            # in WAL mode NORMAL loses at most the last commits on power loss, never consistency
-            cursor.execute("PRAGMA synchronous = NORMAL")
-            cursor.execute("PRAGMA foreign_keys = ON")
+            if read_only:
+                cursor.execute("PRAGMA query_only = ON")
+            else:
+                _use_wal(cursor)
+                # in WAL mode NORMAL loses at most the last commits on power loss, never
+                # consistency
+                cursor.execute("PRAGMA synchronous = NORMAL")
+                cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
 
@@ -101,6 +111,45 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def _make_folder(url: URL) -> None:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        folder = Path(database).expanduser().resolve().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(f"cannot create the database folder {folder}: "
+                                f"{exc.strerror or exc}") from None
+
+
+def _read_only_url(url: URL) -> URL:
+    """The SQLite file opened read-only (``mode=ro``): no file is created, nothing written.
+
+    A WAL database also needs its ``-shm`` index; where that file is missing and cannot be
+    created (a read-only volume) the file is opened as immutable, which SQLite requires there:
+    it then reads the database as it stands, without looking for other processes' writes.
+    """
+    path = Path(url.database or "").expanduser().resolve()
+    if not path.is_file():  # opening it would not create it: say what is missing
+        raise DatabaseError(f"no arsip archive in {_safe(url)}; run `arsip crawl` first")
+    params = {"mode": "ro"}
+    shm = path.with_name(path.name + "-shm")
+    if not shm.exists() and not os.access(path.parent, os.W_OK):
+        params["immutable"] = "1"
+    return url.set(database=f"file:{quote(str(path))}?{urlencode(params)}",
+                   query={"uri": "true"})
+
+
+def _pg_read_only(dbapi_conn: Any, _record: Any) -> None:
+    # every transaction of this connection is READ ONLY: the server refuses any write
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("SET default_transaction_read_only = on")
+    finally:
+        cursor.close()
+    dbapi_conn.commit()
 
 
 def _use_wal(cursor: Any) -> None:
@@ -129,7 +178,7 @@ def _use_wal(cursor: Any) -> None:
 # The newest revision in storage/migrations/versions. Knowing it here lets a crawl check the
 # schema with one query instead of loading Alembic (with Mako and Pygments, a third of a second
 # of every crawl's start); tests/test_storage.py fails when a migration is added without it.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 # Alembic's own bookkeeping table, as ``alembic stamp`` creates it.
 _VERSION_TABLE = Table(
     "alembic_version", MetaData(),
@@ -219,10 +268,10 @@ def open_engine(url: str | URL, *, read_only: bool = False, migrated: bool = Fal
     """An engine for ``url`` with its schema migrated to the newest revision; ``read_only``
     checks the schema is there and current instead (no DDL, so a read-only user can report);
     ``migrated`` trusts a caller that has just migrated it (a crawl's recorder process)."""
-    engine = create_engine_for(url)
+    engine = create_engine_for(url, read_only=read_only)
     try:
         if read_only:
-            require_current_schema(engine)
+            require_current_schema(engine, url)
         elif not migrated:
             migrate(engine)
     except BaseException:
@@ -231,17 +280,19 @@ def open_engine(url: str | URL, *, read_only: bool = False, migrated: bool = Fal
     return engine
 
 
-def require_current_schema(engine: Engine) -> None:
-    """``DatabaseError`` unless the database holds an arsip archive at the newest revision."""
+def require_current_schema(engine: Engine, url: str | URL | None = None) -> None:
+    """``DatabaseError`` unless the database holds an arsip archive at the newest revision
+    (``url``: the database as the user named it, for the message)."""
+    shown = _safe(url if url is not None else engine.url)
     try:
         with engine.connect() as conn:
             current = schema_version(conn)
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"cannot open database {_safe(engine.url)}: {reason(exc)}") from None
+        raise DatabaseError(f"cannot open database {shown}: {reason(exc)}") from None
     if current is None:
-        raise DatabaseError(f"no arsip archive in {_safe(engine.url)}; run `arsip crawl` first")
+        raise DatabaseError(f"no arsip archive in {shown}; run `arsip crawl` first")
     if current != SCHEMA_HEAD:
-        raise DatabaseError(f"the archive in {_safe(engine.url)} is at schema {current}, this "
+        raise DatabaseError(f"the archive in {shown} is at schema {current}, this "
                             f"arsip needs {SCHEMA_HEAD}; run `arsip crawl` once to upgrade it")
 
 

@@ -21,3 +21,12 @@ class DiskFullError(WarcError):
 
 class CaptureNotFoundError(StorageError):
     """No capture matches the URL and time asked for."""
+
+
+class SiteBusyError(StorageError):
+    """Another live crawl run of the site holds its run lock."""
+
+    def __init__(self, site: str, run_id: int, pid: int | None, host: str | None) -> None:
+        self.site, self.run_id, self.pid, self.host = site, run_id, pid, host
+        super().__init__(f"site {site!r} is already being crawled by run {run_id} "
+                         f"(pid {pid} on {host}); one crawl per site at a time")

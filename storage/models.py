@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -98,18 +99,34 @@ class Site(Base):
     max_pages: Mapped[int | None] = mapped_column(Integer)
 
 
+# The partial index that makes "one crawl per site at a time" a fact of the database.
+RUNNING = text("outcome = 'running'")
+
+
 class CrawlRun(Base):
     __tablename__ = "crawl_runs"
+    __table_args__ = (
+        # at most one running run per site: a second start fails on this index, whatever the
+        # timing (see Archive.start_run)
+        Index("uq_crawl_runs_site_id_running", "site_id", unique=True,
+              sqlite_where=RUNNING, postgresql_where=RUNNING),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    # trigger: cli / daemon / scrapy; outcome: running / finished / interrupted / failed, or the
-    # crawler's own close reason -- free text so a new reason never fails a run's last write
+    # trigger: cli / daemon / scrapy; outcome: running / finished / interrupted / killed /
+    # failed / unreachable / disk_full, or the crawler's own close reason -- free text so a new
+    # reason never fails a run's last write
     trigger: Mapped[str] = mapped_column(String(40))
     outcome: Mapped[str] = mapped_column(String(80), default="running")
     stats: Mapped[dict[str, Any] | None]
+    # the crawl process that owns the run, and the last sign of life its recorder gave: how a
+    # later process tells a live run from a dead one (storage.liveness)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None]
 
 
 class Page(Base):

@@ -3,19 +3,20 @@
 A crawl process spends its one thread on the network; compressing WARC records and running SQL
 there slows every fetch. So the crawl sends each capture, article and page note down a pipe, in
 order, and this process does the writing: WARC record, ``captures`` row, article version linked to
-that capture, revisits against the payloads it knows. Order on the pipe is what links an article
-to its capture: the crawl names each capture with a key, and the article message carries it.
+that capture, revisits against the payloads it knows. What travels on the pipe, and in which
+order, is ``storage.protocol``.
 
-It also owns the crawl's database connection from the start: its first message, ``open``, has it
-open the archive (creating or migrating the schema), register the site and start the run, and it
-answers with the run before the crawl fetches anything.
+It owns the crawl's database connection from the start: its first message, ``Open``, has it open
+the archive (creating or migrating the schema), register the site and start the run under the
+site's run lock, and it answers ``Opened`` before the crawl fetches anything. While the run goes
+on it renews the run's heartbeat. Whatever happens to the crawl process, the run gets an outcome:
+the one the crawl sends in ``Finish``; ``interrupted`` when told to close without one; ``killed``
+when the crawl process dies (the pipe breaks) -- the recorder still writes out, commits and closes
+its WARC file. If both die, the next crawl's ``recover_open_files`` repairs the WARC, the run is
+marked ``killed`` by whoever next opens the archive, and the database has lost at most one
+uncommitted batch of the index, which ``recover`` puts back from the WARC.
 
-Nothing here imports Scrapy. ``RecorderClient`` is the crawl's side: ``wait_opened`` returns the
-run or raises why there is none, ``send`` never waits for an answer, ``replies`` collects what
-came back (fatal errors, notes, counters), ``close`` drains the pipe, commits and waits for the
-process. If the crawl process is killed, the recorder sees the
-pipe close and still commits and closes its WARC file; if both are killed, the next crawl's
-``recover_open_files`` repairs the WARC and the database has lost at most one uncommitted batch.
+Nothing here imports Scrapy. ``RecorderClient`` is the crawl's side.
 """
 
 from __future__ import annotations
@@ -23,24 +24,40 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
-import signal
 import threading
 import time
 from collections import Counter, OrderedDict
-from dataclasses import dataclass, replace
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import replace
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from storage.errors import DatabaseError, DiskFullError, StorageError, WarcError
-from storage.records import ArticleRecord, CaptureRecord, Fetch
+from storage.errors import DatabaseError, DiskFullError, SiteBusyError, StorageError, WarcError
+from storage.liveness import HEARTBEAT_SECONDS
+from storage.processes import become_helper, helper_context
+from storage.protocol import (
+    Article,
+    Capture,
+    Close,
+    Closed,
+    ExtractionFailed,
+    Fatal,
+    FetchNoted,
+    Finish,
+    FromRecorder,
+    Note,
+    Open,
+    Opened,
+    RecorderConfig,
+    ToRecorder,
+)
+from storage.records import CaptureRecord, Fetch
 from storage.reindex import bare_mime, index_file
-from storage.revisit import DEFAULT_LADDER, RevisitPolicy
+from storage.revisit import RevisitPlan, RevisitPolicy, load_plan
 from storage.warc import (
     Exchange,
     RevisitOf,
     WarcWriter,
-    WarcWriterConfig,
     payload_digest,
     recover_open_files,
 )
@@ -53,45 +70,24 @@ MAX_REMEMBERED_PAYLOADS = 200_000
 # Capture ids kept for articles still being extracted: at crawl rates (hundreds of pages a
 # second) this is minutes of slack, far more than extraction ever lags.
 MAX_PENDING_CAPTURES = 50_000
+# How often a crawl told to --wait looks again whether the site's other run has ended.
+WAIT_POLL_SECONDS = 1.0
 # How long a recorder that never finished opening the archive gets to stop by itself.
 UNOPENED_GRACE_SECONDS = 5.0
-# Messages are sent as they come; replies are few (the opening, errors, notes, the counters).
-OPENED, FATAL, NOTE, CLOSED = "opened", "fatal", "note", "closed"
 
 if TYPE_CHECKING:
     from storage.archive import Archive
 
 
-@dataclass(frozen=True)
-class RecorderConfig:
-    """What the recorder process needs to know; picklable."""
-
-    db_url: str
-    warc: WarcWriterConfig
-    site: str  # the site's name, base URL and profile source, as ``Archive.ensure_site`` takes
-    base_url: str
-    profile: str | None = None
-    trigger: str = "cli"
-    revisit_ladder: str = DEFAULT_LADDER  # when articles are due again (storage.revisit)
-
-
-@dataclass(frozen=True)
-class Opened:
-    """The recorder's answer to ``open``: the run it records into."""
-
-    site_id: int
-    run_id: int
-    revalidate: bool  # the site's pages carry validators: a re-crawl can send conditional GETs
-
-
 class Recorder:
     """Applies crawl messages to the WARC writer and the archive (runs in its own process).
 
-    Opening it opens the archive (creating or migrating the schema), registers the site and
-    starts the run: the crawl process itself never needs the database on a first crawl.
+    Opening it opens the archive (creating or migrating the schema), marks runs whose process
+    died as killed, registers the site and starts the run under the site's run lock: the crawl
+    process itself never needs the database on a first crawl.
     """
 
-    def __init__(self, config: RecorderConfig, reply: Any) -> None:
+    def __init__(self, config: RecorderConfig, reply: Callable[[FromRecorder], None]) -> None:
         from storage.archive import Archive  # in the recorder process only
         from storage.sites import resolve_for_crawl
 
@@ -99,27 +95,53 @@ class Recorder:
         self.archive: Archive = Archive.open(config.db_url)
         self.archive.revisits = RevisitPolicy.from_text(config.revisit_ladder)
         try:
+            self.archive.reap_dead_runs()
             # the registered site this crawl belongs to, by name or by URL (one identity)
-            self.site_id = resolve_for_crawl(self.archive, name=config.site,
-                                             url=config.base_url, profile=config.profile)
-            self.run_id = self.archive.start_run(self.site_id, config.trigger)
-            self.opened = Opened(self.site_id, self.run_id,
-                                 revalidate=self.archive.has_validators(self.site_id))
+            site = resolve_for_crawl(self.archive, name=config.site,
+                                     url=config.base_url or None, profile=config.profile)
+            self.site_id = site.id
+            self.run_id = self._start_run(config)
             # on a first crawl of a site the database holds nothing to refer to: only this
             # run's own payloads are looked up; a re-crawl asks the database too
             self.recrawl = self.archive.has_captures(self.site_id, before_run=self.run_id)
+            # what the run fetches of what the archive knows: its hubs, the articles due, and
+            # the validators of every known article (the crawl process reads no database)
+            plan = (load_plan(self.archive, self.site_id, self.archive.revisits,
+                              revisit_all=config.revisit_all) if self.recrawl
+                    else RevisitPlan(revisit_all=config.revisit_all))
+            self.opened = Opened(self.site_id, self.run_id,
+                                 revalidate=self.archive.has_validators(self.site_id),
+                                 site=site.name, base_url=site.base_url, profile=site.profile,
+                                 recrawl=self.recrawl, plan=plan)
         except BaseException:
             self.archive.close()
             raise
         self.archive.batch()
         self.writer = WarcWriter(replace(config.warc,
-                                         is_part_of=f"{config.site}/run-{self.run_id}"))
+                                         is_part_of=f"{site.name}/run-{self.run_id}"))
         self.seen: dict[str, RevisitOf] = {}
         # capture key -> row id, until the article of that page arrives; most captures never
         # get one (listing pages, sitemaps, errors), so only the newest are kept
         self.captures: OrderedDict[int, int] = OrderedDict()
         self.counts: Counter[str] = Counter()
         self.failed: str | None = None
+        self.finished = False
+        self.last_heartbeat = time.monotonic()
+
+    def _start_run(self, config: RecorderConfig) -> int:
+        """Start the site's run; with ``config.wait``, wait while another live run of the site
+        goes on (``SiteBusyError`` otherwise: one crawl per site at a time)."""
+        told = False
+        while True:
+            try:
+                return self.archive.start_run(self.site_id, config.trigger, config.owner)
+            except SiteBusyError as exc:
+                if not config.wait:
+                    raise
+                if not told:
+                    self.reply(Note(f"Waiting: {exc}"))
+                    told = True
+                time.sleep(WAIT_POLL_SECONDS)
 
     def recover(self) -> None:
         """Repair WARC files a killed crawl left open, and index their records: the rows of
@@ -127,20 +149,33 @@ class Recorder:
         for path in recover_open_files(self.writer.config.directory):
             indexed = index_file(self.archive, path)
             self.archive.commit()
-            self.reply((NOTE, f"Recovered WARC file left open by an earlier crawl: {path.name} "
-                              f"({indexed} captures indexed)"))
+            self.reply(Note(f"Recovered WARC file left open by an earlier crawl: {path.name} "
+                            f"({indexed} captures indexed)"))
 
-    def handle(self, message: tuple[Any, ...]) -> None:
-        kind, *args = message
-        getattr(self, f"on_{kind}")(*args)
+    def handle(self, message: ToRecorder) -> None:
+        """Apply one message (see ``storage.protocol``); ``Open`` and ``Close`` are the
+        process's own business (``serve``)."""
+        match message:
+            case Capture():
+                self.on_capture(message)
+            case Article():
+                self.on_article(message)
+            case ExtractionFailed():
+                self.on_extraction_failed(message)
+            case FetchNoted():
+                self.on_fetch(message)
+            case Finish():
+                self.on_finish(message)
+            case _:
+                raise TypeError(f"the recorder has no handler for {type(message).__name__}")
 
     # --- messages -------------------------------------------------------------------------------
 
-    def on_capture(self, key: int, exchange: Exchange) -> None:
+    def on_capture(self, message: Capture) -> None:
         if self.failed:
             return
         try:
-            self.captures[key] = self._capture(exchange)
+            self.captures[message.key] = self._capture(message.exchange)
             if len(self.captures) > MAX_PENDING_CAPTURES:
                 self.captures.popitem(last=False)
         except DiskFullError as exc:
@@ -148,31 +183,44 @@ class Recorder:
         except WarcError as exc:
             self._fail(f"cannot write WARC: {exc}", "warc_error")
 
-    def on_article(self, key: int | None, url: str, article: ArticleRecord,
-                   fetched_at: datetime, fetch: Fetch) -> None:
-        if self.failed and key not in self.captures:
+    def on_article(self, message: Article) -> None:
+        if self.failed and message.key not in self.captures:
             return  # its capture could not be archived: an article must link to a capture
         new = self.archive.store_article(
-            site_id=self.site_id, url=url, article=article,
-            capture_id=self.captures.pop(key, None), fetched_at=fetched_at, fetch=fetch,
+            site_id=self.site_id, url=message.url, article=message.article,
+            capture_id=self.captures.pop(message.key, None), fetched_at=message.fetched_at,
+            fetch=message.fetch,
         )
         self.counts["arsip/articles_stored" if new else "arsip/articles_unchanged"] += 1
 
-    def on_extraction_error(self, key: int | None, url: str, fetched_at: datetime, status: int,
-                            error: str) -> None:
+    def on_extraction_failed(self, message: ExtractionFailed) -> None:
         # no validators: a page we could not read must be fetched whole next time
         self.archive.record_extraction_error(
-            site_id=self.site_id, url=url, capture_id=self.captures.pop(key, None),
-            fetched_at=fetched_at, error=error, fetch=Fetch(status),
+            site_id=self.site_id, url=message.url, capture_id=self.captures.pop(message.key, None),
+            fetched_at=message.fetched_at, error=message.error, fetch=Fetch(message.status),
         )
 
-    def on_fetch(self, url: str, kind: str, fetched_at: datetime, status: int) -> None:
-        self.archive.note_fetch(url, site_id=self.site_id, kind=kind,
-                                fetched_at=fetched_at, status=status)
+    def on_fetch(self, message: FetchNoted) -> None:
+        self.archive.note_fetch(message.url, site_id=self.site_id, kind=message.kind,
+                                fetched_at=message.fetched_at, status=message.status)
 
-    def on_finish(self, outcome: str, stats: dict[str, Any]) -> None:
+    def on_finish(self, message: Finish) -> None:
+        self.finish(message.outcome, message.stats)
+
+    def finish(self, outcome: str, stats: dict[str, Any] | None = None) -> None:
+        """Record the run's end (once): a failure the recorder met wins over what it is told."""
+        if self.finished:
+            return
+        self.finished = True
         self.archive.finish_run(self.run_id, self.failed or outcome,
-                                {**stats, **self.counts})
+                                {**(stats or {}), **self.counts})
+
+    def heartbeat(self) -> None:
+        """Renew the run's sign of life (with the figures so far) now and then."""
+        if self.finished or time.monotonic() - self.last_heartbeat < HEARTBEAT_SECONDS:
+            return
+        self.last_heartbeat = time.monotonic()
+        self.archive.heartbeat(self.run_id, self.counts)
 
     # --- work -----------------------------------------------------------------------------------
 
@@ -213,7 +261,7 @@ class Recorder:
     def _fail(self, message: str, outcome: str) -> None:
         # nothing may be fetched that cannot be archived: the crawl is told to stop
         self.failed = outcome
-        self.reply((FATAL, message, outcome))
+        self.reply(Fatal(message, outcome))
 
     def close(self) -> None:
         try:
@@ -243,20 +291,28 @@ def _why(exc: Exception) -> str:
 
 
 def serve(conn: Connection) -> None:
-    """The recorder process: wait for its ``("open", config)``, then apply messages until
-    ``None`` or the crawl's end of the pipe."""
-    # Ctrl-C reaches the whole process group; the crawl decides when the recorder stops
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """The recorder process: wait for ``Open``, then apply messages until ``Close`` or the
+    crawl's end of the pipe (see ``storage.protocol``). Its last word is always ``Closed``."""
+    become_helper()  # the crawl process decides when the recorder stops
+    counts: dict[str, int] = {}
+    try:
+        counts = _serve(conn)
+    finally:
+        try:
+            conn.send(Closed(counts))
+        except OSError:
+            pass  # the crawl process is gone
+
+
+def _serve(conn: Connection) -> dict[str, int]:
     # Started before the crawl has its site and run (see RecorderClient): by the time they
     # arrive this process has done its imports.
     try:
         first = conn.recv()
     except EOFError:
-        return
-    if first is None:
-        conn.send((CLOSED, {}))
-        return
-    _, config = first
+        return {}
+    if not isinstance(first, Open):
+        return {}
     # Opening can block for long (a migration, another crawl's migration lock). If the crawl
     # process dies meanwhile there is nothing to save, and nobody left to wait for: go too.
     opening = threading.Event()
@@ -266,20 +322,30 @@ def serve(conn: Connection) -> None:
         threading.Thread(target=_exit_if_orphaned_while, args=(opening, parent.sentinel),
                          daemon=True, name="arsip-parent-watch").start()
     try:
-        recorder = Recorder(config, conn.send)
+        recorder = Recorder(first.config, conn.send)
     except Exception as exc:  # whatever it is, the crawl must hear why it cannot start
-        conn.send((FATAL, _why(exc), "failed"))
-        return
+        conn.send(Fatal(_why(exc)))
+        return {}
     finally:
         opening.clear()
-    conn.send((OPENED, recorder.opened))
+    conn.send(recorder.opened)
     try:
         recorder.recover()
     except Exception as exc:
-        recorder.close()
-        conn.send((FATAL, _why(exc), "failed"))
-        return
+        try:
+            recorder.finish("failed")
+            recorder.close()
+        except StorageError:
+            pass  # the run stays "running" until the next crawl finds its process gone
+        conn.send(Fatal(_why(exc)))
+        return dict(recorder.counts)
+    _record(conn, recorder)
+    return dict(recorder.counts)
+
+
+def _record(conn: Connection, recorder: Recorder) -> None:
     last_commit = time.monotonic()
+    outcome = "killed"  # what the run is, if the crawl process's end of the pipe just breaks
     try:
         while True:
             if conn.poll(COMMIT_SECONDS):
@@ -287,155 +353,159 @@ def serve(conn: Connection) -> None:
                     message = conn.recv()
                 except EOFError:  # the crawl process died: keep what we have
                     break
-                if message is None:
+                if isinstance(message, Close):
+                    outcome = "interrupted"  # unless a Finish came first
                     break
                 recorder.handle(message)
             else:
                 recorder.writer.check_idle()
+            recorder.heartbeat()
             if time.monotonic() - last_commit >= COMMIT_SECONDS:
                 recorder.archive.commit()
                 last_commit = time.monotonic()
+        recorder.finish(outcome)
     except StorageError as exc:
-        recorder.reply((FATAL, str(exc), "failed"))
+        recorder.reply(Fatal(str(exc)))
     finally:
         recorder.close()
-    try:
-        conn.send((CLOSED, dict(recorder.counts)))
-    except OSError:
-        pass
 
 
 class RecorderClient:
-    """The crawl's end of the recorder: start it, open it, send it messages, collect replies.
+    """The crawl's end of the recorder: start it, open it, send it messages, read its replies.
 
     The process starts when this is built, so that its imports overlap the crawl's own set-up;
-    ``open`` then has it open the archive and start the run, and ``wait_opened`` returns that
-    run (or raises the ``StorageError`` that prevented it) before anything is fetched.
+    ``open`` then has it open the archive and start the run. ``pump`` is the one reader of the
+    replies: it keeps what they say (``run``, ``fatal``, ``final``) and hands them back for the
+    caller to act on; nothing else reads the pipe.
     """
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
+        ctx = helper_context()
+        self.conn, child = ctx.Pipe()
         # daemon: a crawl that dies before closing must not hang on its recorder at exit
-        self.process = context.Process(target=serve, args=(child,), name="arsip-recorder",
-                                       daemon=True)
+        self.process = ctx.Process(target=serve, args=(child,), name="arsip-recorder",
+                                   daemon=True)
         self.process.start()
         child.close()
         self.opened = False
         self.run: Opened | None = None
-        self._pending: list[tuple[Any, ...]] = []  # errors and notes not yet collected
+        self.fatal: Fatal | None = None
+        self.final: dict[str, int] | None = None  # the counters of ``Closed``
         self.broken = False
         self.finished = False
         self.closed = False
-        self.final: dict[str, int] | None = None
-        # A forced shutdown (a second Ctrl-C) stops the reactor without Scrapy's close signals:
-        # the recorder is still told to finish, write out and commit as the process exits.
+        # A forced shutdown outside ``arsip crawl`` (a second Ctrl-C under ``scrapy crawl``)
+        # stops the reactor without Scrapy's close signals: the recorder is still told to
+        # finish, write out and commit as the process exits.
         atexit.register(self._at_exit)
+
+    def fileno(self) -> int:
+        """The reply pipe, for an event loop to watch."""
+        return self.conn.fileno()
 
     def open(self, config: RecorderConfig) -> None:
         """Start recording into ``config``'s WARC folder and database (once, first)."""
-        self.send(("open", config))
+        self.send(Open(config))
         self.opened = True
 
-    def poll_opened(self) -> Opened | None:
-        """The run once the recorder has opened it, else None (never blocks).
-
-        Raises ``DatabaseError`` with the recorder's own message when it could not open the
-        archive (a bad database URL, a server that is down, a schema from a newer arsip).
-        """
-        while self.run is None:
-            reply = self._next_reply(time.monotonic(), 0)
-            if reply is None:
-                if not self.process.is_alive():
-                    self.process.join(1)
-                    raise DatabaseError(
-                        f"the recorder process stopped before opening the archive "
-                        f"(exit code {self.process.exitcode})")
-                return None
-            if reply[0] == FATAL:
-                self.final = {}
-                raise DatabaseError(reply[1])
-            self._take(reply)
-        return self.run
-
-    def wait_opened(self, poll: float = 0.05) -> Opened:
-        """Block until ``poll_opened`` has an answer. There is no time limit: migrating a
-        big archive, or waiting for another crawl's migration, takes as long as it takes."""
-        while (run := self.poll_opened()) is None:
-            self.conn.poll(poll)
-        return run
-
-    def _at_exit(self) -> None:
-        if self.opened and not self.finished:
-            self.send(("finish", "interrupted", {}))
-        if not self.closed:
-            self.close()
-
-    def send(self, message: tuple[Any, ...]) -> None:
-        """Queue one message; a recorder that has gone away is reported by ``replies``."""
+    def send(self, message: ToRecorder) -> None:
+        """Queue one message; a recorder that has gone away is reported by ``pump``."""
         if self.broken or self.closed:
             return
-        if message is not None and message[0] == "finish":
+        if isinstance(message, Finish):
+            if self.finished:
+                return
             self.finished = True
         try:
             self.conn.send(message)
         except (OSError, ValueError):
             self.broken = True
 
-    def replies(self) -> list[tuple[Any, ...]]:
-        """Everything the recorder said since the last call (never blocks)."""
-        while (reply := self._next_reply(time.monotonic(), 0)) is not None:
-            self._take(reply)
-        if self.final is None and not self.process.is_alive():
-            self._pending.append((FATAL, "the recorder process stopped unexpectedly", "failed"))
-            self.final = {}
-        out, self._pending = self._pending, []
-        return out
+    def finish(self, outcome: str, stats: dict[str, Any] | None = None) -> None:
+        """Send the run's outcome, unless it was sent already."""
+        self.send(Finish(outcome, stats or {}))
 
-    def _take(self, reply: tuple[Any, ...]) -> None:
-        """Keep what a reply says: the opened run, the final counters, or a reply the crawl
-        should act on (errors, notes), for ``replies``."""
-        if reply[0] == OPENED:
-            self.run = reply[1]
-        elif reply[0] == CLOSED:
-            self.final = reply[1]
-        else:
-            self._pending.append(reply)
-
-    def _next_reply(self, deadline: float, poll: float) -> tuple[Any, ...] | None:
-        """The recorder's next reply; None once ``deadline`` passes, or the process or its
-        end of the pipe is gone."""
-        while True:
+    def pump(self, timeout: float = 0.0) -> list[FromRecorder]:
+        """Every reply the recorder has sent (waiting up to ``timeout`` for the first), after
+        keeping what each says. A recorder that died without a word is a ``Fatal``."""
+        replies: list[FromRecorder] = []
+        wait_for = timeout
+        while self.final is None:
             try:
-                if self.conn.poll(poll):
-                    return self.conn.recv()  # type: ignore[no-any-return]
-                if not self.process.is_alive():
+                if not self.conn.poll(wait_for):
+                    if self.process.is_alive():
+                        break
                     # it may have replied and exited since the poll: read what is left
-                    return self.conn.recv() if self.conn.poll(0) else None  # type: ignore[no-any-return]
+                    if not self.conn.poll(0):
+                        raise EOFError
+                reply = self.conn.recv()
             except (EOFError, OSError):
-                return None
-            if time.monotonic() >= deadline:
-                return None
+                self.process.join(1)
+                reply = self._died()
+            replies.append(reply)
+            self._take(reply)
+            wait_for = 0.0
+        return replies
 
-    def close(self, timeout: float = 120.0) -> list[tuple[Any, ...]]:
-        """Let the recorder write out everything sent, commit and close; the replies not yet
-        collected."""
+    def _died(self) -> FromRecorder:
+        self.broken = True
+        self.final = {}
+        if self.run is None and self.fatal is None:
+            return Fatal(f"the recorder process stopped before opening the archive "
+                         f"(exit code {self.process.exitcode})")
+        return Fatal(f"the recorder process stopped unexpectedly "
+                     f"(exit code {self.process.exitcode})")
+
+    def _take(self, reply: FromRecorder) -> None:
+        match reply:
+            case Opened():
+                self.run = reply
+            case Fatal():
+                self.fatal = self.fatal or reply
+            case Closed():
+                self.final = reply.counts
+            case Note():
+                pass
+            case _:
+                raise TypeError(f"the crawl has no handler for {type(reply).__name__}")
+
+    def wait_opened(self) -> Opened:
+        """Block until the run is open; ``DatabaseError`` with the recorder's own message when
+        it could not open the archive. No time limit: migrating a big archive, or waiting for
+        another crawl's migration, takes as long as it takes."""
+        while self.run is None and self.fatal is None:
+            self.pump(0.05)
+        if self.run is None:
+            assert self.fatal is not None
+            raise DatabaseError(self.fatal.message)
+        return self.run
+
+    def _at_exit(self) -> None:
+        if self.opened:
+            self.finish("interrupted")
+        self.close()
+
+    def close(self, timeout: float = 120.0) -> list[FromRecorder]:
+        """Let the recorder write out everything sent, commit and close; the replies read
+        meanwhile. A recorder that does not stop in time is killed (its WARC file is repaired
+        by the next crawl)."""
         if self.closed:
             return []
-        self.send(None)  # type: ignore[arg-type]
+        self.send(Close())
         self.closed = True
         atexit.unregister(self._at_exit)
-        if self.opened and self.run is None and self.final is None:
+        if self.opened and self.run is None and self.fatal is None:
             # stopped while the recorder was still opening the archive (Ctrl-C during a long
             # migration or a lock wait): nothing was fetched, so nothing waits to be written,
             # and its transaction rolls back if it has to be stopped
             timeout = min(timeout, UNOPENED_GRACE_SECONDS)
         deadline = time.monotonic() + timeout
-        while self.final is None and (reply := self._next_reply(deadline, 0.2)) is not None:
-            self._take(reply)
-        self.process.join(max(0.0, deadline - time.monotonic()))
+        replies: list[FromRecorder] = []
+        while self.final is None and (left := deadline - time.monotonic()) > 0:
+            replies += self.pump(min(left, 0.2))
+        self.process.join(max(0.0, min(5.0, deadline - time.monotonic())))
         if self.process.is_alive():
-            self.process.terminate()
+            self.process.kill()  # it ignores SIGTERM, as every helper does
+            self.process.join(5)
         self.conn.close()
-        out, self._pending = self._pending, []
-        return out
+        return replies

@@ -65,3 +65,12 @@ class Fetch:
     status: int
     etag: str | None = None
     last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOwner:
+    """The process a crawl run belongs to: what a later process checks to tell a live run from
+    a dead one (``storage.liveness``)."""
+
+    pid: int
+    host: str

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from storage.archive import Archive, page_url
 from storage.db import reason
 from storage.errors import DatabaseError
+from storage.liveness import run_is_alive
 from storage.models import ArticleVersion, Capture, CrawlRun, ExtractionError, Page, Site
 
 # the export contract of DESIGN.md, in this order; extras follow them
@@ -193,15 +194,23 @@ def _warc_files(folder: Path) -> dict[str, Any]:
 
 def _run_summary(run: Mapping[str, Any]) -> dict[str, Any]:
     stats = run["stats"] or {}
+    outcome = run["outcome"]
+    if outcome == "running" and not run_is_alive(run["pid"], run["host"], run["started_at"],
+                                                 run["heartbeat_at"]):
+        # its process is gone; the next crawl records that (a report never writes)
+        outcome = "killed"
     return {
         "id": run["id"],
         "site": run["site"],
         "started_at": _iso(run["started_at"]),
         "finished_at": _iso(run["finished_at"]),
         "trigger": run["trigger"],
-        "outcome": run["outcome"],
-        "pages": stats.get("response_received_count", 0),
+        "outcome": outcome,
+        "pages": stats.get("response_received_count", stats.get("arsip/captures", 0)),
         "articles": stats.get("arsip/articles_stored", 0),
+        "pid": run["pid"],
+        "host": run["host"],
+        "heartbeat_at": _iso(run["heartbeat_at"]),
         "stats": stats,
     }
 

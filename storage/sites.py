@@ -20,13 +20,12 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.durations import format_duration
 from storage.errors import StorageError
-from storage.models import CrawlRun, Page, Site
+from storage.models import Page, Site
 
 if TYPE_CHECKING:
     from storage.archive import Archive
 
 _sites = Site.__table__
-_runs = CrawlRun.__table__
 _pages = Page.__table__
 
 
@@ -157,14 +156,6 @@ def find_site(archive: Archive, url: str) -> SiteRow | None:
     return match_site(list_sites(archive), url)
 
 
-def running_runs(archive: Archive, site_id: int) -> list[int]:
-    """Ids of the site's runs still marked ``running``."""
-    with archive.read() as conn:
-        return list(conn.execute(
-            select(_runs.c.id).where(_runs.c.site_id == site_id, _runs.c.outcome == "running")
-        ).scalars())
-
-
 # --- writing ------------------------------------------------------------------------------------
 
 def add_site(archive: Archive, *, base_url: str, name: str | None = None,
@@ -221,9 +212,11 @@ def remove_site(archive: Archive, name: str) -> tuple[SiteRow, int]:
     its pages, versions and captures remain, no longer tied to a site. A site with a crawl
     running is a ``SiteRunningError``."""
     site = get_site(archive, name)
-    if running_runs(archive, site.id):
-        raise SiteRunningError(f"site {site.name!r} has a crawl running; stop it first, "
-                            "or pause the site (arsip sites pause) and remove it afterwards")
+    holder = archive.running_run(site.id)
+    if holder is not None and holder.alive:
+        raise SiteRunningError(f"site {site.name!r} is being crawled by run {holder.id} (pid "
+                               f"{holder.pid} on {holder.host}); remove it when that run ends "
+                               "(arsip sites pause stops new ones)")
     with archive.write() as conn:
         pages = conn.execute(select(func.count()).select_from(_pages)
                              .where(_pages.c.site_id == site.id)).scalar_one()
@@ -232,8 +225,8 @@ def remove_site(archive: Archive, name: str) -> tuple[SiteRow, int]:
 
 
 def resolve_for_crawl(archive: Archive, *, name: str | None, url: str | None,
-                      profile: str | None) -> int:
-    """The id of the site a crawl records into, registering it on its first crawl.
+                      profile: str | None) -> SiteRow:
+    """The site a crawl records into, registering it on its first crawl.
 
     The site called ``name`` if there is one; else the registered site ``url`` belongs to;
     else a new, unscheduled site named ``name`` (or after the URL's host) with this profile.
@@ -241,15 +234,16 @@ def resolve_for_crawl(archive: Archive, *, name: str | None, url: str | None,
     """
     if name:
         try:
-            return get_site(archive, name).id
+            return get_site(archive, name)
         except SiteNotFoundError:
             pass
     found = find_site(archive, url) if url else None
     if found is not None:
-        return found.id
+        return found
     if url is None:
-        raise SiteNotFoundError(f"no site named {name!r} is registered, and no URL was given")
-    return archive.ensure_site(name or site_name_for(url), _base_of(url), profile)
+        raise SiteNotFoundError(f"no site profile named {name!r}, and no registered site of "
+                                "that name either (arsip sites list)")
+    return _load(archive, archive.ensure_site(name or site_name_for(url), _base_of(url), profile))
 
 
 def _base_of(url: str) -> str:

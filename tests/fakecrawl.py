@@ -16,6 +16,7 @@ import time
 
 from scheduler.child import exit_with_daemon
 from storage.archive import Archive
+from storage.liveness import this_process
 from storage.sites import get_site
 
 
@@ -30,7 +31,8 @@ def main(argv: list[str]) -> int:
         signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     archive = Archive.open(os.environ["ARSIP_DB_URL"])
     try:
-        run = archive.start_run(get_site(archive, site).id, settings.get("ARSIP_TRIGGER", "cli"))
+        run = archive.start_run(get_site(archive, site).id, settings.get("ARSIP_TRIGGER", "cli"),
+                                this_process())
         print(f"fake crawl of {site}: run {run} started", flush=True)
         deadline = time.monotonic() + float(settings.get("FAKE_SECONDS", "1"))
         while time.monotonic() < deadline and not stop:

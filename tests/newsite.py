@@ -177,6 +177,10 @@ class Site:
     malformed_feed_path: str = MALFORMED_FEED_PATH
     boilerplate: tuple[str, ...] = BOILERPLATE
     page_kb: int = 0
+    # A closed gate holds every request whose path ``held`` accepts until it opens (or the
+    # server stops): how a test keeps a crawl in a state for as long as it needs.
+    gate: threading.Event | None = None
+    held: Callable[[str], bool] = field(default=lambda _path: True, repr=False)
     _render: Callable[[ArticleSpec], Resource] | None = field(default=None, repr=False)
 
     def article(self, path_or_flag: str) -> ArticleSpec:
@@ -713,6 +717,11 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith(("http://", "https://")):
             path = "/" + path.split("/", 3)[-1]
         res = srv.site.resources.get(path) or not_found_page()
+        gate = srv.site.gate
+        if gate is not None and srv.site.held(path):
+            while not gate.wait(0.05):
+                if srv.stopping.is_set():
+                    return
         if res.slow and srv.stopping.wait(srv.site.slow_seconds):
             return
         body, gz = srv.rendered(path, res)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -17,6 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from tests.conftest import run_arsip, slow_site, start_crawl, wait_for_requests
 from tests.newsite import build_site, serve
+from tests.signal_cases import descendants
 
 QUICK = ("--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1",
          "-s", "DOWNLOAD_TIMEOUT=5", "-s", "RETRY_TIMES=0")
@@ -46,27 +48,6 @@ def captures_are_readable(db: Path, warc_dir: Path) -> int:
         assert record.rec_type == record_type
         assert record.rec_headers.get_header("WARC-Target-URI") == url
     return len(rows)
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid``, from /proc."""
-    found: set[int] = set()
-    stack = [pid]
-    while stack:
-        parent = stack.pop()
-        try:
-            tasks = os.listdir(f"/proc/{parent}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                with open(f"/proc/{parent}/task/{task}/children") as fh:
-                    kids = [int(k) for k in fh.read().split()]
-            except OSError:
-                continue
-            found.update(kids)
-            stack.extend(kids)
-    return found
 
 
 def alive(pid: int) -> bool:
@@ -132,9 +113,16 @@ def test_killed_machine_leaves_a_recoverable_archive(tmp_path: Path) -> None:
     warcio_check(files)
     assert captures_are_readable(data_dir / "arsip.db", warc_dir) > before
     with sqlite3.connect(data_dir / "arsip.db") as conn:
-        outcomes = [row[0] for row in conn.execute("SELECT outcome FROM crawl_runs ORDER BY id")]
-    # the killed run never finished; the second one did
-    assert outcomes == ["running", "finished"]
+        runs = conn.execute("SELECT outcome, stats, finished_at FROM crawl_runs ORDER BY id"
+                            ).fetchall()
+        first_captures = conn.execute("SELECT count(*) FROM captures WHERE run_id = 1"
+                                      ).fetchone()[0]
+    # the killed run never finished: the next crawl found its process gone and marked it
+    # killed, with what it had stored (defect 4: it stayed "running" forever)
+    assert [outcome for outcome, _, _ in runs] == ["killed", "finished"]
+    killed_stats = json.loads(runs[0][1])
+    assert killed_stats["arsip/captures"] == first_captures >= before > 0
+    assert runs[0][2] is not None
     # the recovered file's records are all in the index again, killed batch included
     responses = sum(1 for f in files for r in ArchiveIterator(f.open("rb"))
                     if r.rec_type in ("response", "revisit"))

@@ -10,7 +10,9 @@ from warcio.archiveiterator import ArchiveIterator
 
 from storage.archive import Archive
 from storage.errors import DatabaseError
-from storage.recorder import FATAL, Recorder, RecorderClient, RecorderConfig
+from storage.liveness import this_process
+from storage.protocol import Article, Capture, Closed, Fatal, Finish, RecorderConfig
+from storage.recorder import Recorder, RecorderClient
 from storage.records import ArticleRecord, Fetch
 from storage.warc import WarcWriterConfig
 from tests.test_warc import exchange
@@ -22,7 +24,8 @@ URL = "https://kudakyv.test/2025/04/28/korea-utara-bantu-rusia/"
 def config_for(tmp_path: Path, db_url: str | None = None) -> RecorderConfig:
     return RecorderConfig(db_url or f"sqlite:///{tmp_path / 'arsip.db'}",
                           WarcWriterConfig(directory=tmp_path / "warc"),
-                          site="kudakyv", base_url="https://kudakyv.test/")
+                          site="kudakyv", base_url="https://kudakyv.test/",
+                          owner=this_process())
 
 
 @pytest.fixture
@@ -54,10 +57,9 @@ def article(text: str = "Paragraf pertama.") -> ArticleRecord:
 
 def test_article_links_to_its_capture_and_run_counts(setup) -> None:
     recorder, archive, replies, _ = setup
-    recorder.handle(("capture", 1, exchange(url=URL, body=b"<html>satu</html>",
-                                            fetched_at=T0)))
-    recorder.handle(("article", 1, URL, article(), T0, Fetch(200, '"e1"', None)))
-    recorder.handle(("finish", "finished", {"response_received_count": 1}))
+    recorder.handle(Capture(1, exchange(url=URL, body=b"<html>satu</html>", fetched_at=T0)))
+    recorder.handle(Article(1, URL, article(), T0, Fetch(200, '"e1"', None)))
+    recorder.handle(Finish("finished", {"response_received_count": 1}))
     recorder.archive.commit()
     with archive.read() as conn:
         linked = conn.exec_driver_sql(
@@ -73,10 +75,10 @@ def test_article_links_to_its_capture_and_run_counts(setup) -> None:
 def test_identical_payload_becomes_a_revisit_and_304_refers_back(setup) -> None:
     recorder, archive, _, warc_dir = setup
     body = b"<html>sama</html>"
-    recorder.handle(("capture", 1, exchange(url=URL, body=body, fetched_at=T0)))
-    recorder.handle(("capture", 2, exchange(url=URL + "?amp=1", body=body, fetched_at=T0)))
+    recorder.handle(Capture(1, exchange(url=URL, body=body, fetched_at=T0)))
+    recorder.handle(Capture(2, exchange(url=URL + "?amp=1", body=body, fetched_at=T0)))
     recorder.recrawl = True  # as on a later run: 304s look up the last full capture
-    recorder.handle(("capture", 3, exchange(url=URL, body=b"", status=304, fetched_at=T0)))
+    recorder.handle(Capture(3, exchange(url=URL, body=b"", status=304, fetched_at=T0)))
     recorder.close()
     kinds = []
     for path in sorted(warc_dir.iterdir()):
@@ -108,10 +110,10 @@ def test_disk_full_is_reported_and_later_articles_are_not_orphaned(setup) -> Non
         raise DiskFullError("no space left on device")
 
     recorder.writer.write_exchange = no_space  # type: ignore[method-assign]
-    recorder.handle(("capture", 7, exchange(url=URL, body=b"<html>x</html>", fetched_at=T0)))
-    recorder.handle(("article", 7, URL, article(), T0, Fetch(200)))
+    recorder.handle(Capture(7, exchange(url=URL, body=b"<html>x</html>", fetched_at=T0)))
+    recorder.handle(Article(7, URL, article(), T0, Fetch(200)))
     recorder.archive.commit()
-    assert replies == [(FATAL, "disk full: no space left on device", "disk_full")]
+    assert replies == [Fatal("disk full: no space left on device", "disk_full")]
     with archive.read() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM article_versions").scalar() == 0
 
@@ -121,11 +123,12 @@ def test_the_process_records_what_it_is_sent_after_it_is_opened(tmp_path: Path) 
     client.open(config_for(tmp_path))
     opened = client.wait_opened()
     assert opened.revalidate is False and client.run == opened
-    client.send(("capture", 1, exchange(url=URL, body=b"<html>satu</html>", fetched_at=T0)))
-    client.send(("article", 1, URL, article(), T0, Fetch(200)))
-    client.send(("finish", "finished", {}))
-    assert client.close() == []
-    assert client.final == {"arsip/warc_response_records": 1, "arsip/articles_stored": 1}
+    client.send(Capture(1, exchange(url=URL, body=b"<html>satu</html>", fetched_at=T0)))
+    client.send(Article(1, URL, article(), T0, Fetch(200)))
+    client.send(Finish("finished", {}))
+    counts = {"arsip/warc_response_records": 1, "arsip/articles_stored": 1}
+    assert client.close() == [Closed(counts)]
+    assert client.final == counts
     assert not client.process.is_alive()
     with Archive.open(config_for(tmp_path).db_url) as archive, archive.read() as conn:
         assert conn.exec_driver_sql(
@@ -137,13 +140,15 @@ def test_a_database_it_cannot_open_is_the_answer_to_waiting(tmp_path: Path) -> N
     client.open(config_for(tmp_path, "postgresql://root@127.0.0.1:1/nowhere"))
     with pytest.raises(DatabaseError, match="cannot open database"):
         client.wait_opened()
-    assert client.close(timeout=60) == []
+    # the recorder's last word is Closed (read by now or by close): nothing else is said
+    assert [r for r in client.close(timeout=60) if not isinstance(r, Closed)] == []
+    assert client.final == {}
     assert not client.process.is_alive()
 
 
 def test_a_recorder_closed_before_it_was_opened_exits_cleanly() -> None:
     # a crawl whose database could not be opened closes its recorder unopened
     client = RecorderClient()
-    assert client.close(timeout=60) == []
+    assert client.close(timeout=60) == [Closed({})]
     assert client.final == {}
     assert not client.process.is_alive() and client.process.exitcode == 0

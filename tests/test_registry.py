@@ -10,6 +10,7 @@ import pytest
 from crawler.errors import ProfileError
 from crawler.sites import load_profile, stored_profile
 from storage.archive import Archive
+from storage.liveness import this_process
 from storage.sites import (
     SiteExistsError,
     SiteNotFoundError,
@@ -65,20 +66,20 @@ def archive(db_url: str):  # noqa: F811
 
 def test_one_identity_for_one_off_crawls_and_the_daemon(archive: Archive) -> None:
     # a one-off crawl of the bare host registers the site, unscheduled
-    first = resolve_for_crawl(archive, name=None, url="https://kudakyv.test/", profile=None)
+    first = resolve_for_crawl(archive, name=None, url="https://kudakyv.test/", profile=None).id
     assert get_site(archive, "kudakyv.test").schedule_seconds is None
     # a profile crawl (named after the profile) and a www. crawl find the same site
     assert resolve_for_crawl(archive, name="kudakyv", url="https://www.kudakyv.test/x",
-                             profile="kudakyv") == first
+                             profile="kudakyv").id == first
     assert resolve_for_crawl(archive, name=None, url="http://www.kudakyv.test/",
-                             profile=None) == first
+                             profile=None).id == first
     # registering it for the daemon takes that site over, with its name changed if asked
     site, adopted = add_site(archive, base_url="https://www.kudakyv.test/", name="kudakyv",
                              schedule_seconds=1800)
     assert adopted and site.id == first and site.name == "kudakyv" and site.scheduled
     assert [s.name for s in list_sites(archive)] == ["kudakyv"]
     # and a crawl by that name is the same site again
-    assert resolve_for_crawl(archive, name="kudakyv", url=None, profile=None) == first
+    assert resolve_for_crawl(archive, name="kudakyv", url=None, profile=None).id == first
     with pytest.raises(SiteExistsError, match="registered already, as site 'kudakyv'"):
         add_site(archive, base_url="https://kudakyv.test/", schedule_seconds=60)
     with pytest.raises(SiteExistsError, match="a site named 'kudakyv' exists"):
@@ -103,8 +104,8 @@ def test_pause_resume_and_remove_keep_the_archive(archive: Archive) -> None:
     assert set_enabled(archive, str(site.id), True).scheduled  # by id too
     archive.note_fetch("https://kudakyv.test/", site_id=site.id, kind="hub",
                        fetched_at=site.created_at, status=200)
-    run = archive.start_run(site.id, "daemon")
-    with pytest.raises(SiteRunningError, match="has a crawl running"):
+    run = archive.start_run(site.id, "daemon", this_process())
+    with pytest.raises(SiteRunningError, match="is being crawled by run"):
         remove_site(archive, site.name)
     archive.finish_run(run, "finished", {})
     removed, pages = remove_site(archive, site.name)

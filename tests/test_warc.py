@@ -682,7 +682,8 @@ def test_storage_warc_does_not_import_scrapy() -> None:
 
 def test_cdxj_indexer_reads_our_files(written: tuple[Path, tuple]) -> None:
     path, (resp_loc, _) = written
-    result = subprocess.run(["cdxj-indexer", str(path)], capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-m", "cdxj_indexer.main", str(path)],
+                            capture_output=True, text=True, check=True)
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     response_line = next(line for line in lines if f'"offset": "{resp_loc.offset}"' in line)
     assert f'"length": "{resp_loc.length}"' in response_line

@@ -14,17 +14,20 @@ from typing import Any, TypeVar
 import click
 
 from crawler.config import resolve_data_dir, resolve_db_url
-from crawler.errors import ArsipError
+from crawler.errors import ArsipError, UsageError
 from storage.errors import StorageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# click's convention: 2 for a wrong flag or argument; 1 for a failure at run time; 128 + N for a
+# process a signal stopped (130 Ctrl-C, 143 SIGTERM).
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
 def archive_options(func: F) -> F:
-    """``--data-dir`` and ``--db``, which every command takes (DESIGN.md CLI contract)."""
+    """``--data-dir`` and ``--db``, which every command that touches the archive takes."""
 
     @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
                   envvar="ARSIP_DATA_DIR", default=None,
@@ -40,14 +43,20 @@ def archive_options(func: F) -> F:
 
 
 def expected_errors(func: F) -> F:
-    """Turn expected failures into ``Error: ...`` and exit 1."""
+    """Turn expected failures into one ``Error: ...`` line: exit 2 for a usage error, 1 for
+    anything else, 130 for Ctrl-C."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except UsageError as exc:
+            raise click.UsageError(str(exc)) from None
         except (ArsipError, StorageError) as exc:
             raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper  # type: ignore[return-value]
 

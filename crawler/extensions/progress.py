@@ -17,6 +17,9 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet.task import LoopingCall
 
+from crawler.context import context_of
+from crawler.runtime import ENDED, CrawlRuntime, CrawlState
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
@@ -42,6 +45,7 @@ class ProgressExtension:
         self.live = Live(console=self.console, refresh_per_second=4, transient=True)
         self.ticker = LoopingCall(self.refresh)
         self.started = time.monotonic()
+        self.state = CrawlState.STARTING
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ProgressExtension:
@@ -50,7 +54,15 @@ class ProgressExtension:
         ext = cls(crawler.stats)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        context_of(crawler).runtime.watch(ext.state_changed)
         return ext
+
+    def state_changed(self, runtime: CrawlRuntime) -> None:
+        self.state = runtime.state
+        if runtime.state in ENDED:
+            self.spider_closed()  # a forced stop never sends spider_closed: clear the line now
+        elif self.live.is_started:
+            self.refresh()
 
     def spider_opened(self) -> None:
         self.started = time.monotonic()
@@ -60,7 +72,8 @@ class ProgressExtension:
     def spider_closed(self) -> None:
         if self.ticker.running:
             self.ticker.stop()
-        self.live.stop()
+        if self.live.is_started:
+            self.live.stop()
 
     def refresh(self) -> None:
         stats = self.stats.get_stats()
@@ -69,6 +82,7 @@ class ProgressExtension:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         line = Text.assemble(
             ("arsip ", "bold"),
+            ("stopping · ", "yellow") if self.state is CrawlState.STOPPING else "",
             (f"{pages} pages", "cyan"), " · ",
             (f"{articles} articles", "green"), " · ",
             (f"{error_count(stats)} errors", "red"), " · ",

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.utils.defer import deferred_from_coro
 
-from crawler.context import context_of
+from crawler.context import CrawlContext, context_of
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -22,24 +21,25 @@ if TYPE_CHECKING:
 class PageLimitMiddleware:
     """Lets ``ARSIP_MAX_PAGES`` requests through to the network, then stops the crawl."""
 
-    def __init__(self, crawler: Crawler, limit: int) -> None:
+    def __init__(self, crawler: Crawler, ctx: CrawlContext, limit: int) -> None:
         self.crawler = crawler
+        self.ctx = ctx
         self.limit = limit
         self.sent = 0
         self.closing = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PageLimitMiddleware:
-        limit = context_of(crawler).config.max_pages
-        if not limit:
+        ctx = context_of(crawler)
+        if not ctx.config.max_pages:
             raise NotConfigured
-        return cls(crawler, limit)
+        return cls(crawler, ctx, ctx.config.max_pages)
 
     def process_request(self, request: Request) -> None:
         if self.sent < self.limit:
             self.sent += 1
             return
-        if not self.closing and self.crawler.engine is not None:
+        if not self.closing:
             self.closing = True
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason="max_pages"))
+            self.ctx.runtime.request_stop("max_pages")
         raise IgnoreRequest(f"--max-pages {self.limit} reached")

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.context import CrawlContext, context_of
 from crawler.items import PageItem
-from storage.records import ArticleRecord
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -35,16 +34,14 @@ class ExtractionPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, PageItem):
             return item
-        result, (articles, hubs) = await self.ctx.pool.extract(
-            item.html, item.url, self.ctx.profile, item.want_links)
+        result = await self.ctx.pool.extract(item.html, item.url, self.ctx.profile,
+                                             item.want_links)
         spider, engine = self.crawler.spider, self.crawler.engine
-        if (articles or hubs) and engine is not None and hasattr(spider, "follow_up"):
-            for request in spider.follow_up(articles, hubs):
+        if ((result.article_links or result.hub_links) and engine is not None
+                and hasattr(spider, "follow_up")):
+            for request in spider.follow_up(result.article_links, result.hub_links):
                 engine.crawl(request)
-        if isinstance(result, ArticleRecord):
-            item.article = result
-        else:
-            item.error = result
+        item.article, item.error = result.article, result.error
         # the text is in the article now; don't carry the page through the rest of the chain
         item.html = ""
         return item

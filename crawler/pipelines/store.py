@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from crawler import health
 from crawler.context import CrawlContext, context_of
 from crawler.items import PageItem
+from storage.protocol import Article, ExtractionFailed
 from storage.records import Fetch
 
 if TYPE_CHECKING:
@@ -36,8 +37,8 @@ class StoragePipeline:
         health.count(stats, item.article)
         if item.article is None:
             logger.warning("No article extracted from %s: %s", item.url, item.error)
-            recorder.send(("extraction_error", item.capture_key, item.url, item.fetched_at,
-                           item.status, item.error or "unknown error"))
+            recorder.send(ExtractionFailed(item.capture_key, item.url, item.fetched_at,
+                                           item.status, item.error or "unknown error"))
             if stats:
                 stats.inc_value("arsip/extraction_errors")
             return item
@@ -49,8 +50,8 @@ class StoragePipeline:
             if stats:
                 stats.inc_value("arsip/skipped_since")
             return item
-        recorder.send(("article", item.capture_key, item.url, item.article, item.fetched_at,
-                       Fetch(item.status, item.etag, item.last_modified)))
+        recorder.send(Article(item.capture_key, item.url, item.article, item.fetched_at,
+                              Fetch(item.status, item.etag, item.last_modified)))
         if stats:
             stats.inc_value("arsip/articles_extracted")
         return item

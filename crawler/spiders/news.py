@@ -14,6 +14,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -43,9 +44,9 @@ from crawler.discovery import (
 from crawler.errors import ProfileError, UsageError
 from crawler.items import PageItem
 from crawler.requisites import MAX_CSS_DEPTH, css_requisites, host_allowed, host_of, page_requisites
-from crawler.sites import SiteProfile, default_profile, load_profile, registered_profile
-from storage.errors import StorageError
-from storage.recorder import FATAL
+from crawler.runtime import CrawlRuntime
+from crawler.sites import SiteProfile, default_profile, load_profile, stored_profile
+from storage.protocol import FetchNoted, Opened
 from storage.revisit import RevisitPlan
 
 logger = logging.getLogger(__name__)
@@ -65,23 +66,21 @@ _OG_TYPE = re.compile(
 _HEAD_BYTES = 200_000  # og:type lives in <head>; never scan a huge body for it
 
 
-def _profile_for(config: CrawlConfig, site: str | None, urls: tuple[str, ...]) -> SiteProfile:
-    """How to crawl: a site registered in the archive (by name, or the one the URL belongs to)
-    with its stored profile, else a profile by name or path, else the general rules."""
+def _profile_for(config: CrawlConfig, site: str | None, urls: tuple[str, ...]
+                 ) -> tuple[SiteProfile, bool]:
+    """How to crawl, and whether the crawl chose it (a profile by name or path). A name that is
+    no profile is taken for a site registered with ``arsip sites add``: the recorder finds it
+    in the archive, with its stored profile and base URL, before anything is fetched."""
     name = site or config.site
     if name:
-        profile = registered_profile(config.db_url, name=name)
-        if profile is None:
-            try:
-                profile = load_profile(name, (config.data_dir / "sites",))
-            except ProfileError as exc:
-                raise ProfileError(f"{exc}; no site of that name is registered either "
-                                   "(arsip sites list)") from None
-        return profile.with_start_urls(urls) if urls else profile
+        try:
+            profile = load_profile(name, (config.data_dir / "sites",))
+        except ProfileError:
+            return SiteProfile(name=name, base_url="", start_urls=urls), False
+        return (profile.with_start_urls(urls) if urls else profile), True
     if not urls:
         raise UsageError("give a start URL (-a url=https://site/) or a site profile (-a site=NAME)")
-    profile = registered_profile(config.db_url, url=urls[0]) or default_profile(urls[0])
-    return profile.with_start_urls(urls)
+    return default_profile(urls[0]).with_start_urls(urls), False
 
 
 class NewsSpider(scrapy.Spider):
@@ -94,72 +93,46 @@ class NewsSpider(scrapy.Spider):
         urls: str | None = None,
         site: str | None = None,
         since: str | None = None,
+        runtime: CrawlRuntime | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.start_url_args = tuple(u for u in [url, *(urls or "").split(",")] if u)
         self.site_arg = site
         self.since_arg = since
+        # ``arsip crawl`` passes the runtime it built first thing; ``scrapy crawl`` gets one here
+        self.runtime_arg = runtime
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider: NewsSpider = super().from_crawler(crawler, *args, **kwargs)
         config = CrawlConfig.from_settings(crawler.settings)
-        profile = _profile_for(config, spider.site_arg, spider.start_url_args)
+        profile, spider.chosen_profile = _profile_for(config, spider.site_arg,
+                                                      spider.start_url_args)
         spider.since = parse_since(spider.since_arg) or config.since
         spider.profile = profile
-        spider.allowed_domains = list(profile.domains)
-        spider.arsip = CrawlContext.open(config, profile)
+        # a registered site named alone gets its domains once the recorder has found it
+        spider.allowed_domains = list(profile.domains) if profile.base_url else []
+        runtime = spider.runtime_arg or CrawlRuntime()
+        spider.arsip = CrawlContext.open(config, profile, runtime)
+        runtime.attach(crawler, spider.arsip)
         spider.scheduled = set()
         spider.not_due = set()  # hashes of known articles this run leaves alone
         spider.plan = RevisitPlan()  # until the run is open
-        spider.startup_error = None
-        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
-        crawler.signals.connect(spider._engine_stopped, signal=signals.engine_stopped)
         return spider
-
-    # --- lifecycle ------------------------------------------------------------------------------
-
-    def _closed(self, reason: str) -> None:
-        stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
-        outcome = {"finished": "finished", "max_pages": "finished"}.get(
-            reason, "interrupted" if reason == "shutdown" else reason
-        )
-        if not stats.get("downloader/response_count") and reason != "shutdown":
-            outcome = "unreachable"
-        self.arsip.recorder.send(("finish", outcome, _jsonable(stats)))
-
-    def _engine_stopped(self) -> None:
-        # everything sent is written and committed before the crawl process exits
-        for reply in self.arsip.close():
-            if reply[0] == FATAL:
-                logger.error("%s", reply[1])
-                if self.crawler.stats:
-                    self.crawler.stats.set_value("arsip/fatal", reply[1])
-        if self.crawler.stats:
-            for key, value in (self.arsip.recorder.final or {}).items():
-                self.crawler.stats.set_value(key, value)
 
     # --- discovery ------------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        # imported here: importing the reactor at module level would install the default one
-        from twisted.internet import reactor
-        from twisted.internet.task import deferLater
-
-        try:
-            # nothing is fetched before the archive is open and the run started; the reactor
-            # keeps running meanwhile (a migration can be long), so Ctrl-C is still heard
-            while self.arsip.poll_opened() is None:
-                await maybe_deferred_to_future(deferLater(reactor, 0.02, lambda: None))
-        except StorageError as exc:
-            # for the log file; run_crawl raises it again and the user sees it once, cleanly
-            logger.info("Cannot start the crawl: %s", exc)
-            self.startup_error = exc
+        # nothing is fetched before the archive is open and the run started (a migration can
+        # be long, and the reactor keeps running meanwhile); a crawl stopped first, or one whose
+        # archive could not be opened, fetches nothing at all
+        if not await maybe_deferred_to_future(self.arsip.runtime.until_opened()):
             return
+        opened = self.arsip.run
+        assert opened is not None
+        self._adopt(opened)
         profile = self.profile
-        # what the archive knows of the site: hubs to fetch, articles due (storage.revisit)
-        self.plan = self.arsip.revisits = self.arsip.load_plan()
         if self.crawler.settings.getbool("ROBOTSTXT_OBEY"):
             # RobotsTxtMiddleware fetches (and we archive) robots.txt anyway: read its Sitemap
             # lines from the parsed file rather than fetching it a second time
@@ -183,6 +156,28 @@ class NewsSpider(scrapy.Spider):
             if self._first_time(url):
                 self._count("arsip/revisits_due")
                 yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
+
+    def _adopt(self, opened: Opened) -> None:
+        """Crawl the site as the archive knows it (``storage.sites``): under its registered
+        name, with its stored profile unless this crawl chose a profile itself; and take the
+        run's revisit plan."""
+        if not self.chosen_profile:
+            profile = self.profile
+            try:
+                if opened.profile:
+                    profile = stored_profile(opened.profile, opened.site)
+                elif not profile.base_url:
+                    profile = default_profile(opened.base_url)
+            except ProfileError as exc:  # a stored profile this arsip cannot read
+                logger.error("%s; crawling with the general rules", exc)
+                profile = default_profile(opened.base_url)
+            if self.start_url_args:
+                profile = profile.with_start_urls(self.start_url_args)
+            self.profile = self.arsip.profile = replace(profile, name=opened.site)
+            self.allowed_domains = list(self.profile.domains)
+        self.plan = self.arsip.revisits = opened.plan
+        if not opened.recrawl:
+            self.arsip.pool.start()  # a first crawl extracts every article: warm up now
 
     def _request(
         self, url: str, callback: Any, priority: int, *, dont_obey_robotstxt: bool = False,
@@ -242,8 +237,8 @@ class NewsSpider(scrapy.Spider):
     def _note_hub(self, response: Response) -> None:
         # sitemaps and feeds are hubs too: the next run fetches them even if discovery does not
         if response.status == 200:
-            self.arsip.recorder.send(("fetch", response.url, "hub", _fetched_at(response),
-                                      response.status))
+            self.arsip.recorder.send(FetchNoted(response.url, "hub", _fetched_at(response),
+                                                response.status))
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
         self._note_hub(response)
@@ -294,7 +289,8 @@ class NewsSpider(scrapy.Spider):
     def parse_page(self, response: Response) -> Iterator[scrapy.Request | PageItem]:
         if response.status == 304:
             self._count("arsip/not_modified")
-            self.arsip.recorder.send(("fetch", response.url, "article", _fetched_at(response), 304))
+            self.arsip.recorder.send(FetchNoted(response.url, "article", _fetched_at(response),
+                                                304))
             return
         if not isinstance(response, TextResponse) or not _is_html(response):
             self._count("arsip/non_html")
@@ -341,8 +337,8 @@ class NewsSpider(scrapy.Spider):
             yield self._item(response, want_links=False)
             yield from self._requisites(response)
         else:
-            self.arsip.recorder.send(("fetch", response.url, "hub", _fetched_at(response),
-                                      response.status))
+            self.arsip.recorder.send(FetchNoted(response.url, "hub", _fetched_at(response),
+                                                response.status))
         for href in feeds:
             yield self._request(response.urljoin(href), self.parse_feed, PRIORITY_DISCOVERY)
         yield from self._follow(response, hrefs)
@@ -463,8 +459,8 @@ class NewsSpider(scrapy.Spider):
             logger.info("HTTP %d for %s", response.status, response.url)
             if response.meta.get("arsip_article"):
                 # its next visit depends on it: a server error is retried on the next run
-                self.arsip.recorder.send(("fetch", response.url, "article",
-                                          _fetched_at(response), response.status))
+                self.arsip.recorder.send(FetchNoted(response.url, "article",
+                                                    _fetched_at(response), response.status))
             return
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
@@ -517,6 +513,3 @@ def _ld_types(blobs: list[str]) -> list[str]:
             continue
     return types
 
-
-def _jsonable(stats: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in stats.items()}

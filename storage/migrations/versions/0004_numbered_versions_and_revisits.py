@@ -1,7 +1,7 @@
 """numbered article versions (a revert is a version too), a site's page cap, a page's published
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-30
 
 - ``article_versions.number``: 1, 2, 3 ... per page. The unique (page, content hash) constraint
@@ -22,8 +22,8 @@ from alembic import op
 
 TS = sa.DateTime(timezone=True)
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
