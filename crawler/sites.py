@@ -185,31 +185,3 @@ def stored_profile(stored: str, site: str) -> SiteProfile:
                            "arsip does not have")
     return parse_profile(path.read_text(encoding="utf-8"), str(path), stored=stored)
 
-
-def registered_profile(db_url: str, *, name: str | None = None,
-                       url: str | None = None) -> SiteProfile | None:
-    """How to crawl a site registered in the archive (``arsip sites add``): found by its name,
-    or as the site ``url`` belongs to; None when the archive has no such site (or no archive
-    is there yet). Its profile is the one the archive stores, under the site's own name."""
-    if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).exists():
-        return None
-    # a first crawl never gets here; a re-crawl reads the archive in this process anyway
-    from storage.archive import Archive
-    from storage.errors import StorageError
-    from storage.sites import SiteNotFoundError, find_site, get_site
-
-    try:
-        archive = Archive.open(db_url, read_only=True)
-    except StorageError:
-        return None  # no archive yet, or one the recorder is about to upgrade
-    try:
-        row = get_site(archive, name) if name else find_site(archive, url or "")
-    except SiteNotFoundError:
-        return None
-    finally:
-        archive.close()
-    if row is None:
-        return None
-    profile = stored_profile(row.profile, row.name) if row.profile else \
-        default_profile(row.base_url)
-    return replace(profile, name=row.name, stored=row.profile)

@@ -157,13 +157,13 @@ def health_warnings(archive: Archive, site_id: int, run_id: int) -> list[str]:
 
 def find_run(archive: Archive, site_id: int, since: datetime, pid: int | None = None
              ) -> dict[str, Any] | None:
-    """The run a crawl process started: the site's newest run begun after ``since`` (by that
-    process, where runs record their owner's pid)."""
+    """The run a crawl process started: the site's newest run begun after ``since`` by that
+    process (``pid``, as the run records its owner)."""
     # the run starts after the process does, on the same clock (a second of slack for rounding)
     stmt = (select(_runs).where(_runs.c.site_id == site_id,
                                 _runs.c.started_at >= since - timedelta(seconds=1))
             .order_by(_runs.c.id.desc()).limit(1))
-    if pid is not None and "pid" in _runs.c:
+    if pid is not None:
         stmt = stmt.where(_runs.c.pid == pid)
     with archive.read() as conn:
         row = conn.execute(stmt).mappings().first()

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from storage.archive import content_hash
-from tests.conftest import REPO, run_arsip
+from tests.conftest import REPO, run_arsip, slow_site
 from tests.newsite import WIB, BaseURL, Site, build_site, serve
 from tests.signal_cases import descendants
 from tests.test_failures import alive, captures_are_readable, warcio_check
@@ -201,18 +201,10 @@ def _unindexed(data_dir: Path) -> list[str]:
     return missing
 
 
-def _slow(n_articles: int, seconds: float) -> Site:
-    site = build_site(n_articles=n_articles)
-    site.slow_seconds = seconds
-    for resource in site.resources.values():
-        resource.slow = True
-    return site
-
-
 @pytest.mark.parametrize("everything", [False, True], ids=["daemon", "daemon-and-crawls"])
 def test_kill_9_and_restart_leaves_a_whole_archive_and_catches_up_once(
         daemon: Daemon, everything: bool) -> None:
-    site = _slow(12, 0.3)
+    site = slow_site(12, 0.3)
     with serve(site) as base:
         daemon.add(base, "1h")
         first = daemon.start()
@@ -320,7 +312,7 @@ def test_systemd_stop(daemon: Daemon) -> None:
     stop_timeout = float(command[command.index("--stop-timeout") + 1])
     timeout_stop = float(unit["TimeoutStopSec"])
     assert timeout_stop > stop_timeout
-    site = _slow(12, 0.3)
+    site = slow_site(12, 0.3)
     with serve(site) as base:
         daemon.add(base, "1h")
         main = daemon.start(*command[2:])

@@ -39,8 +39,6 @@ class ConditionalRequestMiddleware:
             for name in (b"If-None-Match", b"If-Modified-Since"):
                 request.headers.pop(name, None)
             del request.meta["arsip_validated"]
-        # the spider waits for the run before its first request; a first crawl of a site has
-        # nothing to revalidate and skips the lookup per request
         if b"If-None-Match" in request.headers:
             return
         # the run's plan holds the validators of every article the archive knows (a link that
