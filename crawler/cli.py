@@ -12,8 +12,10 @@ import click
 
 from crawler.commands.archive import export, history, reindex, search, status
 from crawler.commands.crawl import crawl
+from crawler.commands.daemon import daemon
 from crawler.commands.extract import extract
 from crawler.commands.replay import replay
+from crawler.commands.sites import sites
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,6 +38,8 @@ main.add_command(search)
 main.add_command(history)
 main.add_command(reindex)
 main.add_command(replay)
+main.add_command(sites)
+main.add_command(daemon)
 
 
 if __name__ == "__main__":

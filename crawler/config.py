@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crawler.errors import UsageError
+from storage.revisit import DEFAULT_LADDER, parse_ladder
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -49,6 +50,15 @@ def parse_since(value: str | datetime | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _ladder(text: str) -> str:
+    """``ARSIP_REVISIT_LADDER``, checked (``UsageError`` says what is wrong)."""
+    try:
+        parse_ladder(text)
+    except ValueError as exc:
+        raise UsageError(f"ARSIP_REVISIT_LADDER: {exc}") from None
+    return text
+
+
 @dataclass(frozen=True)
 class CrawlConfig:
     """Where a crawl writes and how it behaves; one per crawl."""
@@ -65,7 +75,10 @@ class CrawlConfig:
     max_pages: int = 0
     trigger: str = "cli"
     conditional_requests: bool = True
+    revisit_ladder: str = DEFAULT_LADDER
+    revisit_all: bool = False
     requisites: bool = True
+    wait: bool = False
 
     @property
     def workers(self) -> int:
@@ -99,5 +112,8 @@ class CrawlConfig:
             max_pages=settings.getint("ARSIP_MAX_PAGES", 0),
             trigger=settings.get("ARSIP_TRIGGER", "cli"),
             conditional_requests=settings.getbool("ARSIP_CONDITIONAL_REQUESTS", True),
+            revisit_ladder=_ladder(settings.get("ARSIP_REVISIT_LADDER") or DEFAULT_LADDER),
+            revisit_all=settings.getbool("ARSIP_REVISIT_ALL", False),
             requisites=settings.getbool("ARSIP_REQUISITES", True),
+            wait=settings.getbool("ARSIP_WAIT", False),
         )

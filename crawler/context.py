@@ -4,17 +4,23 @@ The spider opens it in ``from_crawler`` (Scrapy builds the spider before any mid
 pipeline), and every arsip component reaches it through ``crawler.spider.arsip``. A component
 whose crawler runs some other spider raises ``NotConfigured`` and stays out of the way.
 
-Opening it starts the crawl's helper processes, the extraction workers and the recorder, and asks
-the recorder to open the archive and start the run. Each spends most of a second on imports,
-which then overlap Scrapy building its engine; the crawl process itself loads no database code
-unless a re-crawl has validators to look up. The spider waits for the run
-(``CrawlRuntime.until_opened``) before its first request, so nothing is fetched that could not
-be archived.
+Opening it starts the crawl's helper processes, the recorder and (when the crawl will extract
+articles) the extraction workers, and asks the recorder to open the archive and start the run.
+Each spends most of a second on imports, which then overlap Scrapy building its engine. The
+recorder answers with the run, the site as the archive knows it and the run's revisit plan
+(``storage.revisit``), so the crawl process itself never loads database code. The spider waits
+for the run (``CrawlRuntime.until_opened``) before its first request, so nothing is fetched that
+could not be archived.
+
+A re-crawl of an unchanged site extracts nothing (its articles answer 304 or are not due), so
+its workers start only when the first page to extract arrives: starting them costs a second of
+CPU each, which a daemon would pay on every run of every site.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import NotConfigured
@@ -27,12 +33,11 @@ from crawler.sites import SiteProfile
 from storage.liveness import this_process
 from storage.protocol import FromRecorder, Opened, RecorderConfig
 from storage.recorder import RecorderClient
+from storage.revisit import RevisitPlan
 from storage.warc import WarcWriterConfig
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
-
-    from storage.archive import Archive
 
 
 @dataclass
@@ -46,7 +51,8 @@ class CrawlContext:
     pool: ExtractionPool
     closed: bool = False
     last_replies: list[FromRecorder] = field(default_factory=list)
-    _reader: Archive | None = field(default=None, repr=False)
+    # what this run fetches of what the archive knows (from the recorder, once the run is open)
+    revisits: RevisitPlan = field(default_factory=RevisitPlan)
 
     @classmethod
     def open(cls, config: CrawlConfig, profile: SiteProfile,
@@ -56,7 +62,8 @@ class CrawlContext:
         except OSError as exc:
             raise UsageError(f"cannot create the data folder {config.data_dir}: "
                              f"{exc.strerror}") from None
-        pool = ExtractionPool(config.workers)
+        # a new archive means a first crawl: warm the workers up at once (else see the docs)
+        pool = ExtractionPool(config.workers, start=_new_archive(config.db_url))
         recorder = RecorderClient()
         recorder.open(RecorderConfig(
             db_url=config.db_url,
@@ -69,8 +76,11 @@ class CrawlContext:
             site=profile.name,
             base_url=profile.base_url,
             owner=this_process(),
-            profile=profile.source,
+            profile=profile.stored,
             trigger=config.trigger,
+            revisit_ladder=config.revisit_ladder,
+            revisit_all=config.revisit_all,
+            wait=config.wait,
         ))
         return cls(config=config, profile=profile, runtime=runtime, recorder=recorder,
                    pool=pool)
@@ -80,14 +90,6 @@ class CrawlContext:
         """The run, once the recorder has opened it."""
         return self.recorder.run
 
-    def validators(self, url: str) -> tuple[str | None, str | None] | None:
-        """``(etag, last_modified)`` the archive holds for ``url`` (a re-crawl's lookups)."""
-        if self._reader is None:
-            from storage.archive import Archive  # only a re-crawl pays for the database code
-
-            self._reader = Archive.open(self.config.db_url, migrated=True)
-        return self._reader.validators(url)
-
     def close(self, *, drop_pending: bool = False) -> None:
         """Stop the workers, let the recorder write out and commit (once); what it said last
         is kept in ``last_replies``."""
@@ -95,11 +97,12 @@ class CrawlContext:
             return
         self.closed = True
         self.pool.shutdown(wait=not drop_pending)
-        try:
-            self.last_replies = self.recorder.close()
-        finally:
-            if self._reader is not None:
-                self._reader.close()
+        self.last_replies = self.recorder.close()
+
+
+def _new_archive(db_url: str) -> bool:
+    """Whether the archive is a SQLite file that does not exist yet (a first crawl for sure)."""
+    return db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).exists()
 
 
 def context_of(crawler: Crawler) -> CrawlContext:

@@ -29,10 +29,17 @@ class MalformedDocumentError(ArsipError):
 
 @dataclass(frozen=True)
 class Link:
-    """A URL found in a sitemap or feed, with the date the document gives it (if any)."""
+    """A URL found in a sitemap or feed, with the dates the document gives it (if any)."""
 
     url: str
-    date: datetime | None = None
+    date: datetime | None = None  # publication (news sitemap, pubDate), else the last change
+    modified: datetime | None = None  # the last change (lastmod, Atom updated)
+
+    @property
+    def changed(self) -> datetime | None:
+        """The latest date the document gives: when the page last changed, as far as it says."""
+        dates = [d for d in (self.date, self.modified) if d is not None]
+        return max(dates) if dates else None
 
 
 @dataclass(frozen=True)
@@ -118,10 +125,9 @@ def parse_sitemap(body: bytes) -> Sitemap:
         if not loc:
             continue
         # a news sitemap's publication date is the article's own date; lastmod may be an edit
-        date = parse_date(_child_text(entry, "publication_date")) or parse_date(
-            _child_text(entry, "lastmod")
-        )
-        links.append(Link(loc, date))
+        lastmod = parse_date(_child_text(entry, "lastmod"))
+        date = parse_date(_child_text(entry, "publication_date")) or lastmod
+        links.append(Link(loc, date, lastmod))
     if damaged and links and _torn(root, entry_tag):
         links.pop()  # a truncated file ends inside its last entry: its URL is cut short
     return Sitemap(is_index=kind == "sitemapindex", links=tuple(links), damaged=damaged)
@@ -151,7 +157,7 @@ def parse_feed(body: bytes) -> tuple[Link, ...]:
         else:
             continue
         if url:
-            links.append(Link(url, date))
+            links.append(Link(url, date, parse_date(_child_text(entry, "updated"))))
     return tuple(links)
 
 

@@ -5,9 +5,11 @@ its WARC record, revisits resolved to the payload they stand for, and put throug
 extraction a crawl runs (``crawler.extraction.extract_article`` with the site's profile rules),
 in a process pool. A page is an article when the archive says so, or, for pages the database
 does not know (a database rebuilt by ``arsip reindex`` holds captures only), when the crawl's own
-rules say so: its URL, ``og:type`` and JSON-LD types. A new article version is stored only where
-the text differs from every version the page already has; captures are processed oldest first,
-so a page ends up showing the text of its newest capture.
+rules say so: its URL, ``og:type`` and JSON-LD types. Captures are processed oldest first, so a
+page ends up showing the text of its newest capture. On a page the archive holds versions of, a
+new version is stored only where the text differs from every version it has; a page with none
+(an archive rebuilt by ``arsip reindex``) gets a version wherever its text changed from one
+capture to the next, reverts included, as the crawls stored them.
 
 The WARC files are therefore enough to rebuild the archive: ``arsip reindex`` restores the
 captures, ``arsip replay reextract`` the articles and their versions.
@@ -156,6 +158,14 @@ def _known_kinds(archive: Archive) -> dict[str, str]:
         return dict(conn.execute(select(pages.c.url, pages.c.kind)).all())
 
 
+def _versioned(archive: Archive) -> set[str]:
+    from storage.models import Page
+
+    pages = Page.__table__
+    with archive.read() as conn:
+        return set(conn.execute(select(pages.c.url).where(pages.c.versions > 0)).scalars())
+
+
 def _ld_types(head: str) -> list[str]:
     types: list[str] = []
     for single, listed in _LD_TYPE.findall(head):
@@ -212,6 +222,10 @@ def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | N
     work = [(job, row) for job in jobs for row in _captures(archive, job, since)]
     known = _known_kinds(archive)
     had_article = {url for url, kind in known.items() if kind == "article"}
+    # pages whose history the archive holds already: a capture's text that one of their
+    # versions has is not stored again (an archive rebuilt from its WARC files has none, and
+    # gets every version back in order, reverts included)
+    versioned = _versioned(archive)
     index = CaptureIndex(archive.engine)
     seen: set[str] = set()  # payload records already sent for extraction
     total = len(work)
@@ -254,7 +268,7 @@ def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | N
                 done += 1
                 if outcome is not SKIPPED:
                     result.examined += 1
-                    _store(archive, result, job, row, outcome, had_article)
+                    _store(archive, result, job, row, outcome, had_article, versioned)
                 if done % COMMIT_EVERY == 0:
                     archive.commit()
                 if progress:
@@ -267,7 +281,8 @@ def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | N
 
 
 def _store(archive: Archive, result: ReextractResult, job: SiteJob, row: CaptureRow,
-           outcome: ArticleRecord | str | None, had_article: set[str]) -> None:
+           outcome: ArticleRecord | str | None, had_article: set[str],
+           versioned: set[str]) -> None:
     if outcome is None:
         result.not_articles += 1
         return
@@ -277,7 +292,8 @@ def _store(archive: Archive, result: ReextractResult, job: SiteJob, row: Capture
     result.articles += 1
     url = page_url(row.url)
     new = archive.store_article(site_id=job.site_id, url=row.url, article=outcome,
-                                capture_id=row.id, fetched_at=row.fetched_at)
+                                capture_id=row.id, fetched_at=row.fetched_at,
+                                skip_known_text=url in versioned)
     if new:
         if url in had_article:
             result.new_versions += 1

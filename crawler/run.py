@@ -162,7 +162,10 @@ def run_crawl(
     try:
         settings = build_settings(overrides)
         config = CrawlConfig.from_settings(settings)  # validates --since and paths first
-        log_file = config.data_dir / "logs" / f"crawl-{started:%Y%m%dT%H%M%S}.log"
+        # the daemon names each run's log file (ARSIP_LOG_FILE), and sends the crawl's output
+        # there too
+        log_file = Path(settings.get("ARSIP_LOG_FILE") or
+                        config.data_dir / "logs" / f"crawl-{started:%Y%m%dT%H%M%S}.log")
         _configure_logging(settings, log_file, verbose)
         settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
     except BaseException:

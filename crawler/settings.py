@@ -31,12 +31,23 @@ ARSIP_SITE = None
 ARSIP_SINCE = None
 # Stop after fetching this many pages; 0 means no limit.
 ARSIP_MAX_PAGES = 0
+# The crawl's log file; None means <data dir>/logs/crawl-<start time>.log. The daemon sets it.
+ARSIP_LOG_FILE = None
 # Who started the crawl, recorded on the crawl run: "cli", "daemon" or "scrapy".
 ARSIP_TRIGGER = "scrapy"
 # Live progress on the terminal (the CLI turns it on when stderr is a TTY).
 ARSIP_PROGRESS = False
 # Send If-None-Match / If-Modified-Since for articles the archive already holds.
 ARSIP_CONDITIONAL_REQUESTS = True
+# Re-crawl policy (README "Re-crawls"): an article is revisited this long after its publication
+# (or after it was last seen changing), then only when a sitemap or feed dates it after its last
+# fetch. Hubs (home, sections, feeds, sitemaps) are fetched on every run.
+ARSIP_REVISIT_LADDER = "1h,6h,1d,3d,7d,30d"
+# Ask for every article the archive knows on this run (conditionally), due or not.
+ARSIP_REVISIT_ALL = False
+# One crawl per site at a time: wait for a live run of the same site to end (`arsip crawl
+# --wait`), rather than stop with an error.
+ARSIP_WAIT = False
 # Also fetch each article's page requisites (stylesheets and what they import, fonts, scripts,
 # the images of the article body) so the archived page replays as it looked; see
 # crawler/requisites.py for which hosts.

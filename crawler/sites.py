@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from crawler.errors import ProfileError
+
+BUNDLED = Path(__file__).parent / "profiles"
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,13 @@ class SiteProfile:
     article_allow: tuple[str, ...] = ()
     article_deny: tuple[str, ...] = ()
     extraction: ExtractionRules = field(default_factory=ExtractionRules)
-    source: str | None = None
+    source: str | None = None  # where it was read from, for messages
     # hosts (``*.example`` for subdomains) whose page requisites are fetched besides the site's
     # own and its pages' stylesheet hosts (crawler/requisites.py)
     requisite_hosts: tuple[str, ...] = ()
+    # what the archive keeps for the site (``sites.profile``): a bundled profile's name, or the
+    # TOML text itself, never a path; None for the general rules
+    stored: str | None = None
 
     @property
     def host(self) -> str:
@@ -72,19 +77,7 @@ class SiteProfile:
         return any(re.search(p, path) for p in self.article_deny)
 
     def with_start_urls(self, urls: tuple[str, ...]) -> SiteProfile:
-        return SiteProfile(
-            name=self.name,
-            base_url=self.base_url,
-            start_urls=urls,
-            sitemaps=self.sitemaps,
-            feeds=self.feeds,
-            allowed_domains=self.allowed_domains,
-            article_allow=self.article_allow,
-            article_deny=self.article_deny,
-            extraction=self.extraction,
-            source=self.source,
-            requisite_hosts=self.requisite_hosts,
-        )
+        return replace(self, start_urls=urls)
 
 
 def _registrable_host(host: str) -> str:
@@ -118,7 +111,7 @@ def _strings(data: dict, key: str, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def parse_profile(text: str, source: str = "<profile>") -> SiteProfile:
+def parse_profile(text: str, source: str = "<profile>", stored: str | None = None) -> SiteProfile:
     """Parse and validate one TOML profile."""
     try:
         data = tomllib.loads(text)
@@ -158,19 +151,37 @@ def parse_profile(text: str, source: str = "<profile>") -> SiteProfile:
         ),
         source=source,
         requisite_hosts=_strings(data, "requisite_hosts", source),
+        stored=text if stored is None else stored,
     )
 
 
 def load_profile(name_or_path: str, search_dirs: tuple[Path, ...] = ()) -> SiteProfile:
-    """Load a profile from a ``.toml`` path, or by name from ``search_dirs``, then bundled."""
+    """Load a profile from a ``.toml`` path, or by name from ``search_dirs``, then bundled.
+
+    A bundled profile is stored in the archive by its name (it is part of arsip, and improves
+    with it); any other is stored as its TOML text, so the site does not depend on the file.
+    """
     candidate = Path(name_or_path)
     if candidate.suffix == ".toml" or candidate.is_file():
         paths = [candidate]
     else:
-        bundled = Path(__file__).parent / "profiles"
-        paths = [d / f"{name_or_path}.toml" for d in (*search_dirs, bundled)]
+        paths = [d / f"{name_or_path}.toml" for d in (*search_dirs, BUNDLED)]
     for path in paths:
         if path.is_file():
-            return parse_profile(path.read_text(encoding="utf-8"), str(path))
+            text = path.read_text(encoding="utf-8")
+            bundled = path.parent == BUNDLED and path.stem == name_or_path
+            return parse_profile(text, str(path), stored=name_or_path if bundled else None)
     raise ProfileError(f"no site profile named {name_or_path!r} (looked in: "
                        + ", ".join(str(p) for p in paths) + ")")
+
+
+def stored_profile(stored: str, site: str) -> SiteProfile:
+    """The profile a site keeps in the archive: a bundled profile's name, or TOML text."""
+    if "=" in stored or "\n" in stored:  # TOML has a key; a name has neither
+        return parse_profile(stored, f"<the profile stored for site {site!r}>")
+    path = BUNDLED / f"{stored}.toml"
+    if not path.is_file():
+        raise ProfileError(f"site {site!r} uses the bundled profile {stored!r}, which this "
+                           "arsip does not have")
+    return parse_profile(path.read_text(encoding="utf-8"), str(path), stored=stored)
+

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from crawler.extensions.progress import error_count
 from crawler.run import CrawlResult
@@ -101,3 +102,128 @@ def print_status(report: dict[str, Any]) -> None:
         for run in runs:
             recent.add_row(*(str(run.get(c, "")) for c in columns))
         console.print(recent)
+
+
+def _minutes(value: str | None, empty: str = "-") -> str:
+    # "2026-11-30T20:04:20.123+00:00" -> "2026-11-30 20:04 UTC"
+    return value[:16].replace("T", " ") + " UTC" if value else empty
+
+
+def _run_line(run: dict[str, Any]) -> str:
+    errors = run["errors"]
+    return (f"run {run['id']} ({run['trigger']}) {run['outcome']}, "
+            f"{_minutes(run['started_at'])}: {run['pages']} pages, {run['articles']} articles "
+            f"read, {run['versions']} new versions, {run['not_modified']} not modified; errors: "
+            f"{errors['fetch']} fetch, {errors['http']} HTTP, {errors['extraction']} extraction")
+
+
+def _schedule(site: dict[str, Any]) -> str:
+    if not site["schedule_seconds"]:
+        return "not scheduled (crawled only by arsip crawl)"
+    if not site["enabled"]:
+        return f"every {site['every']}, paused (arsip sites resume)"
+    return f"every {site['every']}, next run " + _minutes(site["next_run_at"],
+                                                          "when the daemon starts")
+
+
+def health_lines(health: dict[str, Any] | None) -> list[str]:
+    """Extraction health in words: the shares of the last run that read articles."""
+    if not health:
+        return ["extraction health: no articles read yet"]
+    usual = health["usual"]
+    parts = []
+    for name, share in health["shares"].items():
+        label = name.replace("_", " ")
+        parts.append(f"{label} {share:.0%}" + (f" (usually {usual[name]:.0%})" if usual else ""))
+    return [f"extraction health (run {health['run']}, {health['read']} articles): "
+            + ", ".join(parts), *(f"WARNING: {w}" for w in health["warnings"])]
+
+
+def print_site(site: dict[str, Any]) -> None:
+    """``arsip sites show``."""
+    console = Console(soft_wrap=True)
+    pages = site["pages"]
+    profile = site["profile"]
+    if profile and ("=" in profile or "\n" in profile):
+        profile = f"stored TOML ({len(profile.splitlines())} lines)"
+    console.print(f"[bold]{site['name']}[/bold]  {site['base_url']}", highlight=False)
+    for label, value in (
+        ("schedule", _schedule(site)),
+        ("profile", profile or "general rules"),
+        ("max pages", site["max_pages"] or "no cap"),
+        ("pages", f"{pages['articles']} articles ({pages['due']} due now), "
+                  f"{pages['hubs']} hubs"),
+    ):
+        console.print(f"  {label}: {value}", highlight=False)
+    for line in health_lines(site["health"]):
+        console.print(f"  {line}", highlight=False)
+    for run in site["runs"]:
+        console.print(f"  {_run_line(run)}", highlight=False)
+
+
+def print_sites_health(sites: list[dict[str, Any]]) -> None:
+    """The per-site part of ``arsip status``: last run, next run, pages due, health."""
+    console = Console(soft_wrap=True)
+    for site in sites:
+        console.print(f"[bold]{site['name']}[/bold]: {_schedule(site)}; "
+                      f"{site['pages']['due']} pages due", highlight=False)
+        if site["runs"]:
+            console.print(f"  last {_run_line(site['runs'][0])}", highlight=False)
+        for line in health_lines(site["health"]):
+            console.print(f"  {line}", highlight=False)
+
+
+def _diff_lines(pieces: list[Any]) -> list[list[tuple[str, str]]]:
+    """Word-diff pieces cut into lines (paragraphs) of (op, text) segments."""
+    lines: list[list[tuple[str, str]]] = [[]]
+    for piece in pieces:
+        first, *rest = piece.text.split("\n")
+        if first:
+            lines[-1].append((piece.op, first))
+        for part in rest:
+            lines.append([(piece.op, part)] if part else [])
+    return lines
+
+
+def diff_text(pieces: list[Any], *, color: bool, context: int = 1) -> Text:
+    """The changed paragraphs with ``context`` paragraphs around them; deletions struck out in
+    red and insertions green on a terminal, ``[-old-]{+new+}`` otherwise."""
+    lines = _diff_lines(pieces)
+    changed = [i for i, line in enumerate(lines) if any(op != "equal" for op, _ in line)]
+    keep = {j for i in changed for j in range(i - context, i + context + 1)}
+    out = Text()
+    skipped = 0
+    for index, line in enumerate(lines):
+        if index not in keep:
+            skipped += 1
+            continue
+        if skipped:
+            out.append(f"  … {skipped} unchanged paragraph{'s' * (skipped > 1)} …\n", "dim")
+            skipped = 0
+        for op, part in line:
+            if op == "equal":
+                out.append(part)
+            elif color:
+                out.append(part, "red strike" if op == "delete" else "green")
+            else:
+                out.append(f"[-{part}-]" if op == "delete" else f"{{+{part}+}}")
+        out.append("\n")
+    if skipped:
+        out.append(f"  … {skipped} unchanged paragraph{'s' * (skipped > 1)} …\n", "dim")
+    return out
+
+
+def print_diff(url: str, old: tuple[int, str | None], new: tuple[int, str | None],
+               title: list[Any], body: list[Any]) -> None:
+    """``arsip history URL --diff``."""
+    console = Console(soft_wrap=True)
+    color = console.is_terminal
+    console.print(f"{url}\nversion {old[0]} ({_minutes(old[1])}) -> version {new[0]} "
+                  f"({_minutes(new[1])})", highlight=False)
+    if any(p.op != "equal" for p in title):
+        console.print(Text("title: ").append_text(diff_text(title, color=color, context=0)),
+                      end="")
+    if any(p.op != "equal" for p in body):
+        console.print(diff_text(body, color=color), end="")
+    elif not any(p.op != "equal" for p in title):
+        console.print("(the two versions have the same text)")

@@ -8,7 +8,7 @@ uncommitted rows of the index, never a WARC record; the database itself stays co
 Writers on SQLite take the write lock at ``BEGIN`` (see ``storage.db``).
 
 Concurrency: every write is an INSERT .. ON CONFLICT against a unique constraint (pages.url,
-sites.name, captures.warc_record_id, article_versions(page_id, content_hash)) or a single UPDATE
+sites.name, captures.warc_record_id, article_versions(page_id, number)) or a single UPDATE
 whose new values are computed from the row itself, never read-then-write in Python. Two crawls of
 one site, in two processes, therefore cannot create duplicate pages or versions.
 
@@ -21,13 +21,12 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Connection, Engine, Integer, bindparam, case, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from storage.db import WRITE, normalise_url, open_engine, reason
@@ -36,32 +35,10 @@ from storage.index import surt_key
 from storage.liveness import run_is_alive
 from storage.models import ArticleVersion, Capture, CrawlRun, ExtractionError, Page, Site
 from storage.records import ArticleRecord, CaptureRecord, Fetch, RunOwner, WarcLocation
+from storage.revisit import RevisitPolicy, schedule_pages
+from storage.urls import page_url
 
 _SPACE = re.compile(r"\s+")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def page_url(url: str) -> str:
-    """The form a URL is kept in ``pages``: scheme and host lower-cased, default port and
-    fragment dropped. Path and query are left alone; servers may treat their case as meaningful.
-    """
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return url.strip()
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    if parts.username or parts.password:
-        # userinfo is rare on news sites and better kept verbatim than rebuilt wrongly
-        netloc = parts.netloc.rsplit("@", 1)[0] + "@" + host
-    else:
-        netloc = host
-    if port is not None and port != _DEFAULT_PORTS.get(scheme):
-        netloc += f":{port}"
-    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 def content_hash(title: str | None, text: str) -> str:
@@ -115,6 +92,8 @@ class Archive:
         self._insert = insert
         self._batch: Connection | None = None
         self._batching = False
+        # when set (a crawl's recorder sets it), every fetch of an article sets its next_due
+        self.revisits: RevisitPolicy | None = None
         # statements are built once: building them costs more than running them on SQLite
         self._prepare()
 
@@ -173,26 +152,27 @@ class Archive:
         )
 
         versions = ArticleVersion.__table__
-        self._new_version = (
-            self._insert(versions)
-            .on_conflict_do_nothing(index_elements=[versions.c.page_id, versions.c.content_hash])
-            .returning(versions.c.id)
-        )
+        self._new_version = self._insert(versions)
+        self._known_text = select(versions.c.id).where(
+            versions.c.page_id == bindparam("page_id"),
+            versions.c.content_hash == bindparam("digest")).limit(1)
+        # A page's text moves on only when it differs from the current one; the row's own lock
+        # serialises two writers of one page (the second re-reads the row and finds the text
+        # already current), and RETURNING hands back the number the new version gets.
         digest = bindparam("digest", type_=versions.c.content_hash.type)
-        changed = pages.c.content_hash.is_not(None) & (pages.c.content_hash != digest)
-        self._page_hash = (
+        self._page_text = (
             update(pages)
-            .where(pages.c.id == bindparam("page_id"))
+            .where(pages.c.id == bindparam("page_id"),
+                   pages.c.content_hash.is_(None) | (pages.c.content_hash != digest))
             .values(
                 content_hash=digest,
-                versions=pages.c.versions + bindparam("added", type_=Integer()),
-                changes=pages.c.changes + case((changed, 1), else_=0),
-                last_changed_at=case(
-                    (pages.c.content_hash.is_(None) | changed,
-                     bindparam("fetched_at", type_=pages.c.last_changed_at.type)),
-                    else_=pages.c.last_changed_at,
-                ),
+                versions=pages.c.versions + 1,
+                # SET expressions read the row as it was: a first text is not a change
+                changes=pages.c.changes + case((pages.c.content_hash.is_not(None), 1), else_=0),
+                last_changed_at=bindparam("fetched_at", type_=pages.c.last_changed_at.type),
+                published=bindparam("published", type_=pages.c.published.type),
             )
+            .returning(pages.c.versions)
         )
 
     @classmethod
@@ -265,6 +245,11 @@ class Archive:
                 conn.close()
             raise DatabaseError(f"cannot write to the archive database: {reason(exc)}") from exc
 
+    def write(self) -> AbstractContextManager[Connection]:
+        """A write transaction (the batch's, in batch mode) for the modules that keep their own
+        statements over these tables (``storage.sites``, ``storage.revisit``)."""
+        return self._write()
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only connection (one consistent snapshot) for queries and reports."""
@@ -316,6 +301,12 @@ class Archive:
                             heartbeat_at=now,
                         ).returning(table.c.id)
                     ).scalar_one()
+                    # the insert may have waited for another run of the site to write its end
+                    # (SQLite's write lock, PostgreSQL's unique index): this run starts after
+                    # that, so no two runs of a site ever overlap in the record either
+                    now = datetime.now(UTC)
+                    conn.execute(update(table).where(table.c.id == run_id)
+                                 .values(started_at=now, heartbeat_at=now))
                     conn.execute(update(Site.__table__).where(Site.__table__.c.id == site_id)
                                  .values(last_run_at=now))
                 return int(run_id)
@@ -480,7 +471,15 @@ class Archive:
             "changes": 0,
         }
         with self._write() as conn:
-            return int(conn.execute(self._note_fetch, params).scalar_one())
+            page_id = int(conn.execute(self._note_fetch, params).scalar_one())
+            if kind == "article":
+                self._schedule(conn, page_id, fetched_at, status)
+            return page_id
+
+    def _schedule(self, conn: Connection, page_id: int, fetched_at: datetime,
+                  status: int | None) -> None:
+        if self.revisits is not None:
+            schedule_pages(conn, (page_id,), self.revisits, fetched_at, status)
 
     def _upsert_article_page(self, conn: Connection, url: str, site_id: int | None,
                              fetched_at: datetime, error: str | None = None,
@@ -500,25 +499,33 @@ class Archive:
 
     def store_article(self, *, site_id: int | None, url: str, article: ArticleRecord,
                       capture_id: int | None, fetched_at: datetime,
-                      fetch: Fetch | None = None) -> bool:
+                      fetch: Fetch | None = None, skip_known_text: bool = False) -> bool:
         """Keep an extracted article; True when it is a new version of the page.
 
-        A version is stored only for text not seen on this page before (unique page/hash), so
-        a page that goes back to an earlier text points at that earlier version again. With
-        ``fetch``, the page's status and validators are updated as ``note_fetch`` would.
+        A version is stored whenever the text differs from the page's current one, so a page
+        that goes back to an earlier text gets a new version too (A, B, A is three versions).
+        ``skip_known_text`` stores nothing for a text any version of the page already has:
+        re-extracting captures the archive has processed before must not replay its history.
+        With ``fetch``, the page's status and validators are updated as ``note_fetch`` would.
         """
         digest = content_hash(article.title, article.text)
         with self._write() as conn:
             page_id = self._upsert_article_page(conn, url, site_id, fetched_at, fetch=fetch)
-            inserted = conn.execute(self._new_version, {
-                "page_id": page_id, "content_hash": digest, **version_values(article),
-                "fetched_at": fetched_at, "capture_id": capture_id,
-            }).first()
-            conn.execute(self._page_hash, {
-                "page_id": page_id, "digest": digest, "added": 1 if inserted else 0,
-                "fetched_at": fetched_at,
+            if skip_known_text and conn.execute(self._known_text, {
+                    "page_id": page_id, "digest": digest}).first() is not None:
+                return False
+            number = conn.execute(self._page_text, {
+                "page_id": page_id, "digest": digest, "fetched_at": fetched_at,
+                "published": article.published,
+            }).scalar()
+            self._schedule(conn, page_id, fetched_at, fetch.status if fetch else None)
+            if number is None:
+                return False
+            conn.execute(self._new_version, {
+                "page_id": page_id, "number": number, "content_hash": digest,
+                **version_values(article), "fetched_at": fetched_at, "capture_id": capture_id,
             })
-        return inserted is not None
+        return True
 
     def record_extraction_error(self, *, site_id: int | None, url: str, capture_id: int | None,
                                 fetched_at: datetime, error: str,
@@ -531,6 +538,7 @@ class Archive:
             conn.execute(self._insert(ExtractionError.__table__).values(
                 page_id=page_id, capture_id=capture_id, fetched_at=fetched_at, error=error,
             ))
+            self._schedule(conn, page_id, fetched_at, fetch.status if fetch else None)
 
 
 def capture_record(row: Mapping[str, Any]) -> CaptureRecord:

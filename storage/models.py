@@ -89,13 +89,19 @@ class Site(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     base_url: Mapped[str] = mapped_column(Text)
-    # the profile the site was crawled with: a profile name or the path of its TOML file
+    # how to crawl it: the name of a profile bundled with arsip, or the TOML text of the profile
+    # itself (never a path: the daemon must not depend on a file that moves); None for the
+    # general rules
     profile: Mapped[str | None] = mapped_column(Text)
+    # the daemon crawls the site this often; None: only when asked (``arsip crawl``)
     schedule_seconds: Mapped[int | None] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime]
     last_run_at: Mapped[datetime | None]
+    # when the daemon runs it next (written by the daemon; a restart catches up from it)
     next_run_at: Mapped[datetime | None]
+    # the cap on fetches of each of its crawls; None: no cap
+    max_pages: Mapped[int | None] = mapped_column(Integer)
 
 
 # The partial index that makes "one crawl per site at a time" a fact of the database.
@@ -141,6 +147,8 @@ class Page(Base):
     first_seen: Mapped[datetime]
     last_fetched: Mapped[datetime | None]
     last_status: Mapped[int | None] = mapped_column(Integer)
+    # when a re-crawl fetches this article next (storage.revisit); None: only when a sitemap or
+    # feed dates it after ``last_fetched``. Hubs are fetched on every run and keep None.
     next_due: Mapped[datetime | None] = mapped_column(index=True)
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
@@ -152,6 +160,8 @@ class Page(Base):
     changes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_changed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # the article's own published time (of its current version): where the revisit ladder starts
+    published: Mapped[datetime | None]
 
 
 class Capture(Base):
@@ -188,8 +198,11 @@ class Capture(Base):
 
 
 class ArticleVersion(Base):
+    """One text of an article. A text is stored whenever it differs from the page's current one,
+    so a page that goes A, B, A has three versions, numbered 1, 2, 3."""
+
     __tablename__ = "article_versions"
-    __table_args__ = (UniqueConstraint("page_id", "content_hash"),)
+    __table_args__ = (UniqueConstraint("page_id", "number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
@@ -212,6 +225,8 @@ class ArticleVersion(Base):
     capture_id: Mapped[int | None] = mapped_column(
         ForeignKey("captures.id", ondelete="SET NULL"), index=True
     )
+    # 1, 2, 3 ... per page, in the order the texts were seen; pages.versions is the newest
+    number: Mapped[int] = mapped_column(Integer)
 
 
 class ExtractionError(Base):

@@ -37,6 +37,7 @@ from datetime import datetime
 from typing import Any
 
 from storage.records import ArticleRecord, Fetch, RunOwner
+from storage.revisit import DEFAULT_LADDER, RevisitPlan
 from storage.warc import Exchange, WarcWriterConfig
 
 # --- crawl -> recorder ----------------------------------------------------------------------
@@ -48,11 +49,17 @@ class RecorderConfig:
 
     db_url: str
     warc: WarcWriterConfig
-    site: str  # the site's name, base URL and profile source, as ``Archive.ensure_site`` takes
+    # the site: a registered one by this name, else the one this base URL belongs to, else a
+    # new one (``storage.sites.resolve_for_crawl``); ``base_url`` is empty for a crawl that
+    # named a registered site only
+    site: str
     base_url: str
     owner: RunOwner
-    profile: str | None = None
+    profile: str | None = None  # as ``sites.profile`` keeps it: a bundled name or TOML text
     trigger: str = "cli"
+    revisit_ladder: str = DEFAULT_LADDER  # when articles are due again (storage.revisit)
+    revisit_all: bool = False  # ask for every known article, due or not
+    wait: bool = False  # wait for a live run of the site to end, rather than fail
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +134,11 @@ class Opened:
     site_id: int
     run_id: int
     revalidate: bool  # the site's pages carry validators: a re-crawl can send conditional GETs
+    site: str = ""  # the site as the archive knows it: its name, base URL, stored profile
+    base_url: str = ""
+    profile: str | None = None
+    recrawl: bool = False  # an earlier run of the site captured something
+    plan: RevisitPlan = field(default_factory=RevisitPlan)  # what this run fetches
 
 
 @dataclass(frozen=True, slots=True)

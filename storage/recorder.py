@@ -32,7 +32,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from storage.errors import DatabaseError, DiskFullError, StorageError, WarcError
+from storage.errors import DatabaseError, DiskFullError, SiteBusyError, StorageError, WarcError
 from storage.liveness import HEARTBEAT_SECONDS
 from storage.processes import become_helper, helper_context
 from storage.protocol import (
@@ -53,6 +53,7 @@ from storage.protocol import (
 )
 from storage.records import CaptureRecord, Fetch
 from storage.reindex import bare_mime, index_file
+from storage.revisit import RevisitPlan, RevisitPolicy, load_plan
 from storage.warc import (
     Exchange,
     RevisitOf,
@@ -69,6 +70,8 @@ MAX_REMEMBERED_PAYLOADS = 200_000
 # Capture ids kept for articles still being extracted: at crawl rates (hundreds of pages a
 # second) this is minutes of slack, far more than extraction ever lags.
 MAX_PENDING_CAPTURES = 50_000
+# How often a crawl told to --wait looks again whether the site's other run has ended.
+WAIT_POLL_SECONDS = 1.0
 # How long a recorder that never finished opening the archive gets to stop by itself.
 UNOPENED_GRACE_SECONDS = 5.0
 
@@ -86,24 +89,36 @@ class Recorder:
 
     def __init__(self, config: RecorderConfig, reply: Callable[[FromRecorder], None]) -> None:
         from storage.archive import Archive  # in the recorder process only
+        from storage.sites import resolve_for_crawl
 
         self.reply = reply
         self.archive: Archive = Archive.open(config.db_url)
+        self.archive.revisits = RevisitPolicy.from_text(config.revisit_ladder)
         try:
             self.archive.reap_dead_runs()
-            self.site_id = self.archive.ensure_site(config.site, config.base_url, config.profile)
-            self.run_id = self.archive.start_run(self.site_id, config.trigger, config.owner)
-            self.opened = Opened(self.site_id, self.run_id,
-                                 revalidate=self.archive.has_validators(self.site_id))
+            # the registered site this crawl belongs to, by name or by URL (one identity)
+            site = resolve_for_crawl(self.archive, name=config.site,
+                                     url=config.base_url or None, profile=config.profile)
+            self.site_id = site.id
+            self.run_id = self._start_run(config)
             # on a first crawl of a site the database holds nothing to refer to: only this
             # run's own payloads are looked up; a re-crawl asks the database too
             self.recrawl = self.archive.has_captures(self.site_id, before_run=self.run_id)
+            # what the run fetches of what the archive knows: its hubs, the articles due, and
+            # the validators of every known article (the crawl process reads no database)
+            plan = (load_plan(self.archive, self.site_id, self.archive.revisits,
+                              revisit_all=config.revisit_all) if self.recrawl
+                    else RevisitPlan(revisit_all=config.revisit_all))
+            self.opened = Opened(self.site_id, self.run_id,
+                                 revalidate=self.archive.has_validators(self.site_id),
+                                 site=site.name, base_url=site.base_url, profile=site.profile,
+                                 recrawl=self.recrawl, plan=plan)
         except BaseException:
             self.archive.close()
             raise
         self.archive.batch()
         self.writer = WarcWriter(replace(config.warc,
-                                         is_part_of=f"{config.site}/run-{self.run_id}"))
+                                         is_part_of=f"{site.name}/run-{self.run_id}"))
         self.seen: dict[str, RevisitOf] = {}
         # capture key -> row id, until the article of that page arrives; most captures never
         # get one (listing pages, sitemaps, errors), so only the newest are kept
@@ -112,6 +127,21 @@ class Recorder:
         self.failed: str | None = None
         self.finished = False
         self.last_heartbeat = time.monotonic()
+
+    def _start_run(self, config: RecorderConfig) -> int:
+        """Start the site's run; with ``config.wait``, wait while another live run of the site
+        goes on (``SiteBusyError`` otherwise: one crawl per site at a time)."""
+        told = False
+        while True:
+            try:
+                return self.archive.start_run(self.site_id, config.trigger, config.owner)
+            except SiteBusyError as exc:
+                if not config.wait:
+                    raise
+                if not told:
+                    self.reply(Note(f"Waiting: {exc}"))
+                    told = True
+                time.sleep(WAIT_POLL_SECONDS)
 
     def recover(self) -> None:
         """Repair WARC files a killed crawl left open, and index their records: the rows of

@@ -1,8 +1,8 @@
 """Read-side library for the CLI: export, status, search and history over the archive database.
 
 Every function takes an ``Archive`` or a bare SQLAlchemy ``Engine``. "The latest version" of an
-article is the version whose hash the page holds now (``pages.content_hash``), not the newest
-row: a page whose text went back to an earlier wording shows that earlier version.
+article is its newest version (``pages.versions`` is its number); a page whose text went back to
+an earlier wording has that wording as a new version.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _current_versions() -> Any:
     """pages joined to their current version and the capture it was read from."""
     return (
         _pages.join(_versions, and_(_versions.c.page_id == _pages.c.id,
-                                    _versions.c.content_hash == _pages.c.content_hash))
+                                    _versions.c.number == _pages.c.versions))
         .outerjoin(_captures, _captures.c.id == _versions.c.capture_id)
         .outerjoin(_sites, _sites.c.id == _pages.c.site_id)
     )
@@ -241,9 +241,9 @@ def search_articles(source: Archive | Engine, query: str, limit: int = 20, *,
 def history(source: Archive | Engine, url: str) -> list[dict[str, Any]]:
     """Every stored version of one page, oldest first, with the capture each came from."""
     stmt = (
-        select(_versions.c.id, _versions.c.fetched_at, _versions.c.content_hash,
+        select(_versions.c.number, _versions.c.fetched_at, _versions.c.content_hash,
                _versions.c.title, func.length(_versions.c.text).label("text_length"),
-               (_versions.c.content_hash == _pages.c.content_hash).label("current"),
+               (_versions.c.number == _pages.c.versions).label("current"),
                _captures.c.warc_file, _captures.c.warc_offset, _captures.c.warc_record_id,
                _captures.c.fetched_at.label("captured_at"))
         .select_from(
@@ -251,16 +251,32 @@ def history(source: Archive | Engine, url: str) -> list[dict[str, Any]]:
             .outerjoin(_captures, _captures.c.id == _versions.c.capture_id)
         )
         .where(_pages.c.url == page_url(url))
-        .order_by(_versions.c.fetched_at, _versions.c.id)
+        .order_by(_versions.c.number)
     )
     with _reading(source) as conn:
         rows = conn.execute(stmt).mappings().all()
     return [
-        {"version": index, "fetched_at": _iso(row["fetched_at"]),
+        {"version": row["number"], "fetched_at": _iso(row["fetched_at"]),
          "content_hash": row["content_hash"], "title": row["title"],
          "text_length": row["text_length"], "current": bool(row["current"]),
          "capture": None if row["warc_file"] is None else {
              "warc_file": row["warc_file"], "warc_offset": row["warc_offset"],
              "record_id": row["warc_record_id"], "fetched_at": _iso(row["captured_at"])}}
-        for index, row in enumerate(rows, start=1)
+        for row in rows
     ]
+
+
+def version_texts(source: Archive | Engine, url: str, numbers: Iterable[int]
+                  ) -> dict[int, dict[str, Any]]:
+    """Title, text and fetch time of the given version numbers of one page (those that exist)."""
+    wanted = sorted(set(numbers))
+    stmt = (
+        select(_versions.c.number, _versions.c.title, _versions.c.text,
+               _versions.c.fetched_at)
+        .select_from(_pages.join(_versions, _versions.c.page_id == _pages.c.id))
+        .where(_pages.c.url == page_url(url), _versions.c.number.in_(wanted))
+    )
+    with _reading(source) as conn:
+        rows = conn.execute(stmt).mappings().all()
+    return {row["number"]: {"title": row["title"], "text": row["text"],
+                            "fetched_at": _iso(row["fetched_at"])} for row in rows}

@@ -245,12 +245,12 @@ def _hit(row: Any) -> Hit:
     )
 
 
-_CURRENT_ONLY = "AND m.content_hash = p.content_hash"
+_CURRENT_ONLY = "AND m.number = p.versions"
 _SITE_ONLY = "AND p.site_id = (SELECT id FROM sites WHERE name = :site)"
 
 
 # bm25 is lower for better matches; the title column weighs ten times the text. Only indexes
-# are read to rank: the FTS table, and the (page_id, content_hash) index that finds each page's
+# are read to rank: the FTS table, and the unique (page_id, number) index that finds each page's
 # current version (versions' own rows hold their texts). Ties go to the newer version.
 _SQLITE_MATCHES = """
 WITH m AS MATERIALIZED (
@@ -262,7 +262,7 @@ WITH m AS MATERIALIZED (
 _SQLITE_CURRENT = _SQLITE_MATCHES + """
 SELECT m.id FROM m JOIN article_versions av ON av.id = m.id JOIN pages p ON p.id = av.page_id
 WHERE EXISTS (SELECT 1 FROM article_versions cv WHERE cv.page_id = p.id
-              AND cv.content_hash = p.content_hash AND cv.id = m.id) {site}
+              AND cv.number = p.versions AND cv.id = m.id) {site}
 ORDER BY m.rank, m.id DESC LIMIT :limit OFFSET :offset
 """
 _SQLITE_ALL_VERSIONS = _SQLITE_MATCHES + """, r AS (
@@ -275,7 +275,7 @@ SELECT id FROM r WHERE n = 1 ORDER BY rank, id DESC LIMIT :limit OFFSET :offset
 """
 _SQLITE_ROWS = """
 SELECT v.id, v.page_id, p.url, v.title, v.published, v.published_raw, v.fetched_at,
-       v.capture_id, (v.content_hash = p.content_hash) AS current
+       v.capture_id, (v.number = p.versions) AS current
 FROM article_versions v JOIN pages p ON p.id = v.page_id WHERE v.id IN ({ids})
 """
 _SQLITE_SNIPPETS = """
@@ -287,12 +287,12 @@ FROM """ + SQLITE_TABLE + """ WHERE """ + SQLITE_TABLE + """ MATCH :match AND ro
 # to their pages; headlines are made for the page of results only.
 _PG_SEARCH = """
 WITH m AS MATERIALIZED (
-  SELECT v.id, v.page_id, v.content_hash, v.fetched_at,
+  SELECT v.id, v.page_id, v.number, v.fetched_at,
          ts_rank_cd(v.""" + PG_COLUMN + """, websearch_to_tsquery('simple', :query)) AS score
   FROM article_versions v
   WHERE v.""" + PG_COLUMN + """ @@ websearch_to_tsquery('simple', :query)
 ), ranked AS (
-  SELECT m.id, m.page_id, m.fetched_at, m.score, (m.content_hash = p.content_hash) AS current,
+  SELECT m.id, m.page_id, m.fetched_at, m.score, (m.number = p.versions) AS current,
          row_number() OVER (PARTITION BY m.page_id ORDER BY m.score DESC, m.fetched_at DESC)
            AS n
   FROM m JOIN pages p ON p.id = m.page_id

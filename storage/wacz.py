@@ -93,7 +93,7 @@ def _pages(engine: Engine, capture_ids: set[int]) -> Iterator[dict[str, Any]]:
     stmt = (select(pages.c.url, versions.c.title, versions.c.text, versions.c.capture_id,
                    captures.c.fetched_at)
             .select_from(pages.join(versions, (versions.c.page_id == pages.c.id)
-                                    & (versions.c.content_hash == pages.c.content_hash))
+                                    & (versions.c.number == pages.c.versions))
                          .join(captures, captures.c.id == versions.c.capture_id))
             .order_by(pages.c.id))
     with engine.connect() as conn:

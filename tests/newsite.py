@@ -152,6 +152,8 @@ class RequestRecord:
     method: str
     headers: list[tuple[str, str]]
     at: float
+    status: int = 0         # what the server answered (0: no answer, e.g. a slow page cut off)
+    body_bytes: int = 0     # bytes of body sent (0 for a 304 or a HEAD)
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -203,13 +205,20 @@ class Site:
     def slow_path(self) -> str:
         return self.article("slow").path
 
-    def edit_article(self, path: str, *, append: str, modified: datetime | None = None) -> None:
-        """Change an article in place (new paragraph, new validators), as an editor would."""
+    def edit_article(self, path: str, *, append: str | None = None,
+                     text: list[str] | None = None, modified: datetime | None = None) -> None:
+        """Change an article in place, as an editor would: a paragraph appended, or the whole
+        text replaced (``text``, e.g. reverting to an earlier one). Its validators change, and
+        the sitemaps and feeds date it ``modified`` (default: now), as WordPress does."""
         spec = self.article(path)
-        spec.text.append(append)
-        spec.modified = modified or spec.modified + timedelta(hours=1)
+        if text is not None:
+            spec.text = list(text)
+        if append is not None:
+            spec.text.append(append)
+        spec.modified = modified or datetime.now(WIB)
         assert self._render is not None
         self.resources[path] = self._render(spec)
+        _add_discovery(self, [a for a in self.articles if "hidden" not in a.flags])
 
 
 # --- building -----------------------------------------------------------------------------------
@@ -250,11 +259,14 @@ def _read_seed(path: Path = SEED_FILE) -> tuple[str, list[str], list[tuple[int, 
 
 
 def build_site(*, n_articles: int = 12, page_kb: int = 0, seed: int = 0,
-               per_page: int | None = None, seed_file: Path | None = SEED_FILE) -> Site:
+               per_page: int | None = None, seed_file: Path | None = SEED_FILE,
+               newest: datetime | None = None) -> Site:
     """Build the fixture newsroom: ``n_articles`` article pages plus hubs, feeds and traps.
 
     The first articles are the special cases (seed text, charset, broken HTML, slow, page-2-only);
     with a small ``n_articles`` the later specials are dropped, never the traps around them.
+    ``newest`` is the publication time of the newest article (default 28 April 2025, 14:05 WIB);
+    the others are older by an hour and a half to ten hours each.
     """
     rng = random.Random(seed)
     seed_data = _read_seed(seed_file) if seed_file else None
@@ -266,7 +278,7 @@ def build_site(*, n_articles: int = 12, page_kb: int = 0, seed: int = 0,
     # the seed's promo headlines become real articles, so its promos link somewhere true
     seed_headlines = [h for _, _, h in seed_data[2]] if seed_data else []
     titles = txt.TitleMaker(rng)
-    when = datetime(2025, 4, 28, 14, 5, tzinfo=WIB)
+    when = newest or datetime(2025, 4, 28, 14, 5, tzinfo=WIB)
     articles: list[ArticleSpec] = []
     for i, kind in enumerate(kinds):
         if i:
@@ -699,8 +711,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, *, head: bool) -> None:
         srv = self.server
-        srv.site.requests.append(RequestRecord(self.path, self.command, list(self.headers.items()),
-                                               time.time()))
+        record = RequestRecord(self.path, self.command, list(self.headers.items()), time.time())
+        srv.site.requests.append(record)
         path = self.path.split("#", 1)[0]
         if path.startswith(("http://", "https://")):
             path = "/" + path.split("/", 3)[-1]
@@ -714,6 +726,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body, gz = srv.rendered(path, res)
         if res.status == 200 and self._not_modified(res):
+            record.status = 304
             self.send_response(304)
             self._validators(res, weak=False)
             self.end_headers()
@@ -731,8 +744,10 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in res.headers:
             self.send_header(name, value.replace(PLACEHOLDER, srv.base))
         self.end_headers()
+        record.status = res.status
         if not head:
             self.wfile.write(payload)
+            record.body_bytes = len(payload)
 
     def _validators(self, res: Resource, *, weak: bool) -> None:
         if res.etag:

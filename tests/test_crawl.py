@@ -291,14 +291,21 @@ def test_recrawl_stores_no_duplicates_and_catches_edits(tmp_path: Path) -> None:
     with serve(site) as base:
         assert crawl(base, data_dir).returncode == 0
         first = {row["url"]: row for row in export(data_dir)}
+        seen = len(base.requests)
         again = crawl(base, data_dir)
         assert again.returncode == 0
         assert {row["url"]: row["versions"] for row in export(data_dir)} == {u: 1 for u in first}
-        # the second visit asked conditionally, and the server said 304
-        assert any(r.header("If-None-Match") for r in base.requests)
+        # nothing was due (the articles are old) and nothing dated newer: no article body again
+        bodies = [r.path for r in base.requests[seen:]
+                  if base.rstrip("/") + r.path in first and r.body_bytes]
+        assert bodies == []
         edited = site.articles[1]
         site.edit_article(edited.path, append="Paragraf tambahan setelah ralat redaksi.")
+        seen = len(base.requests)
         assert crawl(base, data_dir).returncode == 0
+        # the sitemap dates the edit after the last fetch: asked again, conditionally
+        [asked] = [r for r in base.requests[seen:] if r.path == edited.path]
+        assert asked.header("If-None-Match") and asked.status == 200
     rows = {row["url"]: row for row in export(data_dir)}
     assert rows[edited.url(base)]["versions"] == 2
     shown = run_arsip("history", edited.url(base), "--json", "--data-dir", str(data_dir))

@@ -64,7 +64,9 @@ def pywb(tmp_path_factory: pytest.TempPathFactory
     data_dir = root / "arsip-data"
     with serve(site) as base:
         assert run_arsip("crawl", base, "--data-dir", str(data_dir), *CRAWL).returncode == 0
-        assert run_arsip("crawl", base, "--data-dir", str(data_dir), *CRAWL).returncode == 0
+        # every known article asked again (conditionally), due or not: 304 revisits to replay
+        assert run_arsip("crawl", base, "--data-dir", str(data_dir), *CRAWL,
+                         "-s", "ARSIP_REVISIT_ALL=True").returncode == 0
         warcs = sorted((data_dir / "warc").glob("*.warc.gz"))
         pywb_dir = root / "pywb"
         pywb_dir.mkdir()

@@ -42,7 +42,9 @@ def archived(tmp_path_factory: pytest.TempPathFactory
         first = run_arsip("crawl", base, "--data-dir", str(data_dir), *CRAWL)
         assert first.returncode == 0, first.stderr
         site.edit_article(site.articles[1].path, append=EDIT)
-        second = run_arsip("crawl", base, "--data-dir", str(data_dir), *CRAWL)
+        # every known article asked again (conditionally), due or not: 304 revisits to replay
+        second = run_arsip("crawl", base, "--data-dir", str(data_dir), *CRAWL,
+                           "-s", "ARSIP_REVISIT_ALL=True")
         assert second.returncode == 0, second.stderr
         yield site, base, data_dir
 

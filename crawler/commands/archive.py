@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -88,18 +89,21 @@ def status(as_json: bool, data_dir: Path, db_url: str) -> None:
     Example:
       arsip status --data-dir /srv/arsip
     """
-    from crawler.summary import print_status
+    from crawler.summary import print_sites_health, print_status
+    from storage.health import sites_health
     from storage.report import archive_status
 
     archive = open_existing_archive(data_dir, db_url)
     try:
         report = archive_status(archive, data_dir / "warc")
+        report["site_health"] = sites_health(archive)
     finally:
         archive.close()
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     else:
-        print_status(report)
+        print_status({k: v for k, v in report.items() if k != "site_health"})
+        print_sites_health(report["site_health"])
 
 
 @click.command()
@@ -147,31 +151,73 @@ def search(query: str, limit: int, all_versions: bool, site: str | None, as_json
 
 @click.command()
 @click.argument("url")
-@click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
+@click.argument("versions", nargs=-1, type=click.IntRange(min=1), metavar="[A B]")
+@click.option("--diff", is_flag=True,
+              help="Show what changed between versions A and B, word by word [default: the "
+                   "last two].")
+@click.option("--json", "as_json", is_flag=True, help="Print the versions (or the diff) as JSON.")
 @archive_options
 @expected_errors
-def history(url: str, as_json: bool, data_dir: Path, db_url: str) -> None:
-    """List every stored version of one article, with the WARC record each came from.
+def history(url: str, versions: tuple[int, ...], diff: bool, as_json: bool, data_dir: Path,
+            db_url: str) -> None:
+    """List every stored version of one article, with its capture time and WARC record.
 
     \b
     Example:
       arsip history https://kudakyv.com/2025/04/28/korea-utara-bantu-rusia/
+      arsip history https://kudakyv.com/2025/04/28/korea-utara-bantu-rusia/ --diff 1 3
     """
     from storage.report import history as versions_of
 
+    if versions and not diff:
+        raise click.UsageError("version numbers go with --diff: arsip history URL --diff A B")
+    if diff and len(versions) not in (0, 2):
+        raise click.UsageError("--diff takes two version numbers, or none for the last two")
     archive = open_existing_archive(data_dir, db_url)
     try:
-        versions = versions_of(archive, url)
+        found = versions_of(archive, url)
+        if not found:
+            raise ArsipError(f"the archive holds no article at {url}")
+        if diff:
+            show_diff(archive, url, found, versions, as_json)
+            return
     finally:
         archive.close()
-    if not versions:
-        raise ArsipError(f"the archive holds no article at {url}")
     if as_json:
-        click.echo(json.dumps(versions, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
-    for version in versions:
+    for version in found:
         capture = version["capture"] or {}
         mark = " (current)" if version["current"] else ""
         click.echo(f"v{version['version']}{mark}  {version['fetched_at']}  "
                    f"{version['text_length']} chars  {version['title']}\n"
                    f"    {capture.get('warc_file', '-')} @ {capture.get('warc_offset', '-')}")
+
+
+def show_diff(archive: Any, url: str, found: list[dict[str, Any]], versions: tuple[int, ...],
+              as_json: bool) -> None:
+    """The word-level diff between two versions of ``url`` (the last two by default)."""
+    from crawler.summary import print_diff
+    from storage.report import version_texts
+    from storage.textdiff import word_diff
+
+    numbers = [v["version"] for v in found]
+    if not versions:
+        if len(numbers) < 2:
+            raise ArsipError(f"{url} has one version only: nothing to compare")
+        versions = (numbers[-2], numbers[-1])
+    missing = [n for n in versions if n not in numbers]
+    if missing:
+        raise ArsipError(f"{url} has no version {missing[0]}; it has versions "
+                         f"{numbers[0]} to {numbers[-1]}")
+    a, b = versions
+    texts = version_texts(archive, url, (a, b))
+    title = word_diff(texts[a]["title"] or "", texts[b]["title"] or "")
+    body = word_diff(texts[a]["text"], texts[b]["text"])
+    if as_json:
+        click.echo(json.dumps({"url": url, "from": {"version": a, **texts[a]},
+                               "to": {"version": b, **texts[b]},
+                               "title": [vars(p) for p in title],
+                               "text": [vars(p) for p in body]}, ensure_ascii=False, indent=2))
+        return
+    print_diff(url, (a, texts[a]["fetched_at"]), (b, texts[b]["fetched_at"]), title, body)

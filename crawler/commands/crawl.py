@@ -11,11 +11,13 @@ from urllib.parse import urlsplit
 import click
 
 from crawler.commands.common import archive_options, expected_errors
+from crawler.errors import ArsipError
 
 
 @click.command()
 @click.argument("urls", nargs=-1)
-@click.option("--site", help="Site profile name or .toml path (start URLs, rules).")
+@click.option("--site", help="A site registered with `arsip sites add`, or a site profile name "
+              "or .toml path (start URLs, rules).")
 @click.option("--max-pages", type=click.IntRange(min=1), help="Stop after fetching N pages.")
 @click.option("--since", help="Skip articles dated before DATE (YYYY-MM-DD, midnight UTC): "
               "by their sitemap or feed date, or by their own published date.")
@@ -24,11 +26,14 @@ from crawler.commands.common import archive_options, expected_errors
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (INFO) on stderr.")
 @click.option("--progress/--no-progress", default=None,
               help="Live progress [default: on when stderr is a terminal].")
+@click.option("--wait", is_flag=True,
+              help="If the site is being crawled already (by the daemon, or another crawl), "
+                   "wait for that crawl to end rather than stop with an error.")
 @archive_options
 @expected_errors
 def crawl(urls: tuple[str, ...], site: str | None, max_pages: int | None, since: str | None,
-          overrides: tuple[str, ...], verbose: bool, progress: bool | None, data_dir: Path,
-          db_url: str) -> None:
+          overrides: tuple[str, ...], verbose: bool, progress: bool | None, wait: bool,
+          data_dir: Path, db_url: str) -> None:
     """Crawl a news site once: every article into the database, every response into WARC.
 
     Ctrl-C (or SIGTERM, SIGHUP) stops it cleanly: requests in flight finish and everything
@@ -39,7 +44,12 @@ def crawl(urls: tuple[str, ...], site: str | None, max_pages: int | None, since:
       arsip crawl https://kudakyv.com/ --max-pages 500 --since 2025-04-01
     """
     from crawler.config import parse_since
+    from scheduler.child import DaemonGoneError, exit_with_daemon
 
+    try:
+        exit_with_daemon()  # started by `arsip daemon`: end with it
+    except DaemonGoneError as exc:
+        raise ArsipError(str(exc)) from None
     if not urls and not site:
         raise click.UsageError("give at least one URL, or --site NAME")
     for url in urls:
@@ -55,6 +65,8 @@ def crawl(urls: tuple[str, ...], site: str | None, max_pages: int | None, since:
     }
     if max_pages:
         settings["ARSIP_MAX_PAGES"] = max_pages
+    if wait:
+        settings["ARSIP_WAIT"] = True
     for item in overrides:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():

@@ -4,10 +4,11 @@ Extraction is CPU-bound (lxml + trafilatura, milliseconds a page); in the crawl 
 stall downloads and use one core. A pool sized to the CPU count uses every core while the reactor
 keeps fetching.
 
-The pool is started as soon as a crawl knows its settings, before Scrapy builds its engine and
-before the database is migrated: a spawned worker spends most of a second importing lxml and
-trafilatura, and that time is better spent while the crawl process is busy setting up than
-after the first article has arrived.
+On a first crawl the pool is started as soon as the crawl knows its settings, before Scrapy
+builds its engine and before the database is migrated: a spawned worker spends most of a second
+importing lxml and trafilatura, and that time is better spent while the crawl process is busy
+setting up than after the first article has arrived. A re-crawl may extract nothing at all (its
+articles answer 304, or are not due): its pool starts with the first page to extract.
 """
 
 from __future__ import annotations
@@ -28,12 +29,22 @@ TASKS_PER_WORKER = 2000
 
 
 class ExtractionPool:
-    """``workers`` extraction processes, warming up from the moment this is built."""
+    """``workers`` extraction processes, warming up from ``start()`` (or from the first page)."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, *, start: bool = True) -> None:
         self.workers = workers
         self.in_flight = 0  # pages submitted and not answered yet
-        self._executor: ProcessPoolExecutor | None = self._start()
+        self._shut = False
+        self._executor: ProcessPoolExecutor | None = self._start() if start else None
+
+    @property
+    def started(self) -> bool:
+        return self._executor is not None
+
+    def start(self) -> None:
+        """Start the workers now (once): they warm up while the crawl fetches."""
+        if self._executor is None and not self._shut:
+            self._executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
         # spawn, not fork: forking a process that runs a reactor and threads is unsafe. (A fork
@@ -63,6 +74,7 @@ class ExtractionPool:
 
     async def _extract(self, html: str, url: str, profile: SiteProfile,
                        want_links: bool) -> PageResult:
+        self.start()  # the first page of a re-crawl to extract
         for attempt in (1, 2):
             executor = self._executor
             if executor is None:
@@ -90,6 +102,7 @@ class ExtractionPool:
     def shutdown(self, *, wait: bool = True) -> None:
         """Stop the workers: pages not started are dropped, pages in progress finish (``wait``:
         before this returns); safe to call more than once."""
+        self._shut = True
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=wait, cancel_futures=True)

@@ -7,6 +7,7 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from crawler import health
 from crawler.context import CrawlContext, context_of
 from crawler.items import PageItem
 from storage.protocol import Article, ExtractionFailed
@@ -33,6 +34,7 @@ class StoragePipeline:
         if not isinstance(item, PageItem):
             return item
         recorder, stats = self.ctx.recorder, self.crawler.stats
+        health.count(stats, item.article)
         if item.article is None:
             logger.warning("No article extracted from %s: %s", item.url, item.error)
             recorder.send(ExtractionFailed(item.capture_key, item.url, item.fetched_at,

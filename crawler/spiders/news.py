@@ -14,6 +14,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -40,12 +41,13 @@ from crawler.discovery import (
     same_site,
     should_skip,
 )
-from crawler.errors import UsageError
+from crawler.errors import ProfileError, UsageError
 from crawler.items import PageItem
 from crawler.requisites import MAX_CSS_DEPTH, css_requisites, host_allowed, host_of, page_requisites
 from crawler.runtime import CrawlRuntime
-from crawler.sites import SiteProfile, default_profile, load_profile
-from storage.protocol import FetchNoted
+from crawler.sites import SiteProfile, default_profile, load_profile, stored_profile
+from storage.protocol import FetchNoted, Opened
+from storage.revisit import RevisitPlan
 
 logger = logging.getLogger(__name__)
 
@@ -64,15 +66,21 @@ _OG_TYPE = re.compile(
 _HEAD_BYTES = 200_000  # og:type lives in <head>; never scan a huge body for it
 
 
-def _profile_for(config: CrawlConfig, site: str | None, urls: tuple[str, ...]) -> SiteProfile:
+def _profile_for(config: CrawlConfig, site: str | None, urls: tuple[str, ...]
+                 ) -> tuple[SiteProfile, bool]:
+    """How to crawl, and whether the crawl chose it (a profile by name or path). A name that is
+    no profile is taken for a site registered with ``arsip sites add``: the recorder finds it
+    in the archive, with its stored profile and base URL, before anything is fetched."""
     name = site or config.site
     if name:
-        profile = load_profile(name, (config.data_dir / "sites",))
-        return profile.with_start_urls(urls) if urls else profile
+        try:
+            profile = load_profile(name, (config.data_dir / "sites",))
+        except ProfileError:
+            return SiteProfile(name=name, base_url="", start_urls=urls), False
+        return (profile.with_start_urls(urls) if urls else profile), True
     if not urls:
         raise UsageError("give a start URL (-a url=https://site/) or a site profile (-a site=NAME)")
-    profile = default_profile(urls[0])
-    return profile.with_start_urls(urls)
+    return default_profile(urls[0]).with_start_urls(urls), False
 
 
 class NewsSpider(scrapy.Spider):
@@ -99,14 +107,18 @@ class NewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider: NewsSpider = super().from_crawler(crawler, *args, **kwargs)
         config = CrawlConfig.from_settings(crawler.settings)
-        profile = _profile_for(config, spider.site_arg, spider.start_url_args)
+        profile, spider.chosen_profile = _profile_for(config, spider.site_arg,
+                                                      spider.start_url_args)
         spider.since = parse_since(spider.since_arg) or config.since
         spider.profile = profile
-        spider.allowed_domains = list(profile.domains)
+        # a registered site named alone gets its domains once the recorder has found it
+        spider.allowed_domains = list(profile.domains) if profile.base_url else []
         runtime = spider.runtime_arg or CrawlRuntime()
         spider.arsip = CrawlContext.open(config, profile, runtime)
         runtime.attach(crawler, spider.arsip)
         spider.scheduled = set()
+        spider.not_due = set()  # hashes of known articles this run leaves alone
+        spider.plan = RevisitPlan()  # until the run is open
         return spider
 
     # --- discovery ------------------------------------------------------------------------------
@@ -117,6 +129,9 @@ class NewsSpider(scrapy.Spider):
         # archive could not be opened, fetches nothing at all
         if not await maybe_deferred_to_future(self.arsip.runtime.until_opened()):
             return
+        opened = self.arsip.run
+        assert opened is not None
+        self._adopt(opened)
         profile = self.profile
         if self.crawler.settings.getbool("ROBOTSTXT_OBEY"):
             # RobotsTxtMiddleware fetches (and we archive) robots.txt anyway: read its Sitemap
@@ -130,7 +145,39 @@ class NewsSpider(scrapy.Spider):
         for url in profile.feeds:
             yield self._request(url, self.parse_feed, PRIORITY_DISCOVERY)
         for url in profile.start_urls:
+            self._first_time(url)
             yield self._request(url, self.parse_page, PRIORITY_HUB + 1, start=True)
+        # every hub the site has shown before, whatever this run's discovery finds
+        for url in self.plan.hubs:
+            if self._first_time(url):
+                yield self._request(url, self.parse_known_hub, PRIORITY_HUB)
+        # and the articles whose turn has come, even if no listing shows them any more
+        for url in self.plan.due:
+            if self._first_time(url):
+                self._count("arsip/revisits_due")
+                yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
+
+    def _adopt(self, opened: Opened) -> None:
+        """Crawl the site as the archive knows it (``storage.sites``): under its registered
+        name, with its stored profile unless this crawl chose a profile itself; and take the
+        run's revisit plan."""
+        if not self.chosen_profile:
+            profile = self.profile
+            try:
+                if opened.profile:
+                    profile = stored_profile(opened.profile, opened.site)
+                elif not profile.base_url:
+                    profile = default_profile(opened.base_url)
+            except ProfileError as exc:  # a stored profile this arsip cannot read
+                logger.error("%s; crawling with the general rules", exc)
+                profile = default_profile(opened.base_url)
+            if self.start_url_args:
+                profile = profile.with_start_urls(self.start_url_args)
+            self.profile = self.arsip.profile = replace(profile, name=opened.site)
+            self.allowed_domains = list(self.profile.domains)
+        self.plan = self.arsip.revisits = opened.plan
+        if not opened.recrawl:
+            self.arsip.pool.start()  # a first crawl extracts every article: warm up now
 
     def _request(
         self, url: str, callback: Any, priority: int, *, dont_obey_robotstxt: bool = False,
@@ -172,7 +219,29 @@ class NewsSpider(scrapy.Spider):
             if self._first_time(url):
                 yield self._request(url, self.parse_sitemap, PRIORITY_DISCOVERY)
 
+    def parse_known_hub(self, response: Response) -> Iterator[scrapy.Request | PageItem]:
+        """A hub the archive knew: a sitemap, a feed or a listing page, told by its body."""
+        head = response.body[:4096]
+        if head[:2] == b"\x1f\x8b":  # a .xml.gz file: a sitemap
+            yield from self.parse_sitemap(response)
+            return
+        lowered = head.lstrip().lower()
+        if not lowered.startswith((b"<?xml", b"<urlset", b"<sitemapindex", b"<rss", b"<feed",
+                                   b"<rdf")):
+            yield from self.parse_page(response)
+        elif b"<urlset" in lowered or b"<sitemapindex" in lowered:
+            yield from self.parse_sitemap(response)
+        else:
+            yield from self.parse_feed(response)
+
+    def _note_hub(self, response: Response) -> None:
+        # sitemaps and feeds are hubs too: the next run fetches them even if discovery does not
+        if response.status == 200:
+            self.arsip.recorder.send(FetchNoted(response.url, "hub", _fetched_at(response),
+                                                response.status))
+
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        self._note_hub(response)
         try:
             sitemap = parse_sitemap(response.body)
         except MalformedDocumentError as exc:
@@ -187,11 +256,13 @@ class NewsSpider(scrapy.Spider):
             if self._too_old(link):
                 continue
             if sitemap.is_index:
-                yield self._request(link.url, self.parse_sitemap, PRIORITY_DISCOVERY)
-            elif self._new_on_site(link.url):
+                if self._first_time(link.url):
+                    yield self._request(link.url, self.parse_sitemap, PRIORITY_DISCOVERY)
+            elif self._new_on_site(link.url, link.changed):
                 yield self._article_request(link)
 
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+        self._note_hub(response)
         try:
             links = parse_feed(response.body)
         except MalformedDocumentError as exc:
@@ -200,8 +271,8 @@ class NewsSpider(scrapy.Spider):
             return
         for link in links:
             url = urljoin(response.url, link.url)
-            if not self._too_old(link) and self._new_on_site(url):
-                yield self._article_request(Link(url, link.date))
+            if not self._too_old(link) and self._new_on_site(url, link.changed):
+                yield self._article_request(Link(url, link.date, link.modified))
 
     def _article_request(self, link: Link) -> scrapy.Request:
         return self._request(link.url, self.parse_page, PRIORITY_ARTICLE, listed=link.date,
@@ -276,7 +347,7 @@ class NewsSpider(scrapy.Spider):
                   ) -> Iterator[scrapy.Request]:
         """Requests for links an extraction worker found on an article page."""
         for url in articles:
-            if self._first_time(url):
+            if self._due(url) and self._first_time(url):
                 yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
         for url in hubs:
             if self._first_time(url):
@@ -328,9 +399,21 @@ class NewsSpider(scrapy.Spider):
         for url in assets:
             yield from self._requisite(url, meta["arsip_static"], css=False, depth=depth)
 
-    def _new_on_site(self, url: str) -> bool:
-        """A link on this site, worth fetching, not asked for yet."""
-        return same_site(url, self.profile) and not should_skip(url) and self._first_time(url)
+    def _new_on_site(self, url: str, dated: datetime | None = None) -> bool:
+        """An article link on this site, worth fetching on this run, not asked for yet."""
+        return (same_site(url, self.profile) and not should_skip(url) and self._due(url, dated)
+                and self._first_time(url))
+
+    def _due(self, url: str, dated: datetime | None = None) -> bool:
+        """Whether this run fetches an article it found a link to: one never seen, one whose
+        turn has come, or one a sitemap or feed dates after its last fetch (storage.revisit)."""
+        if self.plan.wants(url, dated):
+            return True
+        key = hash(url)
+        if key not in self.not_due:
+            self.not_due.add(key)
+            self._count("arsip/not_due")
+        return False
 
     def _first_time(self, url: str) -> bool:
         """Whether this spider has not asked for ``url`` yet. Menus and related links repeat on
@@ -345,11 +428,15 @@ class NewsSpider(scrapy.Spider):
     def _follow(self, response: Response, hrefs: list[str]) -> Iterator[scrapy.Request]:
         for href in hrefs:
             url = response.urljoin(href.strip()).split("#", 1)[0]
-            if not self._first_time(url) or not same_site(url, self.profile) or should_skip(url):
+            key = hash(url)
+            if key in self.scheduled or key in self.not_due:
+                continue  # menus and related links repeat on every page: answer cheaply
+            if not same_site(url, self.profile) or should_skip(url):
                 continue
             if looks_like_article(url, self.profile):
-                yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
-            elif looks_like_hub(url):
+                if self._due(url) and self._first_time(url):
+                    yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
+            elif looks_like_hub(url) and self._first_time(url):
                 yield self._request(url, self.parse_page, PRIORITY_HUB)
 
     def _item(self, response: TextResponse, *, want_links: bool) -> PageItem:
@@ -368,8 +455,12 @@ class NewsSpider(scrapy.Spider):
     def on_error(self, failure: Failure) -> None:
         if failure.check(HttpError):
             # archived already (WARC + captures); Scrapy counts it by status in its stats
-            status = failure.value.response.status
-            logger.info("HTTP %d for %s", status, failure.value.response.url)
+            response = failure.value.response
+            logger.info("HTTP %d for %s", response.status, response.url)
+            if response.meta.get("arsip_article"):
+                # its next visit depends on it: a server error is retried on the next run
+                self.arsip.recorder.send(FetchNoted(response.url, "article",
+                                                    _fetched_at(response), response.status))
             return
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"

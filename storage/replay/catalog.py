@@ -103,41 +103,29 @@ class Catalog:
     def versions(self, url: str) -> list[Version]:
         """Every version of the article at ``url``, oldest first."""
         stmt = (
-            select(_versions, (_versions.c.content_hash == _pages.c.content_hash)
+            select(_versions, (_versions.c.number == _pages.c.versions)
                    .label("is_current"), _captures.c.fetched_at.label("capture_at"))
             .select_from(_pages.join(_versions, _versions.c.page_id == _pages.c.id)
                          .outerjoin(_captures, _captures.c.id == _versions.c.capture_id))
             .where(_pages.c.url.in_(self._forms(url)))
-            .order_by(_versions.c.fetched_at, _versions.c.id)
+            .order_by(_versions.c.number)
         )
         return [
-            Version(number=n, id=row.id, fetched_at=row.fetched_at, title=row.title,
+            Version(number=row.number, id=row.id, fetched_at=row.fetched_at, title=row.title,
                     authors=list(row.authors or ()), published=row.published_raw,
                     language=row.language, text=row.text, related=list(row.related or ()),
                     current=bool(row.is_current), capture_id=row.capture_id,
                     capture_at=row.capture_at)
-            for n, row in enumerate(self._all(stmt), start=1)
+            for row in self._all(stmt)
         ]
 
     def versions_by_capture(self, capture_ids: Sequence[int]) -> dict[int, int]:
         """capture id -> the version number of the article text first read from it."""
         if not capture_ids:
             return {}
-        stmt = (select(_versions.c.capture_id, _versions.c.page_id, _versions.c.id)
+        stmt = (select(_versions.c.capture_id, _versions.c.number)
                 .where(_versions.c.capture_id.in_(list(capture_ids))))
-        found = self._all(stmt)
-        if not found:
-            return {}
-        page_ids = {row.page_id for row in found}
-        order = self._all(select(_versions.c.id, _versions.c.page_id)
-                          .where(_versions.c.page_id.in_(page_ids))
-                          .order_by(_versions.c.fetched_at, _versions.c.id))
-        numbers: dict[int, int] = {}
-        per_page: dict[int, int] = {}
-        for version_id, page_id in order:
-            per_page[page_id] = per_page.get(page_id, 0) + 1
-            numbers[version_id] = per_page[page_id]
-        return {row.capture_id: numbers[row.id] for row in found}
+        return {row.capture_id: row.number for row in self._all(stmt)}
 
     def is_article(self, url: str, captured: Sequence[str] | None = None) -> bool:
         """Whether the archive holds article text for ``url`` (``captured``: the URLs of its

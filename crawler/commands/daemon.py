@@ -1,0 +1,65 @@
+"""``arsip daemon``: keep every scheduled site's archive current (``scheduler.daemon``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from crawler.commands.common import archive_options, expected_errors
+
+
+@click.command()
+@click.option("--max-concurrent", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Crawls running at once, at most.")
+@click.option("--jitter", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="Delay each run by up to this many seconds (and 10% of its interval at "
+                   "most), so sites do not all start at once.")
+@click.option("--stop-timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="On SIGTERM or Ctrl-C, seconds running crawls get to close their WARC files "
+                   "before SIGKILL.")
+@click.option("--sites-poll", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+              help="Seconds between looks at the sites table (arsip sites add/pause/remove "
+                   "take effect within this).")
+@click.option("--keep-logs", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Crawl logs kept per site (the oldest are removed).")
+@click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="A setting for every crawl, as `arsip crawl -s` takes (repeatable).")
+@archive_options
+@expected_errors
+def daemon(max_concurrent: int, jitter: float, stop_timeout: float, sites_poll: float,
+           keep_logs: int, settings: tuple[str, ...], data_dir: Path, db_url: str) -> None:
+    """Crawl every site registered with `arsip sites add` on its schedule, until stopped.
+
+    A run missed while the daemon was down runs once when it starts; sites whose crawl died
+    with an earlier daemon run first. Its log is DATA_DIR/logs/daemon.log (and stdout on a
+    terminal); each crawl logs to its own file beside it. SIGTERM or Ctrl-C stops it cleanly.
+
+    \b
+    Example:
+      arsip sites add https://kudakyv.com/ --every 30m
+      arsip daemon --max-concurrent 4
+    """
+    from scheduler.daemon import Daemon, DaemonConfig
+    from scheduler.logs import configure_logging
+    from storage.archive import Archive
+
+    for item in settings:
+        name, sep, _ = item.partition("=")
+        if not sep or not name.strip():
+            raise click.UsageError(f"-s expects NAME=VALUE, got {item!r}")
+    log = configure_logging(data_dir / "logs", to_stdout=sys.stdout.isatty())
+    if not sys.stdout.isatty():
+        click.echo(f"arsip daemon: logging to {log}", err=True)
+    archive = Archive.open(db_url)
+    try:
+        code = Daemon(DaemonConfig(
+            data_dir=data_dir, db_url=db_url,
+            crawl_command=(sys.executable, "-m", "crawler.cli"),
+            max_concurrent=max_concurrent, max_jitter=jitter, stop_timeout=stop_timeout,
+            sites_poll=sites_poll, settings=settings, keep_logs=keep_logs,
+        ), archive).run()
+    finally:
+        archive.close()
+    sys.exit(code)

@@ -1,0 +1,336 @@
+"""``arsip daemon``: keeps every scheduled site's archive current.
+
+One loop, in the main thread, owns everything that happens to processes:
+
+- APScheduler (``scheduler.jobs``) says when each site is due and hands the site to the loop;
+- the loop starts due crawls as subprocesses (``scheduler.runner``), at most ``max_concurrent``
+  at a time, sites whose last run died with an earlier daemon first, then by due time; a site
+  still being crawled when it comes due again runs once more right after (coalesced);
+- it reaps finished crawls and logs one line per run with its figures, and a warning when the
+  site's extraction health jumped (``storage.health``);
+- every ``sites_poll`` seconds it re-reads ``sites`` and brings the jobs in step;
+- SIGTERM, SIGINT or SIGHUP (to the daemon or to its whole process group) stop it: no new runs,
+  SIGTERM to each running crawl, up to ``stop_timeout`` seconds for them to close their WARC
+  files and commit, then SIGKILL; exit 0. A second signal skips the wait.
+
+It sleeps in ``select`` on a pipe that signals (``signal.set_wakeup_fd``), APScheduler's thread
+and finished children (SIGCHLD) all write to, so it reacts at once and never polls in a loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import select
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from scheduler.jobs import Jobs, SiteSchedule
+from scheduler.runner import RunningCrawl, last_error_line, prune_logs, start_crawl
+
+if TYPE_CHECKING:
+    from storage.archive import Archive
+    from storage.sites import SiteRow
+
+logger = logging.getLogger("arsip.daemon")
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# runs of the daemon's crawls that did not end by themselves: their sites are crawled first
+UNFINISHED = ("killed", "interrupted", "running")
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """How the daemon runs; one per daemon."""
+
+    data_dir: Path
+    db_url: str
+    crawl_command: tuple[str, ...]  # how to run ``arsip`` (scheduler never imports crawler)
+    max_concurrent: int = 2
+    max_jitter: float = 60.0
+    stop_timeout: float = 60.0
+    sites_poll: float = 5.0
+    settings: tuple[str, ...] = ()  # NAME=VALUE for every crawl
+    keep_logs: int = 100
+
+    @property
+    def logs(self) -> Path:
+        return self.data_dir / "logs"
+
+
+@dataclass
+class Pending:
+    """A site due to be crawled, waiting for a free slot (or for its running crawl to end)."""
+
+    site_id: int
+    due: datetime
+    recovery: bool = False
+
+
+class Daemon:
+    """See the module docs. ``run()`` returns the exit code."""
+
+    def __init__(self, config: DaemonConfig, archive: Archive) -> None:
+        self.config = config
+        self.archive = archive
+        self.jobs = Jobs(self._on_due, config.max_jitter)
+        self.due: queue.SimpleQueue[tuple[int, datetime]] = queue.SimpleQueue()
+        self.pending: dict[int, Pending] = {}
+        self.running: dict[int, RunningCrawl] = {}
+        self.sites: dict[int, SiteRow] = {}
+        self.written_next: dict[int, datetime | None] = {}
+        self.signals = 0
+        self.runs_done = 0
+        self._wake_r, self._wake_w = os.pipe()
+        for fd in (self._wake_r, self._wake_w):
+            os.set_blocking(fd, False)
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        with self._signals():
+            logger.info("arsip daemon started (pid %d): at most %d crawls at once; data in %s",
+                        os.getpid(), self.config.max_concurrent, self.config.data_dir)
+            self._recover()
+            self._sync()
+            if not self.sites:
+                logger.info("no site is scheduled yet (arsip sites add URL --every 1h); "
+                            "sites added later are picked up within %.0f s",
+                            self.config.sites_poll)
+            self.jobs.start()
+            try:
+                next_sync = time.monotonic() + self.config.sites_poll
+                while not self.signals:
+                    self._dispatch()
+                    self._wait(max(0.0, next_sync - time.monotonic()))
+                    self._take_due()
+                    self._reap()
+                    if time.monotonic() >= next_sync:
+                        self._sync()
+                        next_sync = time.monotonic() + self.config.sites_poll
+                    self._write_next_runs()
+            finally:
+                self.jobs.shutdown()
+                self._stop_crawls()
+        logger.info("arsip daemon stopped")
+        return 0
+
+    def _on_due(self, site_id: int, due: datetime) -> None:
+        # APScheduler's thread: hand over, wake the loop, return at once
+        self.due.put((site_id, due))
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_w, b"\0")
+
+    def _wait(self, timeout: float) -> None:
+        readable, _, _ = select.select([self._wake_r], [], [], timeout)
+        if readable:
+            with contextlib.suppress(BlockingIOError, OSError):
+                while os.read(self._wake_r, 4096):
+                    pass
+
+    def _take_due(self) -> None:
+        while True:
+            try:
+                site_id, due = self.due.get_nowait()
+            except queue.Empty:
+                return
+            if site_id in self.pending:
+                continue  # coalesced with the run already waiting
+            self.pending[site_id] = Pending(site_id, due)
+
+    def _dispatch(self) -> None:
+        """Start waiting crawls while there is room: recoveries first, then by due time."""
+        while len(self.running) < self.config.max_concurrent:
+            ready = [p for p in self.pending.values()
+                     if p.site_id not in self.running and p.site_id in self.sites]
+            if not ready:
+                return
+            chosen = min(ready, key=lambda p: (not p.recovery, p.due))
+            del self.pending[chosen.site_id]
+            self._start(chosen)
+
+    def _start(self, pending: Pending) -> None:
+        site = self.sites[pending.site_id]
+        try:
+            crawl = start_crawl(
+                list(self.config.crawl_command), site_id=site.id, site=site.name,
+                due=pending.due, data_dir=self.config.data_dir, db_url=self.config.db_url,
+                max_pages=site.max_pages, settings=self.config.settings, logs=self.config.logs,
+                recovery=pending.recovery)
+        except OSError as exc:
+            logger.error("%s: cannot start a crawl: %s", site.name, exc)
+            return
+        self.running[site.id] = crawl
+        delay = (crawl.started - pending.due).total_seconds()
+        logger.info("%s: crawl started (pid %d, due %s, delay %.3f s%s); log %s", site.name,
+                    crawl.pid, _hms(pending.due), delay,
+                    ", re-run of a crawl that did not finish" if pending.recovery else "",
+                    crawl.log_file.name)
+
+    def _reap(self) -> None:
+        for site_id, crawl in list(self.running.items()):
+            if crawl.poll() is None:
+                continue
+            del self.running[site_id]
+            self.runs_done += 1
+            try:
+                self._report(crawl)
+            except Exception as exc:  # the archive is unreadable for a moment: log and go on
+                logger.error("%s: crawl ended (exit %s), but its run cannot be read: %s",
+                             crawl.site, crawl.exit_code, exc)
+            prune_logs(self.config.logs, crawl.site, self.config.keep_logs)
+
+    def _report(self, crawl: RunningCrawl) -> None:
+        """One line per run with its figures, and the site's health warnings."""
+        from storage.health import find_run, health_warnings, run_figures
+
+        seconds = (datetime.now(UTC) - crawl.started).total_seconds()
+        run = find_run(self.archive, crawl.site_id, crawl.started, crawl.pid)
+        how = "killed" if crawl.killed else f"exit {crawl.exit_code}"
+        if run is None:
+            why = last_error_line(crawl.log_file) or "no message; see its log"
+            logger.warning("%s: crawl ended (%s) after %.1f s without a run: %s; log %s",
+                           crawl.site, how, seconds, why, crawl.log_file.name)
+            return
+        fig = run_figures(run)
+        errors = fig["errors"]
+        logger.info(
+            "%s: run %d %s (%s) in %.1f s: %d pages, %d articles read, %d new versions, "
+            "%d not modified, errors %d fetch / %d HTTP / %d extraction; log %s",
+            crawl.site, fig["id"], fig["outcome"], how, seconds, fig["pages"], fig["articles"],
+            fig["versions"], fig["not_modified"], errors["fetch"], errors["http"],
+            errors["extraction"], crawl.log_file.name)
+        for warning in health_warnings(self.archive, crawl.site_id, fig["id"]):
+            logger.warning("%s", warning)
+
+    # --- the sites ------------------------------------------------------------------------------
+
+    def _sync(self) -> None:
+        """Bring the jobs in step with the ``sites`` table."""
+        from storage.sites import list_sites
+
+        try:
+            rows = list_sites(self.archive)
+        except Exception as exc:  # a locked or unreachable database: keep the jobs we have
+            logger.error("cannot read the sites: %s", exc)
+            return
+        self.sites = {site.id: site for site in rows if site.scheduled}
+        done = self.jobs.sync(SiteSchedule(site.id, site.name, site.schedule_seconds or 0,
+                                           site.enabled, site.last_run_at, site.next_run_at)
+                              for site in self.sites.values())
+        for name in done["added"]:
+            logger.info("%s: scheduled every %s", name,
+                        _every(next(s for s in rows if s.name == name)))
+        for name in done["changed"]:
+            logger.info("%s: schedule changed to every %s", name,
+                        _every(next(s for s in rows if s.name == name)))
+        for name in done["removed"]:
+            logger.info("%s: no longer scheduled (paused or removed); no new runs", name)
+        for site_id in list(self.pending):
+            if site_id not in self.sites:
+                del self.pending[site_id]
+
+    def _write_next_runs(self) -> None:
+        from storage.sites import set_next_run
+
+        for site_id, when in self.jobs.next_runs().items():
+            if self.written_next.get(site_id) != when and site_id in self.sites:
+                try:
+                    set_next_run(self.archive, site_id, when)
+                except Exception as exc:
+                    logger.error("cannot record the next run of site %d: %s", site_id, exc)
+                    return
+                self.written_next[site_id] = when
+
+    def _recover(self) -> None:
+        """What an earlier daemon that died left: repair its open WARC files, and put the sites
+        whose last run did not finish first in line."""
+        from storage.health import last_daemon_runs
+        from storage.reindex import index_file
+        from storage.warc import recover_open_files
+
+        for run_id in self.archive.reap_dead_runs():
+            logger.warning("Run %d died with its process: marked killed", run_id)
+        for path in recover_open_files(self.config.data_dir / "warc"):
+            count = index_file(self.archive, path)
+            logger.warning("Recovered WARC file left open by a crawl that died: %s "
+                           "(%d captures indexed)", path.name, count)
+        now = datetime.now(UTC)
+        for site_id, outcome in last_daemon_runs(self.archive).items():
+            if outcome in UNFINISHED:
+                self.pending[site_id] = Pending(site_id, now, recovery=True)
+
+    # --- stopping -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        previous = {signum: signal.getsignal(signum) for signum in (*STOP_SIGNALS,
+                                                                    signal.SIGCHLD)}
+        old_fd = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._on_signal)
+        # a handler (not SIG_DFL) so that a child's exit writes to the wake-up pipe
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            signal.set_wakeup_fd(old_fd)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        # only a flag: the loop, woken by the pipe, does the work
+        self.signals += 1
+
+    def _stop_crawls(self) -> None:
+        if not self.running:
+            return
+        logger.info("stopping: SIGTERM to %d running crawl%s, waiting up to %.0f s",
+                    len(self.running), "s" * (len(self.running) > 1), self.config.stop_timeout)
+        for crawl in self.running.values():
+            crawl.stop()
+        deadline = time.monotonic() + self.config.stop_timeout
+        seen = self.signals
+        while self.running and time.monotonic() < deadline:
+            if self.signals > seen:
+                logger.warning("stopping now: a second signal")
+                break
+            self._wait(min(0.5, max(0.0, deadline - time.monotonic())))
+            self._reap()
+        for crawl in list(self.running.values()):
+            logger.warning("%s: crawl (pid %d) did not stop in time: SIGKILL", crawl.site,
+                           crawl.pid)
+            crawl.kill()
+            with contextlib.suppress(Exception):
+                crawl.process.wait(10)
+        self._reap()
+        self._mark_dead_runs()
+
+    def _mark_dead_runs(self) -> None:
+        """Runs of crawls killed just now are dead: record them so (their sites run first
+        next time)."""
+        try:
+            self.archive.reap_dead_runs()
+        except Exception as exc:  # the next start marks them
+            logger.error("cannot mark the runs of the killed crawls: %s", exc)
+
+
+def _hms(value: datetime) -> str:
+    return f"{value:%H:%M:%S}.{value.microsecond // 1000:03d}"
+
+
+def _every(site: SiteRow) -> str:
+    from storage.durations import format_duration
+
+    return format_duration(site.schedule_seconds) or "-"

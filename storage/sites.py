@@ -1,0 +1,251 @@
+"""The site registry: one identity per site, shared by one-off crawls, the daemon and replay.
+
+A site is a row of ``sites``: a unique name, a base URL, how to crawl it (a profile, stored as a
+bundled profile's name or as the TOML text itself, never a path), and for the daemon a schedule
+and whether it is paused. A URL belongs to the registered site whose base URL has the same host,
+with or without ``www.``, either scheme, and a path its path starts with (the longest wins), so
+``arsip crawl https://www.kudakyv.com/`` and a daemon run of site ``kudakyv`` share one site:
+its validators, versions and schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from storage.durations import format_duration
+from storage.errors import StorageError
+from storage.models import Page, Site
+
+if TYPE_CHECKING:
+    from storage.archive import Archive
+
+_sites = Site.__table__
+_pages = Page.__table__
+
+
+class SiteNotFoundError(StorageError):
+    """No registered site has this name (or id)."""
+
+
+class SiteExistsError(StorageError):
+    """A site with this name, or for this URL, is registered already."""
+
+
+class SiteRunningError(StorageError):
+    """The site has a crawl running, and the change has to wait for it."""
+
+
+@dataclass(frozen=True)
+class SiteRow:
+    """One registered site, as the CLI and the daemon see it."""
+
+    id: int
+    name: str
+    base_url: str
+    profile: str | None
+    schedule_seconds: int | None
+    enabled: bool
+    created_at: datetime
+    last_run_at: datetime | None
+    next_run_at: datetime | None
+    max_pages: int | None
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether the daemon crawls it (registered with a schedule, and not paused)."""
+        return self.enabled and bool(self.schedule_seconds)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "base_url": self.base_url,
+            "profile": self.profile, "every": format_duration(self.schedule_seconds),
+            "schedule_seconds": self.schedule_seconds, "enabled": self.enabled,
+            "max_pages": self.max_pages, "created_at": _iso(self.created_at),
+            "last_run_at": _iso(self.last_run_at), "next_run_at": _iso(self.next_run_at),
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _row(mapping: Any) -> SiteRow:
+    return SiteRow(**{field: mapping[field] for field in SiteRow.__dataclass_fields__})
+
+
+# --- matching URLs to sites ---------------------------------------------------------------------
+
+def _host_key(url: str) -> tuple[str, int | None, str] | None:
+    """(host without ``www.``, explicit non-default port, path) of an http(s) URL."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower().removeprefix("www.")
+    if port in (80, 443):
+        port = None
+    return host, port, parts.path or "/"
+
+
+def site_name_for(url: str) -> str:
+    """The name a site gets when nobody named it: its host without ``www.``."""
+    key = _host_key(url)
+    if key is None:
+        raise ValueError(f"not an absolute http(s) URL: {url!r}")
+    host, port, _ = key
+    return f"{host}:{port}" if port else host
+
+
+def match_site(sites: list[SiteRow], url: str) -> SiteRow | None:
+    """The site ``url`` belongs to: same host (``www.`` or not, either scheme), and the longest
+    base path that the URL's path starts with."""
+    key = _host_key(url)
+    if key is None:
+        return None
+    best: tuple[int, SiteRow] | None = None
+    for site in sites:
+        base = _host_key(site.base_url)
+        if base is None or base[:2] != key[:2]:
+            continue
+        prefix = base[2] if base[2].endswith("/") else base[2] + "/"
+        if not (key[2] == base[2] or key[2].startswith(prefix) or base[2] == "/"):
+            continue
+        if best is None or len(base[2]) > best[0]:
+            best = (len(base[2]), site)
+    return best[1] if best else None
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def list_sites(archive: Archive) -> list[SiteRow]:
+    with archive.read() as conn:
+        rows = conn.execute(select(_sites).order_by(_sites.c.name)).mappings().all()
+    return [_row(row) for row in rows]
+
+
+def _load(archive: Archive, site_id: int) -> SiteRow:
+    with archive.read() as conn:
+        return _row(conn.execute(select(_sites).where(_sites.c.id == site_id)).mappings().one())
+
+
+def get_site(archive: Archive, name: str) -> SiteRow:
+    """The site called ``name`` (or with that id); ``SiteNotFoundError`` with the names known."""
+    with archive.read() as conn:
+        row = conn.execute(select(_sites).where(_sites.c.name == name)).mappings().first()
+        if row is None and name.isdigit():
+            row = conn.execute(select(_sites).where(_sites.c.id == int(name))).mappings().first()
+    if row is None:
+        known = [site.name for site in list_sites(archive)]
+        hint = f"; registered: {', '.join(known[:10])}" if known else \
+            "; none is registered yet (arsip sites add URL)"
+        raise SiteNotFoundError(f"no site named {name!r}{hint}")
+    return _row(row)
+
+
+def find_site(archive: Archive, url: str) -> SiteRow | None:
+    """The registered site ``url`` belongs to (see ``match_site``), or None."""
+    return match_site(list_sites(archive), url)
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+def add_site(archive: Archive, *, base_url: str, name: str | None = None,
+             profile: str | None = None, schedule_seconds: int | None = None,
+             max_pages: int | None = None) -> tuple[SiteRow, bool]:
+    """Register a site for the daemon; ``(site, adopted)``.
+
+    A site one-off crawls already put in the archive (same host, no schedule) is adopted rather
+    than duplicated: it keeps its pages, versions and validators, and gets the schedule. A site
+    already scheduled, or a name already taken, is a ``SiteExistsError``.
+    """
+    name = name or site_name_for(base_url)
+    existing = find_site(archive, base_url)
+    if existing is not None and existing.schedule_seconds:
+        raise SiteExistsError(f"{base_url} is registered already, as site {existing.name!r} "
+                              f"(arsip sites show {existing.name})")
+    values = {"name": name, "base_url": base_url, "profile": profile,
+              "schedule_seconds": schedule_seconds, "max_pages": max_pages, "enabled": True}
+    try:
+        with archive.write() as conn:
+            if existing is not None:
+                # the profile its crawls used so far stays, unless another one is given
+                values["profile"] = profile if profile is not None else existing.profile
+                conn.execute(update(_sites).where(_sites.c.id == existing.id).values(**values))
+                site_id = existing.id
+            else:
+                site_id = conn.execute(
+                    _sites.insert().values(**values, created_at=datetime.now(UTC))
+                    .returning(_sites.c.id)).scalar_one()
+    except StorageError as exc:
+        if isinstance(exc.__cause__, IntegrityError):
+            raise SiteExistsError(f"a site named {name!r} exists already "
+                                  f"(arsip sites show {name}); choose another --name") from None
+        raise
+    return _load(archive, site_id), existing is not None
+
+
+def set_enabled(archive: Archive, name: str, enabled: bool) -> SiteRow:
+    """Pause or resume the daemon's runs of a site."""
+    site = get_site(archive, name)
+    with archive.write() as conn:
+        conn.execute(update(_sites).where(_sites.c.id == site.id).values(enabled=enabled))
+    return _load(archive, site.id)
+
+
+def set_next_run(archive: Archive, site_id: int, when: datetime | None) -> None:
+    """Record when the daemon runs the site next (a restart catches up from it)."""
+    with archive.write() as conn:
+        conn.execute(update(_sites).where(_sites.c.id == site_id).values(next_run_at=when))
+
+
+def remove_site(archive: Archive, name: str) -> tuple[SiteRow, int]:
+    """Unregister a site and forget its runs; ``(site, pages kept)``. What was archived stays:
+    its pages, versions and captures remain, no longer tied to a site. A site with a crawl
+    running is a ``SiteRunningError``."""
+    site = get_site(archive, name)
+    holder = archive.running_run(site.id)
+    if holder is not None and holder.alive:
+        raise SiteRunningError(f"site {site.name!r} is being crawled by run {holder.id} (pid "
+                               f"{holder.pid} on {holder.host}); remove it when that run ends "
+                               "(arsip sites pause stops new ones)")
+    with archive.write() as conn:
+        pages = conn.execute(select(func.count()).select_from(_pages)
+                             .where(_pages.c.site_id == site.id)).scalar_one()
+        conn.execute(delete(_sites).where(_sites.c.id == site.id))
+    return site, int(pages)
+
+
+def resolve_for_crawl(archive: Archive, *, name: str | None, url: str | None,
+                      profile: str | None) -> SiteRow:
+    """The site a crawl records into, registering it on its first crawl.
+
+    The site called ``name`` if there is one; else the registered site ``url`` belongs to;
+    else a new, unscheduled site named ``name`` (or after the URL's host) with this profile.
+    A crawl never changes a registered site's profile or schedule: ``arsip sites`` does.
+    """
+    if name:
+        try:
+            return get_site(archive, name)
+        except SiteNotFoundError:
+            pass
+    found = find_site(archive, url) if url else None
+    if found is not None:
+        return found
+    if url is None:
+        raise SiteNotFoundError(f"no site profile named {name!r}, and no registered site of "
+                                "that name either (arsip sites list)")
+    return _load(archive, archive.ensure_site(name or site_name_for(url), _base_of(url), profile))
+
+
+def _base_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/"

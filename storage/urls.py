@@ -1,0 +1,31 @@
+"""The form URLs are kept in: one function, without database code, so the crawl process can key
+its revisit plan the way ``pages`` does."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def page_url(url: str) -> str:
+    """The form a URL is kept in ``pages``: scheme and host lower-cased, default port and
+    fragment dropped. Path and query are left alone; servers may treat their case as meaningful.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return url.strip()
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if parts.username or parts.password:
+        # userinfo is rare on news sites and better kept verbatim than rebuilt wrongly
+        netloc = parts.netloc.rsplit("@", 1)[0] + "@" + host
+    else:
+        netloc = host
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))

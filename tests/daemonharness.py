@@ -1,0 +1,40 @@
+"""``arsip daemon`` with the crawl command replaced by tests/fakecrawl.py, for the scheduler's
+tests: ``python -m tests.daemonharness DATA_DIR [--max-concurrent N] [-s NAME=VALUE]...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from scheduler.daemon import Daemon, DaemonConfig
+from scheduler.logs import configure_logging
+from storage.archive import Archive
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("--max-concurrent", type=int, default=2)
+    parser.add_argument("--stop-timeout", type=float, default=20.0)
+    parser.add_argument("--sites-poll", type=float, default=0.3)
+    parser.add_argument("--jitter", type=float, default=0.0)
+    parser.add_argument("-s", dest="settings", action="append", default=[])
+    args = parser.parse_args(argv)
+    configure_logging(args.data_dir / "logs", to_stdout=False)
+    db_url = f"sqlite:///{args.data_dir / 'arsip.db'}"
+    archive = Archive.open(db_url)
+    try:
+        return Daemon(DaemonConfig(
+            data_dir=args.data_dir, db_url=db_url,
+            crawl_command=(sys.executable, "-m", "tests.fakecrawl"),
+            max_concurrent=args.max_concurrent, max_jitter=args.jitter,
+            stop_timeout=args.stop_timeout, sites_poll=args.sites_poll,
+            settings=tuple(args.settings),
+        ), archive).run()
+    finally:
+        archive.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

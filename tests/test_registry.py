@@ -1,0 +1,176 @@
+"""One identity per site: the registry (storage.sites), stored profiles, and ``arsip sites``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crawler.errors import ProfileError
+from crawler.sites import load_profile, stored_profile
+from storage.archive import Archive
+from storage.liveness import this_process
+from storage.sites import (
+    SiteExistsError,
+    SiteNotFoundError,
+    SiteRow,
+    SiteRunningError,
+    add_site,
+    find_site,
+    get_site,
+    list_sites,
+    match_site,
+    remove_site,
+    resolve_for_crawl,
+    set_enabled,
+)
+from tests.conftest import run_arsip
+from tests.dbfixtures import db_url, pg_url, sqlite_url  # noqa: F401
+
+
+def _site(id_: int, base_url: str) -> SiteRow:
+    return SiteRow(id=id_, name=f"s{id_}", base_url=base_url, profile=None,
+                   schedule_seconds=None, enabled=True, created_at=None,  # type: ignore[arg-type]
+                   last_run_at=None, next_run_at=None, max_pages=None)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://kudakyv.com/2025/04/28/a/", 1),
+        ("https://www.kudakyv.com/", 1),            # www. or not
+        ("http://KUDAKYV.com/x", 1),                # scheme and case
+        ("https://kudakyv.com:443/x", 1),           # default port
+        ("https://kudakyv.com:8443/x", None),       # another port is another site
+        ("https://news.kudakyv.com/x", None),       # a subdomain is another site
+        ("https://detik.com/edu/2025/a", 3),        # the longest base path wins
+        ("https://detik.com/edukasi/a", 2),         # a path prefix ends at a slash
+        ("https://detik.com/", 2),
+        ("ftp://kudakyv.com/", None),
+    ],
+)
+def test_a_url_belongs_to_its_registered_site(url: str, expected: int | None) -> None:
+    sites = [_site(1, "https://www.kudakyv.com/"), _site(2, "https://detik.com/"),
+             _site(3, "https://www.detik.com/edu")]
+    found = match_site(sites, url)
+    assert (found.id if found else None) == expected
+
+
+@pytest.fixture
+def archive(db_url: str):  # noqa: F811
+    arc = Archive.open(db_url)
+    yield arc
+    arc.close()
+
+
+def test_one_identity_for_one_off_crawls_and_the_daemon(archive: Archive) -> None:
+    # a one-off crawl of the bare host registers the site, unscheduled
+    first = resolve_for_crawl(archive, name=None, url="https://kudakyv.test/", profile=None).id
+    assert get_site(archive, "kudakyv.test").schedule_seconds is None
+    # a profile crawl (named after the profile) and a www. crawl find the same site
+    assert resolve_for_crawl(archive, name="kudakyv", url="https://www.kudakyv.test/x",
+                             profile="kudakyv").id == first
+    assert resolve_for_crawl(archive, name=None, url="http://www.kudakyv.test/",
+                             profile=None).id == first
+    # registering it for the daemon takes that site over, with its name changed if asked
+    site, adopted = add_site(archive, base_url="https://www.kudakyv.test/", name="kudakyv",
+                             schedule_seconds=1800)
+    assert adopted and site.id == first and site.name == "kudakyv" and site.scheduled
+    assert [s.name for s in list_sites(archive)] == ["kudakyv"]
+    # and a crawl by that name is the same site again
+    assert resolve_for_crawl(archive, name="kudakyv", url=None, profile=None).id == first
+    with pytest.raises(SiteExistsError, match="registered already, as site 'kudakyv'"):
+        add_site(archive, base_url="https://kudakyv.test/", schedule_seconds=60)
+    with pytest.raises(SiteExistsError, match="a site named 'kudakyv' exists"):
+        add_site(archive, base_url="https://lain.test/", name="kudakyv", schedule_seconds=60)
+    with pytest.raises(SiteNotFoundError, match="registered: kudakyv"):
+        get_site(archive, "nope")
+    with pytest.raises(SiteNotFoundError):
+        resolve_for_crawl(archive, name="nope", url=None, profile=None)
+
+
+def test_adopting_keeps_the_profile_crawls_used(archive: Archive) -> None:
+    resolve_for_crawl(archive, name="kudakyv", url="https://kudakyv.test/", profile="kudakyv")
+    site, _ = add_site(archive, base_url="https://kudakyv.test/", schedule_seconds=60)
+    assert site.profile == "kudakyv" and site.name == "kudakyv.test"
+    assert find_site(archive, "https://www.kudakyv.test/a") == site
+
+
+def test_pause_resume_and_remove_keep_the_archive(archive: Archive) -> None:
+    site, _ = add_site(archive, base_url="https://kudakyv.test/", schedule_seconds=60,
+                       max_pages=50)
+    assert not set_enabled(archive, site.name, False).scheduled
+    assert set_enabled(archive, str(site.id), True).scheduled  # by id too
+    archive.note_fetch("https://kudakyv.test/", site_id=site.id, kind="hub",
+                       fetched_at=site.created_at, status=200)
+    run = archive.start_run(site.id, "daemon", this_process())
+    with pytest.raises(SiteRunningError, match="is being crawled by run"):
+        remove_site(archive, site.name)
+    archive.finish_run(run, "finished", {})
+    removed, pages = remove_site(archive, site.name)
+    assert (removed.id, pages) == (site.id, 1)
+    assert list_sites(archive) == []
+    assert archive.validators("https://kudakyv.test/") is not None  # the page is still there
+
+
+def test_profiles_are_stored_as_a_bundled_name_or_as_text(tmp_path: Path) -> None:
+    bundled = load_profile("kudakyv")
+    assert bundled.stored == "kudakyv"
+    assert stored_profile("kudakyv", "x").feeds == bundled.feeds
+    custom = tmp_path / "custom.toml"
+    custom.write_text('name = "lokal"\nbase_url = "https://lokal.test/"\n'
+                      'feeds = ["https://lokal.test/rss"]\n', encoding="utf-8")
+    loaded = load_profile(str(custom))
+    assert loaded.stored == custom.read_text(encoding="utf-8")
+    custom.unlink()  # the archive must not depend on the file
+    assert stored_profile(loaded.stored or "", "lokal").feeds == ("https://lokal.test/rss",)
+    with pytest.raises(ProfileError, match="bundled profile 'gone'"):
+        stored_profile("gone", "x")
+
+
+# --- the commands, as a user types them --------------------------------------------------------
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("Error:")]
+
+
+def test_sites_commands_good_and_bad_input(data_dir: Path, tmp_path: Path) -> None:
+    dd = ("--data-dir", str(data_dir))
+    empty = run_arsip("sites", "list", *dd)
+    assert empty.returncode == 1 and "no archive" in empty.stderr  # nothing to list yet
+    profile = tmp_path / "lokal.toml"
+    profile.write_text('base_url = "https://lokal.test/"\n', encoding="utf-8")
+    added = run_arsip("sites", "add", "https://www.kudakyv.test/", "--every", "30m",
+                      "--max-pages", "40", "--profile", str(profile), *dd)
+    assert added.returncode == 0, added.stderr
+    assert "Added site 'kudakyv.test'" in added.stdout and "every 30m" in added.stdout
+    listed = run_arsip("sites", "list", "--json", *dd)
+    [row] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (row["name"], row["every"], row["max_pages"], row["enabled"]) == \
+        ("kudakyv.test", "30m", 40, True)
+    assert row["profile"] == profile.read_text(encoding="utf-8")  # the text, not the path
+    shown = run_arsip("sites", "show", "kudakyv.test", *dd)
+    assert shown.returncode == 0 and "every 30m" in shown.stdout
+    assert "stored TOML" in shown.stdout
+    assert run_arsip("sites", "pause", "kudakyv.test", *dd).stdout.startswith("Paused")
+    assert "paused" in run_arsip("sites", "list", *dd).stdout
+    assert run_arsip("sites", "resume", "1", *dd).stdout.startswith("Resumed")
+    for args, code, message in (
+        (("sites", "add", "kudakyv.test"), 2, "not an http(s) URL"),
+        (("sites", "add", "https://x.test/", "--every", "soon"), 2, "not a duration"),
+        (("sites", "add", "https://x.test/", "--max-pages", "0"), 2, "--max-pages"),
+        (("sites", "add", "https://x.test/", "--profile", "nope"), 1, "no site profile"),
+        (("sites", "add", "https://kudakyv.test/"), 1, "registered already"),
+        (("sites", "show", "nope"), 1, "no site named 'nope'"),
+        (("sites", "pause", "nope"), 1, "no site named 'nope'"),
+        (("sites", "remove", "nope"), 1, "no site named 'nope'"),
+        (("sites", "frobnicate"), 2, "No such command"),
+    ):
+        result = run_arsip(*args, *dd)
+        assert result.returncode == code, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert len(_lines(result.stderr)) == 1 and message in result.stderr, result.stderr
+    removed = run_arsip("sites", "remove", "kudakyv.test", *dd)
+    assert removed.returncode == 0 and "stay in the archive" in removed.stdout
+    assert "No sites yet" in run_arsip("sites", "list", *dd).stdout

@@ -1,0 +1,276 @@
+"""The daemon's scheduling and process handling (scheduler/), with a stand-in crawl.
+
+Jobs are built from the database; the loop runs due crawls under a cap, follows ``arsip sites``
+changes while running, catches up once after downtime, and stops the way systemd and a terminal
+stop it. The crawl is tests/fakecrawl.py, which keeps the crawl's contract with the daemon (a
+run row, SIGTERM -> interrupted, end with the daemon); tests/test_daemon.py runs real crawls.
+Every wait is for a state the daemon or its crawls report (a log line, a row), never a sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scheduler.jobs import Jobs, SiteSchedule, first_run, jitter_for
+from storage.archive import Archive
+from storage.sites import add_site, set_next_run
+from tests.conftest import REPO, run_arsip
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+# --- building jobs ------------------------------------------------------------------------------
+
+def test_first_run_catches_up_once_and_otherwise_keeps_the_recorded_time() -> None:
+    rng = random.Random(1)
+    never = SiteSchedule(1, "a", 60, True)
+    assert first_run(never, NOW, 0) == NOW
+    missed = SiteSchedule(1, "a", 60, True, next_run_at=NOW - timedelta(hours=5))
+    assert NOW <= first_run(missed, NOW, 6, rng) <= NOW + timedelta(seconds=6)
+    ahead = SiteSchedule(1, "a", 60, True, next_run_at=NOW + timedelta(seconds=30))
+    assert first_run(ahead, NOW, 6) == NOW + timedelta(seconds=30)
+    # no next run recorded (an older daemon): one interval after the last run
+    ran = SiteSchedule(1, "a", 3600, True, last_run_at=NOW - timedelta(minutes=10))
+    assert first_run(ran, NOW, 0) == NOW + timedelta(minutes=50)
+    assert jitter_for(1800, 60) == 60 and jitter_for(10, 60) == 1 and jitter_for(10, 0) == 0
+
+
+def test_jobs_follow_the_sites_table() -> None:
+    due: list[tuple[int, datetime]] = []
+    jobs = Jobs(lambda site, when: due.append((site, when)), max_jitter=0)
+    jobs.scheduler.start(paused=True)  # jobs are computed, none runs
+    try:
+        a = SiteSchedule(1, "a", 60, True, next_run_at=NOW + timedelta(minutes=5))
+        b = SiteSchedule(2, "b", 600, True)
+        assert jobs.sync([a, b], NOW) == {"added": ["a", "b"], "removed": [], "changed": []}
+        assert jobs.next_runs() == {1: NOW + timedelta(minutes=5), 2: NOW}
+        assert jobs.sync([a, b], NOW) == {"added": [], "removed": [], "changed": []}
+        faster = SiteSchedule(2, "b", 60, True, last_run_at=NOW - timedelta(minutes=5))
+        paused = SiteSchedule(1, "a", 60, False)
+        assert jobs.sync([paused, faster], NOW) == \
+            {"added": [], "removed": ["a"], "changed": ["b"]}
+        # the new interval counts from the last run, which makes it overdue: at once
+        assert jobs.next_runs() == {2: NOW}
+        assert jobs.sync([], NOW)["removed"] == ["b"] and jobs.next_runs() == {}
+    finally:
+        jobs.shutdown()
+    assert due == []
+
+
+# --- the daemon loop, with a stand-in crawl -----------------------------------------------------
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
+    """Until ``check()`` gives something true (a row, a line); fails with ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Harness:
+    """A daemon (tests/daemonharness.py) in its own session, and what it reports."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.db = data_dir / "arsip.db"
+        self.proc: subprocess.Popen[str] | None = None
+
+    def add(self, name: str, every: int, **fields: Any) -> int:
+        with Archive.open(f"sqlite:///{self.db}") as arc:
+            site, _ = add_site(arc, base_url=f"http://{name}.test/", name=name,
+                               schedule_seconds=every)
+            if "next_run_at" in fields:
+                set_next_run(arc, site.id, fields["next_run_at"])
+            return site.id
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.daemonharness", str(self.data_dir), *args],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)
+        wait_for("the daemon to start", lambda: "arsip daemon started" in self.log())
+        return self.proc
+
+    def log(self) -> str:
+        path = self.data_dir / "logs" / "daemon.log"
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+
+    def lines(self, needle: str) -> list[str]:
+        return [line for line in self.log().splitlines() if needle in line]
+
+    def runs(self, site: str | None = None) -> list[dict[str, Any]]:
+        conn = sqlite3.connect(self.db)
+        conn.row_factory = sqlite3.Row
+        try:
+            rows = conn.execute(
+                "SELECT r.id, s.name AS site, r.outcome, r.trigger, r.started_at, r.finished_at"
+                " FROM crawl_runs r JOIN sites s ON s.id = r.site_id ORDER BY r.id").fetchall()
+        finally:
+            conn.close()
+        return [dict(row) for row in rows if site is None or row["site"] == site]
+
+    def finished(self, site: str) -> list[dict[str, Any]]:
+        return [r for r in self.runs(site) if r["outcome"] != "running"]
+
+    def stop(self, signum: int = signal.SIGTERM, group: bool = False) -> int:
+        assert self.proc is not None
+        if group:
+            os.killpg(self.proc.pid, signum)
+        else:
+            self.proc.send_signal(signum)
+        return self.proc.wait(60)
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def harness(data_dir: Path) -> Iterator[Harness]:
+    Archive.open(f"sqlite:///{data_dir / 'arsip.db'}").close()
+    h = Harness(data_dir)
+    try:
+        yield h
+    finally:
+        h.close()
+        # no stand-in crawl may outlive its test
+        for line in h.lines("crawl started (pid "):
+            pid = int(line.split("(pid ", 1)[1].split(",", 1)[0])
+            with __import__("contextlib").suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def _overlap(runs: list[dict[str, Any]]) -> int:
+    """The most runs recorded as running at one moment."""
+    edges = sorted([(r["started_at"], 1) for r in runs] + [(r["finished_at"], -1) for r in runs])
+    most = current = 0
+    for _, step in edges:
+        current += step
+        most = max(most, current)
+    return most
+
+
+def test_cycles_run_under_the_cap_and_coalesce(harness: Harness) -> None:
+    harness.add("satu", 1)
+    harness.add("dua", 1)
+    # each stand-in crawl takes longer than the interval: ticks in between are coalesced
+    harness.start("--max-concurrent", "1", "-s", "FAKE_SECONDS=1.3")
+    wait_for("three runs of each site", lambda: all(
+        len(harness.finished(s)) >= 3 for s in ("satu", "dua")), timeout=90)
+    assert harness.stop() == 0
+    runs = [r for r in harness.runs() if r["finished_at"]]
+    assert _overlap(runs) == 1  # the cap: one crawl at a time over both sites
+    assert {r["trigger"] for r in runs} == {"daemon"}
+    for site in ("satu", "dua"):
+        done = [r for r in harness.runs(site) if r["outcome"] == "finished"]
+        lines = harness.lines(f"{site}: run ")
+        assert len(lines) >= len(done)
+        assert all("3 pages, 1 articles read, 1 new versions" in line for line in lines)
+    assert harness.lines("arsip daemon stopped")
+
+
+def test_sites_changes_reach_a_running_daemon(harness: Harness) -> None:
+    harness.add("satu", 1)
+    harness.start("-s", "FAKE_SECONDS=0.2")
+    wait_for("a run of satu", lambda: harness.finished("satu"))
+    dd = ("--data-dir", str(harness.data_dir))
+    assert run_arsip("sites", "add", "http://dua.test/", "--name", "dua", "--every", "1s",
+                     *dd).returncode == 0
+    wait_for("the new site scheduled", lambda: harness.lines("dua: scheduled every 1s"))
+    wait_for("a run of dua", lambda: harness.finished("dua"))
+    assert run_arsip("sites", "pause", "satu", *dd).returncode == 0
+    wait_for("satu unscheduled", lambda: harness.lines("satu: no longer scheduled"))
+    seen = len(harness.finished("dua"))
+    wait_for("two more runs of dua", lambda: len(harness.finished("dua")) >= seen + 2)
+    after_pause = harness.log().split("satu: no longer scheduled", 1)[1]
+    assert "satu: crawl started" not in after_pause  # paused: no new run started
+    assert run_arsip("sites", "resume", "satu", *dd).returncode == 0
+    wait_for("satu running again", lambda: "satu: crawl started" in
+             harness.log().split("satu: no longer scheduled", 1)[1])
+    assert run_arsip("sites", "remove", "dua", *dd).returncode in (0, 1)  # 1: mid-crawl
+    assert harness.stop() == 0
+
+
+def test_a_missed_run_runs_once_at_start(harness: Harness) -> None:
+    # down for five intervals: one catch-up run, then the schedule goes on from now
+    harness.add("satu", 3600, next_run_at=datetime.now(UTC) - timedelta(hours=5))
+    harness.add("dua", 3600, next_run_at=datetime.now(UTC) + timedelta(hours=1))
+    harness.start("-s", "FAKE_SECONDS=0.1")
+    wait_for("the catch-up run", lambda: harness.finished("satu"))
+    conn = sqlite3.connect(harness.db)
+    try:
+        next_run = wait_for("the next run recorded", lambda: conn.execute(
+            "SELECT next_run_at FROM sites WHERE name = 'satu' AND next_run_at > ?",
+            ((datetime.now(UTC) + timedelta(minutes=50)).replace(tzinfo=None).isoformat(" "),)
+        ).fetchone())
+    finally:
+        conn.close()
+    assert next_run
+    assert len(harness.runs("satu")) == 1 and harness.runs("dua") == []
+    assert harness.stop() == 0
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["daemon", "group"])
+def test_sigterm_stops_crawls_then_kills_the_stuck_ones(harness: Harness, group: bool) -> None:
+    harness.add("satu", 1)
+    harness.add("macet", 1)
+    harness.start("--stop-timeout", "2", "-s", "FAKE_SECONDS=60")
+    wait_for("both crawls running", lambda: len(harness.runs()) == 2)
+    # what systemd sends (KillMode=mixed): SIGTERM to the daemon; a terminal or a group kill:
+    # SIGTERM to the daemon's whole group, which the crawls (own sessions) are not in
+    assert harness.stop(signal.SIGTERM, group=group) == 0
+    assert harness.lines("stopping: SIGTERM to 2 running crawls")
+    assert {r["outcome"] for r in harness.runs()} == {"interrupted"}
+    assert harness.lines("run 1 interrupted (exit 143)") or \
+        harness.lines("run 2 interrupted (exit 143)")
+
+
+def test_a_crawl_that_ignores_sigterm_is_killed_after_the_timeout(harness: Harness) -> None:
+    harness.add("macet", 1)
+    harness.start("--stop-timeout", "1", "-s", "FAKE_SECONDS=60", "-s", "FAKE_IGNORE_TERM=1")
+    wait_for("the crawl running", lambda: harness.runs("macet"))
+    assert harness.stop(signal.SIGINT) == 0  # Ctrl-C
+    assert harness.lines("macet: crawl (pid")[0].endswith("did not stop in time: SIGKILL")
+    pid = int(harness.lines("crawl started (pid ")[0].split("(pid ", 1)[1].split(",", 1)[0])
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_a_killed_daemon_takes_its_crawls_with_it_and_reruns_them_first(harness: Harness
+                                                                         ) -> None:
+    harness.add("satu", 3600)
+    harness.start("-s", "FAKE_SECONDS=60")
+    [run] = wait_for("the crawl running", lambda: harness.runs("satu"))
+    assert run["outcome"] == "running"
+    harness.stop(signal.SIGKILL)
+    # the kernel tells the crawl its daemon died; it stops the clean way
+    wait_for("the crawl to end by itself", lambda: harness.finished("satu"), timeout=30)
+    assert harness.runs("satu")[0]["outcome"] == "interrupted"
+    pid = int(harness.lines("crawl started (pid ")[0].split("(pid ", 1)[1].split(",", 1)[0])
+    wait_for("the crawl process gone", lambda: not os.path.exists(f"/proc/{pid}")
+             or open(f"/proc/{pid}/stat").read().split(") ")[1][0] == "Z")
+    # its next run is an hour away, but the unfinished run goes first, at once
+    harness.add("dua", 3600, next_run_at=datetime.now(UTC) - timedelta(minutes=1))
+    harness.start("--max-concurrent", "1", "-s", "FAKE_SECONDS=0.1")
+    wait_for("both sites run", lambda: harness.finished("dua") and
+             len(harness.finished("satu")) == 2)
+    started = harness.lines("crawl started")
+    assert "satu: crawl started" in started[-2] and "re-run of a crawl" in started[-2]
+    assert "dua: crawl started" in started[-1]
+    assert harness.stop() == 0

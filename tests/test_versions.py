@@ -1,0 +1,141 @@
+"""Article versions: a revert is a version, numbering, the 0002 upgrade of an existing archive,
+and the word-level diff behind ``arsip history --diff``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+
+from storage.archive import Archive, content_hash
+from storage.db import MIGRATIONS, SCHEMA_HEAD, WRITE, create_engine_for, schema_version
+from storage.records import ArticleRecord
+from storage.report import export_articles, history, version_texts
+from storage.search import search
+from storage.textdiff import word_diff
+from tests.dbfixtures import db_url, pg_url, sqlite_url  # noqa: F401
+
+T0 = datetime(2025, 4, 28, 8, 0, tzinfo=UTC)
+URL = "https://kudakyv.test/2025/04/28/berita/"
+
+
+def _alembic(conn: object) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    return config
+
+
+def test_an_archive_at_0001_upgrades_and_gets_its_lost_revert_back(
+        db_url: str) -> None:  # noqa: F811
+    engine = create_engine_for(db_url)
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(**WRITE)
+            with conn.begin():
+                command.upgrade(_alembic(conn), "0001")
+                # what arsip before 0002 left after a page went A, B, then back to A: two rows,
+                # and the page pointing at the first again
+                site_id = conn.execute(text(
+                    "INSERT INTO sites (name, base_url, enabled, created_at) "
+                    "VALUES ('kudakyv.test', 'https://kudakyv.test/', true, :t) RETURNING id"),
+                    {"t": T0}).scalar()
+                page_id = conn.execute(text(
+                    "INSERT INTO pages (url, site_id, kind, first_seen, last_fetched, "
+                    "content_hash, versions, checks, changes, last_changed_at) VALUES "
+                    "(:url, :site, 'article', :t0, :t2, :a, 2, 3, 2, :t2) RETURNING id"),
+                    {"url": URL, "site": site_id, "t0": T0, "t2": T0 + timedelta(hours=2),
+                     "a": content_hash("Judul", "teks A")}).scalar()
+                conn.execute(text(
+                    "INSERT INTO captures (url, fetched_at, status, warc_file, warc_offset, "
+                    "warc_length, warc_record_id, record_type) VALUES "
+                    "(:url, :t2, 200, 'arsip-1.warc.gz', 900, 100, '<urn:uuid:7>', "
+                    "'response')"), {"url": URL, "t2": T0 + timedelta(hours=2)})
+                for hours, body in ((0, "teks A"), (1, "teks B")):
+                    conn.execute(text(
+                        "INSERT INTO article_versions (page_id, fetched_at, title, authors, "
+                        "published, tags, text, related, content_hash) VALUES "
+                        "(:page, :at, 'Judul', '[]', :pub, '[]', :body, '[]', :hash)"),
+                        {"page": page_id, "at": T0 + timedelta(hours=hours),
+                         "pub": T0 - timedelta(days=1), "body": body,
+                         "hash": content_hash("Judul", body)})
+        arc = Archive.open(db_url)  # what the next crawl does: upgrade with Alembic
+        try:
+            with arc.engine.connect() as conn:
+                assert schema_version(conn) == SCHEMA_HEAD
+            versions = history(arc, URL)
+            assert [v["version"] for v in versions] == [1, 2, 3]
+            assert [v["current"] for v in versions] == [False, False, True]
+            assert versions[2]["content_hash"] == versions[0]["content_hash"]
+            # the revert is dated when it was seen, and linked to that capture
+            assert versions[2]["fetched_at"] == (T0 + timedelta(hours=2)).isoformat()
+            assert versions[2]["capture"]["record_id"] == "<urn:uuid:7>"
+            [row] = list(export_articles(arc))
+            assert (row["text"], row["versions"]) == ("teks A", 3)
+            with arc.read() as conn:
+                published = conn.execute(text("SELECT published FROM pages")).scalar()
+            assert str(published).startswith(str((T0 - timedelta(days=1)).date()))
+            # the archive goes on: B again is version 4, and full-text search still follows
+            # (on SQLite, rebuilding article_versions dropped the search triggers on it)
+            site = arc.ensure_site("kudakyv.test", "https://kudakyv.test/")
+            assert arc.store_article(site_id=site, url=URL,
+                                     article=ArticleRecord(URL, "Judul", "teks B sunting"),
+                                     capture_id=None, fetched_at=T0 + timedelta(hours=3))
+            assert [v["version"] for v in history(arc, URL)] == [1, 2, 3, 4]
+            with arc.read() as conn:
+                [hit] = search(conn, "sunting")
+                assert hit.current and hit.url == URL
+                assert search(conn, "teks A") == []  # version 3 (A) is no longer current
+                assert len(search(conn, "teks", all_versions=True)) == 1
+        finally:
+            arc.close()
+        with engine.connect() as conn:
+            conn = conn.execution_options(**WRITE)
+            with conn.begin():
+                command.downgrade(_alembic(conn), "0001")
+            with conn.begin():
+                # one row per distinct text again, as the old constraint demands
+                assert conn.execute(text("SELECT count(*) FROM article_versions")).scalar() == 3
+    finally:
+        engine.dispose()
+
+
+def test_revert_is_a_third_version_with_texts_to_diff(db_url: str) -> None:  # noqa: F811
+    arc = Archive.open(db_url)
+    try:
+        site = arc.ensure_site("kudakyv.test", "https://kudakyv.test/")
+        texts = ["Gempa mengguncang Palu pagi ini.", "Gempa kuat mengguncang Palu pagi ini.",
+                 "Gempa mengguncang Palu pagi ini."]
+        stored = [arc.store_article(site_id=site, url=URL, article=ArticleRecord(URL, "J", body),
+                                    capture_id=None, fetched_at=T0 + timedelta(hours=i))
+                  for i, body in enumerate(texts)]
+        assert stored == [True, True, True]
+        got = version_texts(arc, URL, [1, 3, 9])
+        assert sorted(got) == [1, 3]
+        assert got[1]["text"] == got[3]["text"] == texts[0]
+    finally:
+        arc.close()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "ops"),
+    [
+        ("a b c", "a b c", [("equal", "a b c")]),
+        ("a b c", "a x c", [("equal", "a "), ("delete", "b"), ("insert", "x"), ("equal", " c")]),
+        ("a b", "a b c d", [("equal", "a b"), ("insert", " c d")]),
+        ("satu dua tiga", "dua tiga", [("delete", "satu "), ("equal", "dua tiga")]),
+    ],
+)
+def test_word_diff_marks_whole_words(old: str, new: str, ops: list[tuple[str, str]]) -> None:
+    assert [(piece.op, piece.text) for piece in word_diff(old, new)] == ops
+
+
+def test_word_diff_keeps_paragraphs() -> None:
+    pieces = word_diff("Paragraf satu.\nParagraf dua.", "Paragraf satu.\nParagraf dua diubah.")
+    joined_new = "".join(p.text for p in pieces if p.op != "delete")
+    assert joined_new == "Paragraf satu.\nParagraf dua diubah."
+    assert [p.text for p in pieces if p.op == "insert"] == [" diubah"]
+    assert [p.text for p in pieces if p.op == "delete"] == []
