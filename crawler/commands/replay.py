@@ -78,15 +78,15 @@ def serve(host: str, port: int, allow_hosts: tuple[str, ...], data_dir: Path,
         click.echo(f"Warning: no WARC folder at {warc_dir}: pages cannot be replayed, only "
                    "listed and searched.", err=True)
     names = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else ("*",)
-    if names == ("*",):
-        click.echo(f"Warning: listening on {host}: the archive is open to other machines.",
-                   err=True)
     app = create_app(ReplayConfig(db_url=db_url, warc_dir=warc_dir,
                                   allowed_hosts=(*names, *allow_hosts)))
     try:
         sock = socket.create_server((host, port), family=_family(host), reuse_port=False)
     except OSError as exc:
         raise ArsipError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    if names == ("*",):
+        click.echo(f"Warning: listening on {host}: the archive is open to other machines.",
+                   err=True)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"Serving {data_dir} at http://{shown}:{bound}/  (Ctrl-C to stop)", err=True)
