@@ -210,8 +210,8 @@ def test_home_and_search(archived, client) -> None:
 def test_cdx_matches_cdxj_indexer_line_for_line(archived, client) -> None:
     _, base, data_dir = archived
     files = sorted(str(p) for p in (data_dir / "warc").glob("*.warc.gz"))
-    indexer = Path(sys.executable).with_name("cdxj-indexer")
-    out = subprocess.run([str(indexer), *files], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "cdxj_indexer.main", *files],
+                         capture_output=True, text=True, check=True)
     theirs = []
     for line in out.stdout.splitlines():
         key, stamp, body = line.split(" ", 2)

@@ -463,6 +463,8 @@ def test_the_progress_line_is_gone_before_the_summary(tmp_path: Path) -> None:
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
     assert proc.returncode == 130
     assert "arsip crawl summary" in text and " pages · " in text  # the line was there
+    # each kind of error under its own name, as in the summary and `arsip status`
+    assert re.search(r"errors \d+ fetch / \d+ HTTP / \d+ extraction", text)
     after = text.split("arsip crawl summary", 1)[1]
     assert " pages · " not in after  # and never again once the summary began
 
