@@ -140,6 +140,11 @@ def _minutes(value: str | None, empty: str = "-") -> str:
     return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+def _utc_minutes(value: str | None) -> str:
+    # "2026-11-30T20:04:20.123+00:00" -> "2026-11-30 20:04 UTC"
+    return value[:16].replace("T", " ") + " UTC" if value else "-"
+
+
 def _run_line(run: dict[str, Any]) -> str:
     errors = run["errors"]
     return (f"run {run['id']} ({run['trigger']}) {run['outcome']}, "
@@ -195,13 +200,15 @@ def print_site(site: dict[str, Any]) -> None:
 
 def print_sites_health(sites: list[dict[str, Any]]) -> None:
     """The per-site part of ``arsip status``: last run, next run, pages due, health."""
-    console = Console()  # wrapped to the terminal, each line under its site
+    console = Console()
+    wrap = console.is_terminal  # to its width, under the site; a pipe gets a line per fact
     for site in sites:
         console.print(f"[bold]{site['name']}[/bold]: {_schedule(site)}; "
-                      f"{site['pages']['due']} pages due", highlight=False)
+                      f"{site['pages']['due']} pages due", highlight=False, soft_wrap=not wrap)
         lines = [f"last {_run_line(site['runs'][0])}"] if site["runs"] else []
         for line in [*lines, *health_lines(site["health"])]:
-            console.print(Padding(Text(line), (0, 0, 0, 2)))
+            console.print(Padding(Text(line), (0, 0, 0, 2)) if wrap else f"  {line}",
+                          highlight=False, soft_wrap=not wrap)
 
 
 def _diff_lines(pieces: list[Any]) -> list[list[tuple[str, str]]]:
@@ -249,8 +256,8 @@ def print_diff(url: str, old: tuple[int, str | None], new: tuple[int, str | None
     """``arsip history URL --diff``."""
     console = Console(soft_wrap=True)
     color = console.is_terminal
-    console.print(f"{url}\nversion {old[0]} ({_minutes(old[1])}) -> version {new[0]} "
-                  f"({_minutes(new[1])}; times: {local_zone()})", highlight=False)
+    console.print(f"{url}\nversion {old[0]} ({_utc_minutes(old[1])}) -> version {new[0]} "
+                  f"({_utc_minutes(new[1])})", highlight=False)
     if any(p.op != "equal" for p in title):
         console.print(Text("title: ").append_text(diff_text(title, color=color, context=0)),
                       end="")

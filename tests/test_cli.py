@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import run_arsip
 from tests.newsite import build_site, serve
-from tests.signal_cases import QUICK, the_error_line
+from tests.signal_cases import QUICK, screen_of, the_error_line
 
 PARAGRAPHS = "".join(
     f"<p>Paragraf {i} tentang banjir di Jakarta yang merendam ratusan rumah warga dan memaksa "
@@ -119,17 +119,40 @@ def test_history_suggests_close_urls_when_there_is_none(archive) -> None:
     assert f"  {url}" in result.stderr.splitlines()
 
 
+def in_a_terminal(*args: str, columns: int = 80, env: dict[str, str] | None = None
+                  ) -> tuple[int, str]:
+    """``arsip ARGS`` on a terminal ``columns`` wide: its exit code and what it showed."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    from tests.conftest import REPO
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    full_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    proc = subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=REPO, stdin=slave,
+                            stdout=slave, stderr=slave, env={**full_env, **(env or {})})
+    os.close(slave)
+    shown = screen_of(master)
+    return proc.wait(timeout=60), shown.replace("\r\n", "\n")
+
+
 def test_status_fits_80_columns_with_local_times_to_the_minute(archive) -> None:
     _, data_dir, _ = archive
-    result = run_arsip("status", "--data-dir", str(data_dir), env={"COLUMNS": "80",
-                                                                   "TZ": "Asia/Jakarta"})
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert max(map(len, lines)) <= 80, result.stdout
+    code, shown = in_a_terminal("status", "--data-dir", str(data_dir),
+                                env={"TZ": "Asia/Jakarta"})
+    assert code == 0, shown
+    lines = shown.splitlines()
+    assert max(map(len, lines)) <= 80, shown
     assert "…" not in "\n".join(line for line in lines if re.search(r"\d{4}-\d\d-\d\d", line))
     assert sum("UTC+07:00" in line for line in lines) == 1  # the zone, named once
-    assert re.search(r"\b20\d\d-\d\d-\d\d \d\d:\d\d\b", result.stdout)
-    assert not re.search(r"\d\d:\d\d:\d\d", result.stdout)  # minutes, not seconds
+    assert re.search(r"\b20\d\d-\d\d-\d\d \d\d:\d\d\b", shown)
+    assert not re.search(r"\d\d:\d\d:\d\d", shown)  # minutes, not seconds
 
 
 def test_errors_are_named_by_kind_in_summary_and_status(archive) -> None:

@@ -33,6 +33,7 @@ from tests.signal_cases import (
     descendants,
     group_members,
     run_case,
+    screen_of,
     states_reported,
     the_error_line,
     wait_for_state,
@@ -445,22 +446,9 @@ def test_the_progress_line_is_gone_before_the_summary(tmp_path: Path) -> None:
     master, slave = pty.openpty()
     try:
         proc, _ = _double_ctrl_c(tmp_path, stdout=slave, stderr=slave, progress="--progress")
-        os.close(slave)
-        slave = -1
-        screen = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the terminal's other side is closed
-                break
-            if not chunk:
-                break
-            screen += chunk
     finally:
-        os.close(master)
-        if slave >= 0:
-            os.close(slave)
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
+        os.close(slave)
+    text = screen_of(master)
     assert proc.returncode == 130
     assert "arsip crawl summary" in text and " pages · " in text  # the line was there
     # each kind of error under its own name, as in the summary and `arsip status`
