@@ -204,6 +204,43 @@ def test_ctrl_c_is_acknowledged_at_once(tmp_path: Path) -> None:
     assert proc.returncode == 130
 
 
+def test_a_third_ctrl_c_leaves_at_once_and_the_next_crawl_repairs(tmp_path: Path) -> None:
+    # the recorder cannot commit (the test holds the database's write lock), so after a second
+    # Ctrl-C the crawl waits for it to write out; a third abandons it and exits at once
+    site = build_site(n_articles=6)
+    site.gate = threading.Event()
+    site.held = lambda path: path != "/robots.txt"
+    data_dir, state_file, err = tmp_path / "d", tmp_path / "state.jsonl", tmp_path / "err.txt"
+    db = data_dir / "arsip.db"
+    with serve(site) as base:
+        proc = _crawl(base, data_dir, state_file, err)
+        try:
+            wait_for_state(state_file, "crawling", proc)
+            wait_until(lambda: len(base.requests) >= 2)
+            with write_locked(db):
+                os.killpg(proc.pid, signal.SIGINT)
+                wait_for_state(state_file, "stopping", proc)
+                os.killpg(proc.pid, signal.SIGINT)
+                wait_until(lambda: "Stopping now" in err.read_text())
+                assert proc.poll() is None  # waiting for the recorder, which waits for the lock
+                os.killpg(proc.pid, signal.SIGINT)
+                proc.communicate(timeout=30)
+                assert proc.returncode == 130
+                assert _gone(proc.pid)  # the recorder was killed, the workers followed
+        finally:
+            site.gate.set()
+        assert "Traceback" not in err.read_text()
+        files = sorted((data_dir / "warc").iterdir())
+        assert [f for f in files if f.name.endswith(".open")]  # left for the next crawl
+        again = run_arsip("crawl", base, "--data-dir", str(data_dir), *QUICK)
+    assert again.returncode == 0, again.stderr
+    assert "Recovered WARC file" in again.stderr
+    assert _outcomes(db) == ["killed", "finished"]
+    files = sorted((data_dir / "warc").iterdir())
+    assert not [f for f in files if f.name.endswith(".open")]
+    warcio_check(files)
+
+
 # --- a death in each state ----------------------------------------------------------------------
 
 
