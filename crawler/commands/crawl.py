@@ -34,8 +34,8 @@ from crawler.errors import ArsipError
 @archive_options
 @expected_errors
 def crawl(urls: tuple[str, ...], site: str | None, site_id: int | None, max_pages: int | None,
-          since: str | None, overrides: tuple[str, ...], verbose: bool, progress: bool | None, wait: bool,
-          data_dir: Path, db_url: str) -> None:
+          since: str | None, overrides: tuple[str, ...], verbose: bool, progress: bool | None,
+          wait: bool, data_dir: Path, db_url: str) -> None:
     """Crawl a news site once: every article into the database, every response into WARC.
 
     Ctrl-C (or SIGTERM, SIGHUP) stops it cleanly: requests in flight finish and everything
