@@ -91,16 +91,20 @@ class Recorder:
 
     def __init__(self, config: RecorderConfig, reply: Callable[[FromRecorder], None]) -> None:
         from storage.archive import Archive  # in the recorder process only
-        from storage.sites import resolve_for_crawl
+        from storage.sites import registered_site, resolve_for_crawl
 
         self.reply = reply
         self.archive: Archive = Archive.open(config.db_url)
         self.archive.revisits = RevisitPolicy.from_text(config.revisit_ladder)
         try:
             self.archive.reap_dead_runs()
-            # the registered site this crawl belongs to, by name or by URL (one identity)
-            site = resolve_for_crawl(self.archive, name=config.site,
-                                     url=config.base_url or None, profile=config.profile)
+            # the registered site this crawl belongs to: the one it named (by id, or by a name
+            # the registry holds, whatever profile has that name too), else by name or URL
+            site = registered_site(self.archive, site_id=config.site_id, name=config.named)
+            registered = site is not None
+            if site is None:
+                site = resolve_for_crawl(self.archive, name=config.site,
+                                         url=config.base_url or None, profile=config.profile)
             self.site_id = site.id
             self.run_id = self._start_run(config)
             # on a first crawl of a site the database holds nothing to refer to: only this
@@ -114,7 +118,7 @@ class Recorder:
             self.opened = Opened(self.site_id, self.run_id,
                                  revalidate=self.archive.has_validators(self.site_id),
                                  site=site.name, base_url=site.base_url, profile=site.profile,
-                                 recrawl=self.recrawl, plan=plan)
+                                 recrawl=self.recrawl, plan=plan, registered=registered)
         except BaseException:
             self.archive.close()
             raise
