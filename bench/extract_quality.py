@@ -24,6 +24,7 @@ run alternately, page by page), lines of output that still open with a promo lab
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import defaultdict
@@ -120,6 +121,7 @@ class SetResult:
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(NAMES, 0.0))
     promos: dict[str, int] = field(default_factory=lambda: dict.fromkeys(NAMES, 0))
     trailing: list[tuple[float, str, float, float]] = field(default_factory=list)
+    per_page: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def score_set(name: str, pages: Iterable[Page], trailing: float) -> SetResult:
@@ -136,6 +138,7 @@ def score_set(name: str, pages: Iterable[Page], trailing: float) -> SetResult:
             f1s[extractor] = result.scores[extractor].add(page, output)
             result.by_publisher[page.publisher][extractor].add(page, output)
             result.promos[extractor] += promo_lines(output)
+        result.per_page[page.id] = f1s
         gap = f1s["trafilatura"] - f1s["arsip"]
         if gap > trailing:
             result.trailing.append((gap, page.id, f1s["trafilatura"], f1s["arsip"]))
@@ -182,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="list pages where arsip's F1 is this much below (default 0.2)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N pages of a set")
     parser.add_argument("--only", default="", help="only pages whose id contains this")
+    parser.add_argument("--dump", type=Path, default=None,
+                        help="write every page's F1 for both extractors here (JSON)")
     args = parser.parse_args(argv)
     try:
         sets = list(find_sets(args.dirs))
@@ -195,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             pages = pages[:args.limit]
         results.append(score_set(root.name, pages, args.trailing))
     report(results, args.publishers)
+    if args.dump:
+        args.dump.write_text(json.dumps({r.name: r.per_page for r in results}, indent=1))
     return 0
 
 
