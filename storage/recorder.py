@@ -77,6 +77,7 @@ UNOPENED_GRACE_SECONDS = 5.0
 
 if TYPE_CHECKING:
     from storage.archive import Archive
+    from storage.boilerplate import SiteBoilerplate
 
 
 class Recorder:
@@ -89,6 +90,7 @@ class Recorder:
 
     def __init__(self, config: RecorderConfig, reply: Callable[[FromRecorder], None]) -> None:
         from storage.archive import Archive  # in the recorder process only
+        from storage.boilerplate import SiteBoilerplate
         from storage.sites import resolve_for_crawl
 
         self.reply = reply
@@ -116,6 +118,10 @@ class Recorder:
         except BaseException:
             self.archive.close()
             raise
+        # the site's boilerplate, learned and stripped here: this process owns the database
+        self.boilerplate: SiteBoilerplate | None = (
+            SiteBoilerplate.load(self.archive, self.site_id, config.boilerplate)
+            if config.boilerplate.enabled else None)
         self.archive.batch()
         self.writer = WarcWriter(replace(config.warc,
                                          is_part_of=f"{site.name}/run-{self.run_id}"))
@@ -186,8 +192,11 @@ class Recorder:
     def on_article(self, message: Article) -> None:
         if self.failed and message.key not in self.captures:
             return  # its capture could not be archived: an article must link to a capture
+        article = message.article
+        if self.boilerplate is not None:
+            article = self.boilerplate.prepare(self.archive, message.url, article)
         new = self.archive.store_article(
-            site_id=self.site_id, url=message.url, article=message.article,
+            site_id=self.site_id, url=message.url, article=article,
             capture_id=self.captures.pop(message.key, None), fetched_at=message.fetched_at,
             fetch=message.fetch,
         )
@@ -212,8 +221,18 @@ class Recorder:
         if self.finished:
             return
         self.finished = True
+        if self.boilerplate is not None:
+            self.boilerplate.flush(self.archive, final=True)
+            self.counts["arsip/boilerplate_lines_stripped"] = self.boilerplate.stripped
+            self.counts["arsip/boilerplate_lines_learned"] = len(self.boilerplate.learned)
         self.archive.finish_run(self.run_id, self.failed or outcome,
                                 {**(stats or {}), **self.counts})
+
+    def commit(self) -> None:
+        """Commit the batch, with the boilerplate counts that changed since the last one."""
+        if self.boilerplate is not None:
+            self.boilerplate.flush(self.archive)
+        self.archive.commit()
 
     def heartbeat(self) -> None:
         """Renew the run's sign of life (with the figures so far) now and then."""
@@ -361,7 +380,7 @@ def _record(conn: Connection, recorder: Recorder) -> None:
                 recorder.writer.check_idle()
             recorder.heartbeat()
             if time.monotonic() - last_commit >= COMMIT_SECONDS:
-                recorder.archive.commit()
+                recorder.commit()
                 last_commit = time.monotonic()
         recorder.finish(outcome)
     except StorageError as exc:
