@@ -223,8 +223,10 @@ class Recorder:
         self.finished = True
         if self.boilerplate is not None:
             self.boilerplate.flush(self.archive, final=True)
-            self.counts["arsip/boilerplate_lines_stripped"] = self.boilerplate.stripped
-            self.counts["arsip/boilerplate_lines_learned"] = len(self.boilerplate.learned)
+            for name, value in (("stripped", self.boilerplate.stripped),
+                                ("learned", len(self.boilerplate.learned))):
+                if value:  # a small site learns nothing, and its figures say nothing of it
+                    self.counts[f"arsip/boilerplate_lines_{name}"] = value
         self.archive.finish_run(self.run_id, self.failed or outcome,
                                 {**(stats or {}), **self.counts})
 
