@@ -122,6 +122,7 @@ class SiteBoilerplate:
         self._decay = 1.0 - 1.0 / WINDOW
         self._dirty: set[str] = set()
         self._forgotten: set[str] = set()  # keys of stored rows to delete
+        self._wipe = False  # delete every stored row of the site first (``reset``)
         self._site_dirty = False
 
     # --- loading and saving -------------------------------------------------------------------
@@ -147,7 +148,8 @@ class SiteBoilerplate:
 
     def reset(self) -> None:
         """Forget everything learned (re-extraction learns again from every article)."""
-        self._forgotten |= {key for key, line in self.lines.items() if line.stored}
+        self._wipe = True
+        self._forgotten.clear()
         self.lines.clear()
         self.learned.clear()
         self._dirty.clear()
@@ -170,15 +172,18 @@ class SiteBoilerplate:
                          "learned": line.learned})
         self._dirty = {key for key in self._dirty
                        if key in self.lines and not self.lines[key].stored}
-        if not (rows or self._forgotten or self._site_dirty):
+        if not (rows or self._forgotten or self._site_dirty or self._wipe):
             return
         table = BoilerplateLine.__table__
         with archive.write() as conn:
-            if self._forgotten:
-                conn.execute(delete(table).where(
-                    table.c.site_id == self.site_id,
-                    table.c.key.in_([_digest(key) for key in self._forgotten])))
-                self._forgotten.clear()
+            if self._wipe:
+                conn.execute(delete(table).where(table.c.site_id == self.site_id))
+                self._wipe = False
+            forgotten = [_digest(key) for key in self._forgotten]
+            self._forgotten.clear()
+            for start in range(0, len(forgotten), 500):
+                conn.execute(delete(table).where(table.c.site_id == self.site_id,
+                                                 table.c.key.in_(forgotten[start:start + 500])))
             if rows:
                 stmt = _insert(archive, table)
                 conn.execute(stmt.on_conflict_do_update(

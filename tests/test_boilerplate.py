@@ -104,9 +104,9 @@ def _record(url: str, text: str) -> ArticleRecord:
     return ArticleRecord(url=url, title=f"Judul {url[-3:]}", text=text)
 
 
-def test_state_round_trips_and_first_articles_are_stripped_in_place(tmp_path: Path) -> None:
+def test_state_round_trips_and_first_articles_are_stripped_in_place(db_url: str) -> None:
     rng = random.Random(5)
-    archive = Archive.open(f"sqlite:///{tmp_path / 'arsip.db'}")
+    archive = Archive.open(db_url)
     site_id = archive.ensure_site("kompas", "https://kompas.example/")
     config = BoilerplateConfig(min_pages=10, share=0.3)
     state = SiteBoilerplate.load(archive, site_id, config)
@@ -124,6 +124,8 @@ def test_state_round_trips_and_first_articles_are_stripped_in_place(tmp_path: Pa
 
     again = SiteBoilerplate.load(archive, site_id, config)
     assert again.pages == 15 and again.learned == state.learned
+    assert {key: (line.pages, line.at) for key, line in again.lines.items()} == {
+        key: (line.pages, line.at) for key, line in state.lines.items()}
     report = site_boilerplate(archive, site_id)
     assert report["articles"] == 15
     assert {line["text"] for line in report["learned"]} == {APP, GOOGLE}
@@ -144,6 +146,12 @@ def test_state_round_trips_and_first_articles_are_stripped_in_place(tmp_path: Pa
     assert GOOGLE not in article.text
     assert archive.store_article(site_id=site_id, url=url, article=article, capture_id=None,
                                  fetched_at=at) is True
+
+    # re-extraction starts again from nothing: the stored rows go with it
+    again.reset()
+    again.flush(archive, final=True)
+    fresh = SiteBoilerplate.load(archive, site_id, config)
+    assert (fresh.pages, fresh.lines) == (0, {})
     archive.close()
 
 
