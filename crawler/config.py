@@ -11,12 +11,13 @@ import difflib
 import importlib.util
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crawler.errors import UsageError
+from storage.records import BoilerplateConfig
 from storage.revisit import DEFAULT_LADDER, parse_ladder
 
 if TYPE_CHECKING:
@@ -117,6 +118,7 @@ class CrawlConfig:
     warc_idle_timeout: float = 300.0
     extract_workers: int = 0
     site: str | None = None
+    site_id: int | None = None  # a registered site, by id (what the daemon's crawls use)
     since: datetime | None = None
     max_pages: int = 0
     trigger: str = "cli"
@@ -125,6 +127,7 @@ class CrawlConfig:
     revisit_all: bool = False
     requisites: bool = True
     wait: bool = False
+    boilerplate: BoilerplateConfig = field(default_factory=BoilerplateConfig)
 
     @property
     def workers(self) -> int:
@@ -136,6 +139,8 @@ class CrawlConfig:
             config = cls._from_settings(settings)
         except ValueError as exc:
             raise UsageError(f"a setting has a wrong value: {exc}") from None
+        if config.site_id is not None and config.site_id < 0:
+            raise UsageError("ARSIP_SITE_ID must be a site's id (arsip sites list --json)")
         if config.extract_workers < 0 or config.warc_max_size <= 0 or config.max_pages < 0:
             raise UsageError("ARSIP_EXTRACT_WORKERS and ARSIP_MAX_PAGES must be 0 or more, "
                              "ARSIP_WARC_MAX_SIZE more than 0")
@@ -154,6 +159,7 @@ class CrawlConfig:
             warc_idle_timeout=settings.getfloat("ARSIP_WARC_IDLE_TIMEOUT", 300.0),
             extract_workers=settings.getint("ARSIP_EXTRACT_WORKERS", 0),
             site=settings.get("ARSIP_SITE") or None,
+            site_id=settings.getint("ARSIP_SITE_ID", 0) or None,
             since=parse_since(settings.get("ARSIP_SINCE")),
             max_pages=settings.getint("ARSIP_MAX_PAGES", 0),
             trigger=settings.get("ARSIP_TRIGGER", "cli"),
@@ -162,4 +168,9 @@ class CrawlConfig:
             revisit_all=settings.getbool("ARSIP_REVISIT_ALL", False),
             requisites=settings.getbool("ARSIP_REQUISITES", True),
             wait=settings.getbool("ARSIP_WAIT", False),
+            boilerplate=BoilerplateConfig(
+                enabled=settings.getbool("ARSIP_BOILERPLATE", True),
+                min_pages=settings.getint("ARSIP_BOILERPLATE_MIN_PAGES", 20),
+                share=settings.getfloat("ARSIP_BOILERPLATE_SHARE", 0.3),
+            ),
         )

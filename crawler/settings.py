@@ -25,8 +25,11 @@ ARSIP_WARC_MAX_SIZE = 1_000_000_000
 ARSIP_WARC_IDLE_TIMEOUT = 300.0
 # Extraction processes; 0 means one per CPU core.
 ARSIP_EXTRACT_WORKERS = 0
-# Site profile name or .toml path; None means general rules for the start URL's host.
+# A registered site's name (its stored profile and base URL), else a site profile name or .toml
+# path; None means general rules for the start URL's host.
 ARSIP_SITE = None
+# A registered site by its id, never a profile (the daemon's crawls name their site so); 0: none.
+ARSIP_SITE_ID = 0
 # Skip articles whose sitemap or feed date is older than this ISO date.
 ARSIP_SINCE = None
 # Stop after fetching this many pages; 0 means no limit.
@@ -53,6 +56,12 @@ ARSIP_WAIT = False
 # the images of the article body) so the archived page replays as it looked; see
 # crawler/requisites.py for which hosts.
 ARSIP_REQUISITES = True
+# Site boilerplate (README "Site boilerplate"): learn the lines a site repeats across its
+# articles and strip them from the stored text. Lines are judged once this many articles of the
+# site were seen, and learned when they appear on at least this share of its recent articles.
+ARSIP_BOILERPLATE = True
+ARSIP_BOILERPLATE_MIN_PAGES = 20
+ARSIP_BOILERPLATE_SHARE = 0.3
 
 # --- politeness ---------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True

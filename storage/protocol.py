@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from storage.records import ArticleRecord, Fetch, RunOwner
+from storage.records import ArticleRecord, BoilerplateConfig, Fetch, RunOwner
 from storage.revisit import DEFAULT_LADDER, RevisitPlan
 from storage.warc import Exchange, WarcWriterConfig
 
@@ -55,11 +55,17 @@ class RecorderConfig:
     site: str
     base_url: str
     owner: RunOwner
+    # a registered site by id (the daemon's crawls), or by the name the crawl was given: the
+    # registry wins over a profile of that name
+    site_id: int | None = None
+    named: str | None = None
     profile: str | None = None  # as ``sites.profile`` keeps it: a bundled name or TOML text
     trigger: str = "cli"
     revisit_ladder: str = DEFAULT_LADDER  # when articles are due again (storage.revisit)
     revisit_all: bool = False  # ask for every known article, due or not
     wait: bool = False  # wait for a live run of the site to end, rather than fail
+    # when the site's boilerplate lines are learned and stripped (storage.boilerplate)
+    boilerplate: BoilerplateConfig = field(default_factory=BoilerplateConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +144,8 @@ class Opened:
     base_url: str = ""
     profile: str | None = None
     recrawl: bool = False  # an earlier run of the site captured something
+    # the crawl named a registered site (by id or name): crawl it with its stored profile
+    registered: bool = False
     plan: RevisitPlan = field(default_factory=RevisitPlan)  # what this run fetches
 
 

@@ -79,6 +79,7 @@ UNOPENED_GRACE_SECONDS = 5.0
 
 if TYPE_CHECKING:
     from storage.archive import Archive
+    from storage.boilerplate import SiteBoilerplate
 
 
 class Recorder:
@@ -91,16 +92,21 @@ class Recorder:
 
     def __init__(self, config: RecorderConfig, reply: Callable[[FromRecorder], None]) -> None:
         from storage.archive import Archive  # in the recorder process only
-        from storage.sites import resolve_for_crawl
+        from storage.boilerplate import SiteBoilerplate
+        from storage.sites import registered_site, resolve_for_crawl
 
         self.reply = reply
         self.archive: Archive = Archive.open(config.db_url)
         self.archive.revisits = RevisitPolicy.from_text(config.revisit_ladder)
         try:
             self.archive.reap_dead_runs()
-            # the registered site this crawl belongs to, by name or by URL (one identity)
-            site = resolve_for_crawl(self.archive, name=config.site,
-                                     url=config.base_url or None, profile=config.profile)
+            # the registered site this crawl belongs to: the one it named (by id, or by a name
+            # the registry holds, whatever profile has that name too), else by name or URL
+            site = registered_site(self.archive, site_id=config.site_id, name=config.named)
+            registered = site is not None
+            if site is None:
+                site = resolve_for_crawl(self.archive, name=config.site,
+                                         url=config.base_url or None, profile=config.profile)
             self.site_id = site.id
             self.run_id = self._start_run(config)
             # on a first crawl of a site the database holds nothing to refer to: only this
@@ -114,7 +120,11 @@ class Recorder:
             self.opened = Opened(self.site_id, self.run_id,
                                  revalidate=self.archive.has_validators(self.site_id),
                                  site=site.name, base_url=site.base_url, profile=site.profile,
-                                 recrawl=self.recrawl, plan=plan)
+                                 recrawl=self.recrawl, plan=plan, registered=registered)
+            # the site's boilerplate, learned and stripped here: this process owns the database
+            self.boilerplate: SiteBoilerplate | None = (
+                SiteBoilerplate.load(self.archive, self.site_id, config.boilerplate)
+                if config.boilerplate.enabled else None)
         except BaseException:
             self.archive.close()
             raise
@@ -188,8 +198,11 @@ class Recorder:
     def on_article(self, message: Article) -> None:
         if self.failed and message.key not in self.captures:
             return  # its capture could not be archived: an article must link to a capture
+        article = message.article
+        if self.boilerplate is not None:
+            article = self.boilerplate.prepare(self.archive, message.url, article)
         new = self.archive.store_article(
-            site_id=self.site_id, url=message.url, article=message.article,
+            site_id=self.site_id, url=message.url, article=article,
             capture_id=self.captures.pop(message.key, None), fetched_at=message.fetched_at,
             fetch=message.fetch,
         )
@@ -214,8 +227,20 @@ class Recorder:
         if self.finished:
             return
         self.finished = True
+        if self.boilerplate is not None:
+            self.boilerplate.flush(self.archive, final=True)
+            for name, value in (("stripped", self.boilerplate.stripped),
+                                ("learned", len(self.boilerplate.learned))):
+                if value:  # a small site learns nothing, and its figures say nothing of it
+                    self.counts[f"arsip/boilerplate_lines_{name}"] = value
         self.archive.finish_run(self.run_id, self.failed or outcome,
                                 {**(stats or {}), **self.counts})
+
+    def commit(self) -> None:
+        """Commit the batch, with the boilerplate counts that changed since the last one."""
+        if self.boilerplate is not None:
+            self.boilerplate.flush(self.archive)
+        self.archive.commit()
 
     def heartbeat(self) -> None:
         """Renew the run's sign of life (with the figures so far) now and then."""
@@ -388,7 +413,7 @@ def _record(conn: Connection, recorder: Recorder) -> None:
                 recorder.writer.check_idle()
             recorder.heartbeat()
             if time.monotonic() - last_commit >= COMMIT_SECONDS:
-                recorder.archive.commit()
+                recorder.commit()
                 last_commit = time.monotonic()
         recorder.finish(outcome)
         recorder.close()
