@@ -203,6 +203,37 @@ def test_home_and_search(archived, client) -> None:
     assert site.articles[1].url(base) in edit.text
     bad = client.get("/search", params={"q": "-only"})
     assert bad.status_code == 200 and "at least one word" in bad.text
+    wordless = client.get("/search", params={"q": "*"})
+    assert "at least one word" in wordless.text and "No article matches" not in wordless.text
+
+
+def test_home_lists_the_latest_captured_articles(archived, client) -> None:
+    site, base, _ = archived
+    home = client.get("/").text
+    latest = home.split("Latest captured articles", 1)[1]
+    # the edit of the second crawl is the newest text stored, and says it is an edit
+    edited = site.articles[1].url(base)
+    assert latest.index(edited) < latest.index(site.articles[5].url(base))
+    assert f'href="/article/diff2/{edited}"' in latest and "edited (v2)" in latest
+
+
+def test_search_pages_past_the_last_match(archived, client) -> None:
+    site, _, _ = archived
+    word = max(site.articles[5].title.split(), key=len)
+    past = client.get("/search", params={"q": word, "page": "7"})
+    assert past.status_code == 200 and "page 7 is past the last one" in past.text
+    assert "No article matches" not in past.text
+    # a page number no database integer holds is a page past the end too, not a server error
+    huge = client.get("/search", params={"q": word, "page": str(10**30)})
+    assert huge.status_code == 200 and "past the last one" in huge.text
+
+
+@pytest.mark.parametrize("query", ["-only", "*", "OR"])
+def test_search_command_refuses_a_query_without_words(archived, query: str) -> None:
+    _, _, data_dir = archived
+    result = run_arsip("search", "--data-dir", str(data_dir), "--", query)
+    assert result.returncode == 2, result
+    assert "at least one word" in result.stderr and "Traceback" not in result.stderr
 
 
 # --- CDX and Memento ------------------------------------------------------------------------

@@ -97,6 +97,8 @@ RENAMED_ALWAYS = frozenset({b"set-cookie", b"set-cookie2", b"strict-transport-se
                             b"nel", b"reporting-endpoints", b"content-security-policy",
                             b"content-security-policy-report-only", b"x-frame-options"})
 SEARCH_PAGE_SIZE = 20
+LAST_SEARCH_PAGE = 10_000  # deeper pages are refused: an OFFSET that size reads every match
+LATEST = 10  # article texts listed on the home page
 CDX_CHUNK = 500  # lines per piece of a streamed CDX answer
 NEAREST = 5  # captures either side tried, closest first, when one cannot be replayed
 
@@ -149,7 +151,7 @@ class Replay:
 
     def home(self, request: Request) -> Response:
         return self.page(request, "home.html", sites=self.catalog.sites(),
-                         totals=self.catalog.totals())
+                         totals=self.catalog.totals(), latest=self.catalog.latest(LATEST))
 
     def search(self, request: Request) -> Response:
         from storage.report import search_articles
@@ -158,7 +160,7 @@ class Replay:
         all_versions = request.query_params.get("all") in ("1", "on", "true")
         site = request.query_params.get("site") or None
         try:
-            page = max(1, int(request.query_params.get("page", "1")))
+            page = min(max(1, int(request.query_params.get("page", "1"))), LAST_SEARCH_PAGE)
         except ValueError:
             page = 1
         hits: list[dict[str, Any]] = []
