@@ -54,11 +54,13 @@ _LD_TYPE = re.compile(r'"@type"\s*:\s*(?:"([^"]+)"|\[([^\]]*)\])')
 _HEAD_BYTES = 200_000
 
 
-@dataclass(frozen=True)
+@dataclass
 class SiteJob:
-    """One site to re-process: its row, profile, and which captures are its."""
+    """One site to re-process: its row, profile, and which captures are its. A host no site
+    covers has no row until an article of it is stored (``site_id`` None): the hosts that
+    serve only stylesheets, fonts and images to the pages do not become sites."""
 
-    site_id: int
+    site_id: int | None
     name: str
     profile: SiteProfile
 
@@ -114,7 +116,9 @@ def _sites(archive: Archive, data_dir: Path, site: str | None) -> list[SiteJob]:
         # becomes the site a crawl of it would have made
         covered = [site_range(job.profile.base_url) for job in jobs]
         with archive.read() as conn:
-            stmt = select(captures.c.url).where(captures.c.status == 200).distinct()
+            stmt = (select(captures.c.url)
+                    .where(captures.c.status == 200, captures.c.mime.in_(HTML_TYPES))
+                    .distinct())
             for start, end in covered:
                 stmt = stmt.where(or_(captures.c.urlkey < start, captures.c.urlkey >= end))
             hosts = {}
@@ -124,9 +128,7 @@ def _sites(archive: Archive, data_dir: Path, site: str | None) -> list[SiteJob]:
                 except ProfileError:
                     continue
                 hosts.setdefault(profile.name, profile)
-        for name, profile in sorted(hosts.items()):
-            site_id = archive.ensure_site(name, profile.base_url)
-            jobs.append(SiteJob(site_id, name, profile))
+        jobs.extend(SiteJob(None, name, profile) for name, profile in sorted(hosts.items()))
     return jobs
 
 
@@ -136,11 +138,12 @@ def _captures(archive: Archive, job: SiteJob, since: datetime | None) -> list[Ca
     captures, runs = Capture.__table__, CrawlRun.__table__
     index = CaptureIndex(archive.engine)
     start, end = site_range(job.profile.base_url)
+    own = (captures.c.urlkey >= start) & (captures.c.urlkey < end)
+    if job.site_id is not None:
+        own = or_(captures.c.run_id.in_(select(runs.c.id).where(runs.c.site_id == job.site_id)),
+                  own)
     stmt = (select(*index.columns)
-            .where(or_(captures.c.run_id.in_(select(runs.c.id)
-                                             .where(runs.c.site_id == job.site_id)),
-                       (captures.c.urlkey >= start) & (captures.c.urlkey < end)),
-                   captures.c.status.in_((200, 304)))
+            .where(own, captures.c.status.in_((200, 304)))
             .order_by(captures.c.fetched_at, captures.c.id))
     if since is not None:
         stmt = stmt.where(captures.c.fetched_at >= since)
@@ -291,6 +294,8 @@ def _store(archive: Archive, result: ReextractResult, job: SiteJob, row: Capture
         return
     result.articles += 1
     url = page_url(row.url)
+    if job.site_id is None:
+        job.site_id = archive.ensure_site(job.name, job.profile.base_url)
     new = archive.store_article(site_id=job.site_id, url=row.url, article=outcome,
                                 capture_id=row.id, fetched_at=row.fetched_at,
                                 skip_known_text=url in versioned)
