@@ -241,8 +241,8 @@ def test_search_command_refuses_a_query_without_words(archived, query: str) -> N
 def test_cdx_matches_cdxj_indexer_line_for_line(archived, client) -> None:
     _, base, data_dir = archived
     files = sorted(str(p) for p in (data_dir / "warc").glob("*.warc.gz"))
-    indexer = Path(sys.executable).with_name("cdxj-indexer")
-    out = subprocess.run([str(indexer), *files], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "cdxj_indexer.main", *files],
+                         capture_output=True, text=True, check=True)
     theirs = []
     for line in out.stdout.splitlines():
         key, stamp, body = line.split(" ", 2)
@@ -265,6 +265,29 @@ def test_cdx_matches_cdxj_indexer_line_for_line(archived, client) -> None:
         assert set(mine) == set(reference), (mine, reference)
     cdxj = client.get("/cdx", params={"url": base, "matchType": "domain"}).text.splitlines()
     assert cdxj[0].split(" ", 2)[0] == ours[0]["urlkey"]
+
+
+def test_cdx_failures_get_an_error_status_not_a_cut_off_200(archived, client,
+                                                             tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    _, base, data_dir = archived
+    every = client.get("/cdx", params={"url": f"{base}*"}).text.splitlines()
+    huge = client.get("/cdx", params={"url": f"{base}*", "limit": "9" * 30})
+    assert huge.status_code == 200 and huge.text.splitlines() == every
+    # the index cannot be read once the answer has started: an error status and one line
+    shutil.copy(data_dir / "arsip.db", tmp_path / "arsip.db")
+    app = create_app(ReplayConfig(f"sqlite:///{tmp_path / 'arsip.db'}", data_dir / "warc"))
+    try:
+        with sqlite3.connect(tmp_path / "arsip.db") as db:
+            db.execute("ALTER TABLE captures RENAME TO captures_gone")
+        with TestClient(app, base_url="http://127.0.0.1:8080") as broken:
+            answer = broken.get("/cdx", params={"url": f"{base}*"})
+        assert answer.status_code == 503, answer.text
+        assert answer.text.startswith("Error: cannot read the archive index")
+    finally:
+        app.state.replay.close()
 
 
 def test_memento_timegate_and_timemap(archived, client) -> None:

@@ -182,10 +182,9 @@ def test_replay_index_is_sorted_and_matches_cdxj_indexer(archive_dir: Path,
     assert result.returncode == 0, result.stderr
     ours = out.read_bytes().splitlines()
     assert ours == sorted(ours)  # byte order: what pywb's binary search needs
-    indexer = Path(sys.executable).with_name("cdxj-indexer")
     files = sorted(str(p) for p in (archive_dir / "warc").glob("*.warc.gz"))
-    theirs = subprocess.run([str(indexer), "-s", *files], capture_output=True, check=True
-                            ).stdout.splitlines()
+    theirs = subprocess.run([sys.executable, "-m", "cdxj_indexer.main", "-s", *files],
+                            capture_output=True, check=True).stdout.splitlines()
     assert len(ours) == len(theirs)
 
     def fields(line: bytes) -> tuple:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
@@ -361,7 +362,17 @@ class Replay:
             if chunk:
                 yield "".join(chunk)
 
-        return StreamingResponse(lines(), media_type=f"{media}; charset=utf-8")
+        # the first piece is read before the status line goes out: a query that fails (the
+        # database, a filter) gets an error status, not a 200 with a cut-off body
+        chunks = lines()
+        try:
+            first = next(chunks, None)
+        except CdxQueryError as exc:
+            return PlainTextResponse(f"Error: {exc}\n", status_code=400)
+        except StorageError as exc:
+            return PlainTextResponse(f"Error: {exc}\n", status_code=503)
+        body = chain(() if first is None else (first,), chunks)
+        return StreamingResponse(body, media_type=f"{media}; charset=utf-8")
 
     def timegate(self, request: Request, url: str) -> Response:
         accept = request.headers.get("accept-datetime")
