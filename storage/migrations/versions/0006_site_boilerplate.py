@@ -1,7 +1,7 @@
 """site boilerplate: the lines each site repeats across its articles, learned from the crawl
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01
 
 - ``boilerplate_sites``: per site, how many articles its boilerplate was learned from.
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
