@@ -153,6 +153,7 @@ class Fatal:
 
     message: str
     outcome: str = "failed"
+    detail: str = ""  # for the crawl's log file (a traceback, for an error nobody expected)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ class Daemon:
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "daemon", "--data-dir", str(self.data_dir),
+            [sys.executable, "-m", "crawler", "daemon", "--data-dir", str(self.data_dir),
              "--jitter", "0", "--sites-poll", "0.5", *CRAWL_SETTINGS, *args],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             start_new_session=True)
@@ -272,7 +272,7 @@ def test_a_manual_crawl_beside_a_scheduled_one_is_refused_or_waits(daemon: Daemo
         assert "Traceback" not in refused.stderr
         assert len(base.requests) == seen  # refused before fetching anything
         waiting = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "crawl", base, "--wait", *dd], cwd=REPO,
+            [sys.executable, "-m", "crawler", "crawl", base, "--wait", *dd], cwd=REPO,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
             assert waiting.stderr is not None

@@ -12,6 +12,7 @@ import click
 
 from crawler.commands.common import archive_options, expected_errors
 from crawler.errors import ArsipError
+from crawler.launch import HeldSignals
 
 
 @click.command()
@@ -84,6 +85,9 @@ def crawl(urls: tuple[str, ...], site: str | None, site_id: int | None, max_page
 
     runtime = CrawlRuntime(install_signal_handlers=True,
                            state_file=settings.get("ARSIP_STATE_FILE") or None)
+    held = click.get_current_context().find_object(HeldSignals)
+    if held is not None:  # signals that came while arsip was starting (crawler.launch)
+        runtime.take_signals(held.received)
     from crawler.run import run_crawl
     from crawler.summary import print_summary
 
