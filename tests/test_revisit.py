@@ -175,7 +175,7 @@ def test_an_archive_written_without_next_due_gets_it_on_upgrade(
             config.set_main_option("script_location", str(MIGRATIONS))
             config.attributes["connection"] = conn
             with conn.begin():
-                command.upgrade(config, "0005")
+                command.upgrade(config, "0006")
                 # what an arsip that set no next_due left: a fresh article, one past its
                 # ladder, one whose last fetch failed on the server, one never fetched
                 site = conn.execute(text(

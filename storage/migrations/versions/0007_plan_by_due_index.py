@@ -1,7 +1,7 @@
 """a run's plan by an index range over pages due; every article fetch has its next visit
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01
 
 - ``ix_pages_site_id_kind_next_due``: a run loads the articles of its site whose ``next_due``
@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
