@@ -228,7 +228,7 @@ def arsip_command() -> list[str] | None:
     if exe:
         return [exe]
     if (REPO / "crawler" / "cli.py").exists():
-        return [sys.executable, "-c", "import sys; from crawler.cli import main; sys.exit(main())"]
+        return [sys.executable, "-m", "crawler"]
     return None
 
 

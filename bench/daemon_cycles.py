@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         compileall.compile_dir(REPO / package, quiet=1)
     work = Path(tempfile.mkdtemp(prefix="arsip-cycles-"))
     data_dir = work / "arsip-data"
-    cli = [sys.executable, "-m", "crawler.cli"]
+    cli = [sys.executable, "-m", "crawler"]
     site = build_site(n_articles=args.articles)
     site.slow_seconds = 0
     samples: dict[int, dict[str, int]] = {}

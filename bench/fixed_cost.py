@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         with serve(site) as base:
             for path, res in list(site.resources.items()):
                 base.server.rendered(path, res)
-            crawl = [sys.executable, "-m", "crawler.cli", "crawl", base, "--data-dir",
+            crawl = [sys.executable, "-m", "crawler", "crawl", base, "--data-dir",
                      str(data_dir), "--no-progress"]
             for setting in SETTINGS:
                 crawl += ["-s", setting]

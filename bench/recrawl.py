@@ -83,7 +83,7 @@ def crawl(base: BaseURL, data_dir: Path, side: str, step: str, round_no: int,
     seen = len(site.requests)
     bytes_before = warc_bytes(data_dir)
     versions_before = versions(data_dir) if (data_dir / "arsip.db").exists() else 0
-    args = [sys.executable, "-m", "crawler.cli", "crawl", base, "--data-dir", str(data_dir),
+    args = [sys.executable, "-m", "crawler", "crawl", base, "--data-dir", str(data_dir),
             "--no-progress"]
     for setting in (*SETTINGS, *extra):
         args += ["-s", setting]

@@ -64,7 +64,7 @@ class Round:
 
 def arsip(*args: str, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARSIP_")}
-    return subprocess.run([sys.executable, "-m", "crawler.cli", *args], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "crawler", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -147,7 +147,7 @@ def server(side: str, data: Path, pywb_dir: Path) -> Iterator[tuple[str, str]]:
     port = free_port()
     if side == "arsip":
         env = {k: v for k, v in os.environ.items() if not k.startswith("ARSIP_")}
-        cmd = [sys.executable, "-m", "crawler.cli", "replay", "serve", "--port", str(port),
+        cmd = [sys.executable, "-m", "crawler", "replay", "serve", "--port", str(port),
                "--data-dir", str(data)]
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)

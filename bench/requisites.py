@@ -34,7 +34,7 @@ def crawl(base: str, data: Path, requisites: bool) -> tuple[float, int, int, int
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARSIP_")}
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "crawl", base, "--data-dir", str(data),
+        [sys.executable, "-m", "crawler", "crawl", base, "--data-dir", str(data),
          "--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "LOG_LEVEL=WARNING",
          "-s", f"ARSIP_REQUISITES={requisites}"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=3600)

@@ -16,11 +16,14 @@ from crawler.commands.daemon import daemon
 from crawler.commands.extract import extract
 from crawler.commands.replay import replay
 from crawler.commands.sites import sites
+from crawler.launch import HeldSignals
+from crawler.runtime import signal_name
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="arsip")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """arsip: archive news sites into WARC files and a searchable database.
 
     \b
@@ -28,6 +31,14 @@ def main() -> None:
       arsip crawl https://kudakyv.com/
       arsip export --format jsonl -o articles.jsonl
     """
+    held = ctx.find_object(HeldSignals)
+    if held is None or ctx.invoked_subcommand == "crawl":
+        return  # the crawl's runtime takes the signals over, and those already received
+    held.release()
+    if held.received:
+        click.echo(f"Error: interrupted ({signal_name(held.received[0])}) before "
+                   f"`arsip {ctx.invoked_subcommand}` began", err=True)
+        ctx.exit(128 + held.received[0])
 
 
 main.add_command(crawl)

@@ -71,6 +71,7 @@ class CrawlConfig:
     warc_idle_timeout: float = 300.0
     extract_workers: int = 0
     site: str | None = None
+    site_id: int | None = None  # a registered site, by id (what the daemon's crawls use)
     since: datetime | None = None
     max_pages: int = 0
     trigger: str = "cli"
@@ -90,6 +91,8 @@ class CrawlConfig:
             config = cls._from_settings(settings)
         except ValueError as exc:
             raise UsageError(f"a setting has a wrong value: {exc}") from None
+        if config.site_id is not None and config.site_id < 0:
+            raise UsageError("ARSIP_SITE_ID must be a site's id (arsip sites list --json)")
         if config.extract_workers < 0 or config.warc_max_size <= 0 or config.max_pages < 0:
             raise UsageError("ARSIP_EXTRACT_WORKERS and ARSIP_MAX_PAGES must be 0 or more, "
                              "ARSIP_WARC_MAX_SIZE more than 0")
@@ -108,6 +111,7 @@ class CrawlConfig:
             warc_idle_timeout=settings.getfloat("ARSIP_WARC_IDLE_TIMEOUT", 300.0),
             extract_workers=settings.getint("ARSIP_EXTRACT_WORKERS", 0),
             site=settings.get("ARSIP_SITE") or None,
+            site_id=settings.getint("ARSIP_SITE_ID", 0) or None,
             since=parse_since(settings.get("ARSIP_SINCE")),
             max_pages=settings.getint("ARSIP_MAX_PAGES", 0),
             trigger=settings.get("ARSIP_TRIGGER", "cli"),

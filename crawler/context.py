@@ -55,8 +55,10 @@ class CrawlContext:
     revisits: RevisitPlan = field(default_factory=RevisitPlan)
 
     @classmethod
-    def open(cls, config: CrawlConfig, profile: SiteProfile,
-             runtime: CrawlRuntime) -> CrawlContext:
+    def open(cls, config: CrawlConfig, profile: SiteProfile, runtime: CrawlRuntime,
+             named: str | None = None) -> CrawlContext:
+        """``named``: the site the crawl was asked for by name (``--site``), which the
+        recorder looks up in the registry before anything else."""
         try:
             config.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -75,6 +77,8 @@ class CrawlContext:
             ),
             site=profile.name,
             base_url=profile.base_url,
+            site_id=config.site_id,
+            named=named,
             owner=this_process(),
             profile=profile.stored,
             trigger=config.trigger,

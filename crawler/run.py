@@ -200,7 +200,8 @@ def run_crawl(
         # the recorder's own counters (articles stored, records written) are the true figures,
         # also after a forced stop that skipped Scrapy's close signals
         stats.update(runtime.ctx.recorder.final or {})
-    target = ", ".join(urls) or site or "the site"
+    opened = runtime.ctx.run if runtime.ctx is not None else None
+    target = ", ".join(urls) or site or (opened.site if opened else "") or "the site"
     return _result(runtime, stats, started, log_file, target)
 
 

@@ -125,6 +125,12 @@ class CrawlRuntime:
                 signal.signal(signum, self._on_signal)
         self._report()
 
+    def take_signals(self, received: list[int]) -> None:
+        """Act on signals received before this runtime existed (``crawler.launch`` held them)
+        as if they came now. Call after building it: one arriving meanwhile is its own."""
+        for signum in list(received):
+            self._on_signal(signum, None)
+
     # --- states ---------------------------------------------------------------------------------
 
     def _enter(self, state: CrawlState) -> None:
@@ -211,6 +217,11 @@ class CrawlRuntime:
                     raise TypeError(f"the runtime has no handler for {type(reply).__name__}")
         if self.ctx.recorder.final is not None:
             self._stop_reading()
+            if self.fatal is not None:
+                # the recorder is gone: nothing in flight could be archived, so nothing is
+                # waited for (a full disk leaves it running, and the articles of what it wrote
+                # still go in)
+                self._stop_now()
 
     def _stop_reading(self) -> None:
         if self._reader is not None:
@@ -230,13 +241,11 @@ class CrawlRuntime:
             self.outcome = None  # the recorder records the run as failed, whatever it was told
             # said once, by the CLI, when the crawl has closed; the log keeps it too
             logger.error("Stopping the crawl: %s", fatal.message)
+            if fatal.detail:
+                logger.error("The recorder's report:\n%s", fatal.detail)
             if self._crawler is not None and self._crawler.stats is not None:
                 self._crawler.stats.set_value("arsip/fatal", fatal.message)
         self.request_stop(STOP_FATAL)
-        if self.ctx is not None and self.ctx.recorder.final is not None:
-            # the recorder is gone: nothing in flight could be archived, so nothing is waited
-            # for (a full disk leaves it running, and articles of what it wrote still go in)
-            self._stop_now()
 
     def until_opened(self) -> Deferred[bool]:
         """Fires True once the run is open and the crawl may fetch, False if it is stopping
@@ -402,6 +411,8 @@ class CrawlRuntime:
             self.fatal = fatal
             self.outcome = None
             logger.error("%s", fatal.message)
+            if fatal.detail:
+                logger.error("The recorder's report:\n%s", fatal.detail)
 
     def close(self) -> None:
         """After the reactor has stopped: close whatever is still open and enter the final

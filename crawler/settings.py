@@ -25,8 +25,11 @@ ARSIP_WARC_MAX_SIZE = 1_000_000_000
 ARSIP_WARC_IDLE_TIMEOUT = 300.0
 # Extraction processes; 0 means one per CPU core.
 ARSIP_EXTRACT_WORKERS = 0
-# Site profile name or .toml path; None means general rules for the start URL's host.
+# A registered site's name (its stored profile and base URL), else a site profile name or .toml
+# path; None means general rules for the start URL's host.
 ARSIP_SITE = None
+# A registered site by its id, never a profile (the daemon's crawls name their site so); 0: none.
+ARSIP_SITE_ID = 0
 # Skip articles whose sitemap or feed date is older than this ISO date.
 ARSIP_SINCE = None
 # Stop after fetching this many pages; 0 means no limit.

@@ -155,15 +155,20 @@ def parse_profile(text: str, source: str = "<profile>", stored: str | None = Non
     )
 
 
+def is_profile_path(name_or_path: str) -> bool:
+    """Whether ``--site`` names a profile file rather than a site or profile by name."""
+    candidate = Path(name_or_path)
+    return candidate.suffix == ".toml" or candidate.is_file()
+
+
 def load_profile(name_or_path: str, search_dirs: tuple[Path, ...] = ()) -> SiteProfile:
     """Load a profile from a ``.toml`` path, or by name from ``search_dirs``, then bundled.
 
     A bundled profile is stored in the archive by its name (it is part of arsip, and improves
     with it); any other is stored as its TOML text, so the site does not depend on the file.
     """
-    candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" or candidate.is_file():
-        paths = [candidate]
+    if is_profile_path(name_or_path):
+        paths = [Path(name_or_path)]
     else:
         paths = [d / f"{name_or_path}.toml" for d in (*search_dirs, BUNDLED)]
     for path in paths:

@@ -6,6 +6,10 @@ One loop, in the main thread, owns everything that happens to processes:
 - the loop starts due crawls as subprocesses (``scheduler.runner``), at most ``max_concurrent``
   at a time, sites whose last run died with an earlier daemon first, then by due time; a site
   still being crawled when it comes due again runs once more right after (coalesced);
+- a due run that has not started keeps its site's ``next_run_at`` at its due time, so a restart
+  before it starts still runs it (once); the next run is recorded only when it starts;
+- a re-run of a crawl an earlier daemon left waits while that crawl is still closing (it
+  holds the site's run lock): a quick restart does not lose it to a refusal;
 - it reaps finished crawls and logs one line per run with its figures, and a warning when the
   site's extraction health jumped (``storage.health``);
 - every ``sites_poll`` seconds it re-reads ``sites`` and brings the jobs in step;
@@ -43,6 +47,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("arsip.daemon")
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# seconds between looks at a run that holds a site whose re-run is waiting
+HELD_RETRY = 0.5
 # runs of the daemon's crawls that did not end by themselves: their sites are crawled first
 UNFINISHED = ("killed", "interrupted", "running")
 
@@ -73,6 +79,8 @@ class Pending:
     site_id: int
     due: datetime
     recovery: bool = False
+    told: bool = False  # the log says it is waiting
+    not_before: float = 0.0  # monotonic: a re-run waiting for the old crawl to let go
 
 
 class Daemon:
@@ -110,7 +118,9 @@ class Daemon:
                 next_sync = time.monotonic() + self.config.sites_poll
                 while not self.signals:
                     self._dispatch()
-                    self._wait(max(0.0, next_sync - time.monotonic()))
+                    wake = min([next_sync, *(p.not_before for p in self.pending.values()
+                                             if p.not_before)])
+                    self._wait(max(0.0, wake - time.monotonic()))
                     self._take_due()
                     self._reap()
                     if time.monotonic() >= next_sync:
@@ -151,14 +161,40 @@ class Daemon:
 
     def _dispatch(self) -> None:
         """Start waiting crawls while there is room: recoveries first, then by due time."""
+        now = time.monotonic()
         while len(self.running) < self.config.max_concurrent:
-            ready = [p for p in self.pending.values()
-                     if p.site_id not in self.running and p.site_id in self.sites]
+            ready = [p for p in self.pending.values() if p.site_id not in self.running
+                     and p.site_id in self.sites and p.not_before <= now]
             if not ready:
-                return
+                break
             chosen = min(ready, key=lambda p: (not p.recovery, p.due))
+            if chosen.recovery and self._held_elsewhere(chosen):
+                chosen.not_before = now + HELD_RETRY
+                continue
             del self.pending[chosen.site_id]
             self._start(chosen)
+        for pending in self.pending.values():
+            if not pending.told and pending.site_id in self.sites:
+                pending.told = True
+                busy = ("its last crawl is still running" if pending.site_id in self.running
+                        else f"all {self.config.max_concurrent} slots are taken")
+                logger.info("%s: due at %s; waiting: %s", self.sites[pending.site_id].name,
+                            _hms(pending.due), busy)
+
+    def _held_elsewhere(self, pending: Pending) -> bool:
+        """Whether a live run the daemon did not start (the crawl an earlier daemon left,
+        still closing) holds the site; said once in the log."""
+        try:
+            holder = self.archive.running_run(pending.site_id)
+        except Exception as exc:  # cannot tell: start it, the crawl itself checks again
+            logger.error("cannot read the runs of site %d: %s", pending.site_id, exc)
+            return False
+        if holder is None or not holder.alive:
+            return False
+        if not pending.not_before:
+            logger.info("%s: waiting for run %d (pid %d on %s) to end before its re-run",
+                        holder.site, holder.id, holder.pid, holder.host)
+        return True
 
     def _start(self, pending: Pending) -> None:
         site = self.sites[pending.site_id]
@@ -242,9 +278,15 @@ class Daemon:
                 del self.pending[site_id]
 
     def _write_next_runs(self) -> None:
+        """Record each site's next run: its job's next time, or the due time of a run that is
+        waiting to start (see the module docs)."""
         from storage.sites import set_next_run
 
-        for site_id, when in self.jobs.next_runs().items():
+        wanted = self.jobs.next_runs()
+        for site_id, pending in self.pending.items():
+            if site_id in wanted or site_id in self.sites:
+                wanted[site_id] = min(pending.due, wanted.get(site_id, pending.due))
+        for site_id, when in wanted.items():
             if self.written_next.get(site_id) != when and site_id in self.sites:
                 try:
                     set_next_run(self.archive, site_id, when)

@@ -1,4 +1,7 @@
-"""The daemon's crawls: each one a subprocess of ``arsip crawl --site NAME``.
+"""The daemon's crawls: each one a subprocess of ``arsip crawl --site-id ID``.
+
+The site goes by its id, never by its name: a name can also be a site profile's (bundled, or in
+``DATA_DIR/sites/``), and a site removed and added again under its old name is another site.
 
 A Twisted reactor cannot be restarted, and a crawl process gives its memory back to the system
 when it ends; so every run is a process of its own (DESIGN.md "Scheduler"). Each gets:
@@ -113,10 +116,11 @@ def prune_logs(logs: Path, site: str, keep: int) -> int:
 def start_crawl(command: list[str], *, site_id: int, site: str, due: datetime,
                 data_dir: Path, db_url: str, max_pages: int | None,
                 settings: tuple[str, ...], logs: Path, recovery: bool = False) -> RunningCrawl:
-    """Start ``arsip crawl --site SITE`` for the daemon; its output goes to its own log file."""
+    """Start ``arsip crawl --site-id SITE_ID`` for the daemon; its output goes to its own log
+    file (named after ``site``)."""
     now = datetime.now(UTC)
     log_file = log_path(logs, site, now)
-    args = [*command, "crawl", "--site", site, "--no-progress",
+    args = [*command, "crawl", "--site-id", str(site_id), "--no-progress",
             "-s", "ARSIP_TRIGGER=daemon", "-s", f"ARSIP_LOG_FILE={log_file}"]
     if max_pages:
         args += ["--max-pages", str(max_pages)]

@@ -32,8 +32,16 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from storage.db import WRITE, normalise_url, open_engine, reason
 from storage.errors import DatabaseError, SiteBusyError
 from storage.index import surt_key
-from storage.liveness import run_is_alive
-from storage.models import ArticleVersion, Capture, CrawlRun, ExtractionError, Page, Site
+from storage.liveness import heartbeat_age, run_is_alive
+from storage.models import (
+    ArticleVersion,
+    Capture,
+    CrawlRun,
+    ExtractionError,
+    Page,
+    Site,
+    db_now,
+)
 from storage.records import ArticleRecord, CaptureRecord, Fetch, RunOwner, WarcLocation
 from storage.revisit import RevisitPolicy, schedule_pages
 from storage.urls import page_url
@@ -205,6 +213,15 @@ class Archive:
         finally:
             conn.close()
 
+    def rollback(self) -> None:
+        """Drop the batch transaction, if one is open (after a failure)."""
+        conn, self._batch = self._batch, None
+        if conn is not None:
+            try:
+                conn.rollback()
+            finally:
+                conn.close()
+
     def __enter__(self) -> Archive:
         return self
 
@@ -298,7 +315,7 @@ class Archive:
                         self._insert(table).values(
                             site_id=site_id, started_at=now, trigger=trigger, outcome="running",
                             pid=owner.pid if owner else None, host=owner.host if owner else None,
-                            heartbeat_at=now,
+                            process=owner.identity if owner else None, heartbeat_at=self._now(),
                         ).returning(table.c.id)
                     ).scalar_one()
                     # the insert may have waited for another run of the site to write its end
@@ -306,7 +323,7 @@ class Archive:
                     # that, so no two runs of a site ever overlap in the record either
                     now = datetime.now(UTC)
                     conn.execute(update(table).where(table.c.id == run_id)
-                                 .values(started_at=now, heartbeat_at=now))
+                                 .values(started_at=now, heartbeat_at=self._now()))
                     conn.execute(update(Site.__table__).where(Site.__table__.c.id == site_id)
                                  .values(last_run_at=now))
                 return int(run_id)
@@ -332,7 +349,8 @@ class Archive:
         """Runs recorded as running (of one site, or all), each with whether its owner lives."""
         runs, sites = CrawlRun.__table__, Site.__table__
         stmt = (select(runs.c.id, runs.c.site_id, sites.c.name, runs.c.pid, runs.c.host,
-                       runs.c.started_at, runs.c.heartbeat_at)
+                       runs.c.process, runs.c.started_at, runs.c.heartbeat_at,
+                       self._now().label("now"))
                 .join(sites, sites.c.id == runs.c.site_id)
                 .where(runs.c.outcome == "running").order_by(runs.c.id))
         if site_id is not None:
@@ -341,7 +359,8 @@ class Archive:
             rows = conn.execute(stmt).all()
         return [RunningRun(row.id, row.site_id, row.name, row.pid, row.host, row.started_at,
                            row.heartbeat_at,
-                           run_is_alive(row.pid, row.host, row.started_at, row.heartbeat_at))
+                           run_is_alive(row.pid, row.host, row.process,
+                                        heartbeat_age(row.now, row.heartbeat_at)))
                 for row in rows]
 
     def reap_dead_runs(self) -> list[int]:
@@ -379,7 +398,10 @@ class Archive:
         table = CrawlRun.__table__
         with self._write() as conn:
             conn.execute(update(table).where(table.c.id == run_id, table.c.outcome == "running")
-                         .values(heartbeat_at=datetime.now(UTC), stats=jsonable(dict(stats))))
+                         .values(heartbeat_at=self._now(), stats=jsonable(dict(stats))))
+
+    def _now(self) -> Any:
+        return db_now(self.dialect)
 
     def finish_run(self, run_id: int, outcome: str, stats: Mapping[str, object]) -> None:
         table = CrawlRun.__table__

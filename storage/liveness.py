@@ -1,16 +1,23 @@
 """Is the process that owns a crawl run still there?
 
-A run records its owner (the crawl process's pid and host) and a heartbeat the recorder renews.
-On the owner's host the process table answers: the pid must exist, not be a zombie, and have
-started before the run did (after a reboot the same pid may belong to anything). On another host
-only the heartbeat can: a run silent for ``STALE_AFTER`` is taken for dead.
+A run records its owner: the crawl process's pid, its host, and -- where the kernel tells it --
+the process's identity, ``BOOT_ID:START_TICKS`` (the boot it belongs to, and when it started
+in clock ticks since that boot). On the owner's host the process table answers: the pid must
+exist, not be a zombie, and still have that identity. No wall clock takes part, so a clock that
+jumps (NTP stepping it, a VM resumed) cannot make a live run look dead, and a pid the kernel
+has given to another process since -- after a reboot, or after many processes -- cannot keep a
+dead run alive: the other process started at another tick, or in another boot.
+
+On another host only the heartbeat the recorder renews can answer: a run silent for
+``STALE_AFTER`` is taken for dead. Its age is measured on one clock, the database's
+(``Archive.running_runs``), so two machines whose clocks disagree still agree on it.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from storage.records import RunOwner
@@ -20,58 +27,57 @@ HEARTBEAT_SECONDS = 10.0
 # A run on another host whose heartbeat is older than this is dead. Generous: a recorder can
 # wait up to 30 s on a busy SQLite file, and a PostgreSQL commit on a loaded server takes a while.
 STALE_AFTER = timedelta(minutes=3)
-# /proc start times are in clock ticks since a boot time given in whole seconds.
-_START_SLACK_SECONDS = 5.0
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
 def this_process() -> RunOwner:
     """The owner to record for a run this process starts."""
-    return RunOwner(pid=os.getpid(), host=socket.gethostname())
+    pid = os.getpid()
+    return RunOwner(pid=pid, host=socket.gethostname(), identity=process_identity(pid))
 
 
-def run_is_alive(pid: int | None, host: str | None, started_at: datetime,
-                 heartbeat_at: datetime | None, now: datetime | None = None) -> bool:
-    """Whether the process that owns a run is still there (see the module docs)."""
+def process_identity(pid: int) -> str | None:
+    """``BOOT_ID:START_TICKS`` of a live process on this host; None when it is gone, a zombie,
+    or the system does not say (no /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = _BOOT_ID.read_text().strip()
+    except OSError:
+        return None
+    if fields[0] in ("Z", "X"):  # exited, waiting to be reaped
+        return None
+    try:
+        return f"{boot}:{int(fields[19])}"  # field 22, starttime, counted after the ")"
+    except (IndexError, ValueError):
+        return None
+
+
+def run_is_alive(pid: int | None, host: str | None, identity: str | None,
+                 heartbeat_age: timedelta | None) -> bool:
+    """Whether the process that owns a run is still there (see the module docs).
+    ``heartbeat_age``: how long ago the run last gave a sign of life, on the database's clock."""
     if pid is None or host is None:
         return False  # a run from before runs had owners: nobody can be waiting on it
     if host == socket.gethostname():
-        return process_running_since(pid, started_at)
-    last = heartbeat_at or started_at
-    return (now or datetime.now(UTC)) - last < STALE_AFTER
-
-
-def process_running_since(pid: int, not_after: datetime) -> bool:
-    """Whether ``pid`` is a live process on this host that started no later than
-    ``not_after`` (give or take the clock's grain)."""
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        fields = stat.read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc (macOS, BSD): ask the kernel whether the pid exists at all
-        return _pid_exists(pid)
-    if fields[0] in ("Z", "X"):  # exited, waiting to be reaped
-        return False
-    try:
-        ticks = int(fields[19])  # field 22, starttime, counted after the ")"
-        started = _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
-    except (IndexError, ValueError, OSError):
-        return True
-    return started <= not_after.timestamp() + _START_SLACK_SECONDS
-
-
-def _boot_time() -> float:
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith("btime "):
-            return float(line.split()[1])
-    raise ValueError("no btime in /proc/stat")
+        if identity is not None and _BOOT_ID.exists():
+            return process_identity(pid) == identity
+        return _pid_exists(pid)  # no process identity here (no /proc): the pid must exist
+    return heartbeat_age is not None and heartbeat_age < STALE_AFTER
 
 
 def _pid_exists(pid: int) -> bool:
-    try:
+    if Path("/proc/self/stat").exists():
+        return process_identity(pid) is not None  # there, and not a zombie
+    try:  # no /proc (macOS, BSD): ask the kernel whether the pid exists at all
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
     return True
+
+
+
+def heartbeat_age(now: datetime, heartbeat_at: datetime | None) -> timedelta | None:
+    """How long ago a run's last heartbeat was, both instants read from one clock."""
+    return None if heartbeat_at is None else now - heartbeat_at

@@ -27,6 +27,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    literal,
     text,
     true,
 )
@@ -76,6 +78,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 def as_utc(value: Any) -> datetime | None:
     """A timestamp as raw SQL hands it back (text on SQLite) as a tz-aware UTC datetime."""
     return UTCDateTime().process_result_value(value, None)  # type: ignore[arg-type]
+
+
+def db_now(dialect: str) -> Any:
+    """Now, as SQL, on the clock every host of the archive shares: the database server's on
+    PostgreSQL (heartbeats from several machines are compared on it); on SQLite, a local file,
+    this machine's."""
+    if dialect == "postgresql":
+        return func.now(type_=UTCDateTime())
+    return literal(datetime.now(UTC), UTCDateTime())
 
 
 class Base(DeclarativeBase):
@@ -132,6 +143,8 @@ class CrawlRun(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     host: Mapped[str | None] = mapped_column(String(255))
     heartbeat_at: Mapped[datetime | None]
+    # BOOT_ID:START_TICKS of that process: tells it from a later one with the same pid
+    process: Mapped[str | None] = mapped_column(String(80))
 
 
 class Page(Base):

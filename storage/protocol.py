@@ -55,6 +55,10 @@ class RecorderConfig:
     site: str
     base_url: str
     owner: RunOwner
+    # a registered site by id (the daemon's crawls), or by the name the crawl was given: the
+    # registry wins over a profile of that name
+    site_id: int | None = None
+    named: str | None = None
     profile: str | None = None  # as ``sites.profile`` keeps it: a bundled name or TOML text
     trigger: str = "cli"
     revisit_ladder: str = DEFAULT_LADDER  # when articles are due again (storage.revisit)
@@ -138,6 +142,8 @@ class Opened:
     base_url: str = ""
     profile: str | None = None
     recrawl: bool = False  # an earlier run of the site captured something
+    # the crawl named a registered site (by id or name): crawl it with its stored profile
+    registered: bool = False
     plan: RevisitPlan = field(default_factory=RevisitPlan)  # what this run fetches
 
 
@@ -147,6 +153,7 @@ class Fatal:
 
     message: str
     outcome: str = "failed"
+    detail: str = ""  # for the crawl's log file (a traceback, for an error nobody expected)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,10 +22,12 @@ Nothing here imports Scrapy. ``RecorderClient`` is the crawl's side.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
 import threading
 import time
+import traceback
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
@@ -89,16 +91,20 @@ class Recorder:
 
     def __init__(self, config: RecorderConfig, reply: Callable[[FromRecorder], None]) -> None:
         from storage.archive import Archive  # in the recorder process only
-        from storage.sites import resolve_for_crawl
+        from storage.sites import registered_site, resolve_for_crawl
 
         self.reply = reply
         self.archive: Archive = Archive.open(config.db_url)
         self.archive.revisits = RevisitPolicy.from_text(config.revisit_ladder)
         try:
             self.archive.reap_dead_runs()
-            # the registered site this crawl belongs to, by name or by URL (one identity)
-            site = resolve_for_crawl(self.archive, name=config.site,
-                                     url=config.base_url or None, profile=config.profile)
+            # the registered site this crawl belongs to: the one it named (by id, or by a name
+            # the registry holds, whatever profile has that name too), else by name or URL
+            site = registered_site(self.archive, site_id=config.site_id, name=config.named)
+            registered = site is not None
+            if site is None:
+                site = resolve_for_crawl(self.archive, name=config.site,
+                                         url=config.base_url or None, profile=config.profile)
             self.site_id = site.id
             self.run_id = self._start_run(config)
             # on a first crawl of a site the database holds nothing to refer to: only this
@@ -112,7 +118,7 @@ class Recorder:
             self.opened = Opened(self.site_id, self.run_id,
                                  revalidate=self.archive.has_validators(self.site_id),
                                  site=site.name, base_url=site.base_url, profile=site.profile,
-                                 recrawl=self.recrawl, plan=plan)
+                                 recrawl=self.recrawl, plan=plan, registered=registered)
         except BaseException:
             self.archive.close()
             raise
@@ -269,6 +275,33 @@ class Recorder:
         finally:
             self.archive.close()
 
+    def give_up(self, exc: Exception) -> None:
+        """The recorder cannot go on (a database that fails mid-run, a bug): the crawl hears
+        why at once, and what can be kept is kept. The WARC file is left open and recovered as
+        the next crawl would recover it -- torn tail cut, every record indexed again, since the
+        batch that failed may have lost its rows -- and the run is recorded as failed. Whatever
+        of that fails too (the database is gone) the next crawl does."""
+        detail = "" if isinstance(exc, StorageError) else traceback.format_exc()
+        with contextlib.suppress(OSError, ValueError):  # the crawl process may be gone
+            self.reply(Fatal(_why(exc, "failed"), self.failed or "failed", detail))
+        self.failed = self.failed or "failed"
+        try:
+            self.archive.commit()  # what the batch holds is good, if the database takes it
+        except Exception:
+            with contextlib.suppress(Exception):
+                self.archive.rollback()
+        with contextlib.suppress(Exception):
+            self.writer.abandon()
+            for path in recover_open_files(self.writer.config.directory):
+                index_file(self.archive, path)
+                self.archive.commit()
+        self.finished = False  # its end may have been in the batch that failed
+        with contextlib.suppress(Exception):
+            self.finish("failed")
+            self.archive.commit()
+        with contextlib.suppress(Exception):
+            self.archive.close()
+
 
 def _mime(ex: Exchange) -> str | None:
     for name, value in ex.response_headers:
@@ -283,11 +316,11 @@ def _exit_if_orphaned_while(opening: threading.Event, parent_sentinel: int) -> N
         os._exit(0)
 
 
-def _why(exc: Exception) -> str:
+def _why(exc: Exception, doing: str = "could not start") -> str:
     """One line for the user: a storage error says it all, anything else is named."""
     if isinstance(exc, StorageError):
         return str(exc)
-    return f"the recorder could not start: {type(exc).__name__}: {exc}"
+    return f"the recorder {doing}: {type(exc).__name__}: {exc}"
 
 
 def serve(conn: Connection) -> None:
@@ -297,6 +330,9 @@ def serve(conn: Connection) -> None:
     counts: dict[str, int] = {}
     try:
         counts = _serve(conn)
+    except Exception as exc:  # a bug: one line for the crawl, the traceback for its log
+        with contextlib.suppress(OSError, ValueError):
+            conn.send(Fatal(_why(exc, "failed"), detail=traceback.format_exc()))
     finally:
         try:
             conn.send(Closed(counts))
@@ -332,12 +368,7 @@ def _serve(conn: Connection) -> dict[str, int]:
     try:
         recorder.recover()
     except Exception as exc:
-        try:
-            recorder.finish("failed")
-            recorder.close()
-        except StorageError:
-            pass  # the run stays "running" until the next crawl finds its process gone
-        conn.send(Fatal(_why(exc)))
+        recorder.give_up(exc)
         return dict(recorder.counts)
     _record(conn, recorder)
     return dict(recorder.counts)
@@ -364,10 +395,9 @@ def _record(conn: Connection, recorder: Recorder) -> None:
                 recorder.archive.commit()
                 last_commit = time.monotonic()
         recorder.finish(outcome)
-    except StorageError as exc:
-        recorder.reply(Fatal(str(exc)))
-    finally:
         recorder.close()
+    except Exception as exc:  # whatever it is, the crawl stops at once and hears why
+        recorder.give_up(exc)
 
 
 class RecorderClient:
@@ -444,6 +474,11 @@ class RecorderClient:
                 reply = self._died()
             replies.append(reply)
             self._take(reply)
+            if isinstance(reply, Closed) and not self.closed and self.fatal is None:
+                # it ended by itself, without a word of why: the crawl must stop all the same
+                replies.append(gone := Fatal(f"the recorder process stopped unexpectedly "
+                                             f"(exit code {self.process.exitcode})"))
+                self._take(gone)
             wait_for = 0.0
         return replies
 

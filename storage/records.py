@@ -74,3 +74,4 @@ class RunOwner:
 
     pid: int
     host: str
+    identity: str | None = None  # BOOT_ID:START_TICKS where the kernel tells it

@@ -21,8 +21,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from storage.archive import Archive, page_url
 from storage.db import reason
 from storage.errors import DatabaseError
-from storage.liveness import run_is_alive
-from storage.models import ArticleVersion, Capture, CrawlRun, ExtractionError, Page, Site
+from storage.liveness import heartbeat_age, run_is_alive
+from storage.models import (
+    ArticleVersion,
+    Capture,
+    CrawlRun,
+    ExtractionError,
+    Page,
+    Site,
+    db_now,
+)
 
 # the export contract of DESIGN.md, in this order; extras follow them
 EXPORT_KEYS = (
@@ -163,7 +171,7 @@ def archive_status(source: Archive | Engine, warc_dir: Path | str | None = None,
             "extraction_errors": count(select(func.count()).select_from(_errors)),
         }
         recent = conn.execute(
-            select(_runs, _sites.c.name.label("site"))
+            select(_runs, _sites.c.name.label("site"), db_now(conn.dialect.name).label("now"))
             .join(_sites, _sites.c.id == _runs.c.site_id)
             .order_by(_runs.c.started_at.desc(), _runs.c.id.desc())
             .limit(runs)
@@ -195,8 +203,8 @@ def _warc_files(folder: Path) -> dict[str, Any]:
 def _run_summary(run: Mapping[str, Any]) -> dict[str, Any]:
     stats = run["stats"] or {}
     outcome = run["outcome"]
-    if outcome == "running" and not run_is_alive(run["pid"], run["host"], run["started_at"],
-                                                 run["heartbeat_at"]):
+    beat = heartbeat_age(run["now"], run["heartbeat_at"])
+    if outcome == "running" and not run_is_alive(run["pid"], run["host"], run["process"], beat):
         # its process is gone; the next crawl records that (a report never writes)
         outcome = "killed"
     return {

@@ -207,21 +207,99 @@ def set_next_run(archive: Archive, site_id: int, when: datetime | None) -> None:
         conn.execute(update(_sites).where(_sites.c.id == site_id).values(next_run_at=when))
 
 
-def remove_site(archive: Archive, name: str) -> tuple[SiteRow, int]:
-    """Unregister a site and forget its runs; ``(site, pages kept)``. What was archived stays:
-    its pages, versions and captures remain, no longer tied to a site. A site with a crawl
-    running is a ``SiteRunningError``."""
+_KEEP: Any = object()  # ``update_site``: leave this field as it is
+
+
+def update_site(archive: Archive, name: str, *, schedule_seconds: int | None = _KEEP,
+                profile: str | None = _KEEP, max_pages: int | None = _KEEP) -> SiteRow:
+    """Change how a registered site is crawled: its interval, its stored profile (a bundled
+    name or TOML text; None for the general rules), its page cap (None: no cap). A running
+    daemon picks the change up when it next reads ``sites``: a new interval reschedules the
+    site, the profile and cap apply from its next crawl."""
+    site = get_site(archive, name)
+    values = {key: value for key, value in (("schedule_seconds", schedule_seconds),
+                                            ("profile", profile), ("max_pages", max_pages))
+              if value is not _KEEP}
+    if values.get("schedule_seconds") is not None and site.next_run_at is not None:
+        # the next run counts from the last one at the new interval (the daemon does the same)
+        values["next_run_at"] = None
+    if values:
+        with archive.write() as conn:
+            conn.execute(update(_sites).where(_sites.c.id == site.id).values(**values))
+    return _load(archive, site.id)
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What ``remove_site`` did, and what the archive keeps of the site."""
+
+    site: SiteRow
+    deleted: bool  # the row went too: nothing had been archived under it
+    pages: int
+    versions: int
+    captures: int
+    runs: int
+
+
+def remove_site(archive: Archive, name: str) -> Removed:
+    """Take a site off the daemon's schedule, keeping its history.
+
+    A site anything was archived under (pages, runs) stays in the archive as an unscheduled
+    site, with its name, pages, versions, captures and runs, as one-off crawls leave a site:
+    search, replay and export still know it by name, and ``sites add`` takes it up again. A
+    site with nothing archived (registered, never crawled) is deleted. A site with a crawl
+    running is a ``SiteRunningError``.
+    """
+    from storage.models import ArticleVersion, Capture, CrawlRun
+
     site = get_site(archive, name)
     holder = archive.running_run(site.id)
     if holder is not None and holder.alive:
         raise SiteRunningError(f"site {site.name!r} is being crawled by run {holder.id} (pid "
                                f"{holder.pid} on {holder.host}); remove it when that run ends "
                                "(arsip sites pause stops new ones)")
+    runs, captures = CrawlRun.__table__, Capture.__table__
+    versions = ArticleVersion.__table__
+
+    def count(conn: Any, stmt: Any) -> int:
+        return int(conn.execute(stmt).scalar_one())
+
     with archive.write() as conn:
-        pages = conn.execute(select(func.count()).select_from(_pages)
-                             .where(_pages.c.site_id == site.id)).scalar_one()
-        conn.execute(delete(_sites).where(_sites.c.id == site.id))
-    return site, int(pages)
+        pages = count(conn, select(func.count()).select_from(_pages)
+                      .where(_pages.c.site_id == site.id))
+        n_versions = count(conn, select(func.count()).select_from(versions)
+                           .join(_pages, _pages.c.id == versions.c.page_id)
+                           .where(_pages.c.site_id == site.id))
+        n_runs = count(conn, select(func.count()).select_from(runs)
+                       .where(runs.c.site_id == site.id))
+        n_captures = count(conn, select(func.count()).select_from(captures)
+                           .join(runs, runs.c.id == captures.c.run_id)
+                           .where(runs.c.site_id == site.id))
+        deleted = not pages and not n_runs
+        if deleted:
+            conn.execute(delete(_sites).where(_sites.c.id == site.id))
+        else:
+            conn.execute(update(_sites).where(_sites.c.id == site.id)
+                         .values(schedule_seconds=None, next_run_at=None, enabled=True))
+    return Removed(site, deleted, pages, n_versions, n_captures, n_runs)
+
+
+def registered_site(archive: Archive, *, site_id: int | None, name: str | None
+                    ) -> SiteRow | None:
+    """The registered site a crawl named: by id (``SiteNotFoundError`` when there is none), or
+    by exact name (None when no site has it: the name may be a profile's)."""
+    if site_id is not None:
+        with archive.read() as conn:
+            row = conn.execute(select(_sites).where(_sites.c.id == site_id)).mappings().first()
+        if row is None:
+            raise SiteNotFoundError(f"no registered site with id {site_id} (was it removed? "
+                                    "arsip sites list)")
+        return _row(row)
+    if name:
+        with archive.read() as conn:
+            row = conn.execute(select(_sites).where(_sites.c.name == name)).mappings().first()
+        return _row(row) if row is not None else None
+    return None
 
 
 def resolve_for_crawl(archive: Archive, *, name: str | None, url: str | None,

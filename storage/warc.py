@@ -348,6 +348,17 @@ class WarcWriter:
         except OSError as exc:
             raise _os_error(exc, f"cannot close WARC file {open_path}") from exc
 
+    def abandon(self) -> None:
+        """Stop writing without closing: the file stays ``.open``, for ``recover_open_files``
+        to check (its tail may be torn) and rename. After a failure the writer cannot vouch
+        for."""
+        fd, self._fd, self._open_path, self._final_name = self._fd, None, None, None
+        if fd is not None:
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
     def __enter__(self) -> WarcWriter:
         return self
 

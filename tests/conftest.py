@@ -42,7 +42,7 @@ def run_arsip(*args: str, timeout: float = 240, env: dict[str, str] | None = Non
     full_env.pop("ARSIP_DATA_DIR", None)
     full_env.pop("ARSIP_DB_URL", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *args],
+        [sys.executable, "-m", "crawler", *args],
         capture_output=True, text=True, timeout=timeout, env=full_env, cwd=REPO, input=input,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
@@ -53,7 +53,7 @@ def start_crawl(base: str, data_dir: Path, *args: str, capture: bool = True
     """``arsip crawl`` in the background, for tests that interrupt or kill it."""
     out = subprocess.PIPE if capture else subprocess.DEVNULL
     return subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "crawl", base, "--data-dir", str(data_dir),
+        [sys.executable, "-m", "crawler", "crawl", base, "--data-dir", str(data_dir),
          "--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1",
          *args],
         # a session of its own, so a test can kill the crawl with all its processes

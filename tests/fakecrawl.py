@@ -1,9 +1,10 @@
-"""A stand-in for ``arsip crawl --site NAME`` in the scheduler's tests.
+"""A stand-in for ``arsip crawl --site-id ID`` in the scheduler's tests.
 
 It does what the daemon relies on a crawl to do, and nothing else: ends with the daemon
 (``scheduler.child``), starts a run of the site in the database, works for ``FAKE_SECONDS``
 (a ``-s`` setting), and on SIGTERM finishes the run as ``interrupted`` and exits 143, as the real
-crawl does. ``-s FAKE_IGNORE_TERM=1`` makes it ignore SIGTERM (a stuck crawl). Real crawls under
+crawl does, after ``FAKE_STOP_SECONDS`` (0) of closing. ``-s FAKE_IGNORE_TERM=1`` makes it
+ignore SIGTERM (a stuck crawl). Real crawls under
 the daemon are tested in tests/test_daemon.py.
 """
 
@@ -22,7 +23,7 @@ from storage.sites import get_site
 
 def main(argv: list[str]) -> int:
     exit_with_daemon()
-    site = argv[argv.index("--site") + 1]
+    site_id = int(argv[argv.index("--site-id") + 1])
     settings = dict(argv[i + 1].split("=", 1) for i, arg in enumerate(argv) if arg == "-s")
     stop = []
     if settings.get("FAKE_IGNORE_TERM"):
@@ -31,12 +32,15 @@ def main(argv: list[str]) -> int:
         signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     archive = Archive.open(os.environ["ARSIP_DB_URL"])
     try:
-        run = archive.start_run(get_site(archive, site).id, settings.get("ARSIP_TRIGGER", "cli"),
-                                this_process())
-        print(f"fake crawl of {site}: run {run} started", flush=True)
+        site = get_site(archive, str(site_id)).name
+        run = archive.start_run(site_id, settings.get("ARSIP_TRIGGER", "cli"), this_process())
+        cap = argv[argv.index("--max-pages") + 1] if "--max-pages" in argv else "none"
+        print(f"fake crawl of {site}: run {run} started (max pages {cap})", flush=True)
         deadline = time.monotonic() + float(settings.get("FAKE_SECONDS", "1"))
         while time.monotonic() < deadline and not stop:
             time.sleep(0.02)
+        if stop:
+            time.sleep(float(settings.get("FAKE_STOP_SECONDS", "0")))
         outcome = "interrupted" if stop else "finished"
         archive.finish_run(run, outcome, {"response_received_count": 3,
                                           "arsip/health/read": 1, "arsip/articles_stored": 1})

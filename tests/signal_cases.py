@@ -29,11 +29,12 @@ from warcio.archiveiterator import ArchiveIterator
 from tests.newsite import build_site, serve
 
 REPO = Path(__file__).resolve().parents[1]
-# The crawl's states (crawler.runtime.CrawlState), STARTING three times over: at the crawl's
+# The crawl's states (crawler.runtime.CrawlState), and STARTING four times over: "launching"
+# (arsip holds the signals and imports its CLI: the runtime does not exist yet), at the crawl's
 # first report (it is importing and setting up), as its helper processes start (they import
 # too), and with the helpers up and the recorder waiting on a locked database.
-STATES = ("starting", "spawning", "opening", "opened", "crawling", "stopping", "closed",
-          "failed")
+STATES = ("launching", "starting", "spawning", "opening", "opened", "crawling", "stopping",
+          "closed", "failed")
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGHUP": signal.SIGHUP}
 QUICK = ("--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1",
          "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_TIMEOUT=60")
@@ -76,6 +77,7 @@ def expected_outcomes(state: str) -> tuple[tuple[str, ...], ...]:
     """The crawl_runs outcomes a clean stop may leave (a signal in STARTING may come before or
     after the recorder has opened the run)."""
     return {
+        "launching": ((),),
         "starting": ((), ("interrupted",)),
         "spawning": ((), ("interrupted",)),
         "opening": ((), ("interrupted",)),
@@ -88,7 +90,8 @@ def start_crawl(base: str, data_dir: Path, state_file: Path, *, stdout: int | No
                 stderr_path: Path) -> subprocess.Popen[bytes]:
     with stderr_path.open("wb") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "crawl", base, "--data-dir", str(data_dir),
+            # `python -m crawler` starts as the `arsip` script does (crawler.launch)
+            [sys.executable, "-m", "crawler", "crawl", base, "--data-dir", str(data_dir),
              *QUICK, "-s", f"ARSIP_STATE_FILE={state_file}"],
             cwd=REPO, stdout=stdout if stdout is not None else subprocess.PIPE, stderr=err,
             start_new_session=True,  # a process group of its own, as a terminal gives it
@@ -114,6 +117,36 @@ def wait_for_state(state_file: Path, state: str, proc: subprocess.Popen[bytes],
         if time.monotonic() > deadline:
             raise AssertionError(f"no {state} within {timeout} s: {states_reported(state_file)}")
         time.sleep(0.01)
+
+
+def the_error_line(stderr: str) -> str:
+    """The one ``Error:`` line an expected failure prints, with no traceback."""
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler of its own for ``signum`` (/proc's SigCgt)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            mask = next(line for line in fh if line.startswith("SigCgt:")).split()[1]
+    except (OSError, StopIteration):
+        return False
+    return bool(int(mask, 16) >> (signum - 1) & 1)
+
+
+def wait_for_launch(state_file: Path, proc: subprocess.Popen[bytes],
+                    timeout: float = 60) -> bool:
+    """Until arsip holds the shutdown signals (``crawler.launch``: Python alone catches only
+    SIGINT); True if the crawl's runtime did not exist yet at that moment (no state reported)."""
+    deadline = time.monotonic() + timeout
+    while not catches(proc.pid, signal.SIGHUP):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"arsip never held the signals (exit {proc.returncode})")
+        time.sleep(0.001)
+    return not state_file.exists()
 
 
 def wait_until(condition: object, timeout: float = 60) -> None:
@@ -253,7 +286,11 @@ def run_case(signame: str, state: str, workdir: Path, *, to_group: bool = True,
         drainer: threading.Thread | None = None
         try:
             pid = proc.pid
-            if state in ("starting", "spawning", "opening"):
+            if state == "launching":
+                if not wait_for_launch(state_file, proc):
+                    result.problems.append("harness: the runtime existed already")
+                send(proc)
+            elif state in ("starting", "spawning", "opening"):
                 wait_for_state(state_file, "starting", proc)
                 if state == "spawning":  # the first helper has just been born
                     wait_until(lambda: len(descendants(pid)) >= 1)

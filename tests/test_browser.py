@@ -59,7 +59,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, B
                            "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1")
         assert result.returncode == 0, result.stderr
         server = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "replay", "serve", "--port", "0",
+            [sys.executable, "-m", "crawler", "replay", "serve", "--port", "0",
              "--data-dir", str(data_dir)], cwd=REPO, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
         try:

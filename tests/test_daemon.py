@@ -13,8 +13,9 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ class Daemon:
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "daemon", "--data-dir", str(self.data_dir),
+            [sys.executable, "-m", "crawler", "daemon", "--data-dir", str(self.data_dir),
              "--jitter", "0", "--sites-poll", "0.5", *CRAWL_SETTINGS, *args],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             start_new_session=True)
@@ -101,7 +102,9 @@ def daemon(data_dir: Path) -> Iterator[Daemon]:
 
 
 def _when(value: str) -> datetime:
-    return datetime.fromisoformat(value)
+    """A time the archive stores: SQLite keeps UTC without its zone (not the machine's)."""
+    when = datetime.fromisoformat(value)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _requests_during(base: BaseURL, run: sqlite3.Row) -> list[Any]:
@@ -128,12 +131,12 @@ def test_two_cycles_catch_edits_and_a_revert_fetching_only_what_is_due(
         wait_for("the first run", lambda: daemon.finished(), timeout=120)
         site.edit_article(edited.path, append="Ralat: jumlah korban diperbarui.")
         site.edit_article(reverted.path, text=[*original[:-1], "Paragraf yang diganti."])
-        edits_at = datetime.now().timestamp()
+        edits_at = time.time()
         wait_for("a run after the edits", lambda: any(
             _when(r["started_at"]).timestamp() > edits_at for r in daemon.finished()),
             timeout=120)
         site.edit_article(reverted.path, text=original)  # the editor takes it back
-        revert_at = datetime.now().timestamp()
+        revert_at = time.time()
         wait_for("a run after the revert and the newest article's rung", lambda: any(
             _when(r["started_at"]).timestamp() > max(revert_at, due_at)
             for r in daemon.finished()), timeout=120)
@@ -236,7 +239,7 @@ def test_kill_9_and_restart_leaves_a_whole_archive_and_catches_up_once(
             assert daemon.lines(f"Run {runs[0]['id']} died with its process: marked killed")
             assert daemon.lines("Recovered WARC file left open by a crawl that died")
         next_run = daemon.query("SELECT next_run_at FROM sites")[0]["next_run_at"]
-        assert _when(next_run).timestamp() > datetime.now().timestamp() + 50 * 60
+        assert _when(next_run).timestamp() > time.time() + 50 * 60
         second.send_signal(signal.SIGTERM)
         assert second.wait(60) == 0
     files = sorted((daemon.data_dir / "warc").iterdir())
@@ -269,7 +272,7 @@ def test_a_manual_crawl_beside_a_scheduled_one_is_refused_or_waits(daemon: Daemo
         assert "Traceback" not in refused.stderr
         assert len(base.requests) == seen  # refused before fetching anything
         waiting = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "crawl", base, "--wait", *dd], cwd=REPO,
+            [sys.executable, "-m", "crawler", "crawl", base, "--wait", *dd], cwd=REPO,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
             assert waiting.stderr is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,3 +153,54 @@ def test_a_recorder_closed_before_it_was_opened_exits_cleanly() -> None:
     assert client.close(timeout=60) == [Closed({})]
     assert client.final == {}
     assert not client.process.is_alive() and client.process.exitcode == 0
+
+
+def test_a_recorder_that_fails_mid_run_says_why_at_once_and_keeps_its_warc(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # a bug (here: a capture with no exchange) must not leave the crawl fetching into nothing,
+    # a traceback on the terminal, a WARC file open or the run "running"
+    client = RecorderClient()
+    client.open(config_for(tmp_path))
+    opened = client.wait_opened()
+    client.send(Capture(1, exchange(url=URL, body=b"<html>satu</html>", fetched_at=T0)))
+    client.send(Capture(2, None))  # type: ignore[arg-type]
+    replies: list[object] = []
+    while client.final is None:
+        replies += client.pump(1.0)
+    fatal = next(r for r in replies if isinstance(r, Fatal))
+    assert fatal.message.startswith("the recorder failed: AttributeError")
+    assert "Traceback" in fatal.detail  # for the crawl's log file
+    assert isinstance(replies[-1], Closed)
+    client.close()
+    assert client.process.exitcode == 0
+    assert "Traceback" not in capfd.readouterr().err
+    files = sorted((tmp_path / "warc").iterdir())
+    assert files and not [f for f in files if f.name.endswith(".open")]
+    with Archive.open(config_for(tmp_path).db_url) as archive, archive.read() as conn:
+        assert conn.exec_driver_sql("SELECT id, outcome FROM crawl_runs").one() == (
+            opened.run_id, "failed")
+        # the capture before the failure is indexed, whatever the failed batch held
+        assert conn.exec_driver_sql("SELECT url FROM captures").scalars().all() == [URL]
+
+
+def test_a_recorder_that_ends_without_a_word_is_a_fatal_error() -> None:
+    # its last word came unasked (no Close was sent) and no Fatal before it: the crawl must
+    # stop all the same
+    class Ended:
+        exitcode = 0
+
+        def is_alive(self) -> bool:
+            return False
+
+        def join(self, _timeout: float | None = None) -> None:
+            pass
+
+    client = RecorderClient.__new__(RecorderClient)
+    client.conn, recorder_end = multiprocessing.Pipe()
+    client.process = Ended()  # type: ignore[assignment]
+    client.run = client.fatal = client.final = None
+    client.closed = client.broken = False
+    recorder_end.send(Closed({}))
+    replies = client.pump(5.0)
+    assert replies[0] == Closed({}) and isinstance(replies[1], Fatal)
+    assert client.fatal is not None and "stopped unexpectedly" in client.fatal.message

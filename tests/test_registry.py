@@ -24,6 +24,8 @@ from storage.sites import (
     remove_site,
     resolve_for_crawl,
     set_enabled,
+    set_next_run,
+    update_site,
 )
 from tests.conftest import run_arsip
 from tests.dbfixtures import db_url, pg_url, sqlite_url  # noqa: F401
@@ -108,10 +110,34 @@ def test_pause_resume_and_remove_keep_the_archive(archive: Archive) -> None:
     with pytest.raises(SiteRunningError, match="is being crawled by run"):
         remove_site(archive, site.name)
     archive.finish_run(run, "finished", {})
-    removed, pages = remove_site(archive, site.name)
-    assert (removed.id, pages) == (site.id, 1)
-    assert list_sites(archive) == []
+    removed = remove_site(archive, site.name)
+    assert (removed.site.id, removed.deleted, removed.pages, removed.runs) == \
+        (site.id, False, 1, 1)
+    # off the schedule, with its history: same site, same name, its page and run still its own
+    [kept] = list_sites(archive)
+    assert (kept.id, kept.name, kept.scheduled, kept.next_run_at) == \
+        (site.id, site.name, False, None)
     assert archive.validators("https://kudakyv.test/") is not None  # the page is still there
+    assert find_site(archive, "https://kudakyv.test/x") == kept  # one-off crawls go there
+    again, adopted = add_site(archive, base_url="https://kudakyv.test/", schedule_seconds=60)
+    assert adopted and again.id == site.id
+    # a site never crawled leaves nothing behind
+    never, _ = add_site(archive, base_url="https://baru.test/", schedule_seconds=60)
+    assert remove_site(archive, never.name).deleted
+    assert [s.name for s in list_sites(archive)] == [site.name]
+
+
+def test_set_changes_interval_profile_and_cap(archive: Archive) -> None:
+    site, _ = add_site(archive, base_url="https://kudakyv.test/", schedule_seconds=3600)
+    set_next_run(archive, site.id, site.created_at)
+    changed = update_site(archive, site.name, schedule_seconds=60, max_pages=10)
+    # the old next run is dropped: the new interval counts from the last run
+    assert (changed.schedule_seconds, changed.max_pages, changed.next_run_at) == (60, 10, None)
+    changed = update_site(archive, site.name, profile="kudakyv", max_pages=None)
+    assert (changed.schedule_seconds, changed.profile, changed.max_pages) == \
+        (60, "kudakyv", None)
+    with pytest.raises(SiteNotFoundError):
+        update_site(archive, "nope", max_pages=1)
 
 
 def test_profiles_are_stored_as_a_bundled_name_or_as_text(tmp_path: Path) -> None:
@@ -166,11 +192,77 @@ def test_sites_commands_good_and_bad_input(data_dir: Path, tmp_path: Path) -> No
         (("sites", "pause", "nope"), 1, "no site named 'nope'"),
         (("sites", "remove", "nope"), 1, "no site named 'nope'"),
         (("sites", "frobnicate"), 2, "No such command"),
+        (("sites", "set", "kudakyv.test"), 2, "nothing to change"),
+        (("sites", "set", "kudakyv.test", "--every", "often"), 2, "not a duration"),
+        (("sites", "set", "kudakyv.test", "--max-pages", "-1"), 2, "--max-pages"),
+        (("sites", "set", "kudakyv.test", "--profile", "kudakyv", "--no-profile"), 2,
+         "not both"),
+        (("sites", "set", "kudakyv.test", "--profile", "nope"), 1, "no site profile"),
+        (("sites", "set", "nope", "--every", "1h"), 1, "no site named 'nope'"),
     ):
         result = run_arsip(*args, *dd)
         assert result.returncode == code, (args, result.stderr)
         assert "Traceback" not in result.stderr
         assert len(_lines(result.stderr)) == 1 and message in result.stderr, result.stderr
+    changed = run_arsip("sites", "set", "kudakyv.test", "--every", "2h", "--max-pages", "0",
+                        "--profile", "kudakyv", *dd)
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout.strip() == ("Site 'kudakyv.test' is now crawled every 2h, with "
+                                      "profile 'kudakyv', with no page cap.")
+    [row] = [json.loads(line) for line in run_arsip("sites", "list", "--json", *dd)
+             .stdout.splitlines()]
+    assert (row["every"], row["max_pages"], row["profile"]) == ("2h", None, "kudakyv")
+    # never crawled: nothing archived, so nothing kept
     removed = run_arsip("sites", "remove", "kudakyv.test", *dd)
-    assert removed.returncode == 0 and "stay in the archive" in removed.stdout
+    assert removed.returncode == 0 and "nothing had been archived" in removed.stdout
     assert "No sites yet" in run_arsip("sites", "list", *dd).stdout
+
+
+# --- a registered site is crawled as the registry says ------------------------------------------
+
+FAST = ("--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1",
+        "-s", "ARSIP_REQUISITES=False")
+
+
+def _captured_hosts(data_dir: Path) -> set[str]:
+    import sqlite3
+    from urllib.parse import urlsplit
+
+    with sqlite3.connect(data_dir / "arsip.db") as conn:
+        return {urlsplit(url).netloc for (url,) in conn.execute("SELECT url FROM captures")}
+
+
+def test_a_registered_name_wins_over_a_profile_of_that_name(served_site, data_dir: Path
+                                                             ) -> None:
+    _, base = served_site
+    dd = ("--data-dir", str(data_dir))
+    # a profile in DATA_DIR/sites/ (and a bundled one) share the registered site's name, and
+    # point elsewhere: a port nothing listens on
+    (data_dir / "sites").mkdir()
+    (data_dir / "sites" / "kudakyv.toml").write_text(
+        'name = "kudakyv"\nbase_url = "http://127.0.0.1:9/"\n', encoding="utf-8")
+    assert run_arsip("sites", "add", base, "--name", "kudakyv", "--every", "1h",
+                     *dd).returncode == 0
+    result = run_arsip("crawl", "--site", "kudakyv", "--max-pages", "5", *FAST, *dd)
+    assert result.returncode == 0, result.stderr
+    assert _captured_hosts(data_dir) == {base.split("/")[2]}
+    assert [s.name for s in list_sites(Archive.open(f"sqlite:///{data_dir / 'arsip.db'}"))] \
+        == ["kudakyv"]
+
+
+def test_the_daemon_names_its_site_by_id(served_site, data_dir: Path) -> None:
+    _, base = served_site
+    dd = ("--data-dir", str(data_dir))
+    assert run_arsip("sites", "add", base, "--name", "lokal", "--every", "1h",
+                     *dd).returncode == 0
+    result = run_arsip("crawl", "--site-id", "1", "--max-pages", "5", *FAST, *dd)
+    assert result.returncode == 0, result.stderr
+    assert _captured_hosts(data_dir) == {base.split("/")[2]}
+    for args, code, message in (
+        (("--site-id", "99"), 1, "no registered site with id 99"),
+        (("--site-id", "1", "--site", "x"), 2, "not both"),
+        (("--site-id", "x"), 2, "'x' is not a valid integer"),
+    ):
+        bad = run_arsip("crawl", *args, *FAST, *dd)
+        assert bad.returncode == code, (args, bad.stderr)
+        assert message in bad.stderr and "Traceback" not in bad.stderr

@@ -329,7 +329,7 @@ def test_replay_serve_command_serves_and_stops_cleanly(archived) -> None:
 
     _, _, data_dir = archived
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "replay", "serve", "--port", "0",
+        [sys.executable, "-m", "crawler", "replay", "serve", "--port", "0",
          "--data-dir", str(data_dir)],
         cwd=Path(__file__).parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from storage.archive import Archive
 from storage.db import create_engine_for, upgrade_with_alembic
 from storage.errors import SiteBusyError
-from storage.liveness import STALE_AFTER, process_running_since, run_is_alive, this_process
+from storage.liveness import STALE_AFTER, process_identity, run_is_alive, this_process
 from storage.records import CaptureRecord, RunOwner, WarcLocation
 from tests.dbfixtures import db_url, pg_url, sqlite_url  # noqa: F401
 
@@ -103,25 +103,48 @@ def test_reaping_marks_only_dead_runs(archive: Archive) -> None:
 
 
 def test_liveness_of_runs_on_this_host_and_others() -> None:
-    now = datetime.now(UTC)
-    me, here = os.getpid(), socket.gethostname()
-    assert run_is_alive(me, here, now, None)
-    assert not run_is_alive(dead_pid(), here, now, None)
-    # a pid that exists but started after the run did is somebody else (a reboot, a reuse)
-    assert not process_running_since(me, now - timedelta(days=365))
-    assert not run_is_alive(None, None, now, None)  # from before runs had owners
-    # another host: only the heartbeat can tell
-    assert run_is_alive(1, "elsewhere", now - timedelta(hours=1), now - timedelta(seconds=5),
-                        now=now)
-    assert not run_is_alive(1, "elsewhere", now - timedelta(hours=1),
-                            now - STALE_AFTER - timedelta(seconds=1), now=now)
+    me, here = this_process(), socket.gethostname()
+    assert me.identity and run_is_alive(me.pid, here, me.identity, None)
+    gone = dead_pid()
+    assert not run_is_alive(gone, here, None, None)
+    assert not run_is_alive(None, None, None, None)  # from before runs had owners
+    # another host: only the heartbeat can tell, its age read on the database's clock
+    assert run_is_alive(1, "elsewhere", None, timedelta(seconds=5))
+    assert not run_is_alive(1, "elsewhere", None, STALE_AFTER + timedelta(seconds=1))
+    assert not run_is_alive(1, "elsewhere", None, None)
+
+
+def test_a_reused_pid_does_not_keep_a_dead_run_alive() -> None:
+    # the run's pid now belongs to another process: this one, started at another tick (or
+    # after a reboot: another boot id)
+    me = this_process()
+    assert me.identity is not None
+    boot, ticks = me.identity.rsplit(":", 1)
+    assert not run_is_alive(me.pid, me.host, f"{boot}:{int(ticks) + 1}", None)
+    assert not run_is_alive(me.pid, me.host, f"another-boot:{ticks}", None)
+
+
+def test_a_clock_step_does_not_kill_a_live_run(archive: Archive) -> None:
+    # the wall clock stepped a day forward after the run began (NTP, a VM resumed): its owner
+    # is the same process, so it is alive; no clock takes part on the owner's host
+    site = archive.ensure_site("kudakyv", "https://kudakyv.test/")
+    run = archive.start_run(site, "cli", this_process())
+    with archive._write() as conn:
+        conn.execute(text("UPDATE crawl_runs SET started_at = :t, heartbeat_at = :t"),
+                     {"t": datetime.now(UTC) - timedelta(days=1)})
+    assert archive.reap_dead_runs() == []
+    assert run_row(archive, run)["outcome"] == "running"
+    with pytest.raises(SiteBusyError):
+        archive.start_run(site, "daemon", this_process())
 
 
 def test_a_zombie_is_not_alive() -> None:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
+        identity = process_identity(proc.pid)
         os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: a zombie
-        assert not process_running_since(proc.pid, datetime.now(UTC))
+        assert not run_is_alive(proc.pid, socket.gethostname(), identity, None)
+        assert not run_is_alive(proc.pid, socket.gethostname(), None, None)
     finally:
         proc.wait()
 

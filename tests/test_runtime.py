@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
 from crawler.runtime import NEXT, CrawlRuntime, CrawlState, TransitionError
 from storage.protocol import FromRecorder, Opened
@@ -33,6 +34,7 @@ from tests.signal_cases import (
     group_members,
     run_case,
     states_reported,
+    the_error_line,
     wait_for_state,
     wait_until,
     write_locked,
@@ -121,6 +123,31 @@ def test_every_reply_kind_is_handled_by_the_crawl() -> None:
         client._take(object())  # type: ignore[arg-type]
 
 
+def test_a_signal_while_arsip_starts_is_held_then_acted_on(tmp_path: Path) -> None:
+    # before a command has taken charge of the signals (crawler.launch): recorded, not acted
+    # on; `arsip crawl` hands them to its runtime (see the "launching" state below), any other
+    # command ends at once with one line
+    from click.testing import CliRunner
+
+    from crawler.cli import main
+    from crawler.launch import HELD, HeldSignals
+    from storage.processes import SHUTDOWN_SIGNALS
+
+    assert HELD == SHUTDOWN_SIGNALS
+    previous = {signum: signal.getsignal(signum) for signum in HELD}
+    try:
+        held = HeldSignals()
+        signal.raise_signal(signal.SIGTERM)  # recorded: this process carries on
+        assert held.received == [signal.SIGTERM]
+        result = CliRunner().invoke(main, ["status", "--data-dir", str(tmp_path)], obj=held)
+        assert result.exit_code == 143
+        assert result.output.strip() == "Error: interrupted (SIGTERM) before `arsip status` began"
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # released
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 # --- every signal in every state ----------------------------------------------------------------
 
 
@@ -159,7 +186,7 @@ def test_ctrl_c_is_acknowledged_at_once(tmp_path: Path) -> None:
     state_file, err = tmp_path / "state.jsonl", tmp_path / "err.txt"
     with serve(site) as base, err.open("wb") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "crawl", base, "--data-dir",
+            [sys.executable, "-m", "crawler", "crawl", base, "--data-dir",
              str(tmp_path / "d"), *QUICK, "-s", f"ARSIP_STATE_FILE={state_file}"],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
         try:
@@ -198,7 +225,7 @@ def _recorder_of(crawl_pid: int, db: Path) -> int:
 def _crawl(base: str, data_dir: Path, state_file: Path, err: Path) -> subprocess.Popen[bytes]:
     with err.open("wb") as stderr:
         return subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "crawl", base, "--data-dir", str(data_dir),
+            [sys.executable, "-m", "crawler", "crawl", base, "--data-dir", str(data_dir),
              *QUICK, "-s", f"ARSIP_STATE_FILE={state_file}"],
             cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
 
@@ -281,10 +308,7 @@ def test_the_recorder_dying_in_each_state_fails_the_crawl_cleanly(tmp_path: Path
             site.gate.set()
         assert proc.returncode == 1
         assert _gone(proc.pid)
-        stderr = err.read_text()
-        assert "Traceback" not in stderr
-        errors = [line for line in stderr.splitlines() if line.startswith("Error:")]
-        assert len(errors) == 1 and "recorder process stopped" in errors[0], stderr
+        assert "recorder process stopped" in the_error_line(err.read_text())
         if state == "opening":
             assert _outcomes(db) == []
             return
@@ -299,6 +323,43 @@ def test_the_recorder_dying_in_each_state_fails_the_crawl_cleanly(tmp_path: Path
     files = sorted((data_dir / "warc").iterdir())
     assert not [f for f in files if f.name.endswith(".open")]
     warcio_check(files)
+
+
+def test_a_recorder_failing_mid_crawl_ends_it_at_once_as_failed(tmp_path: Path) -> None:
+    # the database refuses this run's third capture (a trigger; recovery re-indexes without a
+    # run, so it passes): the recorder gives up, the crawl stops at once with one line, the
+    # WARC file is recovered and fully indexed, the run is recorded failed
+    from storage.archive import Archive
+
+    site = build_site(n_articles=6)
+    site.gate = threading.Event()
+    site.held = lambda path: "slow" in path
+    data_dir, state_file, err = tmp_path / "d", tmp_path / "state.jsonl", tmp_path / "err.txt"
+    db = data_dir / "arsip.db"
+    data_dir.mkdir()
+    Archive.open(f"sqlite:///{db}").close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TRIGGER boom BEFORE INSERT ON captures WHEN NEW.run_id IS NOT NULL "
+                     "AND (SELECT count(*) FROM captures WHERE run_id = NEW.run_id) >= 2 "
+                     "BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END")
+    with serve(site) as base:
+        proc = _crawl(base, data_dir, state_file, err)
+        try:
+            wait_for_state(state_file, "failed", proc)
+            proc.communicate(timeout=120)
+        finally:
+            site.gate.set()
+    assert proc.returncode == 1
+    assert _gone(proc.pid)
+    assert "refused by a test trigger" in the_error_line(err.read_text())
+    assert states_reported(state_file)[-2:] == ["stopping", "failed"]
+    assert _outcomes(db) == ["failed"]
+    files = sorted((data_dir / "warc").iterdir())
+    assert files and not [f for f in files if f.name.endswith(".open")]
+    warcio_check(files)
+    records = sum(1 for f in files for r in ArchiveIterator(f.open("rb"))
+                  if r.rec_type in ("response", "revisit"))
+    assert captures_are_readable(db, data_dir / "warc") == records >= 2
 
 
 def _recorder_pid_or_none(crawl_pid: int, db: Path) -> int | None:
@@ -342,7 +403,7 @@ def _double_ctrl_c(tmp_path: Path, *, stdout: int, stderr: int,
     args = [a for a in QUICK if a != "--no-progress"]
     with serve(site) as base:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "crawl", base, "--data-dir", str(data_dir),
+            [sys.executable, "-m", "crawler", "crawl", base, "--data-dir", str(data_dir),
              progress, *args, "-s", f"ARSIP_STATE_FILE={state_file}"],
             cwd=REPO, stdout=stdout, stderr=stderr, start_new_session=True)
         wait_for_state(state_file, "crawling", proc)
@@ -427,9 +488,7 @@ def test_a_second_crawl_of_a_busy_site_is_refused_with_one_line(tmp_path: Path) 
             site.gate.set()
         first.communicate(timeout=120)
     assert second.returncode == 1
-    assert "Traceback" not in second.stderr
-    errors = [line for line in second.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1, second.stderr
-    assert "already being crawled by run 1" in errors[0] and f"pid {first.pid}" in errors[0]
+    error = the_error_line(second.stderr)
+    assert "already being crawled by run 1" in error and f"pid {first.pid}" in error
     assert first.returncode == 0
     assert _outcomes(data_dir / "arsip.db") == ["finished"]  # the refused one left no run

@@ -274,3 +274,52 @@ def test_a_killed_daemon_takes_its_crawls_with_it_and_reruns_them_first(harness:
     assert "satu: crawl started" in started[-2] and "re-run of a crawl" in started[-2]
     assert "dua: crawl started" in started[-1]
     assert harness.stop() == 0
+
+
+def test_a_run_waiting_for_a_slot_is_still_due_after_a_restart(harness: Harness) -> None:
+    harness.add("lama", 3600)
+    harness.start("--max-concurrent", "1", "--stop-timeout", "5", "-s", "FAKE_SECONDS=60")
+    wait_for("lama's crawl running", lambda: harness.runs("lama"))
+    harness.add("antri", 3600)  # due at once, but the one slot is taken
+    wait_for("antri waiting for a slot", lambda: harness.lines("antri: due"))
+    assert harness.stop() == 0
+    assert harness.runs("antri") == []
+    # an hour early, by its interval: the run it was waiting for is still due, once
+    harness.start("--max-concurrent", "1", "-s", "FAKE_SECONDS=0.1")
+    wait_for("lama's re-run and antri's run", lambda: harness.finished("antri") and
+             len(harness.finished("lama")) == 2, timeout=20)
+    started = harness.lines("crawl started")
+    assert "lama: crawl started" in started[-2] and "re-run of a crawl" in started[-2]
+    assert "antri: crawl started" in started[-1]
+    assert harness.stop() == 0
+    assert len(harness.runs("antri")) == 1
+
+
+def test_a_quick_restart_reruns_the_crawl_the_killed_daemon_left(harness: Harness) -> None:
+    harness.add("satu", 3600)
+    harness.start("-s", "FAKE_SECONDS=60", "-s", "FAKE_STOP_SECONDS=3")
+    wait_for("the crawl running", lambda: harness.runs("satu"))
+    harness.stop(signal.SIGKILL)
+    # started again at once: the killed daemon's crawl is still closing, and holds the site
+    harness.start("-s", "FAKE_SECONDS=0.1")
+    wait_for("the re-run", lambda: len(harness.finished("satu")) == 2, timeout=30)
+    first, second = harness.runs("satu")
+    assert first["outcome"] == "interrupted" and second["outcome"] == "finished"
+    assert second["started_at"] >= first["finished_at"]
+    assert harness.lines("satu: waiting for run 1")
+    assert "re-run of a crawl" in harness.lines("crawl started")[-1]
+    assert harness.stop() == 0
+
+
+def test_sites_set_reaches_a_running_daemon(harness: Harness) -> None:
+    harness.add("satu", 3600, next_run_at=datetime.now(UTC) + timedelta(hours=1))
+    harness.start("-s", "FAKE_SECONDS=0.1")
+    wait_for("satu scheduled", lambda: harness.lines("satu: scheduled every 1h"))
+    dd = ("--data-dir", str(harness.data_dir))
+    changed = run_arsip("sites", "set", "satu", "--every", "1s", "--max-pages", "7", *dd)
+    assert changed.returncode == 0, changed.stderr
+    wait_for("the new interval", lambda: harness.lines("satu: schedule changed to every 1s"))
+    wait_for("two runs at the new interval", lambda: len(harness.finished("satu")) >= 2)
+    logs = sorted((harness.data_dir / "logs").glob("crawl-satu-*.log"))
+    assert "(max pages 7)" in logs[0].read_text(encoding="utf-8")
+    assert harness.stop() == 0

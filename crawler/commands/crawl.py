@@ -12,12 +12,15 @@ import click
 
 from crawler.commands.common import archive_options, expected_errors
 from crawler.errors import ArsipError
+from crawler.launch import HeldSignals
 
 
 @click.command()
 @click.argument("urls", nargs=-1)
-@click.option("--site", help="A site registered with `arsip sites add`, or a site profile name "
-              "or .toml path (start URLs, rules).")
+@click.option("--site", help="A site registered with `arsip sites add` (its stored profile "
+              "wins over a profile of the same name), or a site profile name or .toml path.")
+@click.option("--site-id", type=click.IntRange(min=1), metavar="ID",
+              help="A registered site by its id, never a profile (the daemon's crawls use it).")
 @click.option("--max-pages", type=click.IntRange(min=1), help="Stop after fetching N pages.")
 @click.option("--since", help="Skip articles dated before DATE (YYYY-MM-DD, midnight UTC): "
               "by their sitemap or feed date, or by their own published date.")
@@ -31,9 +34,9 @@ from crawler.errors import ArsipError
                    "wait for that crawl to end rather than stop with an error.")
 @archive_options
 @expected_errors
-def crawl(urls: tuple[str, ...], site: str | None, max_pages: int | None, since: str | None,
-          overrides: tuple[str, ...], verbose: bool, progress: bool | None, wait: bool,
-          data_dir: Path, db_url: str) -> None:
+def crawl(urls: tuple[str, ...], site: str | None, site_id: int | None, max_pages: int | None,
+          since: str | None, overrides: tuple[str, ...], verbose: bool, progress: bool | None,
+          wait: bool, data_dir: Path, db_url: str) -> None:
     """Crawl a news site once: every article into the database, every response into WARC.
 
     Ctrl-C (or SIGTERM, SIGHUP) stops it cleanly: requests in flight finish and everything
@@ -50,7 +53,9 @@ def crawl(urls: tuple[str, ...], site: str | None, max_pages: int | None, since:
         exit_with_daemon()  # started by `arsip daemon`: end with it
     except DaemonGoneError as exc:
         raise ArsipError(str(exc)) from None
-    if not urls and not site:
+    if site and site_id:
+        raise click.UsageError("give --site NAME or --site-id ID, not both")
+    if not urls and not site and not site_id:
         raise click.UsageError("give at least one URL, or --site NAME")
     for url in urls:
         parts = urlsplit(url)
@@ -65,6 +70,8 @@ def crawl(urls: tuple[str, ...], site: str | None, max_pages: int | None, since:
     }
     if max_pages:
         settings["ARSIP_MAX_PAGES"] = max_pages
+    if site_id:
+        settings["ARSIP_SITE_ID"] = site_id
     if wait:
         settings["ARSIP_WAIT"] = True
     for item in overrides:
@@ -78,6 +85,9 @@ def crawl(urls: tuple[str, ...], site: str | None, max_pages: int | None, since:
 
     runtime = CrawlRuntime(install_signal_handlers=True,
                            state_file=settings.get("ARSIP_STATE_FILE") or None)
+    held = click.get_current_context().find_object(HeldSignals)
+    if held is not None:  # signals that came while arsip was starting (crawler.launch)
+        runtime.take_signals(held.received)
     from crawler.run import run_crawl
     from crawler.summary import print_summary
 

@@ -56,7 +56,7 @@ def daemon(max_concurrent: int, jitter: float, stop_timeout: float, sites_poll: 
     try:
         code = Daemon(DaemonConfig(
             data_dir=data_dir, db_url=db_url,
-            crawl_command=(sys.executable, "-m", "crawler.cli"),
+            crawl_command=(sys.executable, "-m", "crawler"),
             max_concurrent=max_concurrent, max_jitter=jitter, stop_timeout=stop_timeout,
             sites_poll=sites_poll, settings=settings, keep_logs=keep_logs,
         ), archive).run()

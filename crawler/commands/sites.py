@@ -121,6 +121,11 @@ def list_(as_json: bool, data_dir: Path, db_url: str) -> None:
     Console().print(table)
 
 
+def _is_text(stored: str) -> bool:
+    # as crawler.sites.stored_profile tells a bundled name from TOML text
+    return "=" in stored or "\n" in stored
+
+
 def _state(row: dict[str, Any]) -> str:
     if not row["schedule_seconds"]:
         return "not scheduled"
@@ -159,7 +164,10 @@ def show(name: str, as_json: bool, data_dir: Path, db_url: str) -> None:
 @archive_options
 @expected_errors
 def remove(name: str, data_dir: Path, db_url: str) -> None:
-    """Unregister a site and forget its runs. Its pages, versions and captures stay archived.
+    """Take a site off the daemon's schedule. Nothing archived is deleted: its pages, versions,
+    captures and runs stay, under its name, as after one-off crawls (search, replay and
+    export still find them; `arsip sites add URL` schedules it again). A site never crawled
+    is forgotten.
 
     \b
     Example:
@@ -169,11 +177,77 @@ def remove(name: str, data_dir: Path, db_url: str) -> None:
 
     archive = _archive(data_dir, db_url, write=True)
     try:
-        site, pages = remove_site(archive, name)
+        done = remove_site(archive, name)
     finally:
         archive.close()
-    click.echo(f"Removed site {site.name!r}; its {pages} pages stay in the archive with their "
-               "versions and captures.")
+    if done.deleted:
+        click.echo(f"Removed site {done.site.name!r}; nothing had been archived of it.")
+        return
+    click.echo(
+        f"Removed site {done.site.name!r} from the daemon's schedule. Its archive stays: "
+        f"{done.pages} pages, {done.versions} article versions, {done.captures} captures "
+        f"and {done.runs} runs, under the name {done.site.name!r} "
+        f"(arsip sites add {done.site.base_url} schedules it again).")
+
+
+@sites.command("set")
+@click.argument("name")
+@click.option("--every", help="A new interval: 90s, 30m, 6h, 1d, 1h30m.")
+@click.option("--profile", help="A new site profile: a bundled name, a name in "
+              "DATA_DIR/sites/, or a .toml file (its text is stored).")
+@click.option("--no-profile", is_flag=True, help="Crawl it with the general rules.")
+@click.option("--max-pages", type=click.IntRange(min=0),
+              help="Cap each crawl at N fetches (0: no cap).")
+@archive_options
+@expected_errors
+def set_(name: str, every: str | None, profile: str | None, no_profile: bool,
+         max_pages: int | None, data_dir: Path, db_url: str) -> None:
+    """Change how a registered site is crawled. A running daemon picks the change up within
+    --sites-poll seconds: a new interval counts from the site's last run, and the profile and
+    page cap apply from its next crawl.
+
+    \b
+    Example:
+      arsip sites set kudakyv.com --every 15m --max-pages 2000
+    """
+    from crawler.sites import load_profile
+    from storage.durations import format_duration, parse_duration
+    from storage.sites import update_site
+
+    if every is None and profile is None and not no_profile and max_pages is None:
+        raise click.UsageError("nothing to change: give --every, --profile, --no-profile "
+                               "or --max-pages")
+    if profile is not None and no_profile:
+        raise click.UsageError("give --profile or --no-profile, not both")
+    changes: dict[str, Any] = {}
+    if every is not None:
+        try:
+            changes["schedule_seconds"] = parse_duration(every)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--every") from None
+    if profile is not None:
+        changes["profile"] = load_profile(profile, (data_dir / "sites",)).stored
+    if no_profile:
+        changes["profile"] = None
+    if max_pages is not None:
+        changes["max_pages"] = max_pages or None
+    archive = _archive(data_dir, db_url, write=True)
+    try:
+        site = update_site(archive, name, **changes)
+    finally:
+        archive.close()
+    said = []
+    if "schedule_seconds" in changes:
+        said.append(f"crawled every {format_duration(site.schedule_seconds)}"
+                    + ("" if site.enabled else " once resumed"))
+    if "profile" in changes:
+        said.append("with the general rules" if site.profile is None else
+                    "with the profile's TOML text" if _is_text(site.profile) else
+                    f"with profile {site.profile!r}")
+    if "max_pages" in changes:
+        said.append(f"at most {site.max_pages} fetches a crawl" if site.max_pages
+                    else "with no page cap")
+    click.echo(f"Site {site.name!r} is now {', '.join(said)}.")
 
 
 def _set_enabled(name: str, enabled: bool, data_dir: Path, db_url: str) -> None:

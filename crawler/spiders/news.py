@@ -45,7 +45,13 @@ from crawler.errors import ProfileError, UsageError
 from crawler.items import PageItem
 from crawler.requisites import MAX_CSS_DEPTH, css_requisites, host_allowed, host_of, page_requisites
 from crawler.runtime import CrawlRuntime
-from crawler.sites import SiteProfile, default_profile, load_profile, stored_profile
+from crawler.sites import (
+    SiteProfile,
+    default_profile,
+    is_profile_path,
+    load_profile,
+    stored_profile,
+)
 from storage.protocol import FetchNoted, Opened
 from storage.revisit import RevisitPlan
 
@@ -68,16 +74,23 @@ _HEAD_BYTES = 200_000  # og:type lives in <head>; never scan a huge body for it
 
 def _profile_for(config: CrawlConfig, site: str | None, urls: tuple[str, ...]
                  ) -> tuple[SiteProfile, bool]:
-    """How to crawl, and whether the crawl chose it (a profile by name or path). A name that is
-    no profile is taken for a site registered with ``arsip sites add``: the recorder finds it
-    in the archive, with its stored profile and base URL, before anything is fetched."""
+    """How to crawl, and whether the crawl chose it (a profile file given by its path).
+
+    A site named (``--site NAME``) may be registered with ``arsip sites add``; only the
+    recorder can tell, and a registered site is crawled as the registry says (its stored
+    profile and base URL), whatever profile of that name the data dir or arsip holds. The
+    profile loaded here is what a name that is not registered means. A site given by its id
+    (the daemon's crawls) is always the registered one.
+    """
+    if config.site_id is not None:
+        return SiteProfile(name="", base_url="", start_urls=urls), False
     name = site or config.site
     if name:
         try:
             profile = load_profile(name, (config.data_dir / "sites",))
         except ProfileError:
             return SiteProfile(name=name, base_url="", start_urls=urls), False
-        return (profile.with_start_urls(urls) if urls else profile), True
+        return (profile.with_start_urls(urls) if urls else profile), is_profile_path(name)
     if not urls:
         raise UsageError("give a start URL (-a url=https://site/) or a site profile (-a site=NAME)")
     return default_profile(urls[0]).with_start_urls(urls), False
@@ -114,7 +127,8 @@ class NewsSpider(scrapy.Spider):
         # a registered site named alone gets its domains once the recorder has found it
         spider.allowed_domains = list(profile.domains) if profile.base_url else []
         runtime = spider.runtime_arg or CrawlRuntime()
-        spider.arsip = CrawlContext.open(config, profile, runtime)
+        spider.arsip = CrawlContext.open(config, profile, runtime,
+                                         named=spider.site_arg or config.site)
         runtime.attach(crawler, spider.arsip)
         spider.scheduled = set()
         spider.not_due = set()  # hashes of known articles this run leaves alone
@@ -161,12 +175,12 @@ class NewsSpider(scrapy.Spider):
         """Crawl the site as the archive knows it (``storage.sites``): under its registered
         name, with its stored profile unless this crawl chose a profile itself; and take the
         run's revisit plan."""
-        if not self.chosen_profile:
+        if opened.registered or not self.chosen_profile:
             profile = self.profile
             try:
                 if opened.profile:
                     profile = stored_profile(opened.profile, opened.site)
-                elif not profile.base_url:
+                elif opened.registered or not profile.base_url:
                     profile = default_profile(opened.base_url)
             except ProfileError as exc:  # a stored profile this arsip cannot read
                 logger.error("%s; crawling with the general rules", exc)

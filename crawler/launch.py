@@ -1,0 +1,45 @@
+"""The ``arsip`` command as the system starts it: shutdown signals are held from the first
+moment, before the command line interface is even imported.
+
+Importing the CLI and what its commands need takes a good part of a second. A Ctrl-C in that
+time printed a ``KeyboardInterrupt`` traceback, and could end the process with exit 1; so this
+module imports nothing but ``signal`` before it holds SIGINT, SIGTERM and SIGHUP: they are
+recorded, not acted on. ``arsip crawl`` hands the ones recorded to its runtime, which then stops
+before starting anything (exit 128 + N, one line). Every other command gets the usual actions
+back when it starts, and ends at once, with one line, if a signal came meanwhile.
+
+``python -m crawler`` starts the same way; ``python -m crawler.cli`` does not.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+# the same as storage.processes.SHUTDOWN_SIGNALS, which imports multiprocessing (50 ms)
+HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class HeldSignals:
+    """Shutdown signals received before a command took charge of them, in order."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        for signum in HELD:
+            signal.signal(signum, self._record)
+
+    def _record(self, signum: int, _frame: Any) -> None:
+        self.received.append(signum)
+
+    def release(self) -> None:
+        """Give the signals their usual actions back (a command that handles none itself)."""
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum in HELD[1:]:
+            signal.signal(signum, signal.SIG_DFL)
+
+
+def main() -> Any:
+    held = HeldSignals()
+    from crawler.cli import main as cli
+
+    return cli.main(obj=held)
