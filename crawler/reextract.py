@@ -20,8 +20,10 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import pickle
 import re
 import time
+import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -45,9 +47,11 @@ from storage.warcread import decode_content
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 COMMIT_EVERY = 200
 BATCH = 32  # pages handed to the pool at a time
-# outcomes kept for revisits still to come; past this many the oldest is dropped, and a revisit
-# of it extracts its payload again (in this process), so memory stays bounded on any archive
-OUTCOME_CACHE = 2000
+# outcomes kept for revisits still to come (an article compressed, a few kB): a re-crawl's
+# revisits come one crawl after their originals, so this holds a crawl of 20,000 pages; past it
+# the oldest is dropped, and a revisit of it extracts its payload again (in this process), so
+# memory stays bounded on any archive
+OUTCOME_CACHE = 20_000
 # the outcome of a capture that is not an HTML page that can be read (not "not an article")
 SKIPPED = "skipped"
 _OG_TYPE = re.compile(
@@ -387,7 +391,7 @@ def _ordered(pool: Any, tasks: Iterator[tuple[Any, Any]], refs: Counter[str | No
         if source not in done:
             while len(done) >= cache:
                 done.popitem(last=False)
-        done[source] = outcome
+        done[source] = _packed(outcome)
         done.move_to_end(source)
 
     def submitted(batch: list[tuple[Any, Any]]) -> list[tuple[Any, Any, Any]]:
@@ -404,7 +408,7 @@ def _ordered(pool: Any, tasks: Iterator[tuple[Any, Any]], refs: Counter[str | No
             if future is not None:
                 outcome = future.result()
             elif source in done:
-                outcome = done[source]
+                outcome = _unpacked(done[source])
             else:
                 outcome = what[2]()
             settle(source, outcome)
@@ -424,6 +428,19 @@ def _ordered(pool: Any, tasks: Iterator[tuple[Any, Any]], refs: Counter[str | No
     if waiting is not None:
         yield from collect(waiting)
     yield from collect(current)
+
+
+def _packed(outcome: Any) -> Any:
+    """An article as kept for later revisits: pickled and compressed (its text is most of it)."""
+    if isinstance(outcome, ArticleRecord):
+        return ("packed", zlib.compress(pickle.dumps(outcome), 1))
+    return outcome
+
+
+def _unpacked(kept: Any) -> Any:
+    if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == "packed":
+        return pickle.loads(zlib.decompress(kept[1]))
+    return kept
 
 
 def summary_lines(result: ReextractResult) -> list[str]:

@@ -229,6 +229,13 @@ def test_outcomes_are_kept_only_for_the_revisits_still_to_come() -> None:
     assert len(list(_ordered(Echo(), iter(once), Counter({f"u{n}": 1 for n in range(100)}),
                              Watched(), cache=10))) == 100
     assert Watched.most == 0
+    # an article is kept compressed, and comes back whole
+    from crawler.reextract import _packed, _unpacked
+    from storage.records import ArticleRecord
+
+    article = ArticleRecord(url="https://kudakyv.test/a/", title="Judul", text="kata " * 2000)
+    kept = _packed(article)
+    assert len(kept[1]) < 1000 and _unpacked(kept) == article
 
 
 def test_a_payload_that_cannot_be_decoded_is_unreadable_for_its_revisits_too(
