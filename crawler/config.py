@@ -7,12 +7,13 @@ settings (see ``crawler/settings.py`` for their documented defaults) when a craw
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crawler.errors import UsageError
+from storage.records import BoilerplateConfig
 from storage.revisit import DEFAULT_LADDER, parse_ladder
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ class CrawlConfig:
     revisit_all: bool = False
     requisites: bool = True
     wait: bool = False
+    boilerplate: BoilerplateConfig = field(default_factory=BoilerplateConfig)
 
     @property
     def workers(self) -> int:
@@ -120,4 +122,9 @@ class CrawlConfig:
             revisit_all=settings.getbool("ARSIP_REVISIT_ALL", False),
             requisites=settings.getbool("ARSIP_REQUISITES", True),
             wait=settings.getbool("ARSIP_WAIT", False),
+            boilerplate=BoilerplateConfig(
+                enabled=settings.getbool("ARSIP_BOILERPLATE", True),
+                min_pages=settings.getint("ARSIP_BOILERPLATE_MIN_PAGES", 20),
+                share=settings.getfloat("ARSIP_BOILERPLATE_SHARE", 0.3),
+            ),
         )

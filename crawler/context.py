@@ -85,6 +85,7 @@ class CrawlContext:
             revisit_ladder=config.revisit_ladder,
             revisit_all=config.revisit_all,
             wait=config.wait,
+            boilerplate=config.boilerplate,
         ))
         return cls(config=config, profile=profile, runtime=runtime, recorder=recorder,
                    pool=pool)

@@ -13,6 +13,13 @@ capture to the next, reverts included, as the crawls stored them.
 
 The WARC files are therefore enough to rebuild the archive: ``arsip reindex`` restores the
 captures, ``arsip replay reextract`` the articles and their versions.
+
+Site boilerplate (``storage.boilerplate``) is learned again as the crawls learn it: a site
+re-extracted whole forgets what it had learned and counts each page once, on its oldest capture;
+with ``--since`` it keeps what it knows and counts only pages new to the archive. Texts are
+stripped before they are compared and stored, and at the end every stored version of the site
+(of the pages re-extracted, with ``--since``) is stripped in place with the lines learned, so an
+archive crawled before a line was learned is cleaned without new versions.
 """
 
 from __future__ import annotations
@@ -38,9 +45,10 @@ from crawler.discovery import looks_like_article, page_kind
 from crawler.errors import ArsipError, ExtractionError, ProfileError
 from crawler.sites import SiteProfile, default_profile, load_profile, parse_profile
 from storage.archive import Archive, page_url
+from storage.boilerplate import SiteBoilerplate, restrip
 from storage.errors import StorageError
 from storage.index import CaptureIndex, CaptureRow, site_range
-from storage.records import ArticleRecord
+from storage.records import ArticleRecord, BoilerplateConfig
 from storage.replay.capture import CaptureUnavailable, load
 from storage.warcread import decode_content
 
@@ -86,6 +94,9 @@ class ReextractResult:
     extracted: int = 0  # payloads put through extraction (a revisit reuses its original's)
     seconds: float = 0.0
     changed_urls: list[str] = field(default_factory=list)
+    boilerplate_learned: int = 0  # lines learned, all sites
+    boilerplate_stripped: int = 0  # lines stripped from texts extracted now
+    boilerplate_restripped: int = 0  # stored versions stripped in place
 
     @property
     def rate(self) -> float:
@@ -223,9 +234,11 @@ def _charset(content_type: str) -> str | None:
 
 def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | None = None,
               since: datetime | None = None, workers: int | None = None,
-              progress: Callable[[int, int], None] | None = None) -> ReextractResult:
+              progress: Callable[[int, int], None] | None = None,
+              boilerplate: BoilerplateConfig | None = None) -> ReextractResult:
     """Re-extract the selection (see the module docs); ``progress(done, total)`` is called
-    as pages are processed."""
+    as pages are processed. ``boilerplate`` (default: the crawl's defaults) says when a site's
+    boilerplate lines are learned; disabled, texts are stored as extracted."""
     started = time.monotonic()
     result = ReextractResult()
     jobs = _sites(archive, data_dir, site)
@@ -241,6 +254,8 @@ def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | N
     refs = Counter(_source_of(index, row) for _, row in work)
     seen: set[str] = set()  # payload records already sent for extraction
     undecodable: set[str] = set()  # payload records whose Content-Encoding cannot be undone
+    learning = _Learning.start(archive, jobs, boilerplate or BoilerplateConfig(),
+                               whole=since is None, versioned=versioned)
     total = len(work)
     if progress:
         progress(0, total)
@@ -286,11 +301,13 @@ def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | N
                 done += 1
                 if outcome is not SKIPPED:
                     result.examined += 1
-                    _store(archive, result, job, row, outcome, had_article, versioned)
+                    _store(archive, result, job, row, outcome, had_article, versioned,
+                           learning)
                 if done % COMMIT_EVERY == 0:
                     archive.commit()
                 if progress:
                     progress(done, total)
+        learning.finish(archive, result)
         archive.commit()
     finally:
         archive.commit()
@@ -316,9 +333,65 @@ def _task(rep: Any, url: str, profile: SiteProfile, known: dict[str, str]
     return body, _charset(rep.content_type), url, profile, known.get(page_url(url))
 
 
+class _Learning:
+    """Each site's boilerplate during a re-extraction (see the module docs)."""
+
+    def __init__(self, config: BoilerplateConfig, whole: bool, versioned: set[str]) -> None:
+        self.config = config
+        self.whole = whole
+        self.versioned = versioned
+        self.states: dict[int, SiteBoilerplate] = {}
+        self.counted: set[str] = set()  # pages counted in this pass
+        self.touched: dict[int, set[str]] = {}
+
+    @classmethod
+    def start(cls, archive: Archive, jobs: list[SiteJob], config: BoilerplateConfig, *,
+              whole: bool, versioned: set[str]) -> _Learning:
+        learning = cls(config, whole, versioned)
+        for job in jobs:
+            if job.site_id is not None:
+                learning.state(archive, job.site_id)
+        return learning
+
+    def state(self, archive: Archive, site_id: int) -> SiteBoilerplate | None:
+        """The site's boilerplate, loaded on first use: a site registered during this pass
+        (a host that had no row before its first article) learns too."""
+        if not self.config.enabled:
+            return None
+        state = self.states.get(site_id)
+        if state is None:
+            self.states[site_id] = state = SiteBoilerplate.load(archive, site_id, self.config)
+            self.touched[site_id] = set()
+            if self.whole:
+                state.reset()
+        return state
+
+    def prepare(self, archive: Archive, site_id: int, url: str,
+                article: ArticleRecord) -> ArticleRecord:
+        state = self.state(archive, site_id)
+        if state is None:
+            return article
+        key = page_url(url)
+        first = key not in self.counted and (self.whole or key not in self.versioned)
+        self.counted.add(key)
+        self.touched[site_id].add(key)
+        return state.prepare(archive, url, article, first=first)
+
+    def finish(self, archive: Archive, result: ReextractResult) -> None:
+        for site_id, state in self.states.items():
+            state.flush(archive, final=True)
+            if self.whole:
+                result.boilerplate_restripped += restrip(archive, state, site_id)
+            elif self.touched[site_id]:
+                result.boilerplate_restripped += restrip(archive, state, site_id,
+                                                         urls=self.touched[site_id])
+            result.boilerplate_learned += len(state.learned)
+            result.boilerplate_stripped += state.stripped
+
+
 def _store(archive: Archive, result: ReextractResult, job: SiteJob, row: CaptureRow,
            outcome: ArticleRecord | str | None, had_article: set[str],
-           versioned: set[str]) -> None:
+           versioned: set[str], learning: _Learning) -> None:
     if outcome is None:
         result.not_articles += 1
         return
@@ -329,6 +402,7 @@ def _store(archive: Archive, result: ReextractResult, job: SiteJob, row: Capture
     url = page_url(row.url)
     if job.site_id is None:
         job.site_id = archive.ensure_site(job.name, job.profile.base_url)
+    outcome = learning.prepare(archive, job.site_id, row.url, outcome)
     new = archive.store_article(site_id=job.site_id, url=row.url, article=outcome,
                                 capture_id=row.id, fetched_at=row.fetched_at,
                                 skip_known_text=url in versioned)
@@ -452,6 +526,10 @@ def summary_lines(result: ReextractResult) -> list[str]:
     if result.errors:
         lines.append("  extraction errors: " + ", ".join(
             f"{kind} {n}" for kind, n in result.errors.most_common()))
+    if result.boilerplate_learned:
+        lines.append(f"  site boilerplate: {result.boilerplate_learned} lines learned, "
+                     f"{result.boilerplate_stripped:,} stripped from the texts extracted, "
+                     f"{result.boilerplate_restripped:,} stored versions stripped in place")
     if result.unreadable:
         lines.append(f"  unreadable WARC records: {result.unreadable}")
     for url in result.changed_urls[:10]:
@@ -468,4 +546,7 @@ def as_json(result: ReextractResult) -> str:
                        "unreadable": result.unreadable, "extracted": result.extracted,
                        "seconds": round(result.seconds, 3),
                        "pages_per_second": round(result.rate, 1),
+                       "boilerplate": {"learned": result.boilerplate_learned,
+                                       "stripped": result.boilerplate_stripped,
+                                       "restripped": result.boilerplate_restripped},
                        "changed": result.changed_urls})

@@ -55,6 +55,12 @@ ARSIP_WAIT = False
 # the images of the article body) so the archived page replays as it looked; see
 # crawler/requisites.py for which hosts.
 ARSIP_REQUISITES = True
+# Site boilerplate (README "Site boilerplate"): learn the lines a site repeats across its
+# articles and strip them from the stored text. Lines are judged once this many articles of the
+# site were seen, and learned when they appear on at least this share of its recent articles.
+ARSIP_BOILERPLATE = True
+ARSIP_BOILERPLATE_MIN_PAGES = 20
+ARSIP_BOILERPLATE_SHARE = 0.3
 
 # --- politeness ---------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True

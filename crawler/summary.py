@@ -161,6 +161,18 @@ def print_site(site: dict[str, Any]) -> None:
         console.print(f"  {_run_line(run)}", highlight=False)
 
 
+def print_boilerplate(learned: dict[str, Any]) -> None:
+    """The site's boilerplate lines, as ``arsip sites show`` lists them."""
+    console = Console(soft_wrap=True)
+    lines = learned["learned"]
+    console.print(f"  boilerplate: {len(lines)} lines learned from {learned['articles']} "
+                  "articles (stripped from their text)", highlight=False)
+    for line in lines:
+        text = line["text"] if len(line["text"]) <= 90 else line["text"][:89] + "…"
+        console.print(f"    {line['share']:>4.0%} of articles  {text}", highlight=False,
+                      markup=False)
+
+
 def print_sites_health(sites: list[dict[str, Any]]) -> None:
     """The per-site part of ``arsip status``: last run, next run, pages due, health."""
     console = Console(soft_wrap=True)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     func,
     literal,
     text,
@@ -256,3 +258,34 @@ class ExtractionError(Base):
     )
     fetched_at: Mapped[datetime]
     error: Mapped[str] = mapped_column(Text)
+
+
+class BoilerplateSite(Base):
+    """How many of a site's articles its boilerplate was learned from (``storage.boilerplate``)."""
+
+    __tablename__ = "boilerplate_sites"
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    # pages observed, each once (its first stored text): the clock the line weights decay on
+    pages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    updated_at: Mapped[datetime | None]
+
+
+class BoilerplateLine(Base):
+    """A line that recurs across a site's articles, with its decayed count (see
+    ``storage.boilerplate``); ``learned`` ones are stripped from the site's article texts."""
+
+    __tablename__ = "boilerplate_lines"
+    __table_args__ = (UniqueConstraint("site_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    # sha1 of the normalised line (whitespace collapsed, case folded, digits as 0)
+    key: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)  # the line as first seen
+    weight: Mapped[float] = mapped_column(Float)  # pages it was on, decayed to page ``at``
+    at: Mapped[int] = mapped_column(Integer)
+    pages: Mapped[int] = mapped_column(Integer)  # pages it was on, all told
+    learned: Mapped[bool] = mapped_column(default=False, server_default=false())

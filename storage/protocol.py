@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from storage.records import ArticleRecord, Fetch, RunOwner
+from storage.records import ArticleRecord, BoilerplateConfig, Fetch, RunOwner
 from storage.revisit import DEFAULT_LADDER, RevisitPlan
 from storage.warc import Exchange, WarcWriterConfig
 
@@ -64,6 +64,8 @@ class RecorderConfig:
     revisit_ladder: str = DEFAULT_LADDER  # when articles are due again (storage.revisit)
     revisit_all: bool = False  # ask for every known article, due or not
     wait: bool = False  # wait for a live run of the site to end, rather than fail
+    # when the site's boilerplate lines are learned and stripped (storage.boilerplate)
+    boilerplate: BoilerplateConfig = field(default_factory=BoilerplateConfig)
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,7 @@ UNOPENED_GRACE_SECONDS = 5.0
 
 if TYPE_CHECKING:
     from storage.archive import Archive
+    from storage.boilerplate import SiteBoilerplate
 
 
 class Recorder:
@@ -91,6 +92,7 @@ class Recorder:
 
     def __init__(self, config: RecorderConfig, reply: Callable[[FromRecorder], None]) -> None:
         from storage.archive import Archive  # in the recorder process only
+        from storage.boilerplate import SiteBoilerplate
         from storage.sites import registered_site, resolve_for_crawl
 
         self.reply = reply
@@ -119,6 +121,10 @@ class Recorder:
                                  revalidate=self.archive.has_validators(self.site_id),
                                  site=site.name, base_url=site.base_url, profile=site.profile,
                                  recrawl=self.recrawl, plan=plan, registered=registered)
+            # the site's boilerplate, learned and stripped here: this process owns the database
+            self.boilerplate: SiteBoilerplate | None = (
+                SiteBoilerplate.load(self.archive, self.site_id, config.boilerplate)
+                if config.boilerplate.enabled else None)
         except BaseException:
             self.archive.close()
             raise
@@ -192,8 +198,11 @@ class Recorder:
     def on_article(self, message: Article) -> None:
         if self.failed and message.key not in self.captures:
             return  # its capture could not be archived: an article must link to a capture
+        article = message.article
+        if self.boilerplate is not None:
+            article = self.boilerplate.prepare(self.archive, message.url, article)
         new = self.archive.store_article(
-            site_id=self.site_id, url=message.url, article=message.article,
+            site_id=self.site_id, url=message.url, article=article,
             capture_id=self.captures.pop(message.key, None), fetched_at=message.fetched_at,
             fetch=message.fetch,
         )
@@ -218,8 +227,20 @@ class Recorder:
         if self.finished:
             return
         self.finished = True
+        if self.boilerplate is not None:
+            self.boilerplate.flush(self.archive, final=True)
+            for name, value in (("stripped", self.boilerplate.stripped),
+                                ("learned", len(self.boilerplate.learned))):
+                if value:  # a small site learns nothing, and its figures say nothing of it
+                    self.counts[f"arsip/boilerplate_lines_{name}"] = value
         self.archive.finish_run(self.run_id, self.failed or outcome,
                                 {**(stats or {}), **self.counts})
+
+    def commit(self) -> None:
+        """Commit the batch, with the boilerplate counts that changed since the last one."""
+        if self.boilerplate is not None:
+            self.boilerplate.flush(self.archive)
+        self.archive.commit()
 
     def heartbeat(self) -> None:
         """Renew the run's sign of life (with the figures so far) now and then."""
@@ -392,7 +413,7 @@ def _record(conn: Connection, recorder: Recorder) -> None:
                 recorder.writer.check_idle()
             recorder.heartbeat()
             if time.monotonic() - last_commit >= COMMIT_SECONDS:
-                recorder.archive.commit()
+                recorder.commit()
                 last_commit = time.monotonic()
         recorder.finish(outcome)
         recorder.close()

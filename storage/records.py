@@ -75,3 +75,16 @@ class RunOwner:
     pid: int
     host: str
     identity: str | None = None  # BOOT_ID:START_TICKS where the kernel tells it
+
+
+@dataclass(frozen=True)
+class BoilerplateConfig:
+    """When a site's boilerplate lines are learned (see ``storage.boilerplate``)."""
+
+    enabled: bool = True
+    min_pages: int = 20  # articles of a site counted before any line is judged
+    share: float = 0.3  # learned when on at least this share of the site's recent articles
+
+    def __post_init__(self) -> None:
+        if self.min_pages < 1 or not 0 < self.share <= 1:
+            raise ValueError("the boilerplate minimum must be 1 or more and the share in (0, 1]")

@@ -176,6 +176,9 @@ class Site:
     malformed_sitemap_path: str = MALFORMED_SITEMAP_PATH
     malformed_feed_path: str = MALFORMED_FEED_PATH
     boilerplate: tuple[str, ...] = BOILERPLATE
+    # paragraphs every article body carries (an app box, a newsletter line): the first after the
+    # second paragraph, the others at the end; none is article text
+    site_lines: tuple[str, ...] = ()
     page_kb: int = 0
     # A closed gate holds every request whose path ``held`` accepts until it opens (or the
     # server stops): how a test keeps a crawl in a state for as long as it needs.
@@ -260,7 +263,7 @@ def _read_seed(path: Path = SEED_FILE) -> tuple[str, list[str], list[tuple[int, 
 
 def build_site(*, n_articles: int = 12, page_kb: int = 0, seed: int = 0,
                per_page: int | None = None, seed_file: Path | None = SEED_FILE,
-               newest: datetime | None = None) -> Site:
+               newest: datetime | None = None, site_lines: tuple[str, ...] = ()) -> Site:
     """Build the fixture newsroom: ``n_articles`` article pages plus hubs, feeds and traps.
 
     The first articles are the special cases (seed text, charset, broken HTML, slow, page-2-only);
@@ -344,7 +347,8 @@ def build_site(*, n_articles: int = 12, page_kb: int = 0, seed: int = 0,
         n_first = sum(1 for a in visible if a.section == "nasional")
         per_page = max(1, min(per_page, n_first))
 
-    site = Site(resources={}, articles=articles, per_page=per_page, page_kb=page_kb)
+    site = Site(resources={}, articles=articles, per_page=per_page, page_kb=page_kb,
+                site_lines=site_lines)
     pad = txt.Padding(rng, page_kb, visible) if page_kb > 0 else None
     site._render = lambda spec: _render_article(spec, site, pad)
     for spec in articles:
@@ -451,6 +455,15 @@ def _article_body(spec: ArticleSpec) -> str:
     return "\n".join(out)
 
 
+def _with_site_lines(content: str, lines: tuple[str, ...]) -> str:
+    if not lines:
+        return content
+    parts = content.split("\n")
+    parts.insert(min(3, len(parts)), f"<p>{_e(lines[0])}</p>")
+    parts += [f"<p>{_e(line)}</p>" for line in lines[1:]]
+    return "\n".join(parts)
+
+
 def _json_ld(spec: ArticleSpec) -> str:
     url = _abs(spec.path)
     graph = [
@@ -499,7 +512,8 @@ def _render_article(spec: ArticleSpec, site: Site, pad: txt.Padding | None) -> R
         section=spec.section, section_title=spec.section.title(), title=_e(spec.title),
         author_slug=_slugify(spec.author), author=_e(spec.author), editor=_e(spec.editor),
         time_attr=time_attr, date_line=_indo_date(spec.published), share=share,
-        content=_article_body(spec), tags=tags, comments=pad.comments(spec) if pad else "")
+        content=_with_site_lines(_article_body(spec), site.site_lines), tags=tags,
+        comments=pad.comments(spec) if pad else "")
     popular = [a for a in site.articles if "hidden" not in a.flags and a is not spec][:5]
     extra = pad.slots(spec) if pad else {}
     page = _page(title=f"{spec.title} - Kudakyv", head="\n".join(h for h in head if h), body=body,

@@ -15,10 +15,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from lxml.html import HtmlElement
 
 from crawler import errors
 from crawler.extraction import article_to_dict, decode_html, extract_article, iter_extract_paths
 from crawler.extraction.dates import parse_human, parse_iso
+from crawler.extraction.document import body_of, parse
+from crawler.extraction.maintext import looks_like_navigation
 from crawler.extraction.metadata import clean_authors, clean_title
 from crawler.sites import ExtractionRules
 from storage.records import ArticleRecord, RelatedLink
@@ -137,6 +140,17 @@ def test_decode_without_any_charset_guesses_a_non_utf8_page() -> None:
     decoded = decode_html(body.encode("cp1252"))
     assert "\ufffd" not in decoded
     assert "\u201cSederhana\u201d naik menjadi \u20ac5" in decoded
+
+
+def test_decode_utf8_page_under_a_stale_meta_charset() -> None:
+    # a page re-saved as UTF-8 that still says gb2312: read as gb2312 it is mojibake
+    text = "<p>新华社北京4月24日电 习近平主席向首届论坛致贺信</p>"
+    body = f'<html><head><meta charset="gb2312"></head><body>{text}</body></html>'.encode()
+    assert text in decode_html(body)
+    # a header is still believed, and a real gb2312 page still decodes as gb2312
+    assert text not in decode_html(body, "gb2312")
+    legacy = f'<html><head><meta charset="gb2312"></head><body>{text}</body></html>'
+    assert text in decode_html(legacy.encode("gb18030"))
 
 
 def test_decode_bom() -> None:
@@ -266,3 +280,40 @@ def test_article_inside_a_declarative_shadow_root_is_kept() -> None:
             "</div></body></html>")
     record = extract_article(html, "https://kudakyv.test/2025/04/28/berita/")
     assert "Paragraf ke-5 dari berita ini" in record.text
+
+
+# ---- the fast path's answer, checked ------------------------------------------------------
+
+def _links_page(titles: list[str]) -> HtmlElement:
+    links = "".join(f'<li><a href="/a/{i}">{t}</a></li>' for i, t in enumerate(titles))
+    return parse(f"<html><body><ul>{links}</ul></body></html>")
+
+
+def test_a_list_of_linked_headlines_is_navigation() -> None:
+    titles = [f"Harga beras medium naik lagi di pasar tradisional kota nomor {i}" for i in range(8)]
+    assert looks_like_navigation("\n".join(titles), _links_page(titles))
+    menu = ["Berita", "Bola", "Video", "Indeks", "Foto"]
+    assert looks_like_navigation("\n".join(menu), _links_page(menu))
+
+
+def test_prose_with_a_few_linked_lines_is_not_navigation() -> None:
+    prose = ("Pemerintah kota menyiapkan anggaran tambahan untuk memperbaiki jalan yang rusak "
+             "setelah banjir pekan lalu, kata kepala dinas kepada wartawan di balai kota.")
+    titles = ["Bulog Jamin Stok", "Harga Beras Naik"]
+    text = "\n".join([prose, titles[0], prose, prose, titles[1], prose])
+    assert not looks_like_navigation(text, _links_page(titles))
+
+
+def test_a_short_fast_answer_gives_way_to_the_full_extraction(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from crawler.extraction import maintext
+
+    prose = " ".join(["Warga mengeluhkan genangan yang tidak kunjung surut di jalan utama."] * 6)
+    page = "<html><body>" + f"<p>{prose}</p>" * 6 + "</body></html>"
+    answers = {True: "Warga mengeluhkan genangan.", False: "\n".join([prose] * 6)}
+    monkeypatch.setattr(maintext, "_extract", lambda tree, url, *, fast: answers[fast])
+    tree = parse(page)
+    assert maintext.main_text(tree, body_of(tree), None, lambda: parse(page)) == answers[False]
+    # a long fast answer that reads as prose is kept without a second extraction
+    answers[True] = answers[False][:-10]
+    assert maintext.main_text(tree, body_of(tree), None, lambda: 1 / 0) == answers[True]

@@ -117,10 +117,12 @@ def _family(host: str) -> socket.AddressFamily:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar [default: on when stderr is a terminal].")
+@click.option("--boilerplate/--no-boilerplate", default=True, show_default=True,
+              help="Learn each site's boilerplate lines again and strip them.")
 @archive_options
 @expected_errors
 def reextract(site: str | None, since: str | None, workers: int | None, as_json: bool,
-              progress: bool | None, data_dir: Path, db_url: str) -> None:
+              progress: bool | None, boilerplate: bool, data_dir: Path, db_url: str) -> None:
     """Run today's extraction again over the archived pages; nothing is fetched.
 
     Stores a new article version wherever the text now differs. After `arsip reindex` on an
@@ -137,6 +139,7 @@ def reextract(site: str | None, since: str | None, workers: int | None, as_json:
     from crawler.reextract import reextract as run_reextract
     from crawler.reextract import summary_lines
     from storage.archive import Archive
+    from storage.records import BoilerplateConfig
 
     since_at = parse_since(since)
     open_replay_archive(data_dir, db_url)
@@ -152,7 +155,8 @@ def reextract(site: str | None, since: str | None, workers: int | None, as_json:
     try:
         with bar:
             result = run_reextract(archive, data_dir / "warc", data_dir, site=site,
-                                   since=since_at, workers=workers, progress=advance)
+                                   since=since_at, workers=workers, progress=advance,
+                                   boilerplate=BoilerplateConfig(enabled=boilerplate))
     finally:
         archive.close()
     if as_json:

@@ -138,25 +138,29 @@ def _state(row: dict[str, Any]) -> str:
 @archive_options
 @expected_errors
 def show(name: str, as_json: bool, data_dir: Path, db_url: str) -> None:
-    """Show one site: its schedule, profile, pages, health and recent runs.
+    """Show one site: its schedule, profile, pages, health, recent runs and boilerplate.
 
     \b
     Example:
       arsip sites show kudakyv.com
     """
-    from crawler.summary import print_site
+    from crawler.summary import print_boilerplate, print_site
+    from storage.boilerplate import site_boilerplate
     from storage.health import site_report
     from storage.sites import get_site
 
     archive = _archive(data_dir, db_url, write=False)
     try:
-        report = site_report(archive, get_site(archive, name))
+        site = get_site(archive, name)
+        report = site_report(archive, site)
+        report["boilerplate"] = site_boilerplate(archive, site.id)
     finally:
         archive.close()
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     else:
         print_site(report)
+        print_boilerplate(report["boilerplate"])
 
 
 @sites.command("remove")

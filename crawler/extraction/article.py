@@ -7,7 +7,6 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-import trafilatura
 from cssselect import SelectorError
 from lxml.cssselect import CSSSelector
 from lxml.etree import XPath
@@ -15,6 +14,7 @@ from lxml.html import HtmlElement, fromstring
 
 from crawler.errors import EmptyDocumentError, NoContentError, ProfileError
 from crawler.extraction.document import body_of, parse, to_text
+from crawler.extraction.maintext import fast_text, main_text
 from crawler.extraction.metadata import Metadata, clean_authors, extract_metadata
 from crawler.extraction.promos import BLOCK_TAGS, strip_promos
 from crawler.sites import ExtractionRules
@@ -44,24 +44,29 @@ def extract_article(html: str | bytes, url: str | None = None, *,
                     rules: ExtractionRules | None = None,
                     http_charset: str | None = None) -> ArticleRecord:
     """The clean article of one page. Raises an ``ExtractionError``; never returns None."""
-    tree = parse(to_text(html, http_charset))
+    page = to_text(html, http_charset)
+    tree = parse(page)
     body = body_of(tree)
     if body is None or all(piece.isspace() for piece in body.itertext()):
         raise EmptyDocumentError("the page has no body text")
     meta = extract_metadata(tree, url)
-    _drop_all(_CODE(tree))
     base = meta.base_url or url
     rules = rules or ExtractionRules()
-    for css in rules.remove_selectors:
-        _drop_all(_selector(css)(tree))
+    _prepare(tree, rules)
     chosen = _selector(rules.body_selector)(tree) if rules.body_selector else []
     if chosen:
         related = strip_promos(chosen[0], base, rules.promo_labels)
         text = _text_of_body(chosen[0], url)
     else:
         related = strip_promos(body, base, rules.promo_labels)
-        _drop_all(_FURNITURE(body))
-        text = _trafilatura_text(tree, url)
+
+        def fresh_tree() -> HtmlElement:
+            again = parse(page)
+            _prepare(again, rules)
+            strip_promos(body_of(again), base, rules.promo_labels)
+            return again
+
+        text = main_text(tree, body, url, fresh_tree)
     if not text:
         raise NoContentError("no article text found")
     text, credits = _split_credits(_drop_title_line(text, meta.title))
@@ -79,10 +84,11 @@ def extract_article(html: str | bytes, url: str | None = None, *,
 _CODE = XPath("//script[not(@type='application/ld+json')] | //style")
 
 
-# What trafilatura deletes, subtree and all, both before it extracts and before it measures
-# the page's text (tree_cleaning and BASIC_CLEAN_XPATH): gone before its several copies of the
-# tree are made. (Not <template>: extraction keeps its content, declarative shadow DOM.)
-_FURNITURE = XPath(".//aside | .//footer | .//svg | .//fencedframe")
+def _prepare(tree: HtmlElement, rules: ExtractionRules) -> None:
+    """Once the metadata is read: code and what the site's profile removes leave the tree."""
+    _drop_all(_CODE(tree))
+    for css in rules.remove_selectors:
+        _drop_all(_selector(css)(tree))
 
 
 def _drop_all(elements: Iterable[HtmlElement]) -> None:
@@ -92,21 +98,13 @@ def _drop_all(elements: Iterable[HtmlElement]) -> None:
             el.drop_tree()
 
 
-def _trafilatura_text(tree: HtmlElement, url: str | None) -> str | None:
-    document = trafilatura.bare_extraction(
-        tree, url=url, include_comments=False, with_metadata=False, deduplicate=False, fast=True,
-    )
-    text = getattr(document, "text", None) if document is not None else None
-    return unicodedata.normalize("NFC", text).strip() if text else None
-
-
 def _text_of_body(element: HtmlElement, url: str | None) -> str | None:
     """The profile named the body: trust it, with trafilatura only to drop scripts and clutter.
     When trafilatura keeps too little of it, its own text is the better answer."""
     own = _render(element)
     wrapper = fromstring("<html><body></body></html>")
     wrapper.find("body").append(element)
-    text = _trafilatura_text(wrapper, url)
+    text = fast_text(wrapper, url)
     if text and len(text) >= 0.6 * len(own):
         return text
     return own or text

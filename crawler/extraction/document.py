@@ -7,7 +7,7 @@ import re
 from charset_normalizer import from_bytes
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring, fromstring
-from w3lib.encoding import html_to_unicode
+from w3lib.encoding import html_body_declared_encoding, html_to_unicode, read_bom
 
 from crawler.errors import EmptyDocumentError, NotHTMLError
 
@@ -28,10 +28,29 @@ _MARKUP = re.compile(r"<\s*(?:!doctype|html|head|body|div|p|article|meta|title|s
 
 def decode_html(body: bytes, http_charset: str | None = None) -> str:
     """Decode a page: BOM, then the HTTP header charset, then <meta charset> / http-equiv, then
-    detection. w3lib puts the BOM first, as browsers do: a BOM cannot lie, a header can."""
+    detection. w3lib puts the BOM first, as browsers do: a BOM cannot lie, a header can. Without
+    a header, bytes that are valid UTF-8 beyond ASCII are read as UTF-8 whatever the tag says."""
     content_type = f"text/html; charset={http_charset}" if http_charset else None
+    if content_type is None and _utf8_despite_meta(body):
+        return body.decode("utf-8")
     _encoding, text = html_to_unicode(content_type, body, auto_detect_fun=_guess_encoding)
     return text
+
+
+def _utf8_despite_meta(body: bytes) -> bool:
+    """A page saved or re-served as UTF-8 that still carries its old ``<meta charset=gb2312>``.
+    Text in a legacy multi-byte or 8-bit charset is almost never valid UTF-8 once it holds a
+    few non-ASCII characters, so valid UTF-8 with them outweighs the tag (not an HTTP header)."""
+    if read_bom(body)[0] is not None or body.isascii():
+        return False
+    declared = html_body_declared_encoding(body)
+    if declared is None or declared.replace("-", "").replace("_", "").lower() == "utf8":
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _guess_encoding(body: bytes) -> str | None:

@@ -1,0 +1,97 @@
+"""The article's main text: trafilatura's fast path, and its full comparison when that looks wrong.
+
+The fast path (``fast=True``, page furniture dropped beforehand) is right on most news pages and
+a third cheaper, but with trafilatura's fallback extractors off it has nothing to fall back on:
+on some layouts it returns the site's menu, a sidebar, or only the standfirst. So its answer is
+checked: when it is short, holds a small part of the page's paragraph text, or reads like
+navigation (most lines short and the text of links, or a list of linked headlines), the page is
+extracted again the way plain ``trafilatura.extract`` does it (readability and jusText
+compared, no furniture trimmed) from a fresh tree, and the better candidate wins. The fast
+answer stays whenever it passes, so what the fast path gains on pages it reads right is kept.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+
+import trafilatura
+from lxml.etree import XPath
+from lxml.html import HtmlElement
+
+# Shorter than this, a fast-path answer is checked against the full extraction. Chosen on the
+# development sets of bench/extract_quality.py: news bodies below it are rare, while a fast
+# path that kept only a standfirst, a caption or a teaser lands below it.
+SHORT_TEXT = 700
+_SHORT_LINE = 40
+# Up to this length, a fast-path answer holding less than this share of the text of the page's
+# <p> elements (after promo stripping) is checked too: it kept one block of a longer article.
+_PART_CHECK = 2000
+_PART = 0.2
+
+# What trafilatura deletes, subtree and all, both before it extracts and before it measures
+# the page's text (tree_cleaning and BASIC_CLEAN_XPATH): gone before its several copies of the
+# tree are made. (Not <template>: extraction keeps its content, declarative shadow DOM.)
+_FURNITURE = XPath(".//aside | .//footer | .//svg | .//fencedframe")
+
+
+def main_text(tree: HtmlElement, body: HtmlElement, url: str | None,
+              fresh_tree: Callable[[], HtmlElement]) -> str | None:
+    """The body text of a prepared tree (promos already stripped). ``fresh_tree`` prepares the
+    page again, untouched by the fast path, for the full extraction when it is needed."""
+    for el in _FURNITURE(body):
+        if el.getparent() is not None:
+            el.drop_tree()  # its tail, page text, stays
+    fast = _extract(tree, url, fast=True)
+    if fast and not _suspect(fast, body) and not looks_like_navigation(fast, tree):
+        return fast
+    second = fresh_tree()
+    full = _extract(second, url, fast=False)
+    return _better(fast, tree, full, second)
+
+
+def _suspect(text: str, body: HtmlElement) -> bool:
+    """Short, or a small part of the prose the page holds in its paragraphs."""
+    if len(text) < SHORT_TEXT:
+        return True
+    if len(text) >= _PART_CHECK:
+        return False
+    paragraphs = sum(len(" ".join(" ".join(p.itertext()).split())) for p in body.iter("p"))
+    return len(text) < _PART * paragraphs
+
+
+def _better(fast: str | None, fast_tree: HtmlElement, full: str | None,
+            full_tree: HtmlElement) -> str | None:
+    if not full or looks_like_navigation(full, full_tree):
+        return fast or full
+    if not fast or looks_like_navigation(fast, fast_tree):
+        return full
+    # both read as prose and the fast one is short: the fuller one, as trafilatura would
+    return full if len(full) > len(fast) else fast
+
+
+def fast_text(tree: HtmlElement, url: str | None) -> str | None:
+    return _extract(tree, url, fast=True)
+
+
+def _extract(tree: HtmlElement, url: str | None, *, fast: bool) -> str | None:
+    document = trafilatura.bare_extraction(
+        tree, url=url, include_comments=False, with_metadata=False, deduplicate=False, fast=fast,
+    )
+    text = getattr(document, "text", None) if document is not None else None
+    return unicodedata.normalize("NFC", text).strip() if text else None
+
+
+def looks_like_navigation(text: str, tree: HtmlElement) -> bool:
+    """A menu or a list of headlines rather than prose: most lines are the text of a link, or
+    most are short and a good share of them are links."""
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    if len(lines) < 3:
+        return False
+    short = sum(len(line) < _SHORT_LINE for line in lines)
+    headline_sized = sum(len(line) < 150 for line in lines)
+    if headline_sized < 0.6 * len(lines) and short < 0.7 * len(lines):
+        return False  # mostly long lines: prose, whatever its links (and no link scan needed)
+    links = {" ".join(a.text_content().split()) for a in tree.iter("a")}
+    linked = sum(line in links for line in lines)
+    return linked >= 0.6 * len(lines) or (short >= 0.7 * len(lines) and linked >= 0.3 * len(lines))

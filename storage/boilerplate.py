@@ -1,0 +1,381 @@
+"""Site boilerplate: the lines a site prints in every article, learned from the crawl.
+
+Menus, footers, newsletter and app boxes, "Simak breaking news ... di ponselmu" and "Dapatkan
+update berita pilihan setiap hari di Google News" sit inside the article body of every page of a
+site. One page cannot tell them from the article; many pages of one site can. ``SiteBoilerplate``
+counts, per site, on how many articles each line appears, and strips the lines that appear on a
+large share of them.
+
+The rules:
+
+- **What is a line**: a line of the extracted text (a paragraph, a heading, a list item). Lines
+  are compared normalised: Unicode NFKC, case folded, whitespace collapsed, every run of digits
+  read as one ("Like (12)" and "Like (0)", "© 2024" and "© 2025" are one line).
+- **Whole lines only.** A line is stripped only when all of it matches a learned line; a line
+  that merely starts like one stays. A dateline that opens every article ("KOMPAS.com - Presiden
+  ...") is part of a different line on every page, so it is never learned. A line ending in a
+  dash is a dateline running into the next line ("JAKARTA, KOMPAS.com -"): never counted, never
+  stripped. Nor is a text ever stripped to nothing: an article made only of learned lines keeps
+  them.
+- **Counted once per article**, from the lines as extracted (before stripping), on the article's
+  first stored text: a page fetched again does not count again.
+- **Judged** once the site has ``min_pages`` articles counted: a line is learned when it appears
+  on at least ``share`` of the site's recent articles (and on 3 of them at least). "Recent" is an
+  exponentially weighted window of about ``WINDOW`` articles, so a redesign's new footer is
+  learned and the old one fades out; a learned line is forgotten only below ``KEEP_SHARE``, so a
+  line near the threshold does not flip back and forth.
+- **The first articles of a site** are stored before anything can be judged. When the site
+  reaches ``min_pages`` its stored texts are stripped in place, with no new version: the texts
+  are derived data (the WARC keeps every response as received) and the first articles should
+  read like the rest. After that every text is stripped before it is stored. A line learned
+  later (a new footer) is stripped from new texts; older versions keep it until ``arsip replay
+  reextract`` re-strips them.
+- **No spurious versions**: a re-fetched page whose text differs from its current version only
+  by lines learned since that version was stored is not a new version.
+
+The recorder (``storage.recorder``) owns the database during a crawl, so it does the learning and
+stripping: extraction workers send raw text, and the recorder strips it before storing.
+``crawler.reextract`` does the same, learning afresh from every archived article of a site.
+Only lines seen on two or more articles are written to the database while a crawl runs; lines
+seen once are kept in memory and written at the end of the run, while still recent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from storage.archive import Archive, content_hash
+from storage.models import ArticleVersion, BoilerplateLine, BoilerplateSite, Page
+from storage.records import ArticleRecord, BoilerplateConfig
+from storage.urls import page_url
+
+# The window of recent articles a line's share is measured over (the decay's time constant).
+WINDOW = 1000
+# A learned line is forgotten only when its share falls below this.
+KEEP_SHARE = 0.1
+# A line is learned only once it was seen on this many articles, whatever its share.
+MIN_REPEATS = 3
+# Lines kept in memory per site; past it, the oldest lines seen only once are forgotten.
+MAX_LINES = 100_000
+# A line seen on one article is kept (and written at the end of a run) for this many articles.
+SINGLETON_PAGES = 200
+# A line whose decayed count falls below this is forgotten.
+FORGET_WEIGHT = 0.5
+
+_SPACE = re.compile(r"\s+")
+_DIGITS = re.compile(r"\d+")
+_LEAD_IN = re.compile(r"[-–—]\s*$")  # a dateline running into the next line
+
+
+def line_key(line: str) -> str:
+    """A line as it is compared: NFKC, case folded, digits as 0, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", line).casefold()
+    return _SPACE.sub(" ", _DIGITS.sub("0", text)).strip()
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha1(key.encode()).hexdigest()
+
+
+def _countable(line: str) -> bool:
+    return bool(line.strip()) and not _LEAD_IN.search(line)
+
+
+@dataclass(slots=True)
+class _Line:
+    text: str  # as first seen
+    weight: float  # articles it was on, decayed to article number ``at``
+    at: int
+    pages: int  # articles it was on, all told
+    learned: bool = False
+    stored: bool = False  # has a row
+
+
+@dataclass(frozen=True)
+class LearnedLine:
+    """A line of a site's boilerplate, for reports."""
+
+    text: str
+    pages: int  # articles it was seen on
+    share: float  # of the site's recent articles
+    learned: bool
+
+
+class SiteBoilerplate:
+    """One site's line counts and learned lines; built by ``load``, used from one thread."""
+
+    def __init__(self, site_id: int, config: BoilerplateConfig) -> None:
+        self.site_id = site_id
+        self.config = config
+        self.pages = 0  # articles counted
+        self.lines: dict[str, _Line] = {}
+        self.learned: set[str] = set()
+        self.stripped = 0  # lines stripped by this object (a run's figure)
+        self._decay = 1.0 - 1.0 / WINDOW
+        self._dirty: set[str] = set()
+        self._forgotten: set[str] = set()  # keys of stored rows to delete
+        self._wipe = False  # delete every stored row of the site first (``reset``)
+        self._site_dirty = False
+
+    # --- loading and saving -------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, archive: Archive, site_id: int, config: BoilerplateConfig) -> SiteBoilerplate:
+        """The site's state as the database has it."""
+        state = cls(site_id, config)
+        sites, lines = BoilerplateSite.__table__, BoilerplateLine.__table__
+        with archive.read() as conn:
+            state.pages = conn.execute(select(sites.c.pages).where(
+                sites.c.site_id == site_id)).scalar() or 0
+            rows = conn.execute(select(lines.c.text, lines.c.weight, lines.c.at, lines.c.pages,
+                                       lines.c.learned)
+                                .where(lines.c.site_id == site_id)).all()
+        for row in rows:
+            key = line_key(row.text)
+            state.lines[key] = _Line(row.text, row.weight, row.at, row.pages, row.learned,
+                                     stored=True)
+            if row.learned:
+                state.learned.add(key)
+        return state
+
+    def reset(self) -> None:
+        """Forget everything learned (re-extraction learns again from every article)."""
+        self._wipe = True
+        self._forgotten.clear()
+        self.lines.clear()
+        self.learned.clear()
+        self._dirty.clear()
+        self.pages = 0
+        self._site_dirty = True
+
+    def flush(self, archive: Archive, *, final: bool = False) -> None:
+        """Write the counts that changed (lines seen on two articles or more); ``final`` also
+        writes the recent lines seen once and forgets the faded ones (the end of a run)."""
+        if final:
+            self._prune(keep_singletons=True)
+        rows = []
+        for key in self._dirty:
+            line = self.lines.get(key)
+            if line is None or (line.pages < 2 and not final):
+                continue
+            line.stored = True
+            rows.append({"site_id": self.site_id, "key": _digest(key), "text": line.text,
+                         "weight": line.weight, "at": line.at, "pages": line.pages,
+                         "learned": line.learned})
+        self._dirty = {key for key in self._dirty
+                       if key in self.lines and not self.lines[key].stored}
+        if not (rows or self._forgotten or self._site_dirty or self._wipe):
+            return
+        table = BoilerplateLine.__table__
+        with archive.write() as conn:
+            if self._wipe:
+                conn.execute(delete(table).where(table.c.site_id == self.site_id))
+                self._wipe = False
+            forgotten = [_digest(key) for key in self._forgotten]
+            self._forgotten.clear()
+            for start in range(0, len(forgotten), 500):
+                conn.execute(delete(table).where(table.c.site_id == self.site_id,
+                                                 table.c.key.in_(forgotten[start:start + 500])))
+            if rows:
+                stmt = _insert(archive, table)
+                conn.execute(stmt.on_conflict_do_update(
+                    index_elements=[table.c.site_id, table.c.key],
+                    set_={name: stmt.excluded[name]
+                          for name in ("weight", "at", "pages", "learned")}), rows)
+            sites = BoilerplateSite.__table__
+            stmt = _insert(archive, sites).values(site_id=self.site_id, pages=self.pages,
+                                                  updated_at=datetime.now(UTC))
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=[sites.c.site_id],
+                set_={"pages": stmt.excluded.pages, "updated_at": stmt.excluded.updated_at}))
+        self._site_dirty = False
+
+    def _prune(self, *, keep_singletons: bool) -> None:
+        """Forget lines whose count has faded, and lines seen once that are no longer recent
+        (all lines seen once, unless ``keep_singletons``)."""
+        for key, line in list(self.lines.items()):
+            age = self.pages - line.at
+            faded = line.weight * self._decay ** age < FORGET_WEIGHT
+            stale = line.pages < 2 and (not keep_singletons or age >= SINGLETON_PAGES)
+            if (faded or stale) and not line.learned:
+                del self.lines[key]
+                self._dirty.discard(key)
+                if line.stored:
+                    self._forgotten.add(key)
+
+    # --- learning -----------------------------------------------------------------------------
+
+    def share(self, line: _Line) -> float:
+        """The share of the site's recent articles the line is on."""
+        if not self.pages:
+            return 0.0
+        total = (1.0 - self._decay ** self.pages) / (1.0 - self._decay)
+        return line.weight * self._decay ** (self.pages - line.at) / total
+
+    @property
+    def judged(self) -> bool:
+        """Whether enough articles were counted to judge any line."""
+        return self.pages >= self.config.min_pages
+
+    def _judge(self, key: str, line: _Line) -> None:
+        if not self.judged:
+            return
+        share = self.share(line)
+        learned = (share >= KEEP_SHARE if line.learned
+                   else share >= self.config.share and line.pages >= MIN_REPEATS)
+        if learned != line.learned:
+            line.learned = learned
+            self._dirty.add(key)
+            if learned:
+                self.learned.add(key)
+            else:
+                self.learned.discard(key)
+
+    def observe(self, text: str) -> bool:
+        """Count the lines of one article's text (its first, as extracted); True when this
+        article is the one that makes the site judged."""
+        keys: dict[str, str] = {}
+        for raw in text.split("\n"):
+            if _countable(raw):
+                keys.setdefault(line_key(raw), raw.strip())
+        self.pages += 1
+        self._site_dirty = True
+        now = self.pages
+        for key, raw in keys.items():
+            line = self.lines.get(key)
+            if line is None:
+                line = self.lines[key] = _Line(raw, 0.0, now, 0)
+            line.weight = line.weight * self._decay ** (now - line.at) + 1.0
+            line.at = now
+            line.pages += 1
+            self._dirty.add(key)
+            self._judge(key, line)
+        if len(self.lines) > MAX_LINES:
+            self._prune(keep_singletons=False)
+        if now == self.config.min_pages:
+            for key, line in list(self.lines.items()):
+                self._judge(key, line)
+            return True
+        return False
+
+    # --- stripping ----------------------------------------------------------------------------
+
+    def _is_learned(self, key: str) -> bool:
+        line = self.lines.get(key)
+        if line is None or not line.learned:
+            return False
+        self._judge(key, line)  # it may have faded since
+        return line.learned
+
+    def strip(self, text: str) -> str:
+        """``text`` without its learned lines (whole lines only; never all of them)."""
+        if not self.learned:
+            return text
+        kept: list[str] = []
+        dropped = 0
+        for raw in text.split("\n"):
+            if _countable(raw) and self._is_learned(line_key(raw)):
+                dropped += 1
+            else:
+                kept.append(raw)
+        if not dropped or not any(line.strip() for line in kept):
+            return text
+        self.stripped += dropped
+        return "\n".join(kept).strip()
+
+    # --- storing --------------------------------------------------------------------------------
+
+    def prepare(self, archive: Archive, url: str, article: ArticleRecord, *,
+                first: bool | None = None) -> ArticleRecord:
+        """The article as it is to be stored: counted when it is the page's first text, and
+        stripped. A text that differs from the page's current version only by lines learned
+        since comes back as that version's text, so no new version is made of it.
+
+        ``first`` says whether to count it (re-extraction knows better than the page's row);
+        when it is given, the site's first texts are not stripped in place here: the caller
+        does that at its end."""
+        pages = Page.__table__
+        with archive.read() as conn:
+            page = conn.execute(select(pages.c.id, pages.c.versions, pages.c.content_hash)
+                                .where(pages.c.url == page_url(url))).first()
+        if first is not None:
+            if first:
+                self.observe(article.text)
+        elif page is None or not page.versions:
+            if self.observe(article.text) and self.learned:
+                restrip(archive, self, self.site_id)
+        text = self.strip(article.text)
+        if page is not None and page.versions and (
+                content_hash(article.title, text) != page.content_hash):
+            current = _current_text(archive, page.id, page.versions)
+            if (current is not None and current != text and self.strip(current) == text
+                    and content_hash(article.title, current) == page.content_hash):
+                text = current
+        return article if text == article.text else replace(article, text=text)
+
+    def report(self, limit: int = 50) -> list[LearnedLine]:
+        """The learned lines, most widespread first, then the nearest candidates."""
+        lines = sorted(self.lines.values(), key=lambda line: (not line.learned, -self.share(line)))
+        return [LearnedLine(line.text, line.pages, round(self.share(line), 3), line.learned)
+                for line in lines[:limit] if line.pages >= 2]
+
+
+def _insert(archive: Archive, table: Any) -> Any:
+    if archive.dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def _current_text(archive: Archive, page_id: int, number: int) -> str | None:
+    versions = ArticleVersion.__table__
+    with archive.read() as conn:
+        return conn.execute(select(versions.c.text).where(
+            versions.c.page_id == page_id, versions.c.number == number)).scalar()
+
+
+def restrip(archive: Archive, state: SiteBoilerplate, site_id: int,
+            urls: Iterable[str] | None = None) -> int:
+    """Strip the learned lines from the stored versions of the site's articles (of ``urls``
+    only, in the form ``pages`` keeps them), in place: no new version (see the module docs).
+    The number of versions changed."""
+    if not state.learned:
+        return 0
+    versions, page_table = ArticleVersion.__table__, Page.__table__
+    stmt = (select(versions.c.id, versions.c.page_id, versions.c.number, versions.c.title,
+                   versions.c.text, page_table.c.versions)
+            .join(page_table, page_table.c.id == versions.c.page_id)
+            .where(page_table.c.site_id == site_id))
+    if urls is not None:
+        stmt = stmt.where(page_table.c.url.in_(list(urls)))
+    changed = 0
+    with archive.write() as conn:
+        for row in conn.execute(stmt).all():
+            text = state.strip(row.text)
+            if text == row.text:
+                continue
+            digest = content_hash(row.title, text)
+            conn.execute(update(versions).where(versions.c.id == row.id)
+                         .values(text=text, content_hash=digest))
+            if row.number == row.versions:
+                conn.execute(update(page_table).where(page_table.c.id == row.page_id)
+                             .values(content_hash=digest))
+            changed += 1
+    return changed
+
+
+def site_boilerplate(archive: Archive, site_id: int, limit: int = 50) -> dict[str, Any]:
+    """What ``arsip sites show`` prints: articles counted, and the learned lines."""
+    state = SiteBoilerplate.load(archive, site_id, BoilerplateConfig())
+    return {"articles": state.pages,
+            "learned": [{"text": line.text, "articles": line.pages, "share": line.share}
+                        for line in state.report(limit) if line.learned]}
