@@ -212,7 +212,12 @@ def _check_clean(site, base: str, rows: dict[str, dict]) -> None:
 
 
 def test_a_crawl_learns_the_site_lines_and_strips_them_from_every_article(boiler_crawl) -> None:
-    site, base, data_dir, _ = boiler_crawl
+    site, base, data_dir, result = boiler_crawl
+    summary = {line.strip("│ ").split("│")[0].strip(): line.strip("│ ").split("│")[-1].strip()
+               for line in result.stdout.splitlines() if "│" in line}
+    assert summary["Site boilerplate lines learned"] == "3"
+    # every article's three, the first ones' stripped in place when the site reached 20
+    assert summary["Site boilerplate lines stripped"] == str(3 * len(_export(data_dir)))
     rows = _export(data_dir)
     _check_clean(site, base, rows)
     assert sum(FEW in row["text"] for row in rows.values()) == 3
