@@ -37,8 +37,10 @@ The rules:
 The recorder (``storage.recorder``) owns the database during a crawl, so it does the learning and
 stripping: extraction workers send raw text, and the recorder strips it before storing.
 ``crawler.reextract`` does the same, learning afresh from every archived article of a site.
-Only lines seen on two or more articles are written to the database while a crawl runs; lines
-seen once are kept in memory and written at the end of the run, while still recent.
+While a crawl runs, the recorder writes the learned lines (and those just forgotten) with each
+commit, so a killed crawl keeps what it learned; every other count is written at the end of the
+run: lines seen on two articles or more, and lines seen once while still recent (the last
+``SINGLETON_PAGES`` articles). Faded lines are deleted then.
 """
 
 from __future__ import annotations
