@@ -314,9 +314,8 @@ class CrawlRuntime:
         if count == 1 or self.state is not CrawlState.STOPPING:
             in_flight = self._in_flight()
             self.request_stop(STOP_SIGNAL, signum)
-            again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
             self.say(f"Stopping ({signal_name(signum)}): finishing {in_flight}; "
-                     f"{again} again to stop now.")
+                     f"{signal_name(signum)} again to stop now.")
             return
         self.say("Stopping now: writing out what was fetched.")
         self._stop_now()
