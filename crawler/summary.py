@@ -34,6 +34,8 @@ _ROWS = (
     ("Malformed sitemaps", "arsip/malformed_sitemap"),
     ("Malformed feeds", "arsip/malformed_feed"),
     ("Skipped by --since", "arsip/skipped_since"),
+    ("Site boilerplate lines learned", "arsip/boilerplate_lines_learned"),
+    ("Site boilerplate lines stripped", "arsip/boilerplate_lines_stripped"),
     ("Page requisites fetched (CSS, fonts, scripts, images)", "arsip/requisites"),
     ("WARC records (response/revisit)", "arsip/warc_records"),
 )

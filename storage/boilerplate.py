@@ -29,16 +29,19 @@ The rules:
   reaches ``min_pages`` its stored texts are stripped in place, with no new version: the texts
   are derived data (the WARC keeps every response as received) and the first articles should
   read like the rest. After that every text is stripped before it is stored. A line learned
-  later (a new footer) is stripped from new texts; older versions keep it until ``arsip replay
-  reextract`` re-strips them.
+  later (a new footer) is stripped from new texts, and at the end of the run from the texts the
+  same run stored before (``storage.recorder``); versions of earlier runs keep it until ``arsip
+  replay reextract`` re-strips them.
 - **No spurious versions**: a re-fetched page whose text differs from its current version only
   by lines learned since that version was stored is not a new version.
 
 The recorder (``storage.recorder``) owns the database during a crawl, so it does the learning and
 stripping: extraction workers send raw text, and the recorder strips it before storing.
 ``crawler.reextract`` does the same, learning afresh from every archived article of a site.
-Only lines seen on two or more articles are written to the database while a crawl runs; lines
-seen once are kept in memory and written at the end of the run, while still recent.
+While a crawl runs, the recorder writes the learned lines (and those just forgotten) with each
+commit, so a killed crawl keeps what it learned; every other count is written at the end of the
+run: lines seen on two articles or more, and lines seen once while still recent (the last
+``SINGLETON_PAGES`` articles). Faded lines are deleted then.
 """
 
 from __future__ import annotations
@@ -139,6 +142,7 @@ class SiteBoilerplate:
         self._wipe = False  # delete every stored row of the site first (``reset``)
         self._flipped: set[str] = set()  # lines learned or forgotten since the last flush
         self._total = (0, 0.0)  # (articles counted, their decayed total)
+        self.newly_learned = 0  # lines learned since this object was loaded
         self._site_dirty = False
 
     # --- loading and saving -------------------------------------------------------------------
@@ -265,6 +269,7 @@ class SiteBoilerplate:
             self._flipped.add(key)
             if learned:
                 self.learned.add(key)
+                self.newly_learned += 1
             else:
                 self.learned.discard(key)
 
@@ -390,30 +395,50 @@ def restrip(archive: Archive, state: SiteBoilerplate, site_id: int,
             urls: Iterable[str] | None = None) -> int:
     """Strip the learned lines from the stored versions of the site's articles (of ``urls``
     only, in the form ``pages`` keeps them), in place: no new version (see the module docs).
-    The number of versions changed."""
+    The number of versions changed. Reads the texts a few hundred at a time."""
     if not state.learned:
         return 0
     versions, page_table = ArticleVersion.__table__, Page.__table__
-    stmt = (select(versions.c.id, versions.c.page_id, versions.c.number, versions.c.title,
+    base = (select(versions.c.id, versions.c.page_id, versions.c.number, versions.c.title,
                    versions.c.text, page_table.c.versions)
             .join(page_table, page_table.c.id == versions.c.page_id)
-            .where(page_table.c.site_id == site_id))
-    if urls is not None:
-        stmt = stmt.where(page_table.c.url.in_(list(urls)))
+            .where(page_table.c.site_id == site_id)
+            .order_by(versions.c.id).limit(_CHUNK))
+    if urls is None:
+        selections = [base]
+    else:
+        wanted = sorted(set(urls))
+        selections = [base.where(page_table.c.url.in_(wanted[at:at + _CHUNK]))
+                      for at in range(0, len(wanted), _CHUNK)]
     changed = 0
-    with archive.write() as conn:
-        for row in conn.execute(stmt).all():
-            text = state.strip(row.text)
-            if text == row.text:
-                continue
-            digest = content_hash(row.title, text)
-            conn.execute(update(versions).where(versions.c.id == row.id)
-                         .values(text=text, content_hash=digest))
-            if row.number == row.versions:
-                conn.execute(update(page_table).where(page_table.c.id == row.page_id)
-                             .values(content_hash=digest))
-            changed += 1
+    for stmt in selections:
+        after = 0
+        while True:
+            with archive.write() as conn:
+                rows = conn.execute(stmt.where(versions.c.id > after)).all()
+                for row in rows:
+                    changed += _restrip_one(conn, state, row)
+            if len(rows) < _CHUNK:
+                break
+            after = rows[-1].id
     return changed
+
+
+_CHUNK = 500
+
+
+def _restrip_one(conn: Any, state: SiteBoilerplate, row: Any) -> int:
+    versions, page_table = ArticleVersion.__table__, Page.__table__
+    text = state.strip(row.text)
+    if text == row.text:
+        return 0
+    digest = content_hash(row.title, text)
+    conn.execute(update(versions).where(versions.c.id == row.id)
+                 .values(text=text, content_hash=digest))
+    if row.number == row.versions:
+        conn.execute(update(page_table).where(page_table.c.id == row.page_id)
+                     .values(content_hash=digest))
+    return 1
 
 
 def site_boilerplate(archive: Archive, site_id: int, limit: int = 50) -> dict[str, Any]:
