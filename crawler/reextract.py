@@ -62,11 +62,13 @@ _LD_TYPE = re.compile(r'"@type"\s*:\s*(?:"([^"]+)"|\[([^\]]*)\])')
 _HEAD_BYTES = 200_000
 
 
-@dataclass(frozen=True)
+@dataclass
 class SiteJob:
-    """One site to re-process: its row, profile, and which captures are its."""
+    """One site to re-process: its row, profile, and which captures are its. A host no site
+    covers has no row until an article of it is stored (``site_id`` None): the hosts that
+    serve only stylesheets, fonts and images to the pages do not become sites."""
 
-    site_id: int
+    site_id: int | None
     name: str
     profile: SiteProfile
 
@@ -125,7 +127,9 @@ def _sites(archive: Archive, data_dir: Path, site: str | None) -> list[SiteJob]:
         # becomes the site a crawl of it would have made
         covered = [site_range(job.profile.base_url) for job in jobs]
         with archive.read() as conn:
-            stmt = select(captures.c.url).where(captures.c.status == 200).distinct()
+            stmt = (select(captures.c.url)
+                    .where(captures.c.status == 200, captures.c.mime.in_(HTML_TYPES))
+                    .distinct())
             for start, end in covered:
                 stmt = stmt.where(or_(captures.c.urlkey < start, captures.c.urlkey >= end))
             hosts = {}
@@ -135,9 +139,7 @@ def _sites(archive: Archive, data_dir: Path, site: str | None) -> list[SiteJob]:
                 except ProfileError:
                     continue
                 hosts.setdefault(profile.name, profile)
-        for name, profile in sorted(hosts.items()):
-            site_id = archive.ensure_site(name, profile.base_url)
-            jobs.append(SiteJob(site_id, name, profile))
+        jobs.extend(SiteJob(None, name, profile) for name, profile in sorted(hosts.items()))
     return jobs
 
 
@@ -147,11 +149,12 @@ def _captures(archive: Archive, job: SiteJob, since: datetime | None) -> list[Ca
     captures, runs = Capture.__table__, CrawlRun.__table__
     index = CaptureIndex(archive.engine)
     start, end = site_range(job.profile.base_url)
+    own = (captures.c.urlkey >= start) & (captures.c.urlkey < end)
+    if job.site_id is not None:
+        own = or_(captures.c.run_id.in_(select(runs.c.id).where(runs.c.site_id == job.site_id)),
+                  own)
     stmt = (select(*index.columns)
-            .where(or_(captures.c.run_id.in_(select(runs.c.id)
-                                             .where(runs.c.site_id == job.site_id)),
-                       (captures.c.urlkey >= start) & (captures.c.urlkey < end)),
-                   captures.c.status.in_((200, 304)))
+            .where(own, captures.c.status.in_((200, 304)))
             .order_by(captures.c.fetched_at, captures.c.id))
     if since is not None:
         stmt = stmt.where(captures.c.fetched_at >= since)
@@ -300,34 +303,45 @@ def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | N
 class _Learning:
     """Each site's boilerplate during a re-extraction (see the module docs)."""
 
-    def __init__(self, states: dict[int, SiteBoilerplate], whole: bool,
-                 versioned: set[str]) -> None:
-        self.states = states
+    def __init__(self, config: BoilerplateConfig, whole: bool, versioned: set[str]) -> None:
+        self.config = config
         self.whole = whole
         self.versioned = versioned
+        self.states: dict[int, SiteBoilerplate] = {}
         self.counted: set[str] = set()  # pages counted in this pass
-        self.touched: dict[int, set[str]] = {site_id: set() for site_id in states}
+        self.touched: dict[int, set[str]] = {}
 
     @classmethod
     def start(cls, archive: Archive, jobs: list[SiteJob], config: BoilerplateConfig, *,
               whole: bool, versioned: set[str]) -> _Learning:
-        states: dict[int, SiteBoilerplate] = {}
-        if config.enabled:
-            for job in jobs:
-                states[job.site_id] = state = SiteBoilerplate.load(archive, job.site_id, config)
-                if whole:
-                    state.reset()
-        return cls(states, whole, versioned)
+        learning = cls(config, whole, versioned)
+        for job in jobs:
+            if job.site_id is not None:
+                learning.state(archive, job.site_id)
+        return learning
 
-    def prepare(self, archive: Archive, job: SiteJob, url: str,
+    def state(self, archive: Archive, site_id: int) -> SiteBoilerplate | None:
+        """The site's boilerplate, loaded on first use: a site registered during this pass
+        (a host that had no row before its first article) learns too."""
+        if not self.config.enabled:
+            return None
+        state = self.states.get(site_id)
+        if state is None:
+            self.states[site_id] = state = SiteBoilerplate.load(archive, site_id, self.config)
+            self.touched[site_id] = set()
+            if self.whole:
+                state.reset()
+        return state
+
+    def prepare(self, archive: Archive, site_id: int, url: str,
                 article: ArticleRecord) -> ArticleRecord:
-        state = self.states.get(job.site_id)
+        state = self.state(archive, site_id)
         if state is None:
             return article
         key = page_url(url)
         first = key not in self.counted and (self.whole or key not in self.versioned)
         self.counted.add(key)
-        self.touched[job.site_id].add(key)
+        self.touched[site_id].add(key)
         return state.prepare(archive, url, article, first=first)
 
     def finish(self, archive: Archive, result: ReextractResult) -> None:
@@ -353,7 +367,9 @@ def _store(archive: Archive, result: ReextractResult, job: SiteJob, row: Capture
         return
     result.articles += 1
     url = page_url(row.url)
-    outcome = learning.prepare(archive, job, row.url, outcome)
+    if job.site_id is None:
+        job.site_id = archive.ensure_site(job.name, job.profile.base_url)
+    outcome = learning.prepare(archive, job.site_id, row.url, outcome)
     new = archive.store_article(site_id=job.site_id, url=row.url, article=outcome,
                                 capture_id=row.id, fetched_at=row.fetched_at,
                                 skip_known_text=url in versioned)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import regex
 from sqlalchemy import Engine, and_, bindparam, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from warcio.timeutils import PAD_14_DOWN, PAD_14_UP, pad_timestamp, timestamp_to_datetime
@@ -36,6 +37,11 @@ CDX_ALIASES = {"original": "url", "u": "url", "statuscode": "status", "s": "stat
                "mimetype": "mime", "m": "mime", "l": "length", "o": "offset", "d": "digest",
                "t": "timestamp", "k": "urlkey", "f": "filename"}
 DEFAULT_CDX_LIMIT = 100_000  # pywb's
+# a larger limit is no limit: every database integer type holds this one
+MAX_CDX_LIMIT = 2**31 - 1
+# how long one filter regex may take on one line: a pattern that backtracks without end
+# (``(a+)+$``) would otherwise hold a server thread for good
+REGEX_SECONDS = 0.5
 # the 14-digit form of a capture time, and how a replay URL may give one (4 to 14 digits)
 TIMESTAMP_RE = re.compile(r"\d{4,14}")
 REVISIT_MIME = "warc/revisit"
@@ -141,7 +147,7 @@ class CdxFilter:
     how: str  # "contains", "exact" or "regex"
     value: str
     negate: bool = False
-    regex: re.Pattern[str] | None = None
+    regex: regex.Pattern[str] | None = None
 
     @classmethod
     def parse(cls, text: str) -> CdxFilter:
@@ -156,13 +162,13 @@ class CdxFilter:
         if not sep:
             name, value = "", name  # no field: the whole CDX line
         name = CDX_ALIASES.get(name, name)
-        regex = None
+        pattern = None
         if how == "regex":
             try:
-                regex = re.compile(value)
-            except re.error as exc:
+                pattern = regex.compile(value)
+            except regex.error as exc:
                 raise CdxQueryError(f"bad regular expression in filter {text!r}: {exc}") from None
-        return cls(name, how, value, negate, regex)
+        return cls(name, how, value, negate, pattern)
 
     def __call__(self, fields: Mapping[str, str], line: str) -> bool:
         got = fields.get(self.field, "") if self.field else line
@@ -170,7 +176,11 @@ class CdxFilter:
             hit = got == self.value
         elif self.how == "regex":
             assert self.regex is not None
-            hit = self.regex.match(got) is not None
+            try:
+                hit = self.regex.match(got, timeout=REGEX_SECONDS) is not None
+            except TimeoutError:
+                raise CdxQueryError(f"the filter regex {self.value!r} took over "
+                                    f"{REGEX_SECONDS} s on one line") from None
         else:
             hit = self.value in got
         return hit != self.negate
@@ -225,21 +235,20 @@ class CdxQuery:
                 raise CdxQueryError(f"limit must be a number, not {one('limit')!r}") from None
             if limit < 1:
                 raise CdxQueryError("limit must be a positive number")
+            limit = min(limit, MAX_CDX_LIMIT)
         sort = one("sort")
         if sort not in (None, "", "reverse", "closest"):
             raise CdxQueryError(f"sort must be reverse or closest, not {sort!r}")
         closest = one("closest")
         if sort == "closest" and not closest:
             raise CdxQueryError("sort=closest needs closest=TIMESTAMP")
-        fields_text = one("fl") or one("fields")
+        # pywb reads fields= first (fl= is its older name); a field no capture has is
+        # printed "-" in text and left out of JSON, as pywb does
+        fields_text = one("fields") or one("fl")
         fields = None
         if fields_text:
             fields = tuple(CDX_ALIASES.get(f.strip(), f.strip())
                            for f in fields_text.split(",") if f.strip())
-            unknown = [f for f in fields if f not in CDX_FIELDS]
-            if unknown:
-                raise CdxQueryError(f"unknown field {unknown[0]!r} in fl= "
-                                    f"(fields: {', '.join(CDX_FIELDS)})")
         return cls(
             url=url, match_type=match_type, start=start, end=end,
             from_ts=parse_timestamp(one("from") or "", pad="down") if one("from") else None,
@@ -292,8 +301,9 @@ def format_cdx(row: CaptureRow, query: CdxQuery) -> str:
         names = query.fields or tuple(fields)
         return json.dumps({name: fields[name] for name in names if name in fields})
     if query.output == "text":
-        names = query.fields or CDX_FIELDS
-        return " ".join(fields.get(name, "-") for name in names)
+        if query.fields is None:  # as pywb: the values the capture has, in index order
+            return " ".join(fields.values())
+        return " ".join(fields.get(name, "-") for name in query.fields)
     if query.output == "link":
         raise ValueError("output=link is written by the replay server (storage.replay.memento)")
     body = {name: value for name, value in fields.items() if name not in ("urlkey", "timestamp")}
@@ -412,7 +422,8 @@ class CaptureIndex:
         if (query.closest is not None and query.match_type == "exact" and not query.filters
                 and query.from_ts is None and query.to_ts is None):
             # the usual closest query (pywb's own fallback lookups): index seeks either side
-            yield from self._nearest_key(query.start, query.closest, query.limit)[:query.limit]
+            found = self._nearest_key(query.start, query.closest, query.limit)
+            yield from _by_distance(found, query.closest)[:query.limit]
             return
         conditions = [t.c.urlkey >= query.start, t.c.urlkey < query.end]
         if query.from_ts is not None:
@@ -420,27 +431,24 @@ class CaptureIndex:
         if query.to_ts is not None:
             # to= is inclusive to the second (WARC dates carry microseconds)
             conditions.append(t.c.fetched_at < query.to_ts + timedelta(seconds=1))
-        order = (t.c.urlkey, t.c.fetched_at, t.c.warc_file, t.c.warc_offset)
+        order = (t.c.urlkey, t.c.fetched_at)
         stmt = select(*self.columns).where(and_(*conditions))
-        if query.reverse and query.closest is None:
-            stmt = stmt.order_by(*(column.desc() for column in order))
-        else:
-            stmt = stmt.order_by(*order)
+        reverse = query.reverse and query.closest is None
+        stmt = stmt.order_by(*(column.desc() for column in order) if reverse else order)
         if not query.filters and query.closest is None:
-            stmt = stmt.limit(query.limit)
-        rows = self._stream(stmt, query)
+            # room to finish the last group of captures in one second (see _index_order)
+            stmt = stmt.limit(query.limit + TIE_ROOM)
+        rows = self._stream(stmt, query, reverse)
         if query.closest is not None:
-            target = query.closest
-            rows = iter(sorted(rows, key=lambda row: distance(row, target))[:query.limit])
+            rows = iter(_by_distance(list(rows), query.closest)[:query.limit])
         yield from rows
 
-    def _stream(self, stmt: Any, query: CdxQuery) -> Iterator[CaptureRow]:
+    def _stream(self, stmt: Any, query: CdxQuery, reverse: bool) -> Iterator[CaptureRow]:
         emitted = 0
         try:
             with self.engine.connect() as conn:
                 result = conn.execution_options(yield_per=1000).execute(stmt)
-                for values in result:
-                    row = CaptureRow(*values)
+                for row in _index_order((CaptureRow(*values) for values in result), reverse):
                     if query.filters:
                         fields = row.cdx()
                         line = format_cdx(row, _CDXJ)  # a filter on no field reads the line
@@ -454,27 +462,40 @@ class CaptureIndex:
             raise DatabaseError(f"cannot read the archive index: {reason(exc)}") from exc
 
 
+# captures of one URL key within one second, at most, that a limited query reads past its limit
+TIE_ROOM = 1000
+
+
+def _index_order(rows: Iterator[CaptureRow], reverse: bool) -> Iterator[CaptureRow]:
+    """Rows in (urlkey, time) order put in the order of a sorted CDXJ index, which is what
+    pywb reads: by line, so captures of one key within one second (a retry, a redirect and
+    its target) go by the rest of their line, not by which came first."""
+    group: list[CaptureRow] = []
+    for row in rows:
+        if group and (row.urlkey, row.timestamp) != (group[0].urlkey, group[0].timestamp):
+            yield from _sorted_lines(group, reverse)
+            group = []
+        group.append(row)
+    yield from _sorted_lines(group, reverse)
+
+
+def _sorted_lines(group: list[CaptureRow], reverse: bool) -> list[CaptureRow]:
+    if len(group) < 2:
+        return group
+    return sorted(group, key=lambda row: format_cdx(row, _CDXJ), reverse=reverse)
+
+
+def _by_distance(rows: Sequence[CaptureRow], when: datetime) -> list[CaptureRow]:
+    """Closest first; equally close ones in index order (pywb keeps the order it read)."""
+    return sorted(rows, key=lambda row: (distance(row, when), format_cdx(row, _CDXJ)))
+
+
 def write_cdxj(index: CaptureIndex, out: Any, query: CdxQuery | None = None) -> int:
     """Write the captures a query selects (every capture by default) as a CDXJ index sorted
     the way pywb binary-searches it: by line, as bytes. Returns the number of lines."""
     query = query or CdxQuery(url="", start="", end="\U0010ffff")
     written = 0
-    group: list[str] = []
-    group_key: tuple[str, str] | None = None
-
-    def flush() -> None:
-        nonlocal written
-        # rows come in (urlkey, time) order; lines that tie on both sort by their JSON
-        for line in sorted(group):
-            out.write(line + "\n")
-        written += len(group)
-        group.clear()
-
-    for row in index.cdx(query):
-        key = (row.urlkey, row.timestamp)
-        if key != group_key:
-            flush()
-            group_key = key
-        group.append(format_cdx(row, query))
-    flush()
+    for row in index.cdx(query):  # in index order
+        out.write(format_cdx(row, query) + "\n")
+        written += 1
     return written

@@ -140,6 +140,19 @@ def parse_query(query: str) -> ParsedQuery:
     return ParsedQuery(tuple(tuple(group) for group in groups), tuple(excluded))
 
 
+def checked_query(query: str) -> ParsedQuery:
+    """The parsed query, or why it cannot be run: a query without a word to match would
+    otherwise read as "nothing matches" when nothing was searched for."""
+    parsed = parse_query(query)
+    if parsed.all_of:
+        return parsed
+    if parsed.none_of:
+        raise SearchQueryError("a search needs at least one word that must match, not only "
+                               "excluded ones")
+    raise SearchQueryError(f"a search needs at least one word (letters or digits), not "
+                           f"{query.strip()!r}")
+
+
 def _has_word(words: str) -> bool:
     return any(ch.isalnum() for ch in words)
 
@@ -190,12 +203,7 @@ def search(conn: Connection, query: str, *, limit: int = 20, offset: int = 0,
     By default only the versions pages show now are searched; ``all_versions`` also finds words
     an article held before it was edited (the best-ranked version of each page is returned).
     """
-    parsed = parse_query(query)
-    if not parsed.all_of:
-        if parsed.none_of:
-            raise SearchQueryError("a search needs at least one word that must match, "
-                                   "not only excluded ones")
-        return []
+    parsed = checked_query(query)
     params: dict[str, Any] = {"limit": limit, "offset": offset, "site": site}
     site_only = "" if site is None else _SITE_ONLY
     if site is not None and conn.execute(text("SELECT id FROM sites WHERE name = :site"),

@@ -263,3 +263,19 @@ def test_reextract_strips_an_archive_crawled_without_it(tmp_path: Path) -> None:
     assert figures["boilerplate"]["restripped"] >= 25
     _check_clean(site, base, _export(data_dir))
     assert _versions(data_dir) == before  # stripped in place, not new versions
+
+
+def test_an_archive_rebuilt_from_its_warc_files_learns_the_site_lines(boiler_crawl,
+                                                                      tmp_path: Path) -> None:
+    """reindex into a new database has no site rows: reextract registers the site with its
+    first article and must learn its boilerplate all the same."""
+    site, base, data_dir, _ = boiler_crawl
+    rebuilt = tmp_path / "rebuilt"
+    rebuilt.mkdir()
+    (rebuilt / "warc").symlink_to(data_dir / "warc", target_is_directory=True)
+    result = run_arsip("reindex", "--data-dir", str(rebuilt))
+    assert result.returncode == 0, result.stderr
+    result = run_arsip("replay", "reextract", "--json", "--data-dir", str(rebuilt))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["boilerplate"]["learned"] == 3
+    _check_clean(site, base, _export(rebuilt))

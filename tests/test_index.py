@@ -15,7 +15,9 @@ from sqlalchemy import text
 from storage.archive import Archive
 from storage.db import MIGRATIONS, SCHEMA_HEAD, create_engine_for, migrate, schema_version
 from storage.index import (
+    MAX_CDX_LIMIT,
     CaptureIndex,
+    CdxFilter,
     CdxQuery,
     CdxQueryError,
     format_cdx,
@@ -184,12 +186,31 @@ def test_cdx_time_range_limit_sort_filters_fields(indexed: CaptureIndex) -> None
     ({"url": "x.test", "sort": "closest"}, "closest="),
     ({"url": "x.test", "sort": "random"}, "sort"),
     ({"url": "x.test", "output": "xml"}, "output"),
-    ({"url": "x.test", "fl": "url,size"}, "unknown field"),
     ({"url": "x.test", "filter": "~url:("}, "regular expression"),
 ])
 def test_cdx_bad_queries_are_clear_errors(params: dict[str, str], message: str) -> None:
     with pytest.raises(CdxQueryError, match=message):
         CdxQuery.parse({k: [v] for k, v in params.items()})
+
+
+def test_cdx_fields_limits_and_filters_as_pywb_reads_them(indexed: CaptureIndex) -> None:
+    url = "https://kudakyv.test/a/"
+    # fields= wins over fl= (pywb's order); a field no capture has is "-" in text, left out
+    # of JSON and CDXJ
+    assert cdx(indexed, url=url, fields="offset", fl="url", output="text", limit="1") == ["1000"]
+    assert cdx(indexed, url=url, fl="offset,size", output="text", limit="1") == ["1000 -"]
+    assert cdx(indexed, url=url, fl="offset,size", output="json", limit="1") == \
+        ['{"offset": "1000"}']
+    # a limit no database integer holds is no limit
+    assert len(cdx(indexed, url=url, limit="9" * 30)) == 4
+    assert CdxQuery.parse({"url": [url], "limit": ["9" * 30]}).limit == MAX_CDX_LIMIT
+
+
+def test_a_filter_regex_that_backtracks_without_end_is_stopped() -> None:
+    endless = CdxFilter.parse("~url:(a|a)+$")
+    with pytest.raises(CdxQueryError, match="took over"):
+        endless({"url": "a" * 30 + "!"}, "")
+    assert CdxFilter.parse("~url:(a|a)+!$")({"url": "aaa!"}, "")
 
 
 # --- full-text search --------------------------------------------------------------------------
@@ -230,8 +251,11 @@ def test_search_ranks_filters_and_marks(archive: Archive) -> None:
     hit = search_articles(archive, "cabai")[0]
     assert f"{MARK_START}cabai{MARK_END}" in hit["marked"].lower()
     assert MARK_START not in hit["snippet"] and "cabai" in hit["snippet"]
-    for odd in ('a"b', "NEAR(a b)", "title:x", "^a", "a*", "(", ")", "AND", '"'):
+    for odd in ('a"b', "NEAR(a b)", "title:x", "^a", "a*", "AND"):
         search_articles(archive, odd)  # never a syntax error
+    for wordless in ("(", ")", '"', "*", "OR"):  # nothing to search for: said so
+        with pytest.raises(SearchQueryError, match="at least one word"):
+            search_articles(archive, wordless)
     with pytest.raises(SearchQueryError):
         search_articles(archive, "-banjir")
     with pytest.raises(SearchQueryError, match="no site called 'nope'"):

@@ -203,6 +203,37 @@ def test_home_and_search(archived, client) -> None:
     assert site.articles[1].url(base) in edit.text
     bad = client.get("/search", params={"q": "-only"})
     assert bad.status_code == 200 and "at least one word" in bad.text
+    wordless = client.get("/search", params={"q": "*"})
+    assert "at least one word" in wordless.text and "No article matches" not in wordless.text
+
+
+def test_home_lists_the_latest_captured_articles(archived, client) -> None:
+    site, base, _ = archived
+    home = client.get("/").text
+    latest = home.split("Latest captured articles", 1)[1]
+    # the edit of the second crawl is the newest text stored, and says it is an edit
+    edited = site.articles[1].url(base)
+    assert latest.index(edited) < latest.index(site.articles[5].url(base))
+    assert f'href="/article/diff2/{edited}"' in latest and "edited (v2)" in latest
+
+
+def test_search_pages_past_the_last_match(archived, client) -> None:
+    site, _, _ = archived
+    word = max(site.articles[5].title.split(), key=len)
+    past = client.get("/search", params={"q": word, "page": "7"})
+    assert past.status_code == 200 and "page 7 is past the last one" in past.text
+    assert "No article matches" not in past.text
+    # a page number no database integer holds is a page past the end too, not a server error
+    huge = client.get("/search", params={"q": word, "page": str(10**30)})
+    assert huge.status_code == 200 and "past the last one" in huge.text
+
+
+@pytest.mark.parametrize("query", ["-only", "*", "OR"])
+def test_search_command_refuses_a_query_without_words(archived, query: str) -> None:
+    _, _, data_dir = archived
+    result = run_arsip("search", "--data-dir", str(data_dir), "--", query)
+    assert result.returncode == 2, result
+    assert "at least one word" in result.stderr and "Traceback" not in result.stderr
 
 
 # --- CDX and Memento ------------------------------------------------------------------------
@@ -210,8 +241,8 @@ def test_home_and_search(archived, client) -> None:
 def test_cdx_matches_cdxj_indexer_line_for_line(archived, client) -> None:
     _, base, data_dir = archived
     files = sorted(str(p) for p in (data_dir / "warc").glob("*.warc.gz"))
-    indexer = Path(sys.executable).with_name("cdxj-indexer")
-    out = subprocess.run([str(indexer), *files], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "cdxj_indexer.main", *files],
+                         capture_output=True, text=True, check=True)
     theirs = []
     for line in out.stdout.splitlines():
         key, stamp, body = line.split(" ", 2)
@@ -234,6 +265,29 @@ def test_cdx_matches_cdxj_indexer_line_for_line(archived, client) -> None:
         assert set(mine) == set(reference), (mine, reference)
     cdxj = client.get("/cdx", params={"url": base, "matchType": "domain"}).text.splitlines()
     assert cdxj[0].split(" ", 2)[0] == ours[0]["urlkey"]
+
+
+def test_cdx_failures_get_an_error_status_not_a_cut_off_200(archived, client,
+                                                             tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    _, base, data_dir = archived
+    every = client.get("/cdx", params={"url": f"{base}*"}).text.splitlines()
+    huge = client.get("/cdx", params={"url": f"{base}*", "limit": "9" * 30})
+    assert huge.status_code == 200 and huge.text.splitlines() == every
+    # the index cannot be read once the answer has started: an error status and one line
+    shutil.copy(data_dir / "arsip.db", tmp_path / "arsip.db")
+    app = create_app(ReplayConfig(f"sqlite:///{tmp_path / 'arsip.db'}", data_dir / "warc"))
+    try:
+        with sqlite3.connect(tmp_path / "arsip.db") as db:
+            db.execute("ALTER TABLE captures RENAME TO captures_gone")
+        with TestClient(app, base_url="http://127.0.0.1:8080") as broken:
+            answer = broken.get("/cdx", params={"url": f"{base}*"})
+        assert answer.status_code == 503, answer.text
+        assert answer.text.startswith("Error: cannot read the archive index")
+    finally:
+        app.state.replay.close()
 
 
 def test_memento_timegate_and_timemap(archived, client) -> None:

@@ -43,6 +43,11 @@ def articles(data_dir: Path) -> dict[str, tuple]:
                        r["versions"]) for r in rows}
 
 
+def site_names(data_dir: Path) -> list[str]:
+    with sqlite3.connect(data_dir / "arsip.db") as db:
+        return [name for (name,) in db.execute("SELECT name FROM sites ORDER BY name")]
+
+
 def reextract(data_dir: Path, *args: str) -> dict:
     result = run_arsip("replay", "reextract", "--data-dir", str(data_dir), "--json",
                        "--workers", "2", *args)
@@ -64,6 +69,8 @@ def test_warc_files_alone_rebuild_the_archive(archive_dir: Path, tmp_path: Path)
     # every article back, with its metadata and both versions of the edited one
     assert articles(rebuilt) == original
     assert any(EDIT in text for _, text, *_ in original.values())
+    # the sites are those with articles: not the host that served only the stylesheets
+    assert site_names(rebuilt) == site_names(archive_dir) == ["127.0.0.1"]
     # and running it again changes nothing
     again = reextract(rebuilt)
     assert (again["new_articles"], again["new_versions"]) == (0, 0)
@@ -88,6 +95,7 @@ def test_new_versions_only_where_todays_extraction_differs(archive_dir: Path,
         db.execute("UPDATE pages SET content_hash = ? WHERE id = ?", (digest, page_id))
     db.close()
     summary = reextract(copy)
+    assert site_names(copy) == site_names(archive_dir)  # no site made for a requisites host
     assert summary["new_versions"] == 1 and summary["changed"] == [url]
     assert summary["new_articles"] == 0
     assert articles(copy)[url][1] == text  # the clean text is current again...
@@ -174,10 +182,9 @@ def test_replay_index_is_sorted_and_matches_cdxj_indexer(archive_dir: Path,
     assert result.returncode == 0, result.stderr
     ours = out.read_bytes().splitlines()
     assert ours == sorted(ours)  # byte order: what pywb's binary search needs
-    indexer = Path(sys.executable).with_name("cdxj-indexer")
     files = sorted(str(p) for p in (archive_dir / "warc").glob("*.warc.gz"))
-    theirs = subprocess.run([str(indexer), "-s", *files], capture_output=True, check=True
-                            ).stdout.splitlines()
+    theirs = subprocess.run([sys.executable, "-m", "cdxj_indexer.main", "-s", *files],
+                            capture_output=True, check=True).stdout.splitlines()
     assert len(ours) == len(theirs)
 
     def fields(line: bytes) -> tuple:

@@ -129,7 +129,12 @@ def search(query: str, limit: int, all_versions: bool, site: str | None, as_json
       arsip search 'banjir -jakarta' --all-versions
     """
     from storage.report import search_articles
+    from storage.search import SearchQueryError, checked_query
 
+    try:
+        checked_query(query)
+    except SearchQueryError as exc:
+        raise click.BadParameter(str(exc), param_hint="QUERY") from None
     archive = open_existing_archive(data_dir, db_url)
     try:
         hits = search_articles(archive, query, limit, all_versions=all_versions, site=site)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
@@ -97,6 +98,8 @@ RENAMED_ALWAYS = frozenset({b"set-cookie", b"set-cookie2", b"strict-transport-se
                             b"nel", b"reporting-endpoints", b"content-security-policy",
                             b"content-security-policy-report-only", b"x-frame-options"})
 SEARCH_PAGE_SIZE = 20
+LAST_SEARCH_PAGE = 10_000  # deeper pages are refused: an OFFSET that size reads every match
+LATEST = 10  # article texts listed on the home page
 CDX_CHUNK = 500  # lines per piece of a streamed CDX answer
 NEAREST = 5  # captures either side tried, closest first, when one cannot be replayed
 
@@ -149,7 +152,7 @@ class Replay:
 
     def home(self, request: Request) -> Response:
         return self.page(request, "home.html", sites=self.catalog.sites(),
-                         totals=self.catalog.totals())
+                         totals=self.catalog.totals(), latest=self.catalog.latest(LATEST))
 
     def search(self, request: Request) -> Response:
         from storage.report import search_articles
@@ -158,7 +161,7 @@ class Replay:
         all_versions = request.query_params.get("all") in ("1", "on", "true")
         site = request.query_params.get("site") or None
         try:
-            page = max(1, int(request.query_params.get("page", "1")))
+            page = min(max(1, int(request.query_params.get("page", "1"))), LAST_SEARCH_PAGE)
         except ValueError:
             page = 1
         hits: list[dict[str, Any]] = []
@@ -359,7 +362,17 @@ class Replay:
             if chunk:
                 yield "".join(chunk)
 
-        return StreamingResponse(lines(), media_type=f"{media}; charset=utf-8")
+        # the first piece is read before the status line goes out: a query that fails (the
+        # database, a filter) gets an error status, not a 200 with a cut-off body
+        chunks = lines()
+        try:
+            first = next(chunks, None)
+        except CdxQueryError as exc:
+            return PlainTextResponse(f"Error: {exc}\n", status_code=400)
+        except StorageError as exc:
+            return PlainTextResponse(f"Error: {exc}\n", status_code=503)
+        body = chain(() if first is None else (first,), chunks)
+        return StreamingResponse(body, media_type=f"{media}; charset=utf-8")
 
     def timegate(self, request: Request, url: str) -> Response:
         accept = request.headers.get("accept-datetime")

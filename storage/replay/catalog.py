@@ -38,6 +38,17 @@ class SiteSummary:
 
 
 @dataclass(frozen=True)
+class Latest:
+    """A recently stored article text, for the home page."""
+
+    url: str
+    title: str | None
+    site: str | None
+    fetched_at: datetime
+    number: int  # its version number: 1 for an article seen for the first time
+
+
+@dataclass(frozen=True)
 class Version:
     """One stored version of an article."""
 
@@ -99,6 +110,19 @@ class Catalog:
                              .where(_pages.c.versions > 0))[0][0]
         versions = self._all(select(func.count()).select_from(_versions))[0][0]
         return {"captures": captures, "articles": articles, "versions": versions}
+
+    def latest(self, limit: int) -> list[Latest]:
+        """The article texts stored last, newest first (new articles and edits alike); by
+        primary key, so the home page reads ``limit`` rows whatever the archive's size."""
+        stmt = (
+            select(_pages.c.url, _versions.c.title, _sites.c.name, _versions.c.fetched_at,
+                   _versions.c.number)
+            .select_from(_versions.join(_pages, _pages.c.id == _versions.c.page_id)
+                         .outerjoin(_sites, _sites.c.id == _pages.c.site_id))
+            .order_by(_versions.c.id.desc()).limit(limit)
+        )
+        return [Latest(row.url, row.title, row.name, as_utc(row.fetched_at), row.number)
+                for row in self._all(stmt)]
 
     def versions(self, url: str) -> list[Version]:
         """Every version of the article at ``url``, oldest first."""
