@@ -106,8 +106,9 @@ class Archive:
         self._insert = insert
         self._batch: Connection | None = None
         self._batching = False
-        # when set (a crawl's recorder sets it), every fetch of an article sets its next_due
-        self.revisits: RevisitPolicy | None = None
+        # every write of an article's fetch sets its next_due, so a run's plan loads only what
+        # is due (storage.revisit); a crawl's recorder sets the crawl's ladder
+        self.revisits: RevisitPolicy = RevisitPolicy()
         # statements are built once: building them costs more than running them on SQLite
         self._prepare()
 
@@ -506,8 +507,7 @@ class Archive:
 
     def _schedule(self, conn: Connection, page_id: int, fetched_at: datetime,
                   status: int | None) -> None:
-        if self.revisits is not None:
-            schedule_pages(conn, (page_id,), self.revisits, fetched_at, status)
+        schedule_pages(conn, (page_id,), self.revisits, fetched_at, status)
 
     def _upsert_article_page(self, conn: Connection, url: str, site_id: int | None,
                              fetched_at: datetime, error: str | None = None,

@@ -9,8 +9,9 @@ large share of them.
 The rules:
 
 - **What is a line**: a line of the extracted text (a paragraph, a heading, a list item). Lines
-  are compared normalised: Unicode NFKC, case folded, whitespace collapsed, every run of digits
-  read as one ("Like (12)" and "Like (0)", "© 2024" and "© 2025" are one line).
+  are compared normalised: Unicode NFKC, case folded, whitespace collapsed, and in lines of up
+  to 200 characters every run of digits read as one ("Like (12)" and "Like (0)", "© 2024" and
+  "© 2025" are one line).
 - **Whole lines only.** A line is stripped only when all of it matches a learned line; a line
   that merely starts like one stays. A dateline that opens every article ("KOMPAS.com - Presiden
   ...") is part of a different line on every page, so it is never learned. A line ending in a
@@ -28,16 +29,19 @@ The rules:
   reaches ``min_pages`` its stored texts are stripped in place, with no new version: the texts
   are derived data (the WARC keeps every response as received) and the first articles should
   read like the rest. After that every text is stripped before it is stored. A line learned
-  later (a new footer) is stripped from new texts; older versions keep it until ``arsip replay
-  reextract`` re-strips them.
+  later (a new footer) is stripped from new texts, and at the end of the run from the texts the
+  same run stored before (``storage.recorder``); versions of earlier runs keep it until ``arsip
+  replay reextract`` re-strips them.
 - **No spurious versions**: a re-fetched page whose text differs from its current version only
   by lines learned since that version was stored is not a new version.
 
 The recorder (``storage.recorder``) owns the database during a crawl, so it does the learning and
 stripping: extraction workers send raw text, and the recorder strips it before storing.
 ``crawler.reextract`` does the same, learning afresh from every archived article of a site.
-Only lines seen on two or more articles are written to the database while a crawl runs; lines
-seen once are kept in memory and written at the end of the run, while still recent.
+While a crawl runs, the recorder writes the learned lines (and those just forgotten) with each
+commit, so a killed crawl keeps what it learned; every other count is written at the end of the
+run: lines seen on two articles or more, and lines seen once while still recent (the last
+``SINGLETON_PAGES`` articles). Faded lines are deleted then.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from storage.archive import Archive, content_hash
 from storage.models import ArticleVersion, BoilerplateLine, BoilerplateSite, Page
@@ -69,24 +73,37 @@ MAX_LINES = 100_000
 SINGLETON_PAGES = 200
 # A line whose decayed count falls below this is forgotten.
 FORGET_WEIGHT = 0.5
+# Lines up to this long have their digits ignored ("Like (12)", "© 2025").
+SHORT_LINE = 200
 
-_SPACE = re.compile(r"\s+")
 _DIGITS = re.compile(r"\d+")
-_LEAD_IN = re.compile(r"[-–—]\s*$")  # a dateline running into the next line
+_LEAD_IN = ("-", "–", "—")  # a line ending in one is a dateline running into the next line
 
 
 def line_key(line: str) -> str:
-    """A line as it is compared: NFKC, case folded, digits as 0, whitespace collapsed."""
-    text = unicodedata.normalize("NFKC", line).casefold()
-    return _SPACE.sub(" ", _DIGITS.sub("0", text)).strip()
+    """A line as it is compared: NFKC, case folded, whitespace collapsed, and in a short line
+    every run of digits as 0."""
+    # The recorder runs this on every line of every article, so the cheap paths matter. Digits
+    # vary in short template lines (counters, years); a long line is prose, and a digit
+    # substitution on it costs more than the rest of the key.
+    text = line.casefold() if line.isascii() else unicodedata.normalize("NFKC", line).casefold()
+    if len(text) <= SHORT_LINE:
+        text = _DIGITS.sub("0", text)
+    return " ".join(text.split())
 
 
 def _digest(key: str) -> str:
     return hashlib.sha1(key.encode()).hexdigest()
 
 
-def _countable(line: str) -> bool:
-    return bool(line.strip()) and not _LEAD_IN.search(line)
+def _keys(lines: list[str]) -> list[str | None]:
+    """Each line's key; None for a line that is never counted nor stripped (blank, or a
+    dateline running into the next line)."""
+    keys: list[str | None] = []
+    for line in lines:
+        bare = line.rstrip()
+        keys.append(line_key(bare) if bare and not bare.endswith(_LEAD_IN) else None)
+    return keys
 
 
 @dataclass(slots=True)
@@ -123,6 +140,9 @@ class SiteBoilerplate:
         self._dirty: set[str] = set()
         self._forgotten: set[str] = set()  # keys of stored rows to delete
         self._wipe = False  # delete every stored row of the site first (``reset``)
+        self._flipped: set[str] = set()  # lines learned or forgotten since the last flush
+        self._total = (0, 0.0)  # (articles counted, their decayed total)
+        self.newly_learned = 0  # lines learned since this object was loaded
         self._site_dirty = False
 
     # --- loading and saving -------------------------------------------------------------------
@@ -157,22 +177,28 @@ class SiteBoilerplate:
         self._site_dirty = True
 
     def flush(self, archive: Archive, *, final: bool = False) -> None:
-        """Write the counts that changed (lines seen on two articles or more); ``final`` also
-        writes the recent lines seen once and forgets the faded ones (the end of a run)."""
+        """Write what changed. While a run goes on (the recorder flushes with each commit) that
+        is the learned lines and those that stopped being learned, with the site's count: a
+        killed run keeps what it learned. ``final`` (the end of a run) writes every count that
+        changed, lines seen once while recent, and forgets the faded lines."""
         if final:
             self._prune(keep_singletons=True)
         rows = []
+        waiting: set[str] = set()
         for key in self._dirty:
             line = self.lines.get(key)
-            if line is None or (line.pages < 2 and not final):
+            if line is None:
+                continue
+            if not (final or line.learned or key in self._flipped):
+                waiting.add(key)
                 continue
             line.stored = True
             rows.append({"site_id": self.site_id, "key": _digest(key), "text": line.text,
                          "weight": line.weight, "at": line.at, "pages": line.pages,
                          "learned": line.learned})
-        self._dirty = {key for key in self._dirty
-                       if key in self.lines and not self.lines[key].stored}
-        if not (rows or self._forgotten or self._site_dirty or self._wipe):
+        self._dirty = waiting
+        self._flipped.clear()
+        if not (rows or self._forgotten or self._wipe or (final and self._site_dirty)):
             return
         table = BoilerplateLine.__table__
         with archive.write() as conn:
@@ -202,10 +228,14 @@ class SiteBoilerplate:
         """Forget lines whose count has faded, and lines seen once that are no longer recent
         (all lines seen once, unless ``keep_singletons``)."""
         for key, line in list(self.lines.items()):
+            if line.learned:
+                continue
             age = self.pages - line.at
-            faded = line.weight * self._decay ** age < FORGET_WEIGHT
-            stale = line.pages < 2 and (not keep_singletons or age >= SINGLETON_PAGES)
-            if (faded or stale) and not line.learned:
+            if line.pages < 2:  # its weight is at most 1: only its age matters
+                forget = not keep_singletons or age >= SINGLETON_PAGES
+            else:
+                forget = line.weight * self._decay ** age < FORGET_WEIGHT
+            if forget:
                 del self.lines[key]
                 self._dirty.discard(key)
                 if line.stored:
@@ -217,8 +247,10 @@ class SiteBoilerplate:
         """The share of the site's recent articles the line is on."""
         if not self.pages:
             return 0.0
-        total = (1.0 - self._decay ** self.pages) / (1.0 - self._decay)
-        return line.weight * self._decay ** (self.pages - line.at) / total
+        if self._total[0] != self.pages:  # the same for every line of an article: once each
+            self._total = (self.pages, (1.0 - self._decay ** self.pages) / (1.0 - self._decay))
+        age = self.pages - line.at
+        return (line.weight * self._decay ** age if age else line.weight) / self._total[1]
 
     @property
     def judged(self) -> bool:
@@ -226,7 +258,7 @@ class SiteBoilerplate:
         return self.pages >= self.config.min_pages
 
     def _judge(self, key: str, line: _Line) -> None:
-        if not self.judged:
+        if not self.judged or (not line.learned and line.pages < MIN_REPEATS):
             return
         share = self.share(line)
         learned = (share >= KEEP_SHARE if line.learned
@@ -234,18 +266,24 @@ class SiteBoilerplate:
         if learned != line.learned:
             line.learned = learned
             self._dirty.add(key)
+            self._flipped.add(key)
             if learned:
                 self.learned.add(key)
+                self.newly_learned += 1
             else:
                 self.learned.discard(key)
 
     def observe(self, text: str) -> bool:
         """Count the lines of one article's text (its first, as extracted); True when this
         article is the one that makes the site judged."""
+        lines = text.split("\n")
+        return self._observe(lines, _keys(lines))
+
+    def _observe(self, raw_lines: list[str], line_keys: list[str | None]) -> bool:
         keys: dict[str, str] = {}
-        for raw in text.split("\n"):
-            if _countable(raw):
-                keys.setdefault(line_key(raw), raw.strip())
+        for raw, key in zip(raw_lines, line_keys, strict=True):
+            if key is not None and key not in keys:
+                keys[key] = raw.strip()
         self.pages += 1
         self._site_dirty = True
         now = self.pages
@@ -279,10 +317,16 @@ class SiteBoilerplate:
         """``text`` without its learned lines (whole lines only; never all of them)."""
         if not self.learned:
             return text
+        lines = text.split("\n")
+        return self._strip(text, lines, _keys(lines))
+
+    def _strip(self, text: str, raw_lines: list[str], line_keys: list[str | None]) -> str:
+        if not self.learned:
+            return text
         kept: list[str] = []
         dropped = 0
-        for raw in text.split("\n"):
-            if _countable(raw) and self._is_learned(line_key(raw)):
+        for raw, key in zip(raw_lines, line_keys, strict=True):
+            if key is not None and self._is_learned(key):
                 dropped += 1
             else:
                 kept.append(raw)
@@ -302,17 +346,17 @@ class SiteBoilerplate:
         ``first`` says whether to count it (re-extraction knows better than the page's row);
         when it is given, the site's first texts are not stripped in place here: the caller
         does that at its end."""
-        pages = Page.__table__
         with archive.read() as conn:
-            page = conn.execute(select(pages.c.id, pages.c.versions, pages.c.content_hash)
-                                .where(pages.c.url == page_url(url))).first()
+            page = conn.execute(_PAGE, {"url": page_url(url)}).first()
+        lines = article.text.split("\n")
+        keys = _keys(lines)
         if first is not None:
             if first:
-                self.observe(article.text)
+                self._observe(lines, keys)
         elif page is None or not page.versions:
-            if self.observe(article.text) and self.learned:
+            if self._observe(lines, keys) and self.learned:
                 restrip(archive, self, self.site_id)
-        text = self.strip(article.text)
+        text = self._strip(article.text, lines, keys)
         if page is not None and page.versions and (
                 content_hash(article.title, text) != page.content_hash):
             current = _current_text(archive, page.id, page.versions)
@@ -326,6 +370,10 @@ class SiteBoilerplate:
         lines = sorted(self.lines.values(), key=lambda line: (not line.learned, -self.share(line)))
         return [LearnedLine(line.text, line.pages, round(self.share(line), 3), line.learned)
                 for line in lines[:limit] if line.pages >= 2]
+
+
+_PAGE = (select(Page.__table__.c.id, Page.__table__.c.versions, Page.__table__.c.content_hash)
+         .where(Page.__table__.c.url == bindparam("url")))
 
 
 def _insert(archive: Archive, table: Any) -> Any:
@@ -347,30 +395,50 @@ def restrip(archive: Archive, state: SiteBoilerplate, site_id: int,
             urls: Iterable[str] | None = None) -> int:
     """Strip the learned lines from the stored versions of the site's articles (of ``urls``
     only, in the form ``pages`` keeps them), in place: no new version (see the module docs).
-    The number of versions changed."""
+    The number of versions changed. Reads the texts a few hundred at a time."""
     if not state.learned:
         return 0
     versions, page_table = ArticleVersion.__table__, Page.__table__
-    stmt = (select(versions.c.id, versions.c.page_id, versions.c.number, versions.c.title,
+    base = (select(versions.c.id, versions.c.page_id, versions.c.number, versions.c.title,
                    versions.c.text, page_table.c.versions)
             .join(page_table, page_table.c.id == versions.c.page_id)
-            .where(page_table.c.site_id == site_id))
-    if urls is not None:
-        stmt = stmt.where(page_table.c.url.in_(list(urls)))
+            .where(page_table.c.site_id == site_id)
+            .order_by(versions.c.id).limit(_CHUNK))
+    if urls is None:
+        selections = [base]
+    else:
+        wanted = sorted(set(urls))
+        selections = [base.where(page_table.c.url.in_(wanted[at:at + _CHUNK]))
+                      for at in range(0, len(wanted), _CHUNK)]
     changed = 0
-    with archive.write() as conn:
-        for row in conn.execute(stmt).all():
-            text = state.strip(row.text)
-            if text == row.text:
-                continue
-            digest = content_hash(row.title, text)
-            conn.execute(update(versions).where(versions.c.id == row.id)
-                         .values(text=text, content_hash=digest))
-            if row.number == row.versions:
-                conn.execute(update(page_table).where(page_table.c.id == row.page_id)
-                             .values(content_hash=digest))
-            changed += 1
+    for stmt in selections:
+        after = 0
+        while True:
+            with archive.write() as conn:
+                rows = conn.execute(stmt.where(versions.c.id > after)).all()
+                for row in rows:
+                    changed += _restrip_one(conn, state, row)
+            if len(rows) < _CHUNK:
+                break
+            after = rows[-1].id
     return changed
+
+
+_CHUNK = 500
+
+
+def _restrip_one(conn: Any, state: SiteBoilerplate, row: Any) -> int:
+    versions, page_table = ArticleVersion.__table__, Page.__table__
+    text = state.strip(row.text)
+    if text == row.text:
+        return 0
+    digest = content_hash(row.title, text)
+    conn.execute(update(versions).where(versions.c.id == row.id)
+                 .values(text=text, content_hash=digest))
+    if row.number == row.versions:
+        conn.execute(update(page_table).where(page_table.c.id == row.page_id)
+                     .values(content_hash=digest))
+    return 1
 
 
 def site_boilerplate(archive: Archive, site_id: int, limit: int = 50) -> dict[str, Any]:

@@ -152,7 +152,11 @@ class CrawlRun(Base):
 
 class Page(Base):
     __tablename__ = "pages"
-    __table_args__ = (CheckConstraint("kind IN ('article', 'hub', 'other')", name="kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('article', 'hub', 'other')", name="kind"),
+        # a run's plan: the site's articles whose next visit has come, as an index range
+        Index("ix_pages_site_id_kind_next_due", "site_id", "kind", "next_due"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(Text, unique=True)

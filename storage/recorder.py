@@ -56,6 +56,7 @@ from storage.protocol import (
 from storage.records import CaptureRecord, Fetch
 from storage.reindex import bare_mime, index_file
 from storage.revisit import RevisitPlan, RevisitPolicy, load_plan
+from storage.urls import page_url
 from storage.warc import (
     Exchange,
     RevisitOf,
@@ -72,6 +73,9 @@ MAX_REMEMBERED_PAYLOADS = 200_000
 # Capture ids kept for articles still being extracted: at crawl rates (hundreds of pages a
 # second) this is minutes of slack, far more than extraction ever lags.
 MAX_PENDING_CAPTURES = 50_000
+# Pages of one run whose texts are stripped again at its end, when the run learned a line of the
+# site's boilerplate after storing them (storage.boilerplate); past it, older runs' rule holds.
+MAX_RESTRIPPED_PAGES = 200_000
 # How often a crawl told to --wait looks again whether the site's other run has ended.
 WAIT_POLL_SECONDS = 1.0
 # How long a recorder that never finished opening the archive gets to stop by itself.
@@ -125,6 +129,9 @@ class Recorder:
             self.boilerplate: SiteBoilerplate | None = (
                 SiteBoilerplate.load(self.archive, self.site_id, config.boilerplate)
                 if config.boilerplate.enabled else None)
+            # the pages this run stored a text of (up to a bound): stripped again at its end
+            # when the run learned a line after storing some of them
+            self.stored_urls: set[str] = set()
         except BaseException:
             self.archive.close()
             raise
@@ -201,6 +208,8 @@ class Recorder:
         article = message.article
         if self.boilerplate is not None:
             article = self.boilerplate.prepare(self.archive, message.url, article)
+            if len(self.stored_urls) < MAX_RESTRIPPED_PAGES:
+                self.stored_urls.add(page_url(message.url))
         new = self.archive.store_article(
             site_id=self.site_id, url=message.url, article=article,
             capture_id=self.captures.pop(message.key, None), fetched_at=message.fetched_at,
@@ -228,6 +237,11 @@ class Recorder:
             return
         self.finished = True
         if self.boilerplate is not None:
+            if self.boilerplate.newly_learned:
+                from storage.boilerplate import restrip
+
+                # a line learned during the run: the texts it stored before then lose it too
+                restrip(self.archive, self.boilerplate, self.site_id, self.stored_urls)
             self.boilerplate.flush(self.archive, final=True)
             for name, value in (("stripped", self.boilerplate.stripped),
                                 ("learned", len(self.boilerplate.learned))):

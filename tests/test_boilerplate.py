@@ -162,6 +162,35 @@ def _texts(archive: Archive) -> dict[str, str]:
             "WHERE v.number = p.versions").all())
 
 
+def test_the_recorder_strips_a_line_learned_mid_run_from_the_whole_run(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from storage.protocol import Article, Finish
+    from storage.recorder import Recorder
+    from storage.records import Fetch
+    from tests.test_recorder import config_for
+
+    rng = random.Random(6)
+    config = replace(config_for(tmp_path), boilerplate=BoilerplateConfig(min_pages=5, share=0.3))
+    recorder = Recorder(config, lambda _reply: None)
+    at = datetime(2025, 5, 1, tzinfo=UTC)
+    for i in range(12):
+        url = f"https://kudakyv.test/a/{i:03d}"
+        # the app box from the start (learned at 5, the site's first texts stripped then); the
+        # newsletter line from the 7th article on: learned at the 9th (3 of 9), after two of
+        # this run's texts were stored with it
+        text = _article(rng) + (f"\n{NEWSLETTER}" if i >= 6 else "")
+        recorder.handle(Article(None, url, _record(url, text), at, Fetch(200)))
+    recorder.handle(Finish("finished", {}))
+    recorder.close()
+    archive = Archive.open(config.db_url)
+    texts = _texts(archive)
+    archive.close()
+    assert len(texts) == 12
+    assert not [url for url, text in texts.items() if APP in text or NEWSLETTER in text]
+    assert all(GOOGLE not in text for text in texts.values())
+
+
 # --- real crawls ------------------------------------------------------------------------------
 
 CRAWL = ("--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=2",
@@ -212,7 +241,12 @@ def _check_clean(site, base: str, rows: dict[str, dict]) -> None:
 
 
 def test_a_crawl_learns_the_site_lines_and_strips_them_from_every_article(boiler_crawl) -> None:
-    site, base, data_dir, _ = boiler_crawl
+    site, base, data_dir, result = boiler_crawl
+    summary = {line.strip("│ ").split("│")[0].strip(): line.strip("│ ").split("│")[-1].strip()
+               for line in result.stdout.splitlines() if "│" in line}
+    assert summary["Site boilerplate lines learned"] == "3"
+    # every article's three, the first ones' stripped in place when the site reached 20
+    assert summary["Site boilerplate lines stripped"] == str(3 * len(_export(data_dir)))
     rows = _export(data_dir)
     _check_clean(site, base, rows)
     assert sum(FEW in row["text"] for row in rows.values()) == 3

@@ -158,13 +158,13 @@ def test_word_diff_keeps_paragraphs() -> None:
     assert [p.text for p in pieces if p.op == "delete"] == []
 
 
-def test_date_only_times_stay_dates_and_0007_upgrades_the_old_midnights(
+def test_date_only_times_stay_dates_and_0008_upgrades_the_old_midnights(
         db_url: str) -> None:  # noqa: F811
     day = date(2025, 5, 3)
     engine = create_engine_for(db_url)
     try:
-        with _at_revision(engine, "0006") as conn:
-            # what arsip before 0007 stored for a page giving only a date: a naive midnight
+        with _at_revision(engine, "0007") as conn:
+            # what arsip before 0008 stored for a page giving only a date: a naive midnight
             page_id = conn.execute(text(
                 "INSERT INTO pages (url, kind, first_seen, last_fetched, content_hash, "
                 "versions, checks, changes, published) VALUES (:url, 'article', :t, :t, "
@@ -197,7 +197,7 @@ def test_date_only_times_stay_dates_and_0007_upgrades_the_old_midnights(
             assert [tuple(r) for r in rows] == [(None, None, "2025-05-03")] * 2
         finally:
             arc.close()
-        _downgrade(engine, "0006")
+        _downgrade(engine, "0007")
         with _writing(engine) as conn:
             raws = conn.execute(text(
                 "SELECT published_raw FROM article_versions")).scalars().all()

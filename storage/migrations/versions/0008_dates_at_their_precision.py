@@ -1,7 +1,7 @@
 """article dates at their true precision: a date-only published/updated stays a date
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01
 
 A page that gives only a date (``article:published_time`` = ``2025-05-03``) used to be stored
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
