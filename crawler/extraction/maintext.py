@@ -8,6 +8,9 @@ navigation (most lines short and the text of links, or a list of linked headline
 extracted again the way plain ``trafilatura.extract`` does it (readability and jusText
 compared, no furniture trimmed) from a fresh tree, and the better candidate wins. The fast
 answer stays whenever it passes, so what the fast path gains on pages it reads right is kept.
+
+Either way, a list of linked headlines that closes the text ("More from ...", related stories
+with their teasers) is cut off: it is the site's, not the article's.
 """
 
 from __future__ import annotations
@@ -35,6 +38,29 @@ _PART = 0.2
 _FURNITURE = XPath(".//aside | .//footer | .//svg | .//fencedframe")
 
 
+def drop_trailing_headlines(text: str, tree: HtmlElement) -> str:
+    """A list of linked headlines closing the text ("- <a>Pochettino fired</a> Teaser ...",
+    "More stories") is the site's, not the article's: three or more final list items that
+    each open with the text of a link go, with a short heading just above them."""
+    lines = text.split("\n")
+    end = len(lines)
+    links: set[str] | None = None
+    while end and lines[end - 1].startswith("- "):
+        item = lines[end - 1][2:].strip()
+        if links is None:
+            links = {t for a in tree.iter("a")
+                     if len(t := " ".join(a.text_content().split())) >= 15 and " " in t}
+        if not any(item.startswith(link) for link in links if len(link) <= len(item)):
+            break
+        end -= 1
+    if len(lines) - end < 3 or end == 0:
+        return text
+    heading = lines[end - 1].strip()
+    if end > 1 and len(heading) <= 50 and heading[-1:] not in ".!?\"'”’»)":
+        end -= 1
+    return "\n".join(lines[:end]).rstrip()
+
+
 def main_text(tree: HtmlElement, body: HtmlElement, url: str | None,
               fresh_tree: Callable[[], HtmlElement]) -> str | None:
     """The body text of a prepared tree (promos already stripped). ``fresh_tree`` prepares the
@@ -44,10 +70,11 @@ def main_text(tree: HtmlElement, body: HtmlElement, url: str | None,
             el.drop_tree()  # its tail, page text, stays
     fast = _extract(tree, url, fast=True)
     if fast and not _suspect(fast, body) and not looks_like_navigation(fast, tree):
-        return fast
+        return drop_trailing_headlines(fast, tree)
     second = fresh_tree()
     full = _extract(second, url, fast=False)
-    return _better(fast, tree, full, second)
+    text = _better(fast, tree, full, second)
+    return drop_trailing_headlines(text, second) if text else text
 
 
 def _suspect(text: str, body: HtmlElement) -> bool:

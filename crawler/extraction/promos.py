@@ -202,7 +202,9 @@ class PromoStripper:
             verdict = self._is_promo(text, *_link_stats(candidate.iter("a")))
             if verdict:
                 best, noise = candidate, False
-            elif verdict is None:
+            elif verdict is None or (text.endswith(":") and len(text) <= 150):
+                # a bare label, or a labelled heading ("Mehr zum Thema finden Sie hier:"):
+                # a promo when a list of links follows it
                 bare = candidate
         if best is not None:
             self._drop(best, collect=not noise)
