@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import difflib
 import importlib.util
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -56,45 +57,77 @@ def parse_since(value: str | datetime | None) -> datetime | None:
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, str]:
-    """``-s NAME=VALUE`` items as settings. A name that is neither a Scrapy nor an arsip setting
-    is a ``UsageError`` naming the closest real ones: a typo would otherwise be ignored."""
-    known: frozenset[str] | None = None
+    """``-s NAME=VALUE`` items as settings, checked as a usage error would be: a name that is
+    neither a Scrapy nor an arsip setting names the closest real ones (a typo would otherwise be
+    ignored), and a value that cannot be what the setting's default is (a number, a boolean, a
+    JSON object) says so (it would otherwise fail the crawl, or every crawl of the daemon)."""
+    defaults: dict[str, object] | None = None
     settings: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or not name:
             raise UsageError(f"-s expects NAME=VALUE, got {item!r}")
-        known = known or setting_names()
-        if name not in known:
-            close = difflib.get_close_matches(name.upper(), known, n=3, cutoff=0.6)
+        defaults = defaults if defaults is not None else setting_defaults()
+        if name not in defaults:
+            close = difflib.get_close_matches(name.upper(), defaults, n=3, cutoff=0.6)
+            arsip = sorted(n for n in defaults if n.startswith("ARSIP_"))
             hint = (f"did you mean {_either(close)}?" if close else
-                    "arsip's are in crawler/settings.py, Scrapy's at "
+                    f"arsip's are {', '.join(arsip)}; Scrapy's are at "
                     "https://docs.scrapy.org/en/latest/topics/settings.html")
             raise UsageError(f"-s {name}: no such setting; {hint}")
+        _check_value(name, value, defaults[name])
         settings[name] = value
     return settings
+
+
+def _check_value(name: str, value: str, default: object) -> None:
+    """As Scrapy's ``getbool``/``getfloat``/``getdict`` would read ``value``."""
+    if isinstance(default, bool):
+        if value not in ("0", "1", "True", "False", "true", "false"):
+            raise UsageError(f"-s {name}: expects True or False (or 1, 0), got {value!r}")
+    elif isinstance(default, int | float):
+        try:
+            float(value)
+        except ValueError:
+            raise UsageError(f"-s {name}: expects a number, got {value!r}") from None
+    elif isinstance(default, dict):
+        try:
+            ok = isinstance(json.loads(value), dict)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise UsageError(f"-s {name}: expects a JSON object, got {value!r}")
 
 
 def _either(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
-def setting_names() -> frozenset[str]:
-    """Every setting a crawl reads: Scrapy's (its defaults module names them all) and arsip's
-    (``crawler/settings.py``). Read from the two modules' source: importing Scrapy for this
-    would cost the daemon, which checks its ``-s`` too, a third of a second and its memory."""
+_NOT_A_LITERAL = object()
+
+
+def setting_defaults() -> dict[str, object]:
+    """Every setting a crawl reads, with its default where that is a literal: Scrapy's (its
+    defaults module names them all) and arsip's (``crawler/settings.py``). Read from the two
+    modules' source: importing Scrapy for this would cost the daemon, which checks its ``-s``
+    too, a third of a second and its memory."""
     scrapy = importlib.util.find_spec("scrapy")
     assert scrapy is not None and scrapy.submodule_search_locations
     sources = [Path(next(iter(scrapy.submodule_search_locations))) / "settings" /
                "default_settings.py", Path(__file__).with_name("settings.py")]
-    names: set[str] = set()
+    defaults: dict[str, object] = {}
     for source in sources:
         for node in ast.parse(source.read_text(encoding="utf-8")).body:
             targets = (node.targets if isinstance(node, ast.Assign) else
                        [node.target] if isinstance(node, ast.AnnAssign) else [])
-            names.update(t.id for t in targets if isinstance(t, ast.Name) and t.id.isupper())
-    return frozenset(names)
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id.isupper():
+                    try:
+                        defaults[target.id] = ast.literal_eval(node.value)  # type: ignore[arg-type]
+                    except (ValueError, TypeError, SyntaxError, RecursionError):
+                        defaults[target.id] = _NOT_A_LITERAL
+    return defaults
 
 
 def _ladder(text: str) -> str:

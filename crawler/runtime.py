@@ -311,12 +311,17 @@ class CrawlRuntime:
             self._reactor.callFromThread(self._signalled, signum, len(self.signals))
 
     def _signalled(self, signum: int, count: int) -> None:
+        if count == 1 and self.stop_reason == STOP_DONE:
+            # the crawl had ended by itself and is writing out: nothing to stop, and its
+            # outcome (and exit code) stays what it is
+            self.say(f"{signal_name(signum)}: the crawl has ended; writing out what was "
+                     f"fetched.")
+            return
         if count == 1 or self.state is not CrawlState.STOPPING:
             in_flight = self._in_flight()
             self.request_stop(STOP_SIGNAL, signum)
-            again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
             self.say(f"Stopping ({signal_name(signum)}): finishing {in_flight}; "
-                     f"{again} again to stop now.")
+                     f"{signal_name(signum)} again to stop now.")
             return
         self.say("Stopping now: writing out what was fetched.")
         self._stop_now()

@@ -95,6 +95,23 @@ def test_exit_codes_follow_the_first_reason_to_stop() -> None:
         CrawlState.FAILED, "unreachable", 1)
 
 
+def test_a_signal_after_the_crawl_ended_by_itself_changes_nothing(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # it ran out of work and is writing out (STOPPING for STOP_DONE) when a SIGTERM comes: it
+    # is not "stopping" because of it, and it still ends as done
+    runtime = CrawlRuntime()
+    runtime.responded = True
+    runtime._begin_stop("finished")
+    runtime.signals.append(signal.SIGTERM)
+    runtime._signalled(signal.SIGTERM, 1)
+    said = capsys.readouterr().err
+    assert "SIGTERM: the crawl has ended; writing out what was fetched." in said
+    assert "Stopping" not in said
+    runtime.close()
+    assert (runtime.state, runtime.decide_outcome(), runtime.exit_code()) == (
+        CrawlState.CLOSED, "finished", 0)
+
+
 def test_a_fatal_reply_wins_over_no_responses() -> None:
     # defect 3: an archive that could not be opened was reported as "could not reach"
     from storage.protocol import Fatal
