@@ -1,6 +1,6 @@
 """Every shutdown signal in every state of a crawl, many times over: does it always end clean?
 
-    python bench/signals.py                     # 20 rounds of SIGINT, SIGTERM, SIGHUP x 7 states
+    python bench/signals.py                     # 20 rounds of SIGINT, SIGTERM, SIGHUP x 9 states
     python bench/signals.py --rounds 3 --states crawling stopping --signals SIGTERM
     python bench/signals.py --to pid            # to the crawl process alone, not its group
 
@@ -9,9 +9,11 @@ reports the state (``tests/signal_cases.py``: a line in its state file, a reques
 server, a summary nobody reads yet), sends the signal to the whole process group (as a terminal,
 systemd and a daemon do) and checks what is left: the exit code, the WARC files (closed, and
 ``warcio check`` clean), the index (every record has its row), the run's outcome, and any
-process of the crawl still alive. States: ``starting`` (at the crawl's first report, while it
-sets up), ``spawning`` (as its first helper process is born), ``opening`` (helpers up, the
-recorder waiting on a locked database) -- three moments of STARTING --, ``opened``
+process of the crawl still alive. States: ``launching`` (arsip holds the signals and imports its
+command line, before the crawl's runtime exists: ``crawler.launch``), ``starting`` (at the
+crawl's first report, while it sets up), ``spawning`` (as its first helper process is born),
+``opening`` (helpers up, the recorder waiting on a locked database) -- four moments of STARTING
+--, ``opened``
 (waiting for robots.txt), ``crawling``, ``stopping`` (the same signal a second time),
 ``closed`` and ``failed`` (an unreachable site) while the summary is being printed.
 

@@ -6,7 +6,11 @@ settings (see ``crawler/settings.py`` for their documented defaults) when a craw
 
 from __future__ import annotations
 
+import ast
+import difflib
+import importlib.util
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +53,48 @@ def parse_since(value: str | datetime | None) -> datetime | None:
                 f"--since: {value!r} is not a date; use YYYY-MM-DD or an ISO 8601 datetime"
             ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, str]:
+    """``-s NAME=VALUE`` items as settings. A name that is neither a Scrapy nor an arsip setting
+    is a ``UsageError`` naming the closest real ones: a typo would otherwise be ignored."""
+    known: frozenset[str] | None = None
+    settings: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"-s expects NAME=VALUE, got {item!r}")
+        known = known or setting_names()
+        if name not in known:
+            close = difflib.get_close_matches(name.upper(), known, n=3, cutoff=0.6)
+            hint = (f"did you mean {_either(close)}?" if close else
+                    "arsip's are in crawler/settings.py, Scrapy's at "
+                    "https://docs.scrapy.org/en/latest/topics/settings.html")
+            raise UsageError(f"-s {name}: no such setting; {hint}")
+        settings[name] = value
+    return settings
+
+
+def _either(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def setting_names() -> frozenset[str]:
+    """Every setting a crawl reads: Scrapy's (its defaults module names them all) and arsip's
+    (``crawler/settings.py``). Read from the two modules' source: importing Scrapy for this
+    would cost the daemon, which checks its ``-s`` too, a third of a second and its memory."""
+    scrapy = importlib.util.find_spec("scrapy")
+    assert scrapy is not None and scrapy.submodule_search_locations
+    sources = [Path(next(iter(scrapy.submodule_search_locations))) / "settings" /
+               "default_settings.py", Path(__file__).with_name("settings.py")]
+    names: set[str] = set()
+    for source in sources:
+        for node in ast.parse(source.read_text(encoding="utf-8")).body:
+            targets = (node.targets if isinstance(node, ast.Assign) else
+                       [node.target] if isinstance(node, ast.AnnAssign) else [])
+            names.update(t.id for t in targets if isinstance(t, ast.Name) and t.id.isupper())
+    return frozenset(names)
 
 
 def _ladder(text: str) -> str:

@@ -35,6 +35,7 @@ ARSIP_SINCE = None
 # Stop after fetching this many pages; 0 means no limit.
 ARSIP_MAX_PAGES = 0
 # The crawl's log file; None means <data dir>/logs/crawl-<start time>.log. The daemon sets it.
+ARSIP_STATE_FILE = None  # append the crawl's states (crawler.runtime) to this file, as JSON lines
 ARSIP_LOG_FILE = None
 # Who started the crawl, recorded on the crawl run: "cli", "daemon" or "scrapy".
 ARSIP_TRIGGER = "scrapy"

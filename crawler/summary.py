@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -96,19 +99,52 @@ def print_status(report: dict[str, Any]) -> None:
         table.add_row(key.replace("_", " "), value)
     console.print(table)
     if runs:
-        recent = Table(title="Last crawl runs", title_justify="left")
-        columns = [c for c in ("id", "site", "started_at", "finished_at", "trigger", "outcome",
-                               "pages", "articles") if c in runs[0]]
-        for column in columns:
-            recent.add_column(column.replace("_", " "))
+        # 80 columns: no vertical rules, minutes not microseconds, how long rather than when
+        # it ended, the zone once in the title
+        recent = Table(title=f"Last crawl runs (times: {local_zone()})", title_justify="left",
+                       box=box.SIMPLE_HEAD, pad_edge=False)
+        for column, justify in (("id", "right"), ("site", "left"), ("started", "left"),
+                                ("took", "right"), ("by", "left"), ("outcome", "left"),
+                                ("pages", "right"), ("articles", "right")):
+            recent.add_column(column, justify=justify,  # type: ignore[arg-type]
+                              overflow="fold" if column == "site" else "ellipsis",
+                              no_wrap=column != "site")
         for run in runs:
-            recent.add_row(*(str(run.get(c, "")) for c in columns))
+            recent.add_row(str(run["id"]), run["site"], _minutes(run["started_at"]),
+                           _took(run["started_at"], run["finished_at"]), run["trigger"],
+                           run["outcome"], str(run["pages"]), str(run["articles"]))
         console.print(recent)
 
 
+def local_zone() -> str:
+    """This machine's time zone as people read it: its name and offset ("WIB, UTC+07:00")."""
+    now = datetime.now().astimezone()
+    offset = now.strftime("%z")
+    return f"{now.tzname()}, UTC{offset[:3]}:{offset[3:]}"
+
+
+def _took(started: str | None, finished: str | None) -> str:
+    if not started or not finished:
+        return "-"
+    seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _minutes(value: str | None, empty: str = "-") -> str:
+    """An ISO time as this machine's local time, to the minute ("2026-12-01 03:04"); the zone
+    is named once per output (``local_zone``)."""
+    if not value:
+        return empty
+    return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _utc_minutes(value: str | None) -> str:
     # "2026-11-30T20:04:20.123+00:00" -> "2026-11-30 20:04 UTC"
-    return value[:16].replace("T", " ") + " UTC" if value else empty
+    return value[:16].replace("T", " ") + " UTC" if value else "-"
 
 
 def _run_line(run: dict[str, Any]) -> str:
@@ -148,7 +184,8 @@ def print_site(site: dict[str, Any]) -> None:
     profile = site["profile"]
     if profile and ("=" in profile or "\n" in profile):
         profile = f"stored TOML ({len(profile.splitlines())} lines)"
-    console.print(f"[bold]{site['name']}[/bold]  {site['base_url']}", highlight=False)
+    console.print(f"[bold]{site['name']}[/bold]  {site['base_url']}  (times: {local_zone()})",
+                  highlight=False)
     for label, value in (
         ("schedule", _schedule(site)),
         ("profile", profile or "general rules"),
@@ -177,14 +214,15 @@ def print_boilerplate(learned: dict[str, Any]) -> None:
 
 def print_sites_health(sites: list[dict[str, Any]]) -> None:
     """The per-site part of ``arsip status``: last run, next run, pages due, health."""
-    console = Console(soft_wrap=True)
+    console = Console()
+    wrap = console.is_terminal  # to its width, under the site; a pipe gets a line per fact
     for site in sites:
         console.print(f"[bold]{site['name']}[/bold]: {_schedule(site)}; "
-                      f"{site['pages']['due']} pages due", highlight=False)
-        if site["runs"]:
-            console.print(f"  last {_run_line(site['runs'][0])}", highlight=False)
-        for line in health_lines(site["health"]):
-            console.print(f"  {line}", highlight=False)
+                      f"{site['pages']['due']} pages due", highlight=False, soft_wrap=not wrap)
+        lines = [f"last {_run_line(site['runs'][0])}"] if site["runs"] else []
+        for line in [*lines, *health_lines(site["health"])]:
+            console.print(Padding(Text(line), (0, 0, 0, 2)) if wrap else f"  {line}",
+                          highlight=False, soft_wrap=not wrap)
 
 
 def _diff_lines(pieces: list[Any]) -> list[list[tuple[str, str]]]:
@@ -232,8 +270,8 @@ def print_diff(url: str, old: tuple[int, str | None], new: tuple[int, str | None
     """``arsip history URL --diff``."""
     console = Console(soft_wrap=True)
     color = console.is_terminal
-    console.print(f"{url}\nversion {old[0]} ({_minutes(old[1])}) -> version {new[0]} "
-                  f"({_minutes(new[1])})", highlight=False)
+    console.print(f"{url}\nversion {old[0]} ({_utc_minutes(old[1])}) -> version {new[0]} "
+                  f"({_utc_minutes(new[1])})", highlight=False)
     if any(p.op != "equal" for p in title):
         console.print(Text("title: ").append_text(diff_text(title, color=color, context=0)),
                       end="")

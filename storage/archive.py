@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, case, func, select, update
@@ -56,8 +56,14 @@ def content_hash(title: str | None, text: str) -> str:
     return hashlib.sha256(f"{norm_title}\n{norm_text}".encode()).hexdigest()
 
 
-def iso_or_none(value: datetime | None) -> str | None:
+def iso_or_none(value: datetime | date | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def instant_or_none(value: datetime | date | None) -> datetime | None:
+    """The instant for a timestamp column: a date alone names no instant, so none is made up
+    (its ``*_raw`` text keeps the date)."""
+    return value if isinstance(value, datetime) else None
 
 
 def jsonable(value: Any) -> Any:
@@ -100,8 +106,9 @@ class Archive:
         self._insert = insert
         self._batch: Connection | None = None
         self._batching = False
-        # when set (a crawl's recorder sets it), every fetch of an article sets its next_due
-        self.revisits: RevisitPolicy | None = None
+        # every write of an article's fetch sets its next_due, so a run's plan loads only what
+        # is due (storage.revisit); a crawl's recorder sets the crawl's ladder
+        self.revisits: RevisitPolicy = RevisitPolicy()
         # statements are built once: building them costs more than running them on SQLite
         self._prepare()
 
@@ -500,8 +507,7 @@ class Archive:
 
     def _schedule(self, conn: Connection, page_id: int, fetched_at: datetime,
                   status: int | None) -> None:
-        if self.revisits is not None:
-            schedule_pages(conn, (page_id,), self.revisits, fetched_at, status)
+        schedule_pages(conn, (page_id,), self.revisits, fetched_at, status)
 
     def _upsert_article_page(self, conn: Connection, url: str, site_id: int | None,
                              fetched_at: datetime, error: str | None = None,
@@ -538,7 +544,7 @@ class Archive:
                 return False
             number = conn.execute(self._page_text, {
                 "page_id": page_id, "digest": digest, "fetched_at": fetched_at,
-                "published": article.published,
+                "published": instant_or_none(article.published),
             }).scalar()
             self._schedule(conn, page_id, fetched_at, fetch.status if fetch else None)
             if number is None:
@@ -585,9 +591,9 @@ def version_values(article: ArticleRecord) -> dict[str, Any]:
         "title": article.title,
         "authors": list(article.authors),
         # the instant for sorting and filtering, the text for the offset the page gave
-        "published": article.published,
+        "published": instant_or_none(article.published),
         "published_raw": iso_or_none(article.published),
-        "updated": article.updated,
+        "updated": instant_or_none(article.updated),
         "updated_raw": iso_or_none(article.updated),
         "language": article.language,
         "section": article.section,

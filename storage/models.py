@@ -5,7 +5,8 @@ these classes describe it for queries and for ``alembic revision --autogenerate`
 
 Times are stored as UTC instants (``UTCDateTime``) and come back tz-aware in UTC. An article's
 published / updated time also keeps the ISO 8601 text it was given (``published_raw``), because a
-UTC instant loses the newsroom's offset ("14:05+07:00") and a naive date must stay naive.
+UTC instant loses the newsroom's offset ("14:05+07:00") and a date alone stays a date (the raw
+text "2025-05-03", the instant NULL).
 """
 
 from __future__ import annotations
@@ -151,7 +152,11 @@ class CrawlRun(Base):
 
 class Page(Base):
     __tablename__ = "pages"
-    __table_args__ = (CheckConstraint("kind IN ('article', 'hub', 'other')", name="kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('article', 'hub', 'other')", name="kind"),
+        # a run's plan: the site's articles whose next visit has come, as an index range
+        Index("ix_pages_site_id_kind_next_due", "site_id", "kind", "next_due"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(Text, unique=True)

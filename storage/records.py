@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,9 @@ class ArticleRecord:
     title: str | None
     text: str
     authors: tuple[str, ...] = ()
-    published: datetime | None = None
-    updated: datetime | None = None
+    # a datetime (tz-aware when the page says its zone), or a date when the page gives no time
+    published: datetime | date | None = None
+    updated: datetime | date | None = None
     language: str | None = None
     section: str | None = None
     tags: tuple[str, ...] = ()

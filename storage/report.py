@@ -8,12 +8,14 @@ an earlier wording has that wording as a new version.
 from __future__ import annotations
 
 import csv
+import difflib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Connection, Engine, and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -244,6 +246,50 @@ def search_articles(source: Archive | Engine, query: str, limit: int = 20, *,
          "version_id": hit.version_id, "capture_id": hit.capture_id}
         for hit in hits
     ]
+
+
+def article_url(source: Archive | Engine, url: str) -> str | None:
+    """The URL the archive keeps an article under, for ``url`` as a person may type it: with or
+    without its trailing slash, ``http`` or ``https``, with or without ``www.``. The form typed
+    wins when several exist."""
+    forms = url_forms(url)
+    with _reading(source) as conn:
+        found = set(conn.execute(select(_pages.c.url).where(
+            _pages.c.url.in_(forms), _pages.c.versions > 0)).scalars())
+    return next((form for form in forms if form in found), None)
+
+
+def url_forms(url: str) -> list[str]:
+    """``url`` in ``pages`` form, then each other way of writing the same page."""
+    first = page_url(url)
+    parts = urlsplit(first)
+    host = parts.netloc.removeprefix("www.")
+    path = parts.path
+    paths = [path, path.rstrip("/") if path.endswith("/") and path != "/" else path + "/"]
+    forms = [first]
+    for scheme in (parts.scheme, "https" if parts.scheme == "http" else "http"):
+        for netloc in (parts.netloc, host if parts.netloc != host else "www." + host):
+            for each in paths:
+                form = urlunsplit((scheme, netloc, each, parts.query, ""))
+                if form not in forms:
+                    forms.append(form)
+    return forms
+
+
+def similar_article_urls(source: Archive | Engine, url: str, limit: int = 3) -> list[str]:
+    """Articles of the same host whose URLs are closest to ``url`` (a mistyped one)."""
+    def key(text: str) -> str:  # the part a person types differently: scheme, www., slash
+        parts = urlsplit(text)
+        return parts.netloc.removeprefix("www.") + parts.path.rstrip("/") + parts.query
+
+    host = urlsplit(page_url(url)).netloc.removeprefix("www.")
+    with _reading(source) as conn:
+        urls = list(conn.execute(select(_pages.c.url).where(
+            _pages.c.versions > 0,
+            _pages.c.url.like(f"%://{host}/%") | _pages.c.url.like(f"%://www.{host}/%"),
+        )).scalars())
+    keyed = {key(u): u for u in urls}
+    return [keyed[k] for k in difflib.get_close_matches(key(url), keyed, n=limit, cutoff=0.6)]
 
 
 def history(source: Archive | Engine, url: str) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """The re-crawl policy: which pages a run fetches, and when each article is due again.
 
-- **Hubs** (home, sections and their pagination, feeds, sitemaps) are fetched on every run,
-  whole: they are where new articles and changed dates show up.
+- **Hubs** (home, sections, feeds, sitemaps) are fetched on every run, whole: they are where
+  new articles and changed dates show up. The later pages of a listing (``/page/57/``) are not
+  hubs of their own: a run reaches them from the first page while they hold anything new.
 - **Articles** are revisited on a ladder of ages after publication, 1h, 6h, 1d, 3d, 7d and 30d
   by default (``ARSIP_REVISIT_LADDER``). ``pages.next_due`` holds the next rung. An article seen
   changing starts the ladder again from the moment of the change, so a story that is being
@@ -11,14 +12,18 @@
 - A run fetches only what is due, what a sitemap or feed dates after the last fetch, and pages
   it has never seen; a revisit is a conditional request, so an unchanged article costs a 304.
 
-``RevisitPolicy`` computes ``next_due``; ``RevisitPlan`` is what one run knows of a site's pages,
-built by ``load_plan`` when the run starts and asked ``wants(url, dated)`` for every link. Only
-``load_plan`` touches the database (imported lazily: the crawl process keys its plan with this
-module and ``storage.urls`` alone).
+``RevisitPolicy`` computes ``next_due``, and every write of an article fetch stores it;
+``RevisitPlan`` is what one run knows of a site's pages, built by ``load_plan`` when the run
+starts (only what is due is loaded as rows; every other article is a slot of ``KnownIndex``) and
+asked ``wants(url, dated)`` for every link. Only ``load_plan`` touches the database (imported
+lazily: the crawl process keys its plan with this module and ``storage.urls`` alone).
 """
 
 from __future__ import annotations
 
+import hashlib
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,7 +31,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from storage.durations import parse_duration
-from storage.urls import page_url
+from storage.urls import later_page, page_url
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -83,41 +88,112 @@ class RevisitPolicy:
 
 @dataclass(frozen=True, slots=True)
 class KnownPage:
-    """What a run knows of one article it has fetched before."""
+    """A known article this run fetches: when it was fetched last, and its validators."""
 
-    due: bool
     last_fetched: datetime | None
     etag: str | None = None
     last_modified: str | None = None
 
 
+_MISSING = float("-inf")  # ``KnownIndex.last_fetched``: not a known article
+_NEVER = float("nan")  # known, never fetched
+
+
+def url_key(url: str) -> int:
+    """A URL's 8-byte key, the same in every process (``hash()`` is salted per process)."""
+    return _key(page_url(url))
+
+
+def _key(stored_url: str) -> int:
+    # a URL as ``pages`` keeps it, already in ``page_url`` form
+    digest = hashlib.blake2b(stored_url.encode("utf-8", "surrogatepass"), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+_SEP = "\x1f"  # between an ETag and a Last-Modified in ``KnownIndex.validators``
+
+
+@dataclass(frozen=True)
+class KnownIndex:
+    """Every article of a site the archive knows, in four flat arrays sorted by an 8-byte URL
+    key: the time of each one's last fetch, and its validators as one text (for the conditional
+    request a sitemap or feed date may call for). About 60 bytes an article and four objects in
+    all, which a run needs to decide about the links it finds: a 100,000-article site is a few
+    MB to load and pickle, not 100,000 objects."""
+
+    keys: array[int] = field(default_factory=lambda: array("q"))
+    fetched: array[float] = field(default_factory=lambda: array("d"))
+    offsets: array[int] = field(default_factory=lambda: array("I", [0]))
+    text: str = ""  # every ``etag<SEP>last_modified``, back to back
+
+    @classmethod
+    def build(cls, rows: Iterable[tuple[str, float | None, str | None, str | None]]
+              ) -> KnownIndex:
+        """From ``pages`` rows: stored URL, last fetch in epoch seconds, ETag, Last-Modified."""
+        entries = sorted((_key(url), _NEVER if at is None else float(at),
+                          f"{etag or ''}{_SEP}{modified or ''}" if etag or modified else "")
+                         for url, at, etag, modified in rows)
+        offsets = array("I", [0])
+        for _, _, validators in entries:
+            offsets.append(offsets[-1] + len(validators))
+        return cls(array("q", (e[0] for e in entries)), array("d", (e[1] for e in entries)),
+                   offsets, "".join(e[2] for e in entries))
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def _find(self, url: str) -> int | None:
+        key = url_key(url)
+        at = bisect_left(self.keys, key)
+        return at if at < len(self.keys) and self.keys[at] == key else None
+
+    def last_fetched(self, url: str) -> float:
+        """Epoch seconds of the last fetch; NaN: never fetched; -inf: not a known article."""
+        at = self._find(url)
+        return _MISSING if at is None else self.fetched[at]
+
+    def validators(self, url: str) -> tuple[str | None, str | None] | None:
+        at = self._find(url)
+        if at is None or self.offsets[at] == self.offsets[at + 1]:
+            return None
+        etag, _, modified = self.text[self.offsets[at]:self.offsets[at + 1]].partition(_SEP)
+        return etag or None, modified or None
+
+
 @dataclass(frozen=True)
 class RevisitPlan:
-    """A site's pages as one run starts: hubs to fetch, and the articles it knows (picklable)."""
+    """A site's pages as one run starts (picklable): the hubs to fetch, the articles due (with
+    their validators), and an index of every article known."""
 
     hubs: tuple[str, ...] = ()
-    articles: dict[str, KnownPage] = field(default_factory=dict)
+    due_pages: dict[str, KnownPage] = field(default_factory=dict)
+    known: KnownIndex = field(default_factory=KnownIndex)
     revisit_all: bool = False  # ask for every known article (conditionally), due or not
 
     @property
     def due(self) -> list[str]:
-        """Known articles due now, oldest first as loaded."""
-        return [url for url, page in self.articles.items() if page.due or self.revisit_all]
+        """Known articles due now (every known one with ``revisit_all``), soonest due first."""
+        return list(self.due_pages)
 
     def wants(self, url: str, dated: datetime | None = None) -> bool:
         """Whether a run should fetch a link to ``url`` it found, which a sitemap or feed may
         date (``lastmod``, ``updated``, ``pubDate``): new pages, due ones, and ones dated after
         their last fetch."""
-        page = self.articles.get(page_url(url))
-        if page is None or page.due or self.revisit_all:
+        if self.revisit_all or page_url(url) in self.due_pages:
             return True
+        last = self.known.last_fetched(url)
+        if last == _MISSING:
+            return True  # never seen
         if dated is None:
             return False
-        return page.last_fetched is None or _aware(dated) > page.last_fetched
+        return last != last or _aware(dated).timestamp() > last  # NaN: never fetched
 
     def validators(self, url: str) -> tuple[str | None, str | None] | None:
-        page = self.articles.get(page_url(url))
-        if page is None or not (page.etag or page.last_modified):
+        """The validators of a known article, for a conditional request."""
+        page = self.due_pages.get(page_url(url))
+        if page is None:
+            return self.known.validators(url)
+        if not (page.etag or page.last_modified):
             return None
         return page.etag, page.last_modified
 
@@ -126,44 +202,52 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def load_plan(archive: Archive, site_id: int, policy: RevisitPolicy,
+def load_plan(archive: Archive, site_id: int, policy: RevisitPolicy | None = None,
               now: datetime | None = None, *, revisit_all: bool = False) -> RevisitPlan:
-    """The plan of one run of a site: its hubs, and every article it has fetched before."""
+    """The plan of one run of a site, from three queries: its hubs (home, sections, feeds,
+    sitemaps; not the later pages of a listing), the articles whose ``next_due`` has come (an
+    index range: ``ix_pages_site_id_kind_next_due``), and the URL and last fetch of every
+    article (for ``KnownIndex``). Every writer sets ``next_due`` when it stores a fetch
+    (``Archive.revisits``), so none is worked out here; ``policy`` is kept for callers."""
     from sqlalchemy import select
 
     from storage.models import Page
 
     pages = Page.__table__
     now = now or datetime.now(UTC)
-    stmt = (
-        select(pages.c.url, pages.c.kind, pages.c.next_due, pages.c.last_fetched,
-               pages.c.last_status, pages.c.etag, pages.c.last_modified, pages.c.published,
-               pages.c.first_seen, pages.c.changes, pages.c.last_changed_at)
-        .where(pages.c.site_id == site_id, pages.c.kind.in_(("article", "hub")))
-        .order_by(pages.c.id)
-    )
-    hubs: list[str] = []
-    articles: dict[str, KnownPage] = {}
+    site_pages = (pages.c.site_id == site_id)
+    hubs_stmt = select(pages.c.url, pages.c.last_status).where(
+        site_pages, pages.c.kind == "hub").order_by(pages.c.id)
+    due_stmt = (select(pages.c.url, pages.c.last_fetched, pages.c.etag, pages.c.last_modified)
+                .where(site_pages, pages.c.kind == "article"))
+    if not revisit_all:
+        due_stmt = due_stmt.where(pages.c.next_due <= now).order_by(pages.c.next_due)
+    else:
+        due_stmt = due_stmt.order_by(pages.c.id)
     with archive.read() as conn:
-        for row in conn.execution_options(yield_per=2000).execute(stmt).mappings():
-            if row["kind"] == "hub":
-                if row["last_status"] is None or row["last_status"] < 400:
-                    hubs.append(row["url"])
-                continue
-            articles[row["url"]] = KnownPage(
-                due=_is_due(row, policy, now), last_fetched=row["last_fetched"],
-                etag=row["etag"], last_modified=row["last_modified"])
-    return RevisitPlan(hubs=tuple(hubs), articles=articles, revisit_all=revisit_all)
+        hubs = tuple(row.url for row in conn.execute(hubs_stmt)
+                     if (row.last_status is None or row.last_status < 400)
+                     and not later_page(row.url))
+        due = {row.url: KnownPage(row.last_fetched, row.etag, row.last_modified)
+               for row in conn.execution_options(yield_per=2000).execute(due_stmt)}
+        known = KnownIndex()
+        if not revisit_all:
+            known = KnownIndex.build(
+                conn.execution_options(yield_per=5000).execute(
+                    select(pages.c.url, _epoch(pages.c.last_fetched, conn.dialect.name),
+                           pages.c.etag, pages.c.last_modified)
+                    .where(site_pages, pages.c.kind == "article")))
+    return RevisitPlan(hubs=hubs, due_pages=due, known=known, revisit_all=revisit_all)
 
 
-def _is_due(row: Any, policy: RevisitPolicy, now: datetime) -> bool:
-    due = row["next_due"]
-    if due is None and row["last_fetched"] is not None:
-        # past its ladder, or from an archive older than the policy: work it out
-        due = policy.next_due(_anchor(row, policy), row["last_fetched"], row["last_status"])
-    elif due is None:
-        return True  # known but never fetched
-    return due is not None and due <= now
+def _epoch(column: Any, dialect: str) -> Any:
+    """``column`` as epoch seconds, worked out by the database: converting 100,000 datetimes
+    in Python is most of what loading a big site's plan costs."""
+    from sqlalchemy import Float, extract, func
+
+    if dialect == "sqlite":  # naive UTC text (storage.models.UTCDateTime)
+        return ((func.julianday(column) - 2440587.5) * 86400.0).cast(Float)
+    return extract("epoch", column).cast(Float)
 
 
 def _anchor(row: Any, policy: RevisitPolicy) -> datetime:

@@ -3,9 +3,12 @@ its revisit plan the way ``pages`` does."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# a listing's page N: WordPress's /page/N/, and ?page=N / ?paged=N
+_PAGE_N = re.compile(r"/page/(\d+)/?$|[?&](?:page|paged)=(\d+)$", re.IGNORECASE)
 
 
 def page_url(url: str) -> str:
@@ -29,3 +32,9 @@ def page_url(url: str) -> str:
     if port is not None and port != _DEFAULT_PORTS.get(scheme):
         netloc += f":{port}"
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def later_page(url: str) -> bool:
+    """Whether ``url`` is page 2 or later of a listing (``/page/57/``, ``?paged=3``)."""
+    found = _PAGE_N.search(url.split("#", 1)[0])
+    return found is not None and int(found.group(1) or found.group(2)) > 1

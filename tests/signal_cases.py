@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -117,6 +118,20 @@ def wait_for_state(state_file: Path, state: str, proc: subprocess.Popen[bytes],
         if time.monotonic() > deadline:
             raise AssertionError(f"no {state} within {timeout} s: {states_reported(state_file)}")
         time.sleep(0.01)
+
+
+def screen_of(master: int) -> str:
+    """Everything shown on a pseudo-terminal until its other side closes, without the
+    escape sequences (``master`` is closed after)."""
+    screen = b""
+    try:
+        while chunk := os.read(master, 65536):
+            screen += chunk
+    except OSError:  # EIO: the terminal's other side is closed
+        pass
+    finally:
+        os.close(master)
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
 
 
 def the_error_line(stderr: str) -> str:

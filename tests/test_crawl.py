@@ -389,26 +389,6 @@ def test_a_database_that_cannot_be_opened_stops_the_crawl_before_any_fetch(
     assert not (data_dir / "warc").exists() or not any((data_dir / "warc").iterdir())
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (("crawl", "http://x/", "--max-pages", "many"), "'many' is not a valid integer"),
-        (("crawl", "ftp://x/"), "not an http(s) URL"),
-        (("crawl", "http://x/", "--since", "yesterday"), "is not a date"),
-        (("crawl", "http://x/", "--bogus"), "No such option"),
-        (("crawl",), "give at least one URL"),
-        (("export", "--format", "xml"), "Invalid value"),
-    ],
-)
-def test_wrong_flags_get_one_clear_line(
-    data_dir: Path, args: tuple[str, ...], message: str
-) -> None:
-    result = run_arsip(*args, "--data-dir", str(data_dir))
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    assert message in result.stderr
-
-
 def test_status_without_an_archive_is_a_clear_error(data_dir: Path) -> None:
     result = run_arsip("status", "--data-dir", str(data_dir / "nothing"))
     assert result.returncode == 1

@@ -317,3 +317,15 @@ def test_a_short_fast_answer_gives_way_to_the_full_extraction(
     # a long fast answer that reads as prose is kept without a second extraction
     answers[True] = answers[False][:-10]
     assert maintext.main_text(tree, body_of(tree), None, lambda: 1 / 0) == answers[True]
+
+
+def test_related_links_resolve_against_the_canonical_url_without_a_page_url() -> None:
+    prose = "Harga cabai rawit di pasar induk turun hingga sepertiga dalam sepekan terakhir. " * 5
+    page = ('<html><head><link rel="canonical" href="https://warta.example/ekonomi/2025/cabai">'
+            f'</head><body><article><p>{prose}</p><p>Baca juga: <a href="../bawang">Harga '
+            f'Bawang Stabil</a></p><p>{prose}</p></article></body></html>')
+    record = extract_article(page)
+    assert [link.url for link in record.related] == ["https://warta.example/ekonomi/bawang"]
+    # a page URL, when given, still wins
+    record = extract_article(page, "https://mirror.example/x/y")
+    assert [link.url for link in record.related] == ["https://mirror.example/bawang"]

@@ -18,7 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from tests.conftest import run_arsip, slow_site, start_crawl, wait_for_requests
 from tests.newsite import build_site, serve
-from tests.signal_cases import descendants, the_error_line
+from tests.signal_cases import descendants, group_members, the_error_line
 
 QUICK = ("--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1",
          "-s", "DOWNLOAD_TIMEOUT=5", "-s", "RETRY_TIMES=0")
@@ -97,7 +97,10 @@ def test_killed_machine_leaves_a_recoverable_archive(tmp_path: Path) -> None:
         # SIGKILL every process of the crawl at once, as a power cut would: WARC stays .open
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30  # until every process of the crawl is gone
+        while group_members(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not group_members(proc.pid)
         warc_dir = data_dir / "warc"
         assert [f for f in warc_dir.iterdir() if f.name.endswith(".open")]
         # the database is consistent as it stands: every row it kept points at a real record

@@ -154,20 +154,100 @@ def test_plan_fetches_hubs_due_and_newly_dated_articles(db_url: str) -> None:  #
         assert plan.validators(failed) is None
         everything = load_plan(arc, site, POLICY, now, revisit_all=True)
         assert set(everything.due) == {fresh, old, failed}
+        assert everything.validators(old) == (None, "Sat, 01 Nov 2026 07:00:00 GMT")
     finally:
         arc.close()
 
 
-def test_archive_from_before_the_policy_gets_due_pages_worked_out(
+def test_an_archive_written_without_next_due_gets_it_on_upgrade(
         db_url: str) -> None:  # noqa: F811
-    arc = Archive.open(db_url)  # no policy: an older arsip wrote these pages
+    from alembic import command
+    from alembic.config import Config
+
+    from storage.db import MIGRATIONS, WRITE, create_engine_for
+
+    engine = create_engine_for(db_url)
+    base = "https://kudakyv.test/2026/11/"
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(**WRITE)
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = conn
+            with conn.begin():
+                command.upgrade(config, "0006")
+                # what an arsip that set no next_due left: a fresh article, one past its
+                # ladder, one whose last fetch failed on the server, one never fetched
+                site = conn.execute(text(
+                    "INSERT INTO sites (name, base_url, enabled, created_at) VALUES "
+                    "('kudakyv.test', 'https://kudakyv.test/', true, :t) RETURNING id"),
+                    {"t": PUB}).scalar()
+                for slug, fetched, status in (("baru", PUB + H / 2, 200),
+                                              ("lama", PUB + 40 * D, 200),
+                                              ("galat", PUB + 2 * H, 503),
+                                              ("belum", None, None)):
+                    conn.execute(text(
+                        "INSERT INTO pages (url, site_id, kind, first_seen, last_fetched, "
+                        "last_status, published, versions, checks, changes) VALUES "
+                        "(:u, :s, 'article', :first, :f, :st, :pub, 0, 1, 0)"),
+                        {"u": base + slug + "/", "s": site, "first": PUB, "f": fetched,
+                         "st": status, "pub": PUB})
+        arc = Archive.open(db_url)  # upgrades
+        try:
+            assert _aware(_page(arc, base + "baru/")["next_due"]) == PUB + H
+            assert _page(arc, base + "lama/")["next_due"] is None  # past the ladder
+            assert _aware(_page(arc, base + "galat/")["next_due"]) == PUB + 2 * H
+            assert _aware(_page(arc, base + "belum/")["next_due"]) == PUB
+            plan = load_plan(arc, site, POLICY, PUB + 3 * H)
+            assert plan.due == [base + "belum/", base + "baru/", base + "galat/"]
+            assert not plan.wants(base + "lama/") and plan.wants(base + "lama/", PUB + 41 * D)
+        finally:
+            arc.close()
+    finally:
+        engine.dispose()
+
+
+def test_a_plan_loads_only_what_is_due_and_hubs_not_later_listing_pages(
+        sqlite_url: str) -> None:  # noqa: F811
+    import pickle
+
+    arc = Archive.open(sqlite_url)
     try:
         site = arc.ensure_site("kudakyv.test", "https://kudakyv.test/")
-        url = "https://kudakyv.test/2026/11/01/baru/"
-        arc.store_article(site_id=site, url=url, capture_id=None, fetched_at=PUB + H / 2,
-                          article=ArticleRecord(url, "Baru", "x", published=PUB))
-        assert _page(arc, url)["next_due"] is None
-        assert load_plan(arc, site, POLICY, PUB + 50 * timedelta(minutes=1)).due == []
-        assert load_plan(arc, site, POLICY, PUB + 2 * H).due == [url]
+        n, due_every = 20_000, 100
+        now = PUB + 10 * D
+        with arc.write() as conn:
+            conn.execute(text(
+                "INSERT INTO pages (url, site_id, kind, first_seen, last_fetched, last_status, "
+                "next_due, etag, versions, checks, changes) VALUES (:u, :s, 'article', :t, :t, "
+                "200, :due, :etag, 1, 1, 0)"),
+                [{"u": f"https://kudakyv.test/2026/11/{i:05d}/berita-nomor-{i}/", "s": site,
+                  "t": PUB.replace(tzinfo=None), "etag": f'"etag-{i}"',
+                  "due": ((now - H) if i % due_every == 0 else now + D).replace(tzinfo=None)}
+                 for i in range(n)])
+        for url in ("https://kudakyv.test/", "https://kudakyv.test/nasional/",
+                    "https://kudakyv.test/nasional/page/2/", "https://kudakyv.test/page/57/",
+                    "https://kudakyv.test/indeks?page=3", "https://kudakyv.test/feed/",
+                    "https://kudakyv.test/page/1/", "https://kudakyv.test/sitemap.xml"):
+            arc.note_fetch(url, site_id=site, kind="hub", fetched_at=PUB, status=200)
+        plan = load_plan(arc, site, POLICY, now)
+        assert plan.hubs == ("https://kudakyv.test/", "https://kudakyv.test/nasional/",
+                             "https://kudakyv.test/feed/", "https://kudakyv.test/page/1/",
+                             "https://kudakyv.test/sitemap.xml")
+        assert len(plan.due) == n // due_every and len(plan.known) == n
+        # whole rows (URL, validators) only for what is due; a slot of four flat arrays for
+        # every other article: its key, last fetch, and validators as text
+        assert len(pickle.dumps(plan)) < 45 * n + 200 * (n // due_every)
+        due = "https://kudakyv.test/2026/11/00100/berita-nomor-100/"
+        assert plan.validators(due) == ('"etag-100"', None)
+        other = "https://kudakyv.test/2026/11/00101/berita-nomor-101/"
+        assert not plan.wants(other) and plan.validators(other) == ('"etag-101"', None)
+        assert plan.wants(other, PUB + D) and not plan.wants(other, PUB - D)
+        assert plan.wants("https://kudakyv.test/2026/11/99999/baru/")
+        with arc.read() as conn:
+            steps = " ".join(str(row) for row in conn.execute(text(
+                "EXPLAIN QUERY PLAN SELECT url FROM pages WHERE site_id = 1 AND "
+                "kind = 'article' AND next_due <= '2026-11-11'")))
+        assert "ix_pages_site_id_kind_next_due" in steps
     finally:
         arc.close()

@@ -33,6 +33,7 @@ from tests.signal_cases import (
     descendants,
     group_members,
     run_case,
+    screen_of,
     states_reported,
     the_error_line,
     wait_for_state,
@@ -201,6 +202,43 @@ def test_ctrl_c_is_acknowledged_at_once(tmp_path: Path) -> None:
             site.gate.set()
             proc.wait(timeout=120)
     assert proc.returncode == 130
+
+
+def test_a_third_ctrl_c_leaves_at_once_and_the_next_crawl_repairs(tmp_path: Path) -> None:
+    # the recorder cannot commit (the test holds the database's write lock), so after a second
+    # Ctrl-C the crawl waits for it to write out; a third abandons it and exits at once
+    site = build_site(n_articles=6)
+    site.gate = threading.Event()
+    site.held = lambda path: path != "/robots.txt"
+    data_dir, state_file, err = tmp_path / "d", tmp_path / "state.jsonl", tmp_path / "err.txt"
+    db = data_dir / "arsip.db"
+    with serve(site) as base:
+        proc = _crawl(base, data_dir, state_file, err)
+        try:
+            wait_for_state(state_file, "crawling", proc)
+            wait_until(lambda: len(base.requests) >= 2)
+            with write_locked(db):
+                os.killpg(proc.pid, signal.SIGINT)
+                wait_for_state(state_file, "stopping", proc)
+                os.killpg(proc.pid, signal.SIGINT)
+                wait_until(lambda: "Stopping now" in err.read_text())
+                assert proc.poll() is None  # waiting for the recorder, which waits for the lock
+                os.killpg(proc.pid, signal.SIGINT)
+                proc.communicate(timeout=30)
+                assert proc.returncode == 130
+                assert _gone(proc.pid)  # the recorder was killed, the workers followed
+        finally:
+            site.gate.set()
+        assert "Traceback" not in err.read_text()
+        files = sorted((data_dir / "warc").iterdir())
+        assert [f for f in files if f.name.endswith(".open")]  # left for the next crawl
+        again = run_arsip("crawl", base, "--data-dir", str(data_dir), *QUICK)
+    assert again.returncode == 0, again.stderr
+    assert "Recovered WARC file" in again.stderr
+    assert _outcomes(db) == ["killed", "finished"]
+    files = sorted((data_dir / "warc").iterdir())
+    assert not [f for f in files if f.name.endswith(".open")]
+    warcio_check(files)
 
 
 # --- a death in each state ----------------------------------------------------------------------
@@ -445,24 +483,13 @@ def test_the_progress_line_is_gone_before_the_summary(tmp_path: Path) -> None:
     master, slave = pty.openpty()
     try:
         proc, _ = _double_ctrl_c(tmp_path, stdout=slave, stderr=slave, progress="--progress")
-        os.close(slave)
-        slave = -1
-        screen = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the terminal's other side is closed
-                break
-            if not chunk:
-                break
-            screen += chunk
     finally:
-        os.close(master)
-        if slave >= 0:
-            os.close(slave)
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
+        os.close(slave)
+    text = screen_of(master)
     assert proc.returncode == 130
     assert "arsip crawl summary" in text and " pages · " in text  # the line was there
+    # each kind of error under its own name, as in the summary and `arsip status`
+    assert re.search(r"errors \d+ fetch / \d+ HTTP / \d+ extraction", text)
     after = text.split("arsip crawl summary", 1)[1]
     assert " pages · " not in after  # and never again once the summary began
 

@@ -3,12 +3,14 @@ and the word-level diff behind ``arsip history --diff``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, text
 
 from storage.archive import Archive, content_hash
 from storage.db import MIGRATIONS, SCHEMA_HEAD, WRITE, create_engine_for, schema_version
@@ -22,6 +24,27 @@ T0 = datetime(2025, 4, 28, 8, 0, tzinfo=UTC)
 URL = "https://kudakyv.test/2025/04/28/berita/"
 
 
+@contextmanager
+def _writing(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        conn = conn.execution_options(**WRITE)
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def _at_revision(engine: Engine, revision: str) -> Iterator[Connection]:
+    """A database as an older arsip left it, open for writing what that arsip would have."""
+    with _writing(engine) as conn:
+        command.upgrade(_alembic(conn), revision)
+        yield conn
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    with _writing(engine) as conn:
+        command.downgrade(_alembic(conn), revision)
+
+
 def _alembic(conn: object) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -33,35 +56,32 @@ def test_an_archive_at_0001_upgrades_and_gets_its_lost_revert_back(
         db_url: str) -> None:  # noqa: F811
     engine = create_engine_for(db_url)
     try:
-        with engine.connect() as conn:
-            conn = conn.execution_options(**WRITE)
-            with conn.begin():
-                command.upgrade(_alembic(conn), "0001")
-                # what arsip before 0002 left after a page went A, B, then back to A: two rows,
-                # and the page pointing at the first again
-                site_id = conn.execute(text(
-                    "INSERT INTO sites (name, base_url, enabled, created_at) "
-                    "VALUES ('kudakyv.test', 'https://kudakyv.test/', true, :t) RETURNING id"),
-                    {"t": T0}).scalar()
-                page_id = conn.execute(text(
-                    "INSERT INTO pages (url, site_id, kind, first_seen, last_fetched, "
-                    "content_hash, versions, checks, changes, last_changed_at) VALUES "
-                    "(:url, :site, 'article', :t0, :t2, :a, 2, 3, 2, :t2) RETURNING id"),
-                    {"url": URL, "site": site_id, "t0": T0, "t2": T0 + timedelta(hours=2),
-                     "a": content_hash("Judul", "teks A")}).scalar()
+        with _at_revision(engine, "0001") as conn:
+            # what arsip before 0002 left after a page went A, B, then back to A: two rows,
+            # and the page pointing at the first again
+            site_id = conn.execute(text(
+                "INSERT INTO sites (name, base_url, enabled, created_at) "
+                "VALUES ('kudakyv.test', 'https://kudakyv.test/', true, :t) RETURNING id"),
+                {"t": T0}).scalar()
+            page_id = conn.execute(text(
+                "INSERT INTO pages (url, site_id, kind, first_seen, last_fetched, "
+                "content_hash, versions, checks, changes, last_changed_at) VALUES "
+                "(:url, :site, 'article', :t0, :t2, :a, 2, 3, 2, :t2) RETURNING id"),
+                {"url": URL, "site": site_id, "t0": T0, "t2": T0 + timedelta(hours=2),
+                 "a": content_hash("Judul", "teks A")}).scalar()
+            conn.execute(text(
+                "INSERT INTO captures (url, fetched_at, status, warc_file, warc_offset, "
+                "warc_length, warc_record_id, record_type) VALUES "
+                "(:url, :t2, 200, 'arsip-1.warc.gz', 900, 100, '<urn:uuid:7>', "
+                "'response')"), {"url": URL, "t2": T0 + timedelta(hours=2)})
+            for hours, body in ((0, "teks A"), (1, "teks B")):
                 conn.execute(text(
-                    "INSERT INTO captures (url, fetched_at, status, warc_file, warc_offset, "
-                    "warc_length, warc_record_id, record_type) VALUES "
-                    "(:url, :t2, 200, 'arsip-1.warc.gz', 900, 100, '<urn:uuid:7>', "
-                    "'response')"), {"url": URL, "t2": T0 + timedelta(hours=2)})
-                for hours, body in ((0, "teks A"), (1, "teks B")):
-                    conn.execute(text(
-                        "INSERT INTO article_versions (page_id, fetched_at, title, authors, "
-                        "published, tags, text, related, content_hash) VALUES "
-                        "(:page, :at, 'Judul', '[]', :pub, '[]', :body, '[]', :hash)"),
-                        {"page": page_id, "at": T0 + timedelta(hours=hours),
-                         "pub": T0 - timedelta(days=1), "body": body,
-                         "hash": content_hash("Judul", body)})
+                    "INSERT INTO article_versions (page_id, fetched_at, title, authors, "
+                    "published, tags, text, related, content_hash) VALUES "
+                    "(:page, :at, 'Judul', '[]', :pub, '[]', :body, '[]', :hash)"),
+                    {"page": page_id, "at": T0 + timedelta(hours=hours),
+                     "pub": T0 - timedelta(days=1), "body": body,
+                     "hash": content_hash("Judul", body)})
         arc = Archive.open(db_url)  # what the next crawl does: upgrade with Alembic
         try:
             with arc.engine.connect() as conn:
@@ -92,13 +112,10 @@ def test_an_archive_at_0001_upgrades_and_gets_its_lost_revert_back(
                 assert len(search(conn, "teks", all_versions=True)) == 1
         finally:
             arc.close()
-        with engine.connect() as conn:
-            conn = conn.execution_options(**WRITE)
-            with conn.begin():
-                command.downgrade(_alembic(conn), "0001")
-            with conn.begin():
-                # one row per distinct text again, as the old constraint demands
-                assert conn.execute(text("SELECT count(*) FROM article_versions")).scalar() == 3
+        _downgrade(engine, "0001")
+        with _writing(engine) as conn:
+            # one row per distinct text again, as the old constraint demands
+            assert conn.execute(text("SELECT count(*) FROM article_versions")).scalar() == 3
     finally:
         engine.dispose()
 
@@ -139,3 +156,53 @@ def test_word_diff_keeps_paragraphs() -> None:
     assert joined_new == "Paragraf satu.\nParagraf dua diubah."
     assert [p.text for p in pieces if p.op == "insert"] == [" diubah"]
     assert [p.text for p in pieces if p.op == "delete"] == []
+
+
+def test_date_only_times_stay_dates_and_0008_upgrades_the_old_midnights(
+        db_url: str) -> None:  # noqa: F811
+    day = date(2025, 5, 3)
+    engine = create_engine_for(db_url)
+    try:
+        with _at_revision(engine, "0007") as conn:
+            # what arsip before 0008 stored for a page giving only a date: a naive midnight
+            page_id = conn.execute(text(
+                "INSERT INTO pages (url, kind, first_seen, last_fetched, content_hash, "
+                "versions, checks, changes, published) VALUES (:url, 'article', :t, :t, "
+                ":h, 1, 1, 0, :midnight) RETURNING id"),
+                {"url": URL, "t": T0, "h": content_hash("Judul", "teks"),
+                 "midnight": datetime(2025, 5, 3, tzinfo=UTC)}).scalar()
+            conn.execute(text(
+                "INSERT INTO article_versions (page_id, number, fetched_at, title, authors, "
+                "published, published_raw, updated, updated_raw, tags, text, related, "
+                "content_hash) VALUES (:page, 1, :t, 'Judul', '[]', :midnight, "
+                "'2025-05-03T00:00:00', :zoned, '2025-05-04T09:30:00+07:00', '[]', 'teks', "
+                "'[]', :h)"),
+                {"page": page_id, "t": T0, "midnight": datetime(2025, 5, 3, tzinfo=UTC),
+                 "zoned": datetime(2025, 5, 4, 2, 30, tzinfo=UTC),
+                 "h": content_hash("Judul", "teks")})
+        arc = Archive.open(db_url)
+        try:
+            [row] = list(export_articles(arc))
+            assert row["published"] == "2025-05-03"
+            assert row["updated"] == "2025-05-04T09:30:00+07:00"  # a real time is untouched
+            # a new date-only article is stored the same way: the date as text, no instant
+            site = arc.ensure_site("kudakyv.test", "https://kudakyv.test/")
+            other = URL + "lain/"
+            arc.store_article(site_id=site, url=other, capture_id=None, fetched_at=T0,
+                              article=ArticleRecord(other, "Lain", "teks lain", published=day))
+            with arc.read() as conn:
+                rows = conn.execute(text(
+                    "SELECT p.published, v.published, v.published_raw FROM pages AS p JOIN "
+                    "article_versions AS v ON v.page_id = p.id ORDER BY p.id")).all()
+            assert [tuple(r) for r in rows] == [(None, None, "2025-05-03")] * 2
+        finally:
+            arc.close()
+        _downgrade(engine, "0007")
+        with _writing(engine) as conn:
+            raws = conn.execute(text(
+                "SELECT published_raw FROM article_versions")).scalars().all()
+            assert raws == ["2025-05-03T00:00:00"] * 2
+            assert conn.execute(text(
+                "SELECT count(*) FROM pages WHERE published IS NULL")).scalar() == 0
+    finally:
+        engine.dispose()

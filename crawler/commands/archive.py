@@ -172,6 +172,7 @@ def history(url: str, versions: tuple[int, ...], diff: bool, as_json: bool, data
       arsip history https://kudakyv.com/2025/04/28/korea-utara-bantu-rusia/
       arsip history https://kudakyv.com/2025/04/28/korea-utara-bantu-rusia/ --diff 1 3
     """
+    from storage.report import article_url, similar_article_urls
     from storage.report import history as versions_of
 
     if versions and not diff:
@@ -180,9 +181,13 @@ def history(url: str, versions: tuple[int, ...], diff: bool, as_json: bool, data
         raise click.UsageError("--diff takes two version numbers, or none for the last two")
     archive = open_existing_archive(data_dir, db_url)
     try:
+        kept = article_url(archive, url)
+        if kept is None:
+            close = similar_article_urls(archive, url)
+            raise ArsipError(f"the archive holds no article at {url}" + (
+                "; the closest it holds:\n  " + "\n  ".join(close) if close else ""))
+        url = kept
         found = versions_of(archive, url)
-        if not found:
-            raise ArsipError(f"the archive holds no article at {url}")
         if diff:
             show_diff(archive, url, found, versions, as_json)
             return

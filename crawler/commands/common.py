@@ -7,6 +7,8 @@ that ``crawler.cli`` can register them without an import cycle.
 from __future__ import annotations
 
 import functools
+import os
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -66,7 +68,15 @@ def require_archive_file(data_dir: Path, db_url: str) -> None:
     if db_url.startswith("sqlite:///"):
         path = Path(db_url.removeprefix("sqlite:///"))
         if not path.exists():
-            raise ArsipError(f"no archive at {path}; run `arsip crawl URL --data-dir {data_dir}`")
+            raise ArsipError(f"no archive at {path}; run `{crawl_into(data_dir, db_url)}`")
+
+
+def crawl_into(data_dir: Path, db_url: str) -> str:
+    """The command that creates this archive, with the options that name it."""
+    options = f"--data-dir {shlex.quote(str(data_dir))}"
+    if db_url != resolve_db_url(None, data_dir) or os.environ.get("ARSIP_DB_URL"):
+        options += f" --db {shlex.quote(db_url)}"
+    return f"arsip crawl URL {options}"
 
 
 def open_existing_archive(data_dir: Path, db_url: str) -> Any:

@@ -46,7 +46,7 @@ def crawl(urls: tuple[str, ...], site: str | None, site_id: int | None, max_page
     Example:
       arsip crawl https://kudakyv.com/ --max-pages 500 --since 2025-04-01
     """
-    from crawler.config import parse_since
+    from crawler.config import parse_overrides, parse_since
     from scheduler.child import DaemonGoneError, exit_with_daemon
 
     try:
@@ -74,11 +74,7 @@ def crawl(urls: tuple[str, ...], site: str | None, site_id: int | None, max_page
         settings["ARSIP_SITE_ID"] = site_id
     if wait:
         settings["ARSIP_WAIT"] = True
-    for item in overrides:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise click.UsageError(f"-s expects NAME=VALUE, got {item!r}")
-        settings[name.strip()] = value
+    settings.update(parse_overrides(overrides))
     # From here on a signal stops the crawl cleanly, whatever it is doing: the runtime comes
     # before the imports and processes of the crawl itself.
     from crawler.runtime import CrawlRuntime

@@ -41,14 +41,12 @@ def daemon(max_concurrent: int, jitter: float, stop_timeout: float, sites_poll: 
       arsip sites add https://kudakyv.com/ --every 30m
       arsip daemon --max-concurrent 4
     """
+    from crawler.config import parse_overrides
     from scheduler.daemon import Daemon, DaemonConfig
     from scheduler.logs import configure_logging
     from storage.archive import Archive
 
-    for item in settings:
-        name, sep, _ = item.partition("=")
-        if not sep or not name.strip():
-            raise click.UsageError(f"-s expects NAME=VALUE, got {item!r}")
+    parse_overrides(settings)  # checked here: a typo must not fail every crawl later
     log = configure_logging(data_dir / "logs", to_stdout=sys.stdout.isatty())
     if not sys.stdout.isatty():
         click.echo(f"arsip daemon: logging to {log}", err=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
-from crawler.commands.common import EXIT_FAILED, expected_errors
+from crawler.commands.common import EXIT_FAILED, archive_options, expected_errors
 
 
 @click.command()
@@ -15,9 +17,12 @@ from crawler.commands.common import EXIT_FAILED, expected_errors
 @click.option("--url", help="The URL the page was served from (resolves relative links).")
 @click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "text"]), default="json",
               show_default=True)
-@click.option("--site", help="Site profile whose extraction rules to apply.")
+@click.option("--site", help="Whose extraction rules to apply: a site profile (DATA_DIR/sites/"
+              "NAME.toml, a bundled one, or a .toml path) or a site registered in the archive.")
+@archive_options
 @expected_errors
-def extract(paths: tuple[str, ...], url: str | None, fmt: str, site: str | None) -> None:
+def extract(paths: tuple[str, ...], url: str | None, fmt: str, site: str | None,
+            data_dir: Path, db_url: str) -> None:
     """Extract clean article text and metadata from local HTML files, folders or - (stdin).
 
     \b
@@ -26,9 +31,8 @@ def extract(paths: tuple[str, ...], url: str | None, fmt: str, site: str | None)
       arsip extract saved-pages/ --format jsonl > articles.jsonl
     """
     from crawler.extraction import article_to_dict, iter_extract_paths
-    from crawler.sites import load_profile
 
-    rules = load_profile(site).extraction if site else None
+    rules = profile_named(site, data_dir, db_url).extraction if site else None
     results, failures = [], 0
     for source, outcome in iter_extract_paths(list(paths), url=url, rules=rules):
         if isinstance(outcome, Exception):
@@ -47,3 +51,28 @@ def extract(paths: tuple[str, ...], url: str | None, fmt: str, site: str | None)
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     if failures:
         sys.exit(EXIT_FAILED)
+
+
+def profile_named(name: str, data_dir: Path, db_url: str) -> Any:
+    """The profile ``--site NAME`` means, found as ``arsip crawl --site`` finds it: a profile
+    file (``DATA_DIR/sites/NAME.toml``, a bundled one, a path), else the profile a site
+    registered under that name keeps in the archive."""
+    from crawler.errors import ProfileError
+    from crawler.reextract import profile_of
+    from crawler.sites import load_profile
+
+    try:
+        return load_profile(name, (data_dir / "sites",))
+    except ProfileError as no_file:
+        if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).exists():
+            raise
+        from storage.archive import Archive
+        from storage.errors import StorageError
+        from storage.sites import get_site
+
+        try:
+            with Archive.open(db_url, read_only=True) as archive:
+                site = get_site(archive, name)
+        except StorageError:
+            raise no_file from None
+        return profile_of(site.name, site.base_url, site.profile, data_dir)

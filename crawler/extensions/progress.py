@@ -25,14 +25,24 @@ if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
 
-def error_count(stats: dict[str, object]) -> int:
-    """Fetch failures, HTTP errors, extraction errors and malformed documents, all together."""
-    keys = ("arsip/fetch_errors", "arsip/extraction_errors", "arsip/malformed_sitemap",
-            "arsip/malformed_feed")
+def error_counts(stats: dict[str, object]) -> dict[str, int]:
+    """Errors by kind, each under one name wherever it is shown: ``fetch`` (no answer:
+    timeouts, refused, DNS), ``HTTP`` (an answer of 400 or more), ``extraction`` (an article
+    page that yielded no article), ``malformed`` (sitemaps and feeds that could not be read)."""
+    def count(key: str) -> int:
+        return int(stats.get(key, 0) or 0)  # type: ignore[call-overload]
+
     http = sum(int(v) for k, v in stats.items()  # type: ignore[call-overload]
                if k.startswith("downloader/response_status_count/")
                and k.rsplit("/", 1)[1].isdigit() and int(k.rsplit("/", 1)[1]) >= 400)
-    return http + sum(int(stats.get(k, 0) or 0) for k in keys)  # type: ignore[call-overload]
+    return {"fetch": count("arsip/fetch_errors"), "HTTP": http,
+            "extraction": count("arsip/extraction_errors"),
+            "malformed": count("arsip/malformed_sitemap") + count("arsip/malformed_feed")}
+
+
+def error_count(stats: dict[str, object]) -> int:
+    """Every error of every kind (``error_counts``), all together."""
+    return sum(error_counts(stats).values())
 
 
 class ProgressExtension:
@@ -85,7 +95,8 @@ class ProgressExtension:
             ("stopping · ", "yellow") if self.state is CrawlState.STOPPING else "",
             (f"{pages} pages", "cyan"), " · ",
             (f"{articles} articles", "green"), " · ",
-            (f"{error_count(stats)} errors", "red"), " · ",
+            ("errors " + " / ".join(f"{n} {kind}" for kind, n in error_counts(stats).items()
+                                    if kind != "malformed"), "red"), " · ",
             f"{pages / elapsed:.1f} pages/s",
         )
         self.live.update(line)

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from cssselect import SelectorError
 from lxml.cssselect import CSSSelector
@@ -50,7 +51,7 @@ def extract_article(html: str | bytes, url: str | None = None, *,
     if body is None or all(piece.isspace() for piece in body.itertext()):
         raise EmptyDocumentError("the page has no body text")
     meta = extract_metadata(tree, url)
-    base = meta.base_url or url
+    base = _link_base(meta, url)
     rules = rules or ExtractionRules()
     _prepare(tree, rules)
     chosen = _selector(rules.body_selector)(tree) if rules.body_selector else []
@@ -82,6 +83,18 @@ def extract_article(html: str | bytes, url: str | None = None, *,
 # site's): once the metadata is read they are dead weight that every later pass would scan and
 # trafilatura would copy several times. JSON-LD stays: trafilatura can fall back on articleBody.
 _CODE = XPath("//script[not(@type='application/ld+json')] | //style")
+
+
+def _link_base(meta: Metadata, url: str | None) -> str | None:
+    """What relative links resolve against: ``<base>`` or the page's URL, and for a page read
+    without its URL (``arsip extract FILE``) its canonical or og:url, as the crawl would."""
+    base = meta.base_url or url
+    if urlsplit(base or "").scheme in ("http", "https"):
+        return base
+    canonical = meta.canonical_url
+    if urlsplit(canonical or "").scheme in ("http", "https"):
+        return urljoin(canonical, base) if base else canonical
+    return base
 
 
 def _prepare(tree: HtmlElement, rules: ExtractionRules) -> None:

@@ -7,7 +7,7 @@ carries a date, and the time with its zone is what we archive.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 # Indonesian time zones; the rest are the few labels newsrooms print after a clock time.
@@ -150,6 +150,14 @@ def _from_match(match: re.Match[str]) -> datetime | None:
         )
     except ValueError:
         return None
+
+
+def at_precision(value: datetime | None) -> datetime | date | None:
+    """A value that carries no time of day (a date-only source) as the date it is, not a
+    made-up midnight."""
+    if value is None or has_time(value):
+        return value
+    return value.date()
 
 
 def has_time(value: datetime) -> bool:

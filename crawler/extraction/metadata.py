@@ -6,14 +6,14 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml.etree import XPath
 from lxml.html import HtmlElement
 
-from crawler.extraction.dates import has_time, parse_human, parse_iso
+from crawler.extraction.dates import at_precision, has_time, parse_human, parse_iso
 
 _ARTICLE_TYPES = {"newsarticle", "article", "blogposting", "reportagenewsarticle",
                   "analysisnewsarticle", "opinionnewsarticle", "reviewnewsarticle",
@@ -56,8 +56,8 @@ _HOME = {"home", "beranda", "index", "startseite", "news", "berita"}
 class Metadata:
     title: str | None = None
     authors: tuple[str, ...] = ()
-    published: datetime | None = None
-    updated: datetime | None = None
+    published: datetime | date | None = None  # a date when the page gives no time of day
+    updated: datetime | date | None = None
     language: str | None = None
     section: str | None = None
     tags: tuple[str, ...] = ()
@@ -281,8 +281,8 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> Metadata:
         if printed is not None:
             zone = printed.tzinfo
             published_candidates.append(printed)
-    published = _with_zone(_pick_date(published_candidates), zone)
-    updated = _with_zone(_pick_date(updated_candidates), zone)
+    published = at_precision(_with_zone(_pick_date(published_candidates), zone))
+    updated = at_precision(_with_zone(_pick_date(updated_candidates), zone))
 
     html_el = tree if tree.tag == "html" else tree.getroottree().getroot()
     language = (_language(html_el.get("lang") or html_el.get("xml:lang"))

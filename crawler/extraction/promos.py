@@ -214,6 +214,9 @@ class PromoStripper:
             nodes = [bare, *_line_after(bare)]
             self._strip_line(None, "", nodes)
             return
+        if bare.tag not in BLOCK_TAGS:
+            self._strip_inline(bare)
+            return
         follower = bare.getnext()
         if follower is not None and follower.tag in BLOCK_TAGS:
             text = _text(follower)
@@ -221,6 +224,36 @@ class PromoStripper:
             if links and len(text) <= 2 * _MAX_PROMO_CHARS and link_chars >= 0.7 * len(text):
                 self._drop(bare, collect=False)
                 self._drop(follower, collect=True)
+
+    def _strip_inline(self, label: HtmlElement) -> None:
+        """"... ada promo. <b>Baca juga:</b> <a>Judul</a> dan kalimat berikutnya" inside a
+        paragraph: the label and the linked headline go, the sentences around them stay. Only
+        a label set apart in an element of its own, with a separator, and followed by nothing
+        but the link: "yang <b>baca juga</b> <a>label harga</a>" is prose."""
+        between = label.tail or ""
+        match, _kind = self._match(_text(label))
+        if match is None or not (match.group("sep") or between.strip().startswith(":")):
+            return
+        if between.strip(QUOTES + " :>»–—-"):
+            return
+        holder = label.getnext()
+        if holder is None:
+            return
+        link = holder if holder.tag == "a" else next(holder.iter("a"), None)
+        if link is None or link.get("href") is None or _text(holder) != _text(link):
+            return
+        if not _text(link) or len(_text(link)) > 300:
+            return
+        self._collect([link])
+        previous = label.getprevious()
+        before = (previous.tail if previous is not None else label.getparent().text) or ""
+        rest = holder.tail or ""
+        if before.rstrip()[-1:] in ".!?" and rest.lstrip()[:1] in ".,;":
+            holder.tail = rest.lstrip()[1:]  # the promo's own full stop, after the sentence's
+        label.tail = " "
+        label.drop_tree()
+        holder.drop_tree()  # its tail, the rest of the sentence, stays in place
+        self.removed += 1
 
     def _strip_line(self, owner: HtmlElement | None, lead: str, nodes: list[HtmlElement]) -> None:
         """A line between <br>s: ``lead`` (the tail of ``owner``) plus the inline ``nodes``."""

@@ -4,7 +4,7 @@ after the capture it came from (see ``storage.recorder``)."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from crawler import health
@@ -44,7 +44,7 @@ class StoragePipeline:
             return item
         since = getattr(self.crawler.spider, "since", None)
         published = item.article.published
-        if since and published and _aware(published) < since:
+        if since and published and _before(published, since):
             # listing pages carry no dates, so --since can only be applied once the page is read;
             # the capture stays in the WARC and the captures table either way
             if stats:
@@ -57,5 +57,7 @@ class StoragePipeline:
         return item
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _before(published: datetime | date, since: datetime) -> bool:
+    if not isinstance(published, datetime):  # a date alone: the whole day counts
+        return published < since.date()
+    return (published if published.tzinfo else published.replace(tzinfo=UTC)) < since
