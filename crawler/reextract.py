@@ -27,9 +27,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import pickle
 import re
 import time
-from collections import Counter
+import zlib
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -53,6 +55,11 @@ from storage.warcread import decode_content
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 COMMIT_EVERY = 200
 BATCH = 32  # pages handed to the pool at a time
+# outcomes kept for revisits still to come (an article compressed, a few kB): a re-crawl's
+# revisits come one crawl after their originals, so this holds a crawl of 20,000 pages; past it
+# the oldest is dropped, and a revisit of it extracts its payload again (in this process), so
+# memory stays bounded on any archive
+OUTCOME_CACHE = 20_000
 # the outcome of a capture that is not an HTML page that can be read (not "not an article")
 SKIPPED = "skipped"
 _OG_TYPE = re.compile(
@@ -243,7 +250,10 @@ def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | N
     # gets every version back in order, reverts included)
     versioned = _versioned(archive)
     index = CaptureIndex(archive.engine)
+    # how many captures read each payload record: an outcome is kept until the last of them
+    refs = Counter(_source_of(index, row) for _, row in work)
     seen: set[str] = set()  # payload records already sent for extraction
+    undecodable: set[str] = set()  # payload records whose Content-Encoding cannot be undone
     learning = _Learning.start(archive, jobs, boilerplate or BoilerplateConfig(),
                                whole=since is None, versioned=versioned)
     total = len(work)
@@ -262,27 +272,32 @@ def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | N
                 yield (job, row), None
                 continue
             source = rep.source.warc_record_id
-            if source in seen:
-                yield (job, row), ("cached", source)
-                continue
-            seen.add(source)
-            result.extracted += 1
-            try:
-                body = rep.payload
-                for coding in reversed(rep.content_encodings):
-                    body = decode_content(body, coding)
-            except StorageError:
+            if source in undecodable:
                 result.unreadable += 1
                 yield (job, row), None
                 continue
-            yield (job, row), ("extract", source, (body, _charset(rep.content_type), row.url,
-                                                   job.profile, known.get(page_url(row.url))))
+            if source in seen:
+                # extracted already; again, here, only if its outcome was dropped meanwhile
+                yield (job, row), ("cached", source,
+                                   lambda rep=rep, job=job, row=row: extract_one(
+                                       _task(rep, row.url, job.profile, known)))
+                continue
+            try:
+                task = _task(rep, row.url, job.profile, known)
+            except StorageError:
+                undecodable.add(source)
+                result.unreadable += 1
+                yield (job, row), None
+                continue
+            seen.add(source)
+            result.extracted += 1
+            yield (job, row), ("extract", source, task)
 
     archive.batch()
     done = 0
     try:
         with _pool(workers) as pool:
-            for (job, row), outcome in _ordered(pool, tasks()):
+            for (job, row), outcome in _ordered(pool, tasks(), refs):
                 done += 1
                 if outcome is not SKIPPED:
                     result.examined += 1
@@ -298,6 +313,24 @@ def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | N
         archive.commit()
     result.seconds = time.monotonic() - started
     return result
+
+
+def _source_of(index: CaptureIndex, row: CaptureRow) -> str | None:
+    """The record a capture's payload is read from (a revisit's original), from the index."""
+    if row.record_type != "revisit":
+        return row.warc_record_id
+    original = index.original_of(row)
+    return original.warc_record_id if original is not None else None
+
+
+def _task(rep: Any, url: str, profile: SiteProfile, known: dict[str, str]
+          ) -> tuple[bytes, str | None, str, SiteProfile, str | None]:
+    """What a worker extracts from: the payload without its Content-Encoding (StorageError
+    when that cannot be undone), its charset, URL, profile and known kind."""
+    body = rep.payload
+    for coding in reversed(rep.content_encodings):
+        body = decode_content(body, coding)
+    return body, _charset(rep.content_type), url, profile, known.get(page_url(url))
 
 
 class _Learning:
@@ -413,11 +446,27 @@ def _pool(workers: int | None) -> Any:
     return ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _ordered(pool: Any, tasks: Iterator[tuple[Any, Any]]) -> Iterator[tuple[Any, Any]]:
+def _ordered(pool: Any, tasks: Iterator[tuple[Any, Any]], refs: Counter[str | None],
+             done: OrderedDict[str, Any] | None = None, cache: int = OUTCOME_CACHE
+             ) -> Iterator[tuple[Any, Any]]:
     """Each task's outcome, in task order. Batches are submitted one ahead of the one being
     collected, so the pool extracts while this process reads the next WARC records, and only
-    two batches of pages are ever held in memory."""
-    done: dict[str, Any] = {}
+    two batches of pages are ever held in memory. An outcome is kept (in ``done``) for the
+    tasks that read the same payload later: until the last of its ``refs``, and at most
+    ``cache`` of them, the oldest dropped first (a task that finds its outcome dropped
+    extracts again)."""
+    done = OrderedDict() if done is None else done
+
+    def settle(source: str, outcome: Any) -> None:
+        refs[source] -= 1
+        if refs[source] <= 0:  # no task reads it again
+            done.pop(source, None)
+            return
+        if source not in done:
+            while len(done) >= cache:
+                done.popitem(last=False)
+        done[source] = _packed(outcome)
+        done.move_to_end(source)
 
     def submitted(batch: list[tuple[Any, Any]]) -> list[tuple[Any, Any, Any]]:
         return [(key, what, pool.submit(extract_one, what[2])
@@ -428,11 +477,16 @@ def _ordered(pool: Any, tasks: Iterator[tuple[Any, Any]]) -> Iterator[tuple[Any,
         for key, what, future in batch:
             if what is None:
                 yield key, SKIPPED
-            elif future is not None:
-                done[what[1]] = future.result()
-                yield key, done[what[1]]
+                continue
+            source = what[1]
+            if future is not None:
+                outcome = future.result()
+            elif source in done:
+                outcome = _unpacked(done[source])
             else:
-                yield key, done.get(what[1])
+                outcome = what[2]()
+            settle(source, outcome)
+            yield key, outcome
 
     waiting: list[tuple[Any, Any, Any]] | None = None
     batch: list[tuple[Any, Any]] = []
@@ -448,6 +502,19 @@ def _ordered(pool: Any, tasks: Iterator[tuple[Any, Any]]) -> Iterator[tuple[Any,
     if waiting is not None:
         yield from collect(waiting)
     yield from collect(current)
+
+
+def _packed(outcome: Any) -> Any:
+    """An article as kept for later revisits: pickled and compressed (its text is most of it)."""
+    if isinstance(outcome, ArticleRecord):
+        return ("packed", zlib.compress(pickle.dumps(outcome), 1))
+    return outcome
+
+
+def _unpacked(kept: Any) -> Any:
+    if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == "packed":
+        return pickle.loads(zlib.decompress(kept[1]))
+    return kept
 
 
 def summary_lines(result: ReextractResult) -> list[str]:

@@ -348,10 +348,15 @@ class CaptureIndex:
                                                     and_(t.c.fetched_at == at, t.c.id > row_id)))
                       .order_by(t.c.fetched_at, t.c.id).limit(1))
         self._by_record = select(*self.columns).where(t.c.warc_record_id == bindparam("rid"))
+        digest = bindparam("digest")
         self._by_digest = (select(*self.columns)
-                           .where(t.c.payload_digest == bindparam("digest"),
-                                  t.c.record_type == "response")
+                           .where(t.c.payload_digest == digest, t.c.record_type == "response")
                            .order_by(t.c.fetched_at, t.c.id).limit(1))
+        self._by_digest_here = (select(*self.columns)
+                                .where(t.c.urlkey == key, t.c.payload_digest == digest,
+                                       t.c.record_type == "response",
+                                       t.c.fetched_at <= bindparam("when"))
+                                .order_by(t.c.fetched_at.desc(), t.c.id.desc()).limit(1))
 
     def _rows(self, stmt: Any, params: Mapping[str, Any]) -> list[CaptureRow]:
         try:
@@ -404,16 +409,22 @@ class CaptureIndex:
         return found[0] if found else None
 
     def original_of(self, revisit: CaptureRow) -> CaptureRow | None:
-        """The response a revisit stands for: the record it refers to, else the earliest
-        response with its payload digest."""
+        """The response a revisit stands for: the record it refers to; else the last response
+        of the same URL key before it with its payload digest (a 304 replays that response's
+        status and headers, so they must be this URL's); else, for the payload alone, the
+        earliest response of any URL with that digest."""
         if revisit.refers_to:
             found = self.by_record_id(revisit.refers_to)
             if found is not None and found.record_type == "response":
                 return found
         if revisit.payload_digest:
-            found_by_digest = self._rows(self._by_digest, {"digest": revisit.payload_digest})
-            if found_by_digest:
-                return found_by_digest[0]
+            for stmt, params in (
+                    (self._by_digest_here, {"urlkey": revisit.urlkey, "when": revisit.fetched_at,
+                                            "digest": revisit.payload_digest}),
+                    (self._by_digest, {"digest": revisit.payload_digest})):
+                found_by_digest = self._rows(stmt, params)
+                if found_by_digest:
+                    return found_by_digest[0]
         return None
 
     def cdx(self, query: CdxQuery) -> Iterator[CaptureRow]:

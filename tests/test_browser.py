@@ -22,7 +22,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, run_arsip
-from tests.newsite import TITLE_COLOR, BaseURL, Site, build_site, serve
+from tests.newsite import (
+    PLACEHOLDER,
+    TITLE_COLOR,
+    BaseURL,
+    Resource,
+    Site,
+    build_site,
+    serve,
+)
 
 CHROMIUM = os.environ.get("ARSIP_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # what the probe found Chromium needs here (root, no display, no network beyond loopback);
@@ -53,10 +61,12 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, B
     _browser_or_skip()
     site = build_site()
     site.slow_seconds = 0.2
+    site.resources[HOSTILE] = Resource(HOSTILE_PAGE.encode(), "text/html; charset=UTF-8")
     data_dir = tmp_path_factory.mktemp("browser") / "arsip-data"
     with serve(site) as base:
-        result = run_arsip("crawl", base, "--data-dir", str(data_dir), "--no-progress",
-                           "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1")
+        result = run_arsip("crawl", base, f"{base}{HOSTILE.lstrip('/')}", "--data-dir",
+                           str(data_dir), "--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False",
+                           "-s", "ARSIP_EXTRACT_WORKERS=1", "-s", "METAREFRESH_ENABLED=False")
         assert result.returncode == 0, result.stderr
         server = subprocess.Popen(
             [sys.executable, "-m", "crawler", "replay", "serve", "--port", "0",
@@ -73,6 +83,15 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, B
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
+
+
+# an archived page that sends its reader to the live site on its own, by a script and by a
+# meta refresh (PLACEHOLDER: the live site's address)
+HOSTILE = "/pindah/"
+HOSTILE_PAGE = f"""<!DOCTYPE html><html><head><title>Pindah</title>
+<meta http-equiv="refresh" content="1; url={PLACEHOLDER}/live-by-refresh/">
+<script>location.href = "{PLACEHOLDER}/live-by-script/";</script></head>
+<body><p>Halaman ini pindah.</p></body></html>"""
 
 
 def _banner_text_and_colour(cdp: object) -> tuple[str, str]:
@@ -163,3 +182,23 @@ def test_a_replayed_article_in_chromium(replayed) -> None:
     assert any("Content Security Policy" in line and "wp-json" in line for line in console), \
         console
     assert len(base.requests) == live_before
+
+
+def test_a_page_in_identity_mode_runs_nothing_that_leaves_the_archive(replayed) -> None:
+    """The original bytes (``id_``) of a page whose script and meta refresh go to the live
+    site: shown, but sandboxed, so neither fires."""
+    from playwright.sync_api import sync_playwright
+
+    _, base, replay = replayed
+    live_before = len(base.requests)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{replay}/2030id_/{base}{HOSTILE.lstrip('/')}", wait_until="load")
+            page.wait_for_timeout(2500)  # past the refresh's second
+            assert page.url.startswith(replay + "/") and "live-by" not in page.url
+            assert "Halaman ini pindah" in page.content()
+        finally:
+            browser.close()
+    assert [r.path for r in base.requests[live_before:]] == []

@@ -136,6 +136,23 @@ def test_closest_capture_by_surt_key(indexed: CaptureIndex) -> None:
     assert not_modified.not_modified and indexed.original_of(not_modified).warc_offset == 3000
 
 
+def test_a_revisit_without_its_record_resolves_to_its_own_url_first(archive: Archive) -> None:
+    # the same bytes under two URLs (the second one later); a revisit of the first URL whose
+    # refers-to record is gone (or was never written) finds its payload by digest
+    add_capture(archive, "https://kudakyv.test/x/", 11, at=T0, digest="sha1:SAME")
+    add_capture(archive, "https://kudakyv.test/y/", 12, at=T0 + timedelta(days=1),
+                digest="sha1:SAME")
+    add_capture(archive, "https://kudakyv.test/y/", 13, at=T0 + timedelta(days=3),
+                record_type="revisit", digest="sha1:SAME", refers_to="<urn:uuid:gone>")
+    add_capture(archive, "https://kudakyv.test/z/", 14, at=T0 + timedelta(days=3),
+                record_type="revisit", digest="sha1:SAME")
+    index = CaptureIndex(archive.engine)
+    revisit = index.captures_of("https://kudakyv.test/y/")[-1]
+    assert index.original_of(revisit).warc_offset == 12000  # not /x/, the earliest
+    elsewhere = index.captures_of("https://kudakyv.test/z/")[-1]
+    assert index.original_of(elsewhere).warc_offset == 11000  # no capture of its own: any
+
+
 def test_cdx_fields_match_types_and_order(indexed: CaptureIndex) -> None:
     lines = cdx(indexed, url="https://kudakyv.test/a/", output="json")
     assert len(lines) == 4

@@ -336,6 +336,16 @@ def test_traversal_attempts_find_nothing(client, path: str) -> None:
     assert "root:" not in response.text
 
 
+def test_a_path_holding_a_newline_gets_the_archive_answer(archived, client) -> None:
+    _, base, _ = archived
+    for path in (f"/20250101000000/{quote(base, safe='')}a%0d%0a%2F",
+                 f"/20250101000000/{base}a%0a/", "/search%0a/"):
+        response = client.get(path)
+        assert response.status_code in (400, 404), (path, response.status_code)
+        assert "arsip replay" in response.text and "location" not in response.headers
+    assert client.post("/20250101000000/http://x.test/").status_code == 405
+
+
 def test_header_injection_attempts_are_inert(archived, client) -> None:
     site, base, _ = archived
     url = site.articles[2].url(base)
@@ -621,3 +631,16 @@ def test_the_app_on_postgresql(pg_url: str, tmp_path: Path) -> None:  # noqa: F8
             assert hosts == {rows[0]["urlkey"].split(")")[0]}
     finally:
         app.state.replay.close()
+
+
+def test_replay_index_to_a_reader_that_stops_early(archived) -> None:
+    import os
+
+    _, _, data_dir = archived
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "replay", "index", "--data-dir", str(data_dir)],
+        cwd=Path(__file__).parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc.stdout.close()  # as `| head -0` would
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and err.decode() == "", err.decode()

@@ -16,7 +16,7 @@ import pytest
 from storage.archive import content_hash
 from tests import toolvenv
 from tests.conftest import run_arsip
-from tests.newsite import build_site, serve
+from tests.newsite import Resource, build_site, serve
 
 CRAWL = ("--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1")
 EDIT = "Paragraf tambahan setelah ralat redaksi."
@@ -193,3 +193,67 @@ def test_replay_index_is_sorted_and_matches_cdxj_indexer(archive_dir: Path,
         return key, stamp, data["url"], data["filename"], data["offset"], data["length"]
 
     assert sorted(map(fields, ours)) == sorted(map(fields, theirs))
+
+
+def test_outcomes_are_kept_only_for_the_revisits_still_to_come() -> None:
+    """Re-extraction keeps a payload's outcome for the revisits that read it later, no longer
+    and never more than its cache holds; an outcome dropped is extracted again."""
+    from collections import Counter, OrderedDict
+
+    from crawler.reextract import _Now, _ordered
+
+    class Echo:  # a pool whose extraction gives back what it was given
+        def submit(self, _fn: object, task: str) -> _Now:
+            return _Now(("extracted", task))
+
+    class Watched(OrderedDict):
+        most = 0
+
+        def __setitem__(self, key: str, value: object) -> None:
+            super().__setitem__(key, value)
+            Watched.most = max(Watched.most, len(self))
+
+    # 100 payloads, each read once more by a revisit after all of them
+    items = [(n, ("extract", f"s{n}", f"t{n}")) for n in range(100)]
+    items += [(100 + n, ("cached", f"s{n}", lambda n=n: ("again", f"t{n}"))) for n in range(100)]
+    refs = Counter({f"s{n}": 2 for n in range(100)})
+    done = Watched()
+    out = list(_ordered(Echo(), iter(items), refs, done, cache=10))
+    assert [key for key, _ in out] == list(range(200))
+    assert all(outcome[1] == f"t{key % 100}" for key, outcome in out)
+    assert Watched.most <= 10 and len(done) == 0  # bounded, and empty once all were read
+    assert sum(how == "again" for _, (how, _) in out) == 90  # the 10 newest came from memory
+    # payloads read once are never kept at all
+    Watched.most = 0
+    once = [(n, ("extract", f"u{n}", f"t{n}")) for n in range(100)]
+    assert len(list(_ordered(Echo(), iter(once), Counter({f"u{n}": 1 for n in range(100)}),
+                             Watched(), cache=10))) == 100
+    assert Watched.most == 0
+    # an article is kept compressed, and comes back whole
+    from crawler.reextract import _packed, _unpacked
+    from storage.records import ArticleRecord
+
+    article = ArticleRecord(url="https://kudakyv.test/a/", title="Judul", text="kata " * 2000)
+    kept = _packed(article)
+    assert len(kept[1]) < 1000 and _unpacked(kept) == article
+
+
+def test_a_payload_that_cannot_be_decoded_is_unreadable_for_its_revisits_too(
+        tmp_path: Path) -> None:
+    site = build_site(n_articles=2)
+    # says gzip, is not: no reader can undo it (a gzip body merely cut short still reads)
+    site.resources["/rusak/"] = Resource(b"<html><body><p>kata</p></body></html>",
+                                         "text/html; charset=UTF-8",
+                                         headers=[("Content-Encoding", "gzip")], gzip_ok=False)
+    data_dir = tmp_path / "arsip-data"
+    with serve(site) as base:
+        for _ in range(2):  # the second crawl archives the same bytes as a revisit
+            result = run_arsip("crawl", f"{base}rusak/", "--data-dir", str(data_dir), *CRAWL,
+                               "-s", "ARSIP_REVISIT_ALL=True", "--max-pages", "3")
+            assert result.returncode in (0, 1), result.stderr
+    with sqlite3.connect(data_dir / "arsip.db") as db:
+        kinds = [kind for (kind,) in db.execute(
+            "SELECT record_type FROM captures WHERE url LIKE '%/rusak/' ORDER BY fetched_at")]
+    assert kinds == ["response", "revisit"], kinds
+    summary = reextract(data_dir)
+    assert summary["unreadable"] == 2 and summary["not_articles"] == 0, summary

@@ -28,6 +28,12 @@ def urls() -> UrlRewriter:
      f'<img data-src="/{TS}im_/https://kudakyv.test/l.jpg" data-lazy-srcset="/{TS}im_/https://kudakyv.test/a.jpg 1x, /{TS}im_/https://kudakyv.test/b.jpg 2x">'),
     ('<img srcset="/a,b.jpg 300w, /c.jpg 600w">',
      f'<img srcset="/{TS}im_/https://kudakyv.test/a,b.jpg 300w, /{TS}im_/https://kudakyv.test/c.jpg 600w">'),
+    ('<img srcset="/x.jpg, /y.jpg">',  # no descriptors: split at the comma and space
+     f'<img srcset="/{TS}im_/https://kudakyv.test/x.jpg, /{TS}im_/https://kudakyv.test/y.jpg">'),
+    ('<img srcset="/x.jpg 1x,/y.jpg 2x,">',  # a comma after descriptors ends a candidate
+     f'<img srcset="/{TS}im_/https://kudakyv.test/x.jpg 1x, /{TS}im_/https://kudakyv.test/y.jpg 2x">'),
+    ('<img srcset="/x.jpg,, /y.jpg">',  # commas that end a URL end its candidate
+     f'<img srcset="/{TS}im_/https://kudakyv.test/x.jpg, /{TS}im_/https://kudakyv.test/y.jpg">'),
     ('<div style="background:url(\'/bg.png\')">', f'<div style="background:url(\'/{TS}im_/https://kudakyv.test/bg.png\')">'),
     ('<meta http-equiv="refresh" content="5; url=/baru/">', f'<meta http-equiv="refresh" content="5; url=/{TS}/https://kudakyv.test/baru/">'),
     ('<meta http-equiv="Content-Security-Policy" content="default-src \'none\'">',
@@ -84,7 +90,18 @@ def test_stylesheets() -> None:
            '@font-face{src:url("f.woff2") format("woff2")}')
     out = rewrite_css(css, UrlRewriter("/", TS, "https://kudakyv.test/tema/css/gaya.css"))
     assert f'@import "/{TS}cs_/https://kudakyv.test/tema/css/tata.css";' in out
-    assert f"url('/{TS}im_/https://kudakyv.test/cetak.css') print" in out
+    assert f"@import url('/{TS}cs_/https://kudakyv.test/cetak.css') print" in out
     assert "url(data:image/png;base64,AA)" in out
     assert f"url(/{TS}im_/https://kudakyv.test/tema/img/a.png)" in out
     assert f'url("/{TS}im_/https://kudakyv.test/tema/css/f.woff2")' in out
+
+
+def test_image_sets_and_imports_each_get_their_own_modifier() -> None:
+    css = ('.h{background-image:image-set("hero.png" 1x, url(hero@2x.png) 2x)}'
+           '.w{background:-webkit-image-set(\'w.png\' 1x)}'
+           '@import url("cetak.css");')
+    out = rewrite_css(css, UrlRewriter("/", TS, "https://kudakyv.test/tema/gaya.css"))
+    assert f'image-set("/{TS}im_/https://kudakyv.test/tema/hero.png" 1x, url(/{TS}im_/https://kudakyv.test/tema/hero@2x.png) 2x)' in out
+    assert f"-webkit-image-set('/{TS}im_/https://kudakyv.test/tema/w.png' 1x)" in out
+    assert f'@import url("/{TS}cs_/https://kudakyv.test/tema/cetak.css");' in out
+    assert out.count(f"/{TS}") == 4  # nothing rewritten twice

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from pathlib import Path
@@ -220,7 +221,13 @@ def index(output: Path | None, data_dir: Path, db_url: str) -> None:
     engine = create_engine_for(db_url)
     try:
         if output is None:
-            write_cdxj(CaptureIndex(engine), sys.stdout)
+            try:
+                write_cdxj(CaptureIndex(engine), sys.stdout)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                # the reader has had enough (`| head`): nothing to report; stdout goes to
+                # /dev/null so that Python's own flush at exit does not complain either
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return
         partial = output.with_name(output.name + ".partial")
         try:

@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
@@ -81,6 +82,11 @@ IDENTITY = "id_"
 # archived pages may load anything, but only from this server
 ARCHIVE_CSP = ("default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; "
                "form-action 'self'; base-uri 'self'")
+# The identity mode serves a page's bytes unchanged, so its links and scripts still aim at the
+# live web; its scripts would run on the replay origin and could send the browser there. As a
+# sandboxed document it runs none (no allow-scripts), submits no form and opens no window;
+# its bytes stay as they were.
+IDENTITY_CSP = ARCHIVE_CSP + "; sandbox"
 # our own pages run no script at all
 PAGE_CSP = "default-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; script-src 'none'"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -286,7 +292,8 @@ class Replay:
         response.headers["Link"] = links.memento_header(capture, url, around)
         if capture.timestamp != timestamp:
             response.headers["Content-Location"] = links.memento(capture, modifier)
-        response.headers["Content-Security-Policy"] = ARCHIVE_CSP
+        response.headers["Content-Security-Policy"] = \
+            IDENTITY_CSP if modifier == IDENTITY else ARCHIVE_CSP
         response.headers["X-DNS-Prefetch-Control"] = "off"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
@@ -577,13 +584,27 @@ def create_app(config: ReplayConfig) -> Starlette:
         named("/article/{url:path}", replay.article),
         named("/timegate/{url:path}", with_url(replay.timegate, "/timegate/")),
         named("/timemap/link/{url:path}", with_url(replay.timemap, "/timemap/link/")),
-        named("/{path:path}", replay.archive_path),
     ]
+
+    async def everything_else(scope: Any, receive: Any, send: Any) -> None:
+        # what no route above matches, which a route pattern could not say: a path part
+        # holding a newline is no match for "{path:path}" (no DOTALL in Starlette's patterns)
+        request = Request(scope, receive)
+        if request.method not in ("GET", "HEAD"):
+            response: Response = PlainTextResponse("Error: the archive is read-only\n",
+                                                   status_code=405)
+        else:
+            response = await run_in_threadpool(replay.archive_path, request)
+        await response(scope, receive, send)
+
     app = Starlette(routes=routes, middleware=[
         Middleware(TrustedHostMiddleware, allowed_hosts=list(config.allowed_hosts)),
     ], exception_handlers={
         StorageError: lambda request, exc: replay.message(request, 500, "Archive error",
                                                           str(exc)),
     })
+    # an unknown path is the archive's (a URL may end in a slash or not), never a redirect
+    app.router.redirect_slashes = False
+    app.router.default = everything_else
     app.state.replay = replay
     return app

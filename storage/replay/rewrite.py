@@ -59,11 +59,19 @@ _RAW_TEXT = ("title", "textarea")
 # attributes that must go: subresource integrity fails on rewritten bytes; ping is a beacon
 _DROPPED = frozenset({"integrity", "ping"})
 
-_CSS_URL = re.compile(r"""url\(\s*(?P<q>['"]?)(?P<url>[^'")]*?)(?P=q)\s*\)""", re.IGNORECASE)
-_CSS_IMPORT = re.compile(r"""@import\s+(?P<q>['"])(?P<url>[^'"]+)(?P=q)""", re.IGNORECASE)
+# every URL a stylesheet loads, in one pass (so a rewritten URL is never read again):
+# ``@import url(...)`` and ``@import "..."`` (stylesheets), ``image-set(...)`` (its url() and
+# plain strings are images), any other ``url(...)`` (images, fonts)
+_CSS_URL_PATTERN = r"""url\(\s*(?P<q>['"]?)(?P<url>[^'")]*?)(?P=q)\s*\)"""
+_CSS_REF = re.compile(
+    r"""@import\s+(?:url\(\s*(?P<iq>['"]?)(?P<iurl>[^'")]*?)(?P=iq)\s*\)"""
+    r"""|(?P<sq>['"])(?P<surl>[^'"]+)(?P=sq))"""
+    r"""|(?P<set>(?:-webkit-)?image-set\()(?P<items>(?:[^()]|\([^()]*\))*)\)"""
+    rf"""|{_CSS_URL_PATTERN}""", re.IGNORECASE)
+_IMAGE_SET_ITEM = re.compile(rf"""{_CSS_URL_PATTERN}|(?P<sq>['"])(?P<surl>[^'"]*)(?P=sq)""",
+                             re.IGNORECASE)
 _REFRESH = re.compile(r"""^(?P<head>\s*\d*\.?\d*\s*[;,]?\s*(?:url\s*=\s*)?)(?P<q>['"]?)"""
                       r"""(?P<url>[^'"]*)(?P=q)\s*$""", re.IGNORECASE)
-_SRCSET_ITEM = re.compile(r"\s*(\S+)(\s+[^,]+)?\s*(?:,|$)")
 
 
 class UrlRewriter:
@@ -88,24 +96,57 @@ class UrlRewriter:
         return f"{self.prefix}{self.timestamp}{modifier}/{absolute}"
 
     def srcset(self, value: str, modifier: str = IMAGE) -> str:
-        parts = []
-        for match in _SRCSET_ITEM.finditer(value):
-            if not match.group(1):
-                continue
-            parts.append(self(match.group(1), modifier) + (match.group(2) or ""))
-        return ", ".join(parts)
+        return ", ".join(self(url, modifier) + (f" {descriptor}" if descriptor else "")
+                         for url, descriptor in srcset_candidates(value))
 
     def css(self, text: str) -> str:
-        """``url()`` and ``@import`` in a stylesheet or a style attribute."""
-        def url(match: re.Match[str]) -> str:
-            q = match.group("q")
-            return f"url({q}{self(match.group('url'), IMAGE)}{q})"
+        """``url()``, ``@import`` and ``image-set()`` in a stylesheet or a style attribute."""
+        def quoted(q: str | None, url: str, modifier: str) -> str:
+            return f"{q or ''}{self(url, modifier)}{q or ''}"
 
-        def imported(match: re.Match[str]) -> str:
-            q = match.group("q")
-            return f"@import {q}{self(match.group('url'), STYLE)}{q}"
+        def in_set(match: re.Match[str]) -> str:
+            if match.group("url") is not None:
+                return f"url({quoted(match.group('q'), match.group('url'), IMAGE)})"
+            return quoted(match.group("sq"), match.group("surl"), IMAGE)
 
-        return _CSS_URL.sub(url, _CSS_IMPORT.sub(imported, text))
+        def ref(match: re.Match[str]) -> str:
+            if match.group("iurl") is not None:
+                return f"@import url({quoted(match.group('iq'), match.group('iurl'), STYLE)})"
+            if match.group("surl") is not None:
+                return f"@import {quoted(match.group('sq'), match.group('surl'), STYLE)}"
+            if match.group("set") is not None:
+                return match.group("set") + _IMAGE_SET_ITEM.sub(in_set, match.group("items")) + ")"
+            return f"url({quoted(match.group('q'), match.group('url'), IMAGE)})"
+
+        return _CSS_REF.sub(ref, text)
+
+
+def srcset_candidates(value: str) -> list[tuple[str, str]]:
+    """``(url, descriptors)`` of a ``srcset``, split as the HTML standard does: a URL is a run
+    of non-space characters (commas inside it stay; trailing ones end the candidate), its
+    descriptors run to the next comma."""
+    out: list[tuple[str, str]] = []
+    position, end = 0, len(value)
+    while True:
+        while position < end and (value[position].isspace() or value[position] == ","):
+            position += 1
+        if position >= end:
+            return out
+        start = position
+        while position < end and not value[position].isspace():
+            position += 1
+        url, descriptors = value[start:position], ""
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            start = position
+            depth = 0
+            while position < end and (value[position] != "," or depth):
+                depth += {"(": 1, ")": -1}.get(value[position], 0)
+                position += 1
+            descriptors = value[start:position].strip()
+        if url:
+            out.append((url, descriptors))
 
 
 def _link_modifier(attrs: dict[str, str | None]) -> str:
