@@ -230,7 +230,7 @@ class SiteBoilerplate:
         for key, line in list(self.lines.items()):
             if line.learned:
                 continue
-            age = self.pages - line.at
+            age = max(0, self.pages - line.at)
             if line.pages < 2:  # its weight is at most 1: only its age matters
                 forget = not keep_singletons or age >= SINGLETON_PAGES
             else:
@@ -249,7 +249,8 @@ class SiteBoilerplate:
             return 0.0
         if self._total[0] != self.pages:  # the same for every line of an article: once each
             self._total = (self.pages, (1.0 - self._decay ** self.pages) / (1.0 - self._decay))
-        age = self.pages - line.at
+        # never negative: counts written by two processes must not inflate a share past 1
+        age = max(0, self.pages - line.at)
         return (line.weight * self._decay ** age if age else line.weight) / self._total[1]
 
     @property

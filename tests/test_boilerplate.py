@@ -191,6 +191,40 @@ def test_the_recorder_strips_a_line_learned_mid_run_from_the_whole_run(tmp_path:
     assert all(GOOGLE not in text for text in texts.values())
 
 
+def test_reextract_leaves_a_site_being_crawled_alone(tmp_path: Path) -> None:
+    from crawler.reextract import reextract
+    from storage.errors import SiteBusyError
+    from storage.liveness import this_process
+
+    rng = random.Random(7)
+    archive = Archive.open(f"sqlite:///{tmp_path / 'arsip.db'}")
+    site_id = archive.ensure_site("kompas", "https://kompas.example/")
+    state = SiteBoilerplate.load(archive, site_id, BoilerplateConfig(min_pages=5))
+    for _ in range(10):
+        state.observe(_article(rng))
+    state.flush(archive, final=True)
+    crawl = archive.start_run(site_id, "cli", this_process())  # a live crawl holds the site
+    with pytest.raises(SiteBusyError):
+        reextract(archive, tmp_path / "warc", tmp_path, site="kompas", workers=1)
+    assert SiteBoilerplate.load(archive, site_id, BoilerplateConfig()).learned == state.learned
+    archive.finish_run(crawl, "finished", {})
+    result = reextract(archive, tmp_path / "warc", tmp_path, site="kompas", workers=1)
+    assert result.examined == 0  # it ran, and gave the lock back
+    with archive.read() as conn:
+        assert conn.exec_driver_sql("SELECT outcome FROM crawl_runs WHERE trigger = "
+                                    "'reextract'").scalars().all() == ["finished"]
+    archive.close()
+
+
+def test_counts_from_two_writers_never_inflate_a_share() -> None:
+    state = SiteBoilerplate(1, BoilerplateConfig(min_pages=5))
+    for _ in range(10):
+        state.observe("satu\ndua")
+    line = state.lines[line_key("satu")]
+    line.at = state.pages + 5000  # written by another process's counter
+    assert state.share(line) <= 1.0 + 1e-9
+
+
 # --- real crawls ------------------------------------------------------------------------------
 
 CRAWL = ("--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=2",
