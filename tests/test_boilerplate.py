@@ -66,6 +66,28 @@ def test_recurring_lines_are_learned_and_stripped_and_rare_ones_stay() -> None:
     assert state.strip(few).endswith(FEW)
 
 
+def test_numbers_in_a_data_line_keep_it_apart_and_a_counter_does_not() -> None:
+    rng = random.Random(8)
+    state = SiteBoilerplate(1, BoilerplateConfig(min_pages=20, share=0.3))
+    for day in range(30):
+        price = f"Harga emas Antam hari ini Rp {1_200_000 + day * 3_500:,} per gram".replace(
+            ",", ".")
+        state.observe(f"{_article(rng)}\n{price}\nLike ({rng.randint(0, 99)})")
+    assert state.learned == {line_key(APP), line_key(GOOGLE), line_key("Like (0)")}
+
+
+def test_a_background_paragraph_repeated_across_one_story_stays() -> None:
+    rng = random.Random(9)
+    background = ("Sebelumnya, Gubernur Jawa Barat meminta warga di bantaran sungai mengungsi "
+                  "setelah hujan deras tiga hari berturut-turut membuat debit air naik tajam.")
+    assert len(background) > 120
+    state = SiteBoilerplate(1, BoilerplateConfig(min_pages=20, share=0.3))
+    for i in range(20):
+        state.observe(_article(rng) + (f"\n{background}" if i % 3 == 0 else ""))  # 7 of 20
+    assert line_key(background) not in state.learned
+    assert line_key(APP) in state.learned  # a long site-wide line on every article still is
+
+
 def test_a_dateline_on_a_line_of_its_own_is_never_stripped() -> None:
     rng = random.Random(2)
     state = SiteBoilerplate(1, BoilerplateConfig(min_pages=5))
