@@ -48,6 +48,7 @@ from storage.archive import Archive, page_url
 from storage.boilerplate import SiteBoilerplate, restrip
 from storage.errors import StorageError
 from storage.index import CaptureIndex, CaptureRow, site_range
+from storage.liveness import this_process
 from storage.records import ArticleRecord, BoilerplateConfig
 from storage.replay.capture import CaptureUnavailable, load
 from storage.warcread import decode_content
@@ -310,6 +311,7 @@ def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | N
         learning.finish(archive, result)
         archive.commit()
     finally:
+        learning.release(archive, "failed")  # a pass that ended early
         archive.commit()
     result.seconds = time.monotonic() - started
     return result
@@ -343,15 +345,34 @@ class _Learning:
         self.states: dict[int, SiteBoilerplate] = {}
         self.counted: set[str] = set()  # pages counted in this pass
         self.touched: dict[int, set[str]] = {}
+        self.runs: dict[int, int] = {}  # site -> the run that holds its lock for this pass
 
     @classmethod
     def start(cls, archive: Archive, jobs: list[SiteJob], config: BoilerplateConfig, *,
               whole: bool, versioned: set[str]) -> _Learning:
+        """Load each site's boilerplate under the site's run lock: a crawl's recorder keeps
+        the same counts in memory and writes them back, so the two must not run together
+        (``SiteBusyError`` while a live crawl holds the site). A host registered during the
+        pass had no row for a crawl to hold."""
         learning = cls(config, whole, versioned)
-        for job in jobs:
-            if job.site_id is not None:
-                learning.state(archive, job.site_id)
+        if not config.enabled:
+            return learning
+        try:
+            for job in jobs:
+                if job.site_id is not None:
+                    learning.runs[job.site_id] = archive.start_run(job.site_id, "reextract",
+                                                                   this_process())
+                    learning.state(archive, job.site_id)
+        except BaseException:
+            learning.release(archive, "interrupted")
+            raise
         return learning
+
+    def release(self, archive: Archive, outcome: str) -> None:
+        """End this pass's runs (once), giving the sites' locks back."""
+        runs, self.runs = self.runs, {}
+        for run_id in runs.values():
+            archive.finish_run(run_id, outcome, {})
 
     def state(self, archive: Archive, site_id: int) -> SiteBoilerplate | None:
         """The site's boilerplate, loaded on first use: a site registered during this pass
@@ -387,6 +408,7 @@ class _Learning:
                                                          urls=self.touched[site_id])
             result.boilerplate_learned += len(state.learned)
             result.boilerplate_stripped += state.stripped
+        self.release(archive, "finished")
 
 
 def _store(archive: Archive, result: ReextractResult, job: SiteJob, row: CaptureRow,

@@ -10,8 +10,8 @@ The rules:
 
 - **What is a line**: a line of the extracted text (a paragraph, a heading, a list item). Lines
   are compared normalised: Unicode NFKC, case folded, whitespace collapsed, and in lines of up
-  to 200 characters every run of digits read as one ("Like (12)" and "Like (0)", "© 2024" and
-  "© 2025" are one line).
+  to 40 characters every run of digits read as one ("Like (12)" and "Like (0)", "© 2024" and
+  "© 2025" are one line); a longer line with numbers is data and compared exactly.
 - **Whole lines only.** A line is stripped only when all of it matches a learned line; a line
   that merely starts like one stays. A dateline that opens every article ("KOMPAS.com - Presiden
   ...") is part of a different line on every page, so it is never learned. A line ending in a
@@ -21,10 +21,12 @@ The rules:
 - **Counted once per article**, from the lines as extracted (before stripping), on the article's
   first stored text: a page fetched again does not count again.
 - **Judged** once the site has ``min_pages`` articles counted: a line is learned when it appears
-  on at least ``share`` of the site's recent articles (and on 3 of them at least). "Recent" is an
-  exponentially weighted window of about ``WINDOW`` articles, so a redesign's new footer is
-  learned and the old one fades out; a learned line is forgotten only below ``KEEP_SHARE``, so a
-  line near the threshold does not flip back and forth.
+  on at least ``share`` of the site's recent articles (and on 3 of them at least; a paragraph
+  longer than ``LONG_LINE`` on at least ``LONG_SHARE``: the background paragraph repeated
+  across one story's articles stays). "Recent" is an exponentially weighted window of about
+  ``WINDOW`` articles, so a redesign's new footer is learned and the old one fades out; a
+  learned line is forgotten only below ``KEEP_SHARE``, so a line near the threshold does not
+  flip back and forth.
 - **The first articles of a site** are stored before anything can be judged. When the site
   reaches ``min_pages`` its stored texts are stripped in place, with no new version: the texts
   are derived data (the WARC keeps every response as received) and the first articles should
@@ -73,8 +75,13 @@ MAX_LINES = 100_000
 SINGLETON_PAGES = 200
 # A line whose decayed count falls below this is forgotten.
 FORGET_WEIGHT = 0.5
-# Lines up to this long have their digits ignored ("Like (12)", "© 2025").
-SHORT_LINE = 200
+# Lines up to this long have their digits ignored ("Like (12)", "© 2025"); longer lines with
+# numbers are data ("Harga emas hari ini Rp 1.234.000 per gram") and compared exactly.
+SHORT_LINE = 40
+# A line this long is a paragraph: learned only at this share at least (a background paragraph
+# repeated across the articles of one story is not the site's boilerplate).
+LONG_LINE = 120
+LONG_SHARE = 0.5
 
 _DIGITS = re.compile(r"\d+")
 _LEAD_IN = ("-", "–", "—")  # a line ending in one is a dateline running into the next line
@@ -230,7 +237,7 @@ class SiteBoilerplate:
         for key, line in list(self.lines.items()):
             if line.learned:
                 continue
-            age = self.pages - line.at
+            age = max(0, self.pages - line.at)
             if line.pages < 2:  # its weight is at most 1: only its age matters
                 forget = not keep_singletons or age >= SINGLETON_PAGES
             else:
@@ -249,7 +256,8 @@ class SiteBoilerplate:
             return 0.0
         if self._total[0] != self.pages:  # the same for every line of an article: once each
             self._total = (self.pages, (1.0 - self._decay ** self.pages) / (1.0 - self._decay))
-        age = self.pages - line.at
+        # never negative: counts written by two processes must not inflate a share past 1
+        age = max(0, self.pages - line.at)
         return (line.weight * self._decay ** age if age else line.weight) / self._total[1]
 
     @property
@@ -261,8 +269,10 @@ class SiteBoilerplate:
         if not self.judged or (not line.learned and line.pages < MIN_REPEATS):
             return
         share = self.share(line)
+        needed = (max(self.config.share, LONG_SHARE) if len(line.text) > LONG_LINE
+                  else self.config.share)
         learned = (share >= KEEP_SHARE if line.learned
-                   else share >= self.config.share and line.pages >= MIN_REPEATS)
+                   else share >= needed and line.pages >= MIN_REPEATS)
         if learned != line.learned:
             line.learned = learned
             self._dirty.add(key)

@@ -66,6 +66,28 @@ def test_recurring_lines_are_learned_and_stripped_and_rare_ones_stay() -> None:
     assert state.strip(few).endswith(FEW)
 
 
+def test_numbers_in_a_data_line_keep_it_apart_and_a_counter_does_not() -> None:
+    rng = random.Random(8)
+    state = SiteBoilerplate(1, BoilerplateConfig(min_pages=20, share=0.3))
+    for day in range(30):
+        price = f"Harga emas Antam hari ini Rp {1_200_000 + day * 3_500:,} per gram".replace(
+            ",", ".")
+        state.observe(f"{_article(rng)}\n{price}\nLike ({rng.randint(0, 99)})")
+    assert state.learned == {line_key(APP), line_key(GOOGLE), line_key("Like (0)")}
+
+
+def test_a_background_paragraph_repeated_across_one_story_stays() -> None:
+    rng = random.Random(9)
+    background = ("Sebelumnya, Gubernur Jawa Barat meminta warga di bantaran sungai mengungsi "
+                  "setelah hujan deras tiga hari berturut-turut membuat debit air naik tajam.")
+    assert len(background) > 120
+    state = SiteBoilerplate(1, BoilerplateConfig(min_pages=20, share=0.3))
+    for i in range(20):
+        state.observe(_article(rng) + (f"\n{background}" if i % 3 == 0 else ""))  # 7 of 20
+    assert line_key(background) not in state.learned
+    assert line_key(APP) in state.learned  # a long site-wide line on every article still is
+
+
 def test_a_dateline_on_a_line_of_its_own_is_never_stripped() -> None:
     rng = random.Random(2)
     state = SiteBoilerplate(1, BoilerplateConfig(min_pages=5))
@@ -189,6 +211,40 @@ def test_the_recorder_strips_a_line_learned_mid_run_from_the_whole_run(tmp_path:
     assert len(texts) == 12
     assert not [url for url, text in texts.items() if APP in text or NEWSLETTER in text]
     assert all(GOOGLE not in text for text in texts.values())
+
+
+def test_reextract_leaves_a_site_being_crawled_alone(tmp_path: Path) -> None:
+    from crawler.reextract import reextract
+    from storage.errors import SiteBusyError
+    from storage.liveness import this_process
+
+    rng = random.Random(7)
+    archive = Archive.open(f"sqlite:///{tmp_path / 'arsip.db'}")
+    site_id = archive.ensure_site("kompas", "https://kompas.example/")
+    state = SiteBoilerplate.load(archive, site_id, BoilerplateConfig(min_pages=5))
+    for _ in range(10):
+        state.observe(_article(rng))
+    state.flush(archive, final=True)
+    crawl = archive.start_run(site_id, "cli", this_process())  # a live crawl holds the site
+    with pytest.raises(SiteBusyError):
+        reextract(archive, tmp_path / "warc", tmp_path, site="kompas", workers=1)
+    assert SiteBoilerplate.load(archive, site_id, BoilerplateConfig()).learned == state.learned
+    archive.finish_run(crawl, "finished", {})
+    result = reextract(archive, tmp_path / "warc", tmp_path, site="kompas", workers=1)
+    assert result.examined == 0  # it ran, and gave the lock back
+    with archive.read() as conn:
+        assert conn.exec_driver_sql("SELECT outcome FROM crawl_runs WHERE trigger = "
+                                    "'reextract'").scalars().all() == ["finished"]
+    archive.close()
+
+
+def test_counts_from_two_writers_never_inflate_a_share() -> None:
+    state = SiteBoilerplate(1, BoilerplateConfig(min_pages=5))
+    for _ in range(10):
+        state.observe("satu\ndua")
+    line = state.lines[line_key("satu")]
+    line.at = state.pages + 5000  # written by another process's counter
+    assert state.share(line) <= 1.0 + 1e-9
 
 
 # --- real crawls ------------------------------------------------------------------------------
