@@ -94,6 +94,7 @@ class Daemon:
         self.due: queue.SimpleQueue[tuple[int, datetime]] = queue.SimpleQueue()
         self.pending: dict[int, Pending] = {}
         self.running: dict[int, RunningCrawl] = {}
+        self.last_started: dict[int, datetime] = {}  # when each site's latest crawl started
         self.sites: dict[int, SiteRow] = {}
         self.written_next: dict[int, datetime | None] = {}
         self.signals = 0
@@ -158,6 +159,11 @@ class Daemon:
                 return
             if site_id in self.pending:
                 continue  # coalesced with the run already waiting
+            started = self.last_started.get(site_id)
+            if started is not None and due <= started:
+                # a crawl that started at or after the due time covers it (after a downtime,
+                # the re-run of a killed crawl is the one catch-up run)
+                continue
             self.pending[site_id] = Pending(site_id, due)
 
     def _dispatch(self) -> None:
@@ -209,6 +215,7 @@ class Daemon:
             logger.error("%s: cannot start a crawl: %s", site.name, exc)
             return
         self.running[site.id] = crawl
+        self.last_started[site.id] = crawl.started
         delay = (crawl.started - pending.due).total_seconds()
         logger.info("%s: crawl started (pid %d, due %s, delay %.3f s%s); log %s", site.name,
                     crawl.pid, _hms(pending.due), delay,

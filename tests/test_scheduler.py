@@ -338,3 +338,20 @@ def test_a_crawl_stopped_before_its_run_began_is_still_due_after_a_restart(harne
              timeout=20)
     assert harness.stop() == 0
     assert len(harness.runs("satu")) == 1
+
+
+def test_a_restart_after_a_long_downtime_reruns_a_killed_crawl_once(harness: Harness) -> None:
+    # the killed daemon's crawl and the run missed while it was down are one catch-up run
+    site_id = harness.add("satu", 3600)
+    harness.start("-s", "FAKE_SECONDS=60")
+    wait_for("the crawl running", lambda: harness.runs("satu"))
+    harness.stop(signal.SIGKILL)
+    wait_for("the crawl to end by itself", lambda: harness.finished("satu"), timeout=30)
+    with Archive.open(f"sqlite:///{harness.db}") as arc:
+        set_next_run(arc, site_id, datetime.now(UTC) - timedelta(hours=2))
+    harness.start("-s", "FAKE_SECONDS=1")
+    wait_for("the re-run", lambda: len(harness.finished("satu")) == 2, timeout=30)
+    time.sleep(3)
+    assert len(harness.runs("satu")) == 2, harness.lines("satu: ")
+    assert "re-run of a crawl" in harness.lines("crawl started")[-1]
+    assert harness.stop() == 0
