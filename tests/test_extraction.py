@@ -329,3 +329,19 @@ def test_related_links_resolve_against_the_canonical_url_without_a_page_url() ->
     # a page URL, when given, still wins
     record = extract_article(page, "https://mirror.example/x/y")
     assert [link.url for link in record.related] == ["https://mirror.example/bawang"]
+
+
+@pytest.mark.parametrize("layout", [
+    "<table><tr><td>{0}<br><br>{0}</td></tr></table>",  # no <p> at all
+    "<table><tr><td><p> </p>{0}</td></tr></table>",  # only empty <p>
+    "<table><tr><td><p>{0}</p></td><td><table><tr><td>x</td></tr></table></td></tr></table>",
+])
+def test_a_long_fast_answer_on_a_table_layout_is_checked(layout: str) -> None:
+    from crawler.extraction import maintext
+
+    prose = "Warga mengungsi ke masjid setelah air sungai naik sejak dini hari. " * 12
+    tree = parse(f"<html><body>{layout.format(prose)}</body></html>")
+    answer = prose[:1500]  # long enough to pass on length and paragraph share alone
+    assert maintext._suspect(answer, body_of(tree))
+    prose_page = parse(f"<html><body><div><p>{prose}</p><p>{prose}</p></div></body></html>")
+    assert not maintext._suspect(answer, body_of(prose_page))

@@ -78,13 +78,23 @@ def main_text(tree: HtmlElement, body: HtmlElement, url: str | None,
 
 
 def _suspect(text: str, body: HtmlElement) -> bool:
-    """Short, or a small part of the prose the page holds in its paragraphs."""
-    if len(text) < SHORT_TEXT:
+    """Short, a small part of the prose the page holds in its paragraphs, or a page whose prose
+    is not in paragraphs at all (a table or <br> layout): there the paragraph measure says
+    nothing, and plain trafilatura turns to its fallbacks on exactly these structures."""
+    if len(text) < SHORT_TEXT or _tabular(body):
         return True
     if len(text) >= _PART_CHECK:
         return False
     paragraphs = sum(len(" ".join(" ".join(p.itertext()).split())) for p in body.iter("p"))
     return len(text) < _PART * paragraphs
+
+
+def _tabular(body: HtmlElement) -> bool:
+    """No <p> holds text, or <table> elements outnumber <p> ones."""
+    paragraphs = body.findall(".//p")
+    if not any("".join(p.itertext()).strip() for p in paragraphs):
+        return True
+    return len(body.findall(".//table")) > len(paragraphs)
 
 
 def _better(fast: str | None, fast_tree: HtmlElement, full: str | None,
