@@ -22,6 +22,8 @@ import trafilatura
 from lxml.etree import XPath
 from lxml.html import HtmlElement
 
+from crawler.extraction.promos import drop_placeholders
+
 # Shorter than this, a fast-path answer is checked against the full extraction. Chosen on the
 # development sets of bench/extract_quality.py: news bodies below it are rare, while a fast
 # path that kept only a standfirst, a caption or a teaser lands below it.
@@ -116,6 +118,7 @@ def _extract(tree: HtmlElement, url: str | None, *, fast: bool) -> str | None:
         tree, url=url, include_comments=False, with_metadata=False, deduplicate=False, fast=fast,
     )
     text = getattr(document, "text", None) if document is not None else None
+    text = drop_placeholders(text) if text else text
     return unicodedata.normalize("NFC", text).strip() if text else None
 
 
