@@ -7,7 +7,8 @@ One loop, in the main thread, owns everything that happens to processes:
   at a time, sites whose last run died with an earlier daemon first, then by due time; a site
   still being crawled when it comes due again runs once more right after (coalesced);
 - a due run that has not started keeps its site's ``next_run_at`` at its due time, so a restart
-  before it starts still runs it (once); the next run is recorded only when it starts;
+  before it starts still runs it (once); the next run is recorded only when it starts, and put
+  back to the due time when the daemon's stop ends the crawl before its run began;
 - a re-run of a crawl an earlier daemon left waits while that crawl is still closing (it
   holds the site's run lock): a quick restart does not lose it to a refusal;
 - it reaps finished crawls and logs one line per run with its figures, and a warning when the
@@ -234,6 +235,16 @@ class Daemon:
         seconds = (datetime.now(UTC) - crawl.started).total_seconds()
         run = find_run(self.archive, crawl.site_id, crawl.started, crawl.pid)
         how = "killed" if crawl.killed else f"exit {crawl.exit_code}"
+        if run is None and crawl.stop_sent is not None:
+            # stopped by the daemon's own stop before its run began: it never ran, so it stays
+            # due (the next start runs it, once)
+            from storage.sites import set_next_run
+
+            set_next_run(self.archive, crawl.site_id, crawl.due)
+            self.written_next[crawl.site_id] = crawl.due
+            logger.info("%s: crawl stopped before its run began; still due (since %s)",
+                        crawl.site, _hms(crawl.due))
+            return
         if run is None:
             why = last_error_line(crawl.log_file) or "no message; see its log"
             logger.warning("%s: crawl ended (%s) after %.1f s without a run: %s; log %s",

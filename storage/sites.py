@@ -163,12 +163,14 @@ def add_site(archive: Archive, *, base_url: str, name: str | None = None,
              max_pages: int | None = None) -> tuple[SiteRow, bool]:
     """Register a site for the daemon; ``(site, adopted)``.
 
-    A site one-off crawls already put in the archive (same host, no schedule) is adopted rather
-    than duplicated: it keeps its pages, versions and validators, and gets the schedule. A site
+    A site one-off crawls already put in the archive (same host, no schedule), or one taken off
+    the schedule, is adopted rather than duplicated: it keeps its name (unless ``name`` is
+    given), pages, versions and validators, and gets the schedule. A site
     already scheduled, or a name already taken, is a ``SiteExistsError``.
     """
-    name = name or site_name_for(base_url)
     existing = find_site(archive, base_url)
+    # a site taken over keeps its name (the one its archive is known by) unless given another
+    name = name or (existing.name if existing is not None else site_name_for(base_url))
     if existing is not None and existing.schedule_seconds:
         raise SiteExistsError(f"{base_url} is registered already, as site {existing.name!r} "
                               f"(arsip sites show {existing.name})")

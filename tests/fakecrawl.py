@@ -30,6 +30,13 @@ def main(argv: list[str]) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     else:
         signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    # the real crawl's start-up (imports, helper processes) before its run begins
+    start_by = time.monotonic() + float(settings.get("FAKE_START_SECONDS", "0"))
+    while time.monotonic() < start_by and not stop:
+        time.sleep(0.02)
+    if stop:
+        print("Error: interrupted (SIGTERM); nothing was fetched", flush=True)
+        return 143
     archive = Archive.open(os.environ["ARSIP_DB_URL"])
     try:
         site = get_site(archive, str(site_id)).name

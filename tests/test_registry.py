@@ -95,13 +95,13 @@ def test_one_identity_for_one_off_crawls_and_the_daemon(archive: Archive) -> Non
 def test_adopting_keeps_the_profile_crawls_used(archive: Archive) -> None:
     resolve_for_crawl(archive, name="kudakyv", url="https://kudakyv.test/", profile="kudakyv")
     site, _ = add_site(archive, base_url="https://kudakyv.test/", schedule_seconds=60)
-    assert site.profile == "kudakyv" and site.name == "kudakyv.test"
+    assert site.profile == "kudakyv" and site.name == "kudakyv"  # the name it is known by
     assert find_site(archive, "https://www.kudakyv.test/a") == site
 
 
 def test_pause_resume_and_remove_keep_the_archive(archive: Archive) -> None:
     site, _ = add_site(archive, base_url="https://kudakyv.test/", schedule_seconds=60,
-                       max_pages=50)
+                       max_pages=50, name="kudakyv")
     assert not set_enabled(archive, site.name, False).scheduled
     assert set_enabled(archive, str(site.id), True).scheduled  # by id too
     archive.note_fetch("https://kudakyv.test/", site_id=site.id, kind="hub",
@@ -120,7 +120,7 @@ def test_pause_resume_and_remove_keep_the_archive(archive: Archive) -> None:
     assert archive.validators("https://kudakyv.test/") is not None  # the page is still there
     assert find_site(archive, "https://kudakyv.test/x") == kept  # one-off crawls go there
     again, adopted = add_site(archive, base_url="https://kudakyv.test/", schedule_seconds=60)
-    assert adopted and again.id == site.id
+    assert adopted and (again.id, again.name) == (site.id, "kudakyv")  # its name is kept
     # a site never crawled leaves nothing behind
     never, _ = add_site(archive, base_url="https://baru.test/", schedule_seconds=60)
     assert remove_site(archive, never.name).deleted
@@ -207,8 +207,8 @@ def test_sites_commands_good_and_bad_input(data_dir: Path, tmp_path: Path) -> No
     changed = run_arsip("sites", "set", "kudakyv.test", "--every", "2h", "--max-pages", "0",
                         "--profile", "kudakyv", *dd)
     assert changed.returncode == 0, changed.stderr
-    assert changed.stdout.strip() == ("Site 'kudakyv.test' is now crawled every 2h, with "
-                                      "profile 'kudakyv', with no page cap.")
+    assert changed.stdout.startswith("Changed site 'kudakyv.test': every 2h; profile: "
+                                     "kudakyv; no page cap.")
     [row] = [json.loads(line) for line in run_arsip("sites", "list", "--json", *dd)
              .stdout.splitlines()]
     assert (row["every"], row["max_pages"], row["profile"]) == ("2h", None, "kudakyv")

@@ -323,3 +323,18 @@ def test_sites_set_reaches_a_running_daemon(harness: Harness) -> None:
     logs = sorted((harness.data_dir / "logs").glob("crawl-satu-*.log"))
     assert "(max pages 7)" in logs[0].read_text(encoding="utf-8")
     assert harness.stop() == 0
+
+
+def test_a_crawl_stopped_before_its_run_began_is_still_due_after_a_restart(harness: Harness
+                                                                            ) -> None:
+    harness.add("satu", 3600)
+    harness.start("-s", "FAKE_START_SECONDS=60")
+    wait_for("the crawl starting", lambda: harness.lines("satu: crawl started"))
+    assert harness.stop() == 0  # before the crawl's run began
+    assert harness.runs("satu") == []
+    assert harness.lines("satu: crawl stopped before its run began; still due")
+    harness.start("-s", "FAKE_SECONDS=0.1")
+    wait_for("the run, an hour before its interval", lambda: harness.finished("satu"),
+             timeout=20)
+    assert harness.stop() == 0
+    assert len(harness.runs("satu")) == 1

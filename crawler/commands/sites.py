@@ -242,16 +242,17 @@ def set_(name: str, every: str | None, profile: str | None, no_profile: bool,
         archive.close()
     said = []
     if "schedule_seconds" in changes:
-        said.append(f"crawled every {format_duration(site.schedule_seconds)}"
-                    + ("" if site.enabled else " once resumed"))
+        said.append(f"every {format_duration(site.schedule_seconds)}"
+                    + ("" if site.enabled else " (paused: from when it is resumed)"))
     if "profile" in changes:
-        said.append("with the general rules" if site.profile is None else
-                    "with the profile's TOML text" if _is_text(site.profile) else
-                    f"with profile {site.profile!r}")
+        said.append("profile: the general rules" if site.profile is None else
+                    "profile: the TOML text given" if _is_text(site.profile) else
+                    f"profile: {site.profile}")
     if "max_pages" in changes:
         said.append(f"at most {site.max_pages} fetches a crawl" if site.max_pages
-                    else "with no page cap")
-    click.echo(f"Site {site.name!r} is now {', '.join(said)}.")
+                    else "no page cap")
+    click.echo(f"Changed site {site.name!r}: {'; '.join(said)}. A running daemon applies it "
+               "within its --sites-poll.")
 
 
 def _set_enabled(name: str, enabled: bool, data_dir: Path, db_url: str) -> None:

@@ -274,7 +274,12 @@ def _start_tag(tag: str, attrs: list[tuple[str, str | None]], raw: str) -> str:
 
 def rewrite_html(text: str, urls: UrlRewriter, banner: str | None = None) -> str:
     """``text`` with its URLs rewritten, and ``banner`` (HTML) inserted at the start of the
-    body (or at the end of a document without a ``<body>`` tag)."""
+    body (or at the end of a document without a ``<body>`` tag).
+
+    html.parser does not model a script's "double escaped" state (``<script><!--<script>``):
+    a ``<body>`` written inside such a script is taken for the real one, and the banner then
+    lands in the script, where it is not shown. Nothing of the page reaches the banner either
+    way; only its visibility is lost, on pages written that oddly."""
     parser = _Rewriter(text, urls, banner)
     try:
         parser.feed(text)
