@@ -329,3 +329,37 @@ def test_related_links_resolve_against_the_canonical_url_without_a_page_url() ->
     # a page URL, when given, still wins
     record = extract_article(page, "https://mirror.example/x/y")
     assert [link.url for link in record.related] == ["https://mirror.example/bawang"]
+
+
+@pytest.mark.parametrize("layout", [
+    "<table><tr><td>{0}<br><br>{0}</td></tr></table>",  # no <p> at all
+    "<table><tr><td><p> </p>{0}</td></tr></table>",  # only empty <p>
+    "<table><tr><td><p>{0}</p></td><td><table><tr><td>x</td></tr></table></td></tr></table>",
+])
+def test_a_long_fast_answer_on_a_table_layout_is_checked(layout: str) -> None:
+    from crawler.extraction import maintext
+
+    prose = "Warga mengungsi ke masjid setelah air sungai naik sejak dini hari. " * 12
+    tree = parse(f"<html><body>{layout.format(prose)}</body></html>")
+    answer = prose[:1500]  # long enough to pass on length and paragraph share alone
+    assert maintext._suspect(answer, body_of(tree))
+    prose_page = parse(f"<html><body><div><p>{prose}</p><p>{prose}</p></div></body></html>")
+    assert not maintext._suspect(answer, body_of(prose_page))
+
+
+def test_a_stripped_promo_block_keeps_its_place_in_the_container() -> None:
+    # a body of one <p> and a promo <p>: without a stand-in the container has one child left,
+    # and trafilatura widens its search to a wrapper with the page's footer
+    from crawler.extraction.promos import PLACEHOLDER, drop_placeholders, strip_promos
+
+    prose = "Perbaikan jalan di kawasan pelabuhan rampung sebelum arus mudik dimulai. " * 4
+    tree = parse(f'<html><body><div id="area"><p>{prose}<br><br>{prose}</p><p><strong>Baca '
+                 'juga:</strong><br><a href="/a">Jalan rusak bikin truk antre panjang</a></p>'
+                 '</div></body></html>')
+    related = strip_promos(body_of(tree), "https://warta.example/", ())
+    assert [link.title for link in related] == ["Jalan rusak bikin truk antre panjang"]
+    area = tree.get_element_by_id("area")
+    assert [child.tag for child in area] == ["p", "p"]
+    assert "Baca" not in area.text_content()
+    text = f"{prose}\n{PLACEHOLDER}\n- {PLACEHOLDER}\n| {PLACEHOLDER} |\n---"
+    assert drop_placeholders(text) == f"{prose}\n---"

@@ -17,7 +17,7 @@ from crawler.errors import EmptyDocumentError, NoContentError, ProfileError
 from crawler.extraction.document import body_of, parse, to_text
 from crawler.extraction.maintext import fast_text, main_text
 from crawler.extraction.metadata import Metadata, clean_authors, extract_metadata
-from crawler.extraction.promos import BLOCK_TAGS, strip_promos
+from crawler.extraction.promos import BLOCK_TAGS, drop_placeholders, strip_promos
 from crawler.sites import ExtractionRules
 from storage.records import ArticleRecord
 
@@ -114,7 +114,7 @@ def _drop_all(elements: Iterable[HtmlElement]) -> None:
 def _text_of_body(element: HtmlElement, url: str | None) -> str | None:
     """The profile named the body: trust it, with trafilatura only to drop scripts and clutter.
     When trafilatura keeps too little of it, its own text is the better answer."""
-    own = _render(element)
+    own = drop_placeholders(_render(element))
     wrapper = fromstring("<html><body></body></html>")
     wrapper.find("body").append(element)
     text = fast_text(wrapper, url)

@@ -22,6 +22,8 @@ import trafilatura
 from lxml.etree import XPath
 from lxml.html import HtmlElement
 
+from crawler.extraction.promos import drop_placeholders
+
 # Shorter than this, a fast-path answer is checked against the full extraction. Chosen on the
 # development sets of bench/extract_quality.py: news bodies below it are rare, while a fast
 # path that kept only a standfirst, a caption or a teaser lands below it.
@@ -78,13 +80,23 @@ def main_text(tree: HtmlElement, body: HtmlElement, url: str | None,
 
 
 def _suspect(text: str, body: HtmlElement) -> bool:
-    """Short, or a small part of the prose the page holds in its paragraphs."""
-    if len(text) < SHORT_TEXT:
+    """Short, a small part of the prose the page holds in its paragraphs, or a page whose prose
+    is not in paragraphs at all (a table or <br> layout): there the paragraph measure says
+    nothing, and plain trafilatura turns to its fallbacks on exactly these structures."""
+    if len(text) < SHORT_TEXT or _tabular(body):
         return True
     if len(text) >= _PART_CHECK:
         return False
     paragraphs = sum(len(" ".join(" ".join(p.itertext()).split())) for p in body.iter("p"))
     return len(text) < _PART * paragraphs
+
+
+def _tabular(body: HtmlElement) -> bool:
+    """No <p> holds text, or <table> elements outnumber <p> ones."""
+    paragraphs = body.findall(".//p")
+    if not any("".join(p.itertext()).strip() for p in paragraphs):
+        return True
+    return len(body.findall(".//table")) > len(paragraphs)
 
 
 def _better(fast: str | None, fast_tree: HtmlElement, full: str | None,
@@ -106,6 +118,7 @@ def _extract(tree: HtmlElement, url: str | None, *, fast: bool) -> str | None:
         tree, url=url, include_comments=False, with_metadata=False, deduplicate=False, fast=fast,
     )
     text = getattr(document, "text", None) if document is not None else None
+    text = drop_placeholders(text) if text else text
     return unicodedata.normalize("NFC", text).strip() if text else None
 
 

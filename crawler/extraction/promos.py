@@ -56,6 +56,9 @@ _SHARE_CANDIDATES = XPath(
     "contains(@href,'whatsapp') or contains(@href,'line.me') or contains(@href,'pin/create') or "
     "starts-with(@href,'mailto:?')]"
 )
+_WORD = re.compile(r"\w")
+# Text of the stand-in left where a promo block was; gone from the extracted text.
+PLACEHOLDER = "arsippromoplaceholderxq"
 BLOCK_TAGS = frozenset(
     "p div section aside article ul ol li table tbody thead tfoot tr td th blockquote h1 h2 h3 "
     "h4 h5 h6 dl dt dd figure figcaption header footer nav form pre hr main center".split()
@@ -303,7 +306,18 @@ class PromoStripper:
     def _drop(self, el: HtmlElement, *, collect: bool) -> None:
         if collect:
             self._collect(el.iter("a"))
-        el.drop_tree()  # keeps the tail text in place
+        if (collect and el.tag in BLOCK_TAGS and el.getparent() is not None
+                and not (el.tail or "").strip()):
+            # A block keeps a stand-in: without it a body of one prose block and one promo
+            # block becomes a container of one child, and trafilatura then widens its search
+            # to a wrapper holding the page's footer. Its text goes from the extracted text.
+            # (Not with text in its tail: trafilatura may lose a block's tail, drop_tree not.)
+            stand_in = el.makeelement(el.tag)
+            stand_in.text = PLACEHOLDER
+            stand_in.tail = el.tail
+            el.getparent().replace(el, stand_in)
+        else:
+            el.drop_tree()  # keeps the tail text in place
         self.removed += 1
 
     def _collect(self, links: Iterable[HtmlElement]) -> None:
@@ -371,6 +385,20 @@ def _line_after(el: HtmlElement) -> Iterator[HtmlElement]:
 def _attached(el: HtmlElement, root: HtmlElement) -> bool:
     """Still under ``root``, i.e. not inside a subtree an earlier hit removed."""
     return el is root or any(ancestor is root for ancestor in el.iterancestors())
+
+
+def drop_placeholders(text: str) -> str:
+    """The text without the lines standing in for promo blocks."""
+    if PLACEHOLDER not in text:
+        return text
+    kept = []
+    for line in text.split("\n"):
+        if PLACEHOLDER in line:
+            line = line.replace(PLACEHOLDER, "").rstrip()
+            if not _WORD.search(line):
+                continue  # a stand-in's own line, maybe with a list dash or table bars
+        kept.append(line)
+    return "\n".join(kept).strip()
 
 
 def strip_promos(root: HtmlElement, base_url: str | None,
