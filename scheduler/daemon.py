@@ -61,6 +61,7 @@ class DaemonConfig:
     data_dir: Path
     db_url: str
     crawl_command: tuple[str, ...]  # how to run ``arsip`` (scheduler never imports crawler)
+    warc_dir: Path  # where the crawls write (ARSIP_WARC_DIR): recovery repairs what they left
     max_concurrent: int = 2
     max_jitter: float = 60.0
     stop_timeout: float = 60.0
@@ -322,7 +323,7 @@ class Daemon:
 
         for run_id in self.archive.reap_dead_runs():
             logger.warning("Run %d died with its process: marked killed", run_id)
-        for path in recover_open_files(self.config.data_dir / "warc"):
+        for path in recover_open_files(self.config.warc_dir):
             count = index_file(self.archive, path)
             logger.warning("Recovered WARC file left open by a crawl that died: %s "
                            "(%d captures indexed)", path.name, count)

@@ -41,12 +41,13 @@ def daemon(max_concurrent: int, jitter: float, stop_timeout: float, sites_poll: 
       arsip sites add https://kudakyv.com/ --every 30m
       arsip daemon --max-concurrent 4
     """
-    from crawler.config import parse_overrides
+    from crawler.config import parse_overrides, resolve_warc_dir
     from scheduler.daemon import Daemon, DaemonConfig
     from scheduler.logs import configure_logging
     from storage.archive import Archive
 
-    parse_overrides(settings)  # checked here: a typo must not fail every crawl later
+    # checked here: a typo must not fail every crawl later
+    overrides = parse_overrides(settings)
     log = configure_logging(data_dir / "logs", to_stdout=sys.stdout.isatty())
     if not sys.stdout.isatty():
         click.echo(f"arsip daemon: logging to {log}", err=True)
@@ -57,6 +58,7 @@ def daemon(max_concurrent: int, jitter: float, stop_timeout: float, sites_poll: 
             crawl_command=(sys.executable, "-m", "crawler"),
             max_concurrent=max_concurrent, max_jitter=jitter, stop_timeout=stop_timeout,
             sites_poll=sites_poll, settings=settings, keep_logs=keep_logs,
+            warc_dir=resolve_warc_dir(overrides.get("ARSIP_WARC_DIR"), data_dir),
         ), archive).run()
     finally:
         archive.close()
