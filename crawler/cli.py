@@ -32,8 +32,8 @@ def main(ctx: click.Context) -> None:
       arsip export --format jsonl -o articles.jsonl
     """
     held = ctx.find_object(HeldSignals)
-    if held is None or ctx.invoked_subcommand == "crawl":
-        return  # the crawl's runtime takes the signals over, and those already received
+    if held is None or ctx.invoked_subcommand in ("crawl", "daemon"):
+        return  # the crawl's runtime or the daemon takes the signals over, and those received
     held.release()
     if held.received:
         click.echo(f"Error: interrupted ({signal_name(held.received[0])}) before "

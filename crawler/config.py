@@ -56,6 +56,12 @@ def parse_since(value: str | datetime | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def resolve_warc_dir(value: str | None, data_dir: Path) -> Path:
+    """The WARC folder: ARSIP_WARC_DIR if set, else DATA_DIR/warc (the crawl writes there, the
+    daemon repairs what a killed crawl left there)."""
+    return Path(value) if value else data_dir / "warc"
+
+
 def parse_overrides(items: Iterable[str]) -> dict[str, str]:
     """``-s NAME=VALUE`` items as settings, checked as a usage error would be: a name that is
     neither a Scrapy nor an arsip setting names the closest real ones (a typo would otherwise be
@@ -182,11 +188,10 @@ class CrawlConfig:
     @classmethod
     def _from_settings(cls, settings: BaseSettings) -> CrawlConfig:
         data_dir = resolve_data_dir(settings.get("ARSIP_DATA_DIR"))
-        warc_dir = settings.get("ARSIP_WARC_DIR")
         return cls(
             data_dir=data_dir,
             db_url=resolve_db_url(settings.get("ARSIP_DB_URL"), data_dir),
-            warc_dir=Path(warc_dir) if warc_dir else data_dir / "warc",
+            warc_dir=resolve_warc_dir(settings.get("ARSIP_WARC_DIR"), data_dir),
             warc_prefix=settings.get("ARSIP_WARC_PREFIX", "arsip"),
             warc_max_size=settings.getint("ARSIP_WARC_MAX_SIZE", 1_000_000_000),
             warc_idle_timeout=settings.getfloat("ARSIP_WARC_IDLE_TIMEOUT", 300.0),

@@ -5,7 +5,9 @@ Importing the CLI and what its commands need takes a good part of a second. A Ct
 time printed a ``KeyboardInterrupt`` traceback, and could end the process with exit 1; so this
 module imports nothing but ``signal`` before it holds SIGINT, SIGTERM and SIGHUP: they are
 recorded, not acted on. ``arsip crawl`` hands the ones recorded to its runtime, which then stops
-before starting anything (exit 128 + N, one line). Every other command gets the usual actions
+before starting anything (exit 128 + N, one line); ``arsip daemon`` keeps them held while it
+opens its log and database, then stops before running anything (exit 0, one log line). Every
+other command gets the usual actions
 back when it starts, and ends at once, with one line, if a signal came meanwhile.
 
 ``python -m crawler`` starts the same way; ``python -m crawler.cli`` does not.

@@ -16,7 +16,9 @@ One loop, in the main thread, owns everything that happens to processes:
 - every ``sites_poll`` seconds it re-reads ``sites`` and brings the jobs in step;
 - SIGTERM, SIGINT or SIGHUP (to the daemon or to its whole process group) stop it: no new runs,
   SIGTERM to each running crawl, up to ``stop_timeout`` seconds for them to close their WARC
-  files and commit, then SIGKILL; exit 0. A second signal skips the wait.
+  files and commit, then SIGKILL; exit 0. A second signal skips the wait. One that came while
+  the daemon was starting (``arsip`` holds them until ``run()`` takes them over) stops it
+  before anything runs, exit 0 too.
 
 It sleeps in ``select`` on a pipe that signals (``signal.set_wakeup_fd``), APScheduler's thread
 and finished children (SIGCHLD) all write to, so it reacts at once and never polls in a loop.
@@ -31,7 +33,7 @@ import queue
 import select
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +63,7 @@ class DaemonConfig:
     data_dir: Path
     db_url: str
     crawl_command: tuple[str, ...]  # how to run ``arsip`` (scheduler never imports crawler)
+    warc_dir: Path  # where the crawls write (ARSIP_WARC_DIR): recovery repairs what they left
     max_concurrent: int = 2
     max_jitter: float = 60.0
     stop_timeout: float = 60.0
@@ -87,8 +90,12 @@ class Pending:
 class Daemon:
     """See the module docs. ``run()`` returns the exit code."""
 
-    def __init__(self, config: DaemonConfig, archive: Archive) -> None:
+    def __init__(self, config: DaemonConfig, archive: Archive,
+                 held: Sequence[int] = ()) -> None:
         self.config = config
+        # signals received while the daemon was starting, before ``run()`` took them over
+        # (``arsip`` holds them from its first moment): the same as one received in the loop
+        self.held = held
         self.archive = archive
         self.jobs = Jobs(self._on_due, config.max_jitter)
         self.due: queue.SimpleQueue[tuple[int, datetime]] = queue.SimpleQueue()
@@ -107,6 +114,11 @@ class Daemon:
 
     def run(self) -> int:
         with self._signals():
+            if self.held or self.signals:
+                signum = self.held[0] if self.held else signal.SIGTERM
+                logger.info("arsip daemon stopped by %s while it was starting: nothing run",
+                            signal.Signals(signum).name)
+                return 0
             logger.info("arsip daemon started (pid %d): at most %d crawls at once; data in %s",
                         os.getpid(), self.config.max_concurrent, self.config.data_dir)
             self._recover()
@@ -322,7 +334,7 @@ class Daemon:
 
         for run_id in self.archive.reap_dead_runs():
             logger.warning("Run %d died with its process: marked killed", run_id)
-        for path in recover_open_files(self.config.data_dir / "warc"):
+        for path in recover_open_files(self.config.warc_dir):
             count = index_file(self.archive, path)
             logger.warning("Recovered WARC file left open by a crawl that died: %s "
                            "(%d captures indexed)", path.name, count)

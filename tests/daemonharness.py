@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from crawler.config import resolve_warc_dir
 from scheduler.daemon import Daemon, DaemonConfig
 from scheduler.logs import configure_logging
 from storage.archive import Archive
@@ -31,6 +32,8 @@ def main(argv: list[str]) -> int:
             max_concurrent=args.max_concurrent, max_jitter=args.jitter,
             stop_timeout=args.stop_timeout, sites_poll=args.sites_poll,
             settings=tuple(args.settings),
+            warc_dir=resolve_warc_dir(dict(s.partition("=")[::2] for s in args.settings)
+                                      .get("ARSIP_WARC_DIR"), args.data_dir),
         ), archive).run()
     finally:
         archive.close()

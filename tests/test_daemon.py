@@ -336,3 +336,40 @@ def test_systemd_stop(daemon: Daemon) -> None:
     assert files and not [f for f in files if f.name.endswith(".open")]
     warcio_check(files)
     assert _unindexed(daemon.data_dir) == []
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_a_signal_while_the_daemon_starts_stops_it_cleanly(data_dir: Path, signame: str
+                                                           ) -> None:
+    """systemd's stop (or a Ctrl-C) while the daemon opens its log and migrates the database:
+    held until the daemon has its own handlers, then a clean stop, exit 0, before any run."""
+    (data_dir / "logs").mkdir(parents=True)
+    log = data_dir / "logs" / "daemon.log"
+    os.mkfifo(log)  # opening the log blocks until the test reads it: start-up stands still
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "daemon", "--data-dir", str(data_dir)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        wait_for("the daemon to open its log", lambda: Path(
+            f"/proc/{proc.pid}/wchan").read_text() == "wait_for_partner")
+        proc.send_signal(getattr(signal, signame))
+        read: list[bytes] = []
+        reader = threading.Thread(target=lambda: read.append(log.read_bytes()), daemon=True)
+        reader.start()  # lets the open go on; reads the daemon's log until it exits
+        code = proc.wait(60)
+        reader.join(10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    stderr = proc.stderr.read() if proc.stderr else ""
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+    [text] = read
+    lines = text.decode().splitlines()
+    assert [line.split(" ", 3)[3] for line in lines] == \
+        [f"arsip daemon stopped by {signame} while it was starting: nothing run"]
+    with sqlite3.connect(data_dir / "arsip.db") as conn:  # migrated whole, nothing run
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall()
+        assert conn.execute("SELECT count(*) FROM crawl_runs").fetchone() == (0,)

@@ -355,3 +355,30 @@ def test_a_restart_after_a_long_downtime_reruns_a_killed_crawl_once(harness: Har
     assert len(harness.runs("satu")) == 2, harness.lines("satu: ")
     assert "re-run of a crawl" in harness.lines("crawl started")[-1]
     assert harness.stop() == 0
+
+
+def test_start_repairs_the_open_warc_files_in_the_crawls_warc_folder(harness: Harness,
+                                                                     tmp_path: Path) -> None:
+    # -s ARSIP_WARC_DIR moves the crawls' WARC files: recovery at start must look there
+    from io import BytesIO
+
+    from warcio.warcwriter import WARCWriter
+
+    warc_dir = tmp_path / "elsewhere"
+    warc_dir.mkdir()
+    harness.start("-s", f"ARSIP_WARC_DIR={warc_dir}")
+    harness.stop(signal.SIGKILL)
+    # what a crawl killed with it leaves: a whole record, then a torn one
+    writer = WARCWriter(buf := BytesIO(), gzip=True)
+    writer.write_record(writer.create_warc_record(
+        "http://satu.test/", "resource", payload=BytesIO(b"halo"),
+        warc_content_type="text/plain"))
+    left = warc_dir / "arsip-20261201-000000-00000.warc.gz.open"
+    left.write_bytes(buf.getvalue() + buf.getvalue()[:20])
+    harness.start("-s", f"ARSIP_WARC_DIR={warc_dir}")
+    [line] = wait_for("the recovery", lambda: harness.lines("Recovered WARC file"))
+    assert "arsip-20261201-000000-00000.warc.gz " in line
+    assert sorted(f.name for f in warc_dir.iterdir()) == ["arsip-20261201-000000-00000.warc.gz"]
+    assert (warc_dir / "arsip-20261201-000000-00000.warc.gz").stat().st_size == len(buf.getvalue())
+    assert not (harness.data_dir / "warc").exists()
+    assert harness.stop() == 0

@@ -34,19 +34,25 @@ def daemon(max_concurrent: int, jitter: float, stop_timeout: float, sites_poll: 
 
     A run missed while the daemon was down runs once when it starts; sites whose crawl died
     with an earlier daemon run first. Its log is DATA_DIR/logs/daemon.log (and stdout on a
-    terminal); each crawl logs to its own file beside it. SIGTERM or Ctrl-C stops it cleanly.
+    terminal); each crawl logs to its own file beside it. SIGTERM or Ctrl-C stops it cleanly
+    (exit 0), also while it is starting.
 
     \b
     Example:
       arsip sites add https://kudakyv.com/ --every 30m
       arsip daemon --max-concurrent 4
     """
-    from crawler.config import parse_overrides
+    from crawler.config import parse_overrides, resolve_warc_dir
+    from crawler.launch import HeldSignals
     from scheduler.daemon import Daemon, DaemonConfig
     from scheduler.logs import configure_logging
     from storage.archive import Archive
 
-    parse_overrides(settings)  # checked here: a typo must not fail every crawl later
+    # checked here: a typo must not fail every crawl later
+    overrides = parse_overrides(settings)
+    # still held (crawler.cli): a SIGTERM while the database is migrated or the log opened is
+    # recorded, and the daemon stops cleanly once it has its own handlers
+    held = click.get_current_context().find_object(HeldSignals)
     log = configure_logging(data_dir / "logs", to_stdout=sys.stdout.isatty())
     if not sys.stdout.isatty():
         click.echo(f"arsip daemon: logging to {log}", err=True)
@@ -57,7 +63,8 @@ def daemon(max_concurrent: int, jitter: float, stop_timeout: float, sites_poll: 
             crawl_command=(sys.executable, "-m", "crawler"),
             max_concurrent=max_concurrent, max_jitter=jitter, stop_timeout=stop_timeout,
             sites_poll=sites_poll, settings=settings, keep_logs=keep_logs,
-        ), archive).run()
+            warc_dir=resolve_warc_dir(overrides.get("ARSIP_WARC_DIR"), data_dir),
+        ), archive, held.received if held else ()).run()
     finally:
         archive.close()
     sys.exit(code)
