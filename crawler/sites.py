@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from crawler.errors import ProfileError
+from storage.urls import site_name_for
 
 BUNDLED = Path(__file__).parent / "profiles"
 
@@ -85,20 +86,15 @@ def _registrable_host(host: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
-def site_name_for(url: str) -> str:
-    """A stable default site name for a URL: its host without ``www.``."""
-    host = urlsplit(url).hostname
-    if not host:
-        raise ProfileError(f"not an absolute http(s) URL: {url!r}")
-    return _registrable_host(host)
-
-
 def default_profile(url: str, name: str | None = None) -> SiteProfile:
     """The profile of a site nobody wrote a profile for."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ProfileError(f"not an absolute http(s) URL: {url!r}")
     base = f"{parts.scheme}://{parts.netloc}/"
+    # the registry's own rule (a non-default port is part of the name): a crawl names its site
+    # before the recorder looks it up, and a name that dropped the port would find the site of
+    # another port on the same host
     return SiteProfile(name=name or site_name_for(url), base_url=base, start_urls=(url,))
 
 

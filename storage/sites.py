@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from storage.durations import format_duration
 from storage.errors import StorageError
 from storage.models import Page, Site
+from storage.urls import host_key, site_name_for
 
 if TYPE_CHECKING:
     from storage.archive import Archive
@@ -81,39 +82,15 @@ def _row(mapping: Any) -> SiteRow:
 
 # --- matching URLs to sites ---------------------------------------------------------------------
 
-def _host_key(url: str) -> tuple[str, int | None, str] | None:
-    """(host without ``www.``, explicit non-default port, path) of an http(s) URL."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    host = parts.hostname.lower().removeprefix("www.")
-    if port in (80, 443):
-        port = None
-    return host, port, parts.path or "/"
-
-
-def site_name_for(url: str) -> str:
-    """The name a site gets when nobody named it: its host without ``www.``."""
-    key = _host_key(url)
-    if key is None:
-        raise ValueError(f"not an absolute http(s) URL: {url!r}")
-    host, port, _ = key
-    return f"{host}:{port}" if port else host
-
-
 def match_site(sites: list[SiteRow], url: str) -> SiteRow | None:
     """The site ``url`` belongs to: same host (``www.`` or not, either scheme), and the longest
     base path that the URL's path starts with."""
-    key = _host_key(url)
+    key = host_key(url)
     if key is None:
         return None
     best: tuple[int, SiteRow] | None = None
     for site in sites:
-        base = _host_key(site.base_url)
+        base = host_key(site.base_url)
         if base is None or base[:2] != key[:2]:
             continue
         prefix = base[2] if base[2].endswith("/") else base[2] + "/"

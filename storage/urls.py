@@ -38,3 +38,28 @@ def later_page(url: str) -> bool:
     """Whether ``url`` is page 2 or later of a listing (``/page/57/``, ``?paged=3``)."""
     found = _PAGE_N.search(url.split("#", 1)[0])
     return found is not None and int(found.group(1) or found.group(2)) > 1
+
+
+def host_key(url: str) -> tuple[str, int | None, str] | None:
+    """(host without ``www.``, explicit non-default port, path) of an http(s) URL."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower().removeprefix("www.")
+    if port in (80, 443):
+        port = None
+    return host, port, parts.path or "/"
+
+
+def site_name_for(url: str) -> str:
+    """The name a site gets when nobody named it: its host without ``www.``, and its port
+    when that is not the scheme's default."""
+    key = host_key(url)
+    if key is None:
+        raise ValueError(f"not an absolute http(s) URL: {url!r}")
+    host, port, _ = key
+    return f"{host}:{port}" if port else host

@@ -266,3 +266,20 @@ def test_the_daemon_names_its_site_by_id(served_site, data_dir: Path) -> None:
         bad = run_arsip("crawl", *args, *FAST, *dd)
         assert bad.returncode == code, (args, bad.stderr)
         assert message in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_another_port_on_the_same_host_is_another_site(served_site, tmp_path: Path) -> None:
+    """A site is its host and its port: a crawl of a dead port must not find the site served on
+    another port of the same host and re-crawl that one's pages instead (it exited 0 so)."""
+    _, base = served_site
+    data_dir = tmp_path / "arsip-data"
+    fast = ("--no-progress", "-s", "DOWNLOAD_TIMEOUT=3", "-s", "RETRY_TIMES=0",
+            "-s", "AUTOTHROTTLE_ENABLED=False")
+    first = run_arsip("crawl", base, "--data-dir", str(data_dir), *fast)
+    assert first.returncode == 0, first.stderr
+    dead = run_arsip("crawl", "http://127.0.0.1:9/", "--data-dir", str(data_dir), *fast)
+    assert dead.returncode == 1, dead.stdout
+    assert dead.stderr.startswith("Error: could not reach"), dead.stderr
+    listed = run_arsip("sites", "list", "--json", "--data-dir", str(data_dir))
+    names = {json.loads(line)["name"] for line in listed.stdout.splitlines()}
+    assert "127.0.0.1:9" in names and len(names) == 2, names
