@@ -218,13 +218,13 @@ class SiteBoilerplate:
                 conn.execute(delete(table).where(table.c.site_id == self.site_id,
                                                  table.c.key.in_(forgotten[start:start + 500])))
             if rows:
-                stmt = _insert(archive, table)
+                stmt = archive._insert(table)
                 conn.execute(stmt.on_conflict_do_update(
                     index_elements=[table.c.site_id, table.c.key],
                     set_={name: stmt.excluded[name]
                           for name in ("weight", "at", "pages", "learned")}), rows)
             sites = BoilerplateSite.__table__
-            stmt = _insert(archive, sites).values(site_id=self.site_id, pages=self.pages,
+            stmt = archive._insert(sites).values(site_id=self.site_id, pages=self.pages,
                                                   updated_at=datetime.now(UTC))
             conn.execute(stmt.on_conflict_do_update(
                 index_elements=[sites.c.site_id],
@@ -384,14 +384,6 @@ class SiteBoilerplate:
 
 _PAGE = (select(Page.__table__.c.id, Page.__table__.c.versions, Page.__table__.c.content_hash)
          .where(Page.__table__.c.url == bindparam("url")))
-
-
-def _insert(archive: Archive, table: Any) -> Any:
-    if archive.dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
 
 
 def _current_text(archive: Archive, page_id: int, number: int) -> str | None:
