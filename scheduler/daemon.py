@@ -314,7 +314,7 @@ class Daemon:
 
         wanted = self.jobs.next_runs()
         for site_id, pending in self.pending.items():
-            if site_id in wanted or site_id in self.sites:
+            if site_id in self.sites:
                 wanted[site_id] = min(pending.due, wanted.get(site_id, pending.due))
         for site_id, when in wanted.items():
             if self.written_next.get(site_id) != when and site_id in self.sites:
