@@ -32,7 +32,7 @@ from storage.archive import Archive
 from storage.revisit import RevisitPolicy, load_plan
 arc = Archive.open(sys.argv[2])
 t0 = time.perf_counter()
-plan = load_plan(arc, 1, RevisitPolicy())
+plan = load_plan(arc, 1)
 t1 = time.perf_counter()
 data = pickle.dumps(plan)
 t2 = time.perf_counter()

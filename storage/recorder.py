@@ -118,7 +118,7 @@ class Recorder:
             self.recrawl = self.archive.has_captures(self.site_id, before_run=self.run_id)
             # what the run fetches of what the archive knows: its hubs, the articles due, and
             # the validators of every known article (the crawl process reads no database)
-            plan = (load_plan(self.archive, self.site_id, self.archive.revisits,
+            plan = (load_plan(self.archive, self.site_id,
                               revisit_all=config.revisit_all) if self.recrawl
                     else RevisitPlan(revisit_all=config.revisit_all))
             self.opened = Opened(self.site_id, self.run_id,

@@ -202,13 +202,13 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def load_plan(archive: Archive, site_id: int, policy: RevisitPolicy | None = None,
-              now: datetime | None = None, *, revisit_all: bool = False) -> RevisitPlan:
+def load_plan(archive: Archive, site_id: int, now: datetime | None = None, *,
+              revisit_all: bool = False) -> RevisitPlan:
     """The plan of one run of a site, from three queries: its hubs (home, sections, feeds,
     sitemaps; not the later pages of a listing), the articles whose ``next_due`` has come (an
     index range: ``ix_pages_site_id_kind_next_due``), and the URL and last fetch of every
     article (for ``KnownIndex``). Every writer sets ``next_due`` when it stores a fetch
-    (``Archive.revisits``), so none is worked out here; ``policy`` is kept for callers."""
+    (``Archive.revisits``), so none is worked out here."""
     from sqlalchemy import select
 
     from storage.models import Page

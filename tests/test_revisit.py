@@ -141,7 +141,7 @@ def test_plan_fetches_hubs_due_and_newly_dated_articles(db_url: str) -> None:  #
             arc.note_fetch(hub, site_id=site, kind="hub", fetched_at=PUB, status=status)
         arc.note_fetch("https://lain.test/", site_id=other, kind="hub", fetched_at=PUB,
                        status=200)
-        plan = load_plan(arc, site, POLICY, now)
+        plan = load_plan(arc, site, now)
         assert plan.hubs == ("https://kudakyv.test/", "https://kudakyv.test/sitemap.xml")
         assert set(plan.due) == {fresh, failed}  # its 1h rung passed; the 500 is retried
         assert plan.wants("https://KUDAKYV.test/2026/11/09/belum-dikenal/")  # never seen
@@ -152,7 +152,7 @@ def test_plan_fetches_hubs_due_and_newly_dated_articles(db_url: str) -> None:  #
         assert plan.validators(fresh) == ('"f"', None)
         assert plan.validators(old) == (None, "Sat, 01 Nov 2026 07:00:00 GMT")
         assert plan.validators(failed) is None
-        everything = load_plan(arc, site, POLICY, now, revisit_all=True)
+        everything = load_plan(arc, site, now, revisit_all=True)
         assert set(everything.due) == {fresh, old, failed}
         assert everything.validators(old) == (None, "Sat, 01 Nov 2026 07:00:00 GMT")
     finally:
@@ -198,7 +198,7 @@ def test_an_archive_written_without_next_due_gets_it_on_upgrade(
             assert _page(arc, base + "lama/")["next_due"] is None  # past the ladder
             assert _aware(_page(arc, base + "galat/")["next_due"]) == PUB + 2 * H
             assert _aware(_page(arc, base + "belum/")["next_due"]) == PUB
-            plan = load_plan(arc, site, POLICY, PUB + 3 * H)
+            plan = load_plan(arc, site, PUB + 3 * H)
             assert plan.due == [base + "belum/", base + "baru/", base + "galat/"]
             assert not plan.wants(base + "lama/") and plan.wants(base + "lama/", PUB + 41 * D)
         finally:
@@ -230,7 +230,7 @@ def test_a_plan_loads_only_what_is_due_and_hubs_not_later_listing_pages(
                     "https://kudakyv.test/indeks?page=3", "https://kudakyv.test/feed/",
                     "https://kudakyv.test/page/1/", "https://kudakyv.test/sitemap.xml"):
             arc.note_fetch(url, site_id=site, kind="hub", fetched_at=PUB, status=200)
-        plan = load_plan(arc, site, POLICY, now)
+        plan = load_plan(arc, site, now)
         assert plan.hubs == ("https://kudakyv.test/", "https://kudakyv.test/nasional/",
                              "https://kudakyv.test/feed/", "https://kudakyv.test/page/1/",
                              "https://kudakyv.test/sitemap.xml")
