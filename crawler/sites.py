@@ -176,9 +176,14 @@ def load_profile(name_or_path: str, search_dirs: tuple[Path, ...] = ()) -> SiteP
                        + ", ".join(str(p) for p in paths) + ")")
 
 
+def is_profile_text(stored: str) -> bool:
+    """Whether a stored profile is TOML text rather than a bundled profile's name."""
+    return "=" in stored or "\n" in stored  # TOML has a key; a name has neither
+
+
 def stored_profile(stored: str, site: str) -> SiteProfile:
     """The profile a site keeps in the archive: a bundled profile's name, or TOML text."""
-    if "=" in stored or "\n" in stored:  # TOML has a key; a name has neither
+    if is_profile_text(stored):
         return parse_profile(stored, f"<the profile stored for site {site!r}>")
     path = BUNDLED / f"{stored}.toml"
     if not path.is_file():

@@ -121,11 +121,6 @@ def list_(as_json: bool, data_dir: Path, db_url: str) -> None:
     Console().print(table)
 
 
-def _is_text(stored: str) -> bool:
-    # as crawler.sites.stored_profile tells a bundled name from TOML text
-    return "=" in stored or "\n" in stored
-
-
 def _state(row: dict[str, Any]) -> str:
     if not row["schedule_seconds"]:
         return "not scheduled"
@@ -214,7 +209,7 @@ def set_(name: str, every: str | None, profile: str | None, no_profile: bool,
     Example:
       arsip sites set kudakyv.com --every 15m --max-pages 2000
     """
-    from crawler.sites import load_profile
+    from crawler.sites import is_profile_text, load_profile
     from storage.durations import format_duration, parse_duration
     from storage.sites import update_site
 
@@ -246,7 +241,7 @@ def set_(name: str, every: str | None, profile: str | None, no_profile: bool,
                     + ("" if site.enabled else " (paused: from when it is resumed)"))
     if "profile" in changes:
         said.append("profile: the general rules" if site.profile is None else
-                    "profile: the TOML text given" if _is_text(site.profile) else
+                    "profile: the TOML text given" if is_profile_text(site.profile) else
                     f"profile: {site.profile}")
     if "max_pages" in changes:
         said.append(f"at most {site.max_pages} fetches a crawl" if site.max_pages
