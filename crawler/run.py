@@ -99,7 +99,19 @@ def build_settings(overrides: dict[str, Any]) -> Settings:
     return settings
 
 
+def _log_unraisable(unraisable: Any) -> None:
+    # Python 3.11's ProcessPoolExecutor races at interpreter exit when the crawl stopped its
+    # pool without waiting (the recorder died, a second Ctrl-C): its exit hook can write to a
+    # wake-up pipe the pool's own thread has just closed, and the default hook prints that
+    # ``OSError`` as a traceback after the crawl's one ``Error:`` line. Such errors change
+    # nothing the crawl stored, so they go to the log file only (and to the terminal with -v).
+    logging.getLogger("arsip.unraisable").warning(
+        "%s: %r", unraisable.err_msg or "Exception ignored in", unraisable.object,
+        exc_info=(unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback))
+
+
 def _configure_logging(settings: Settings, log_file: Path | None, verbose: bool) -> None:
+    sys.unraisablehook = _log_unraisable
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for handler in list(root.handlers):

@@ -536,3 +536,28 @@ def test_a_second_crawl_of_a_busy_site_is_refused_with_one_line(tmp_path: Path) 
     assert "already being crawled by run 1" in error and f"pid {first.pid}" in error
     assert first.returncode == 0
     assert _outcomes(data_dir / "arsip.db") == ["finished"]  # the refused one left no run
+
+
+def test_an_error_python_ignores_at_exit_goes_to_the_log_not_the_terminal(tmp_path: Path) -> None:
+    # Python 3.11's process pool can raise in its exit hook after a crawl stopped it without
+    # waiting (an OSError on a closed pipe, seen after a recorder died while stopping); the
+    # default hook printed that traceback under the crawl's one Error: line
+    log = tmp_path / "crawl.log"
+    code = (
+        "from pathlib import Path\n"
+        "from crawler.run import _configure_logging, build_settings\n"
+        f"_configure_logging(build_settings({{}}), Path({str(log)!r}), False)\n"
+        "class Closing:\n"
+        "    def __del__(self):\n"
+        "        raise OSError(9, 'Bad file descriptor')\n"
+        "Closing()\n"
+        "print('done')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0
+    assert proc.stdout == "done\n"
+    assert proc.stderr == ""
+    kept = log.read_text()
+    assert "Exception ignored in" in kept
+    assert "OSError: [Errno 9] Bad file descriptor" in kept
