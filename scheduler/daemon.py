@@ -2,7 +2,9 @@
 
 One loop, in the main thread, owns everything that happens to processes:
 
-- APScheduler (``scheduler.jobs``) says when each site is due and hands the site to the loop;
+- APScheduler (``scheduler.jobs``) says when each site is due (a time on the site's interval
+  grid) and hands the site to the loop with the random delay (jitter) drawn for that run; the
+  run waits out its delay here, so the delay never moves the grid;
 - the loop starts due crawls as subprocesses (``scheduler.runner``), at most ``max_concurrent``
   at a time, sites whose last run died with an earlier daemon first, then by due time; a site
   still being crawled when it comes due again runs once more right after (coalesced);
@@ -84,7 +86,8 @@ class Pending:
     due: datetime
     recovery: bool = False
     told: bool = False  # the log says it is waiting
-    not_before: float = 0.0  # monotonic: a re-run waiting for the old crawl to let go
+    # monotonic: not before its jitter has passed, or (a re-run) before the old crawl lets go
+    not_before: float = 0.0
 
 
 class Daemon:
@@ -98,7 +101,7 @@ class Daemon:
         self.held = held
         self.archive = archive
         self.jobs = Jobs(self._on_due, config.max_jitter)
-        self.due: queue.SimpleQueue[tuple[int, datetime]] = queue.SimpleQueue()
+        self.due: queue.SimpleQueue[tuple[int, datetime, float]] = queue.SimpleQueue()
         self.pending: dict[int, Pending] = {}
         self.running: dict[int, RunningCrawl] = {}
         self.last_started: dict[int, datetime] = {}  # when each site's latest crawl started
@@ -132,8 +135,11 @@ class Daemon:
                 next_sync = time.monotonic() + self.config.sites_poll
                 while not self.signals:
                     self._dispatch()
+                    # a run whose wait has passed but has no room yet is woken by the end
+                    # of a crawl (SIGCHLD), not by a timeout that has already passed
+                    now = time.monotonic()
                     wake = min([next_sync, *(p.not_before for p in self.pending.values()
-                                             if p.not_before)])
+                                             if p.not_before > now)])
                     self._wait(max(0.0, wake - time.monotonic()))
                     self._take_due()
                     self._reap()
@@ -147,9 +153,9 @@ class Daemon:
         logger.info("arsip daemon stopped")
         return 0
 
-    def _on_due(self, site_id: int, due: datetime) -> None:
+    def _on_due(self, site_id: int, due: datetime, delay: float = 0.0) -> None:
         # APScheduler's thread: hand over, wake the loop, return at once
-        self.due.put((site_id, due))
+        self.due.put((site_id, due, delay))
         self._wake()
 
     def _wake(self) -> None:
@@ -166,7 +172,7 @@ class Daemon:
     def _take_due(self) -> None:
         while True:
             try:
-                site_id, due = self.due.get_nowait()
+                site_id, due, delay = self.due.get_nowait()
             except queue.Empty:
                 return
             if site_id in self.pending:
@@ -174,9 +180,12 @@ class Daemon:
             started = self.last_started.get(site_id)
             if started is not None and due <= started:
                 # a crawl that started at or after the due time covers it (after a downtime,
-                # the re-run of a killed crawl is the one catch-up run)
+                # the re-run of a killed crawl is the one catch-up run); ``due`` is the grid's
+                # time, without this run's jitter, so a jittered catch-up is covered too
                 continue
-            self.pending[site_id] = Pending(site_id, due)
+            # the run's jitter: it waits here, and starts ``delay`` seconds after it came due
+            self.pending[site_id] = Pending(
+                site_id, due, not_before=time.monotonic() + delay if delay > 0 else 0.0)
 
     def _dispatch(self) -> None:
         """Start waiting crawls while there is room: recoveries first, then by due time."""
@@ -193,7 +202,9 @@ class Daemon:
             del self.pending[chosen.site_id]
             self._start(chosen)
         for pending in self.pending.values():
-            if not pending.told and pending.site_id in self.sites:
+            # told only of a run that could start now but has no room (not one waiting out
+            # its jitter, nor one waiting for an earlier daemon's crawl, which says so itself)
+            if not pending.told and pending.site_id in self.sites and pending.not_before <= now:
                 pending.told = True
                 busy = ("its last crawl is still running" if pending.site_id in self.running
                         else f"all {self.config.max_concurrent} slots are taken")
