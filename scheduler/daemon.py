@@ -18,9 +18,13 @@ One loop, in the main thread, owns everything that happens to processes:
 - every ``sites_poll`` seconds it re-reads ``sites`` and brings the jobs in step;
 - SIGTERM, SIGINT or SIGHUP (to the daemon or to its whole process group) stop it: no new runs,
   SIGTERM to each running crawl, up to ``stop_timeout`` seconds for them to close their WARC
-  files and commit, then SIGKILL; exit 0. A second signal skips the wait. One that came while
-  the daemon was starting (``arsip`` holds them until ``run()`` takes them over) stops it
-  before anything runs, exit 0 too.
+  files and commit, then SIGKILL; exit 0. A second signal (Ctrl-C again, another ``kill``) is
+  passed on: each crawl gets a second SIGTERM, which a crawl takes as "stop now" (requests in
+  flight dropped, what it fetched still written out), and the wait is cut to
+  ``stop_now_timeout`` seconds before SIGKILL. Never SIGKILL at once: a crawl killed mid-write
+  leaves a WARC file for the next run to repair. One that came while the daemon was starting
+  (``arsip`` holds them until ``run()`` takes them over) stops it before anything runs, exit 0
+  too.
 
 It sleeps in ``select`` on a pipe that signals (``signal.set_wakeup_fd``), APScheduler's thread
 and finished children (SIGCHLD) all write to, so it reacts at once and never polls in a loop.
@@ -69,6 +73,7 @@ class DaemonConfig:
     max_concurrent: int = 2
     max_jitter: float = 60.0
     stop_timeout: float = 60.0
+    stop_now_timeout: float = 10.0  # after a second signal: what is left of the wait, at most
     sites_poll: float = 5.0
     settings: tuple[str, ...] = ()  # NAME=VALUE for every crawl
     keep_logs: int = 100
@@ -384,11 +389,18 @@ class Daemon:
         for crawl in self.running.values():
             crawl.stop()
         deadline = time.monotonic() + self.config.stop_timeout
-        seen = self.signals
+        seen = 1  # the signal that stopped the loop
         while self.running and time.monotonic() < deadline:
             if self.signals > seen:
-                logger.warning("stopping now: a second signal")
-                break
+                # a further signal: passed on, and the wait cut short (never SIGKILL at once)
+                seen = self.signals
+                deadline = min(deadline, time.monotonic() + self.config.stop_now_timeout)
+                logger.warning("stopping now (another signal): SIGTERM again to %d running "
+                               "crawl%s, waiting up to %.0f s more", len(self.running),
+                               "s" * (len(self.running) > 1),
+                               max(0.0, deadline - time.monotonic()))
+                for crawl in self.running.values():
+                    crawl.stop_now()
             self._wait(min(0.5, max(0.0, deadline - time.monotonic())))
             self._reap()
         for crawl in list(self.running.values()):

@@ -274,6 +274,49 @@ def test_a_crawl_that_ignores_sigterm_is_killed_after_the_timeout(harness: Harne
         os.kill(pid, 0)
 
 
+@pytest.mark.parametrize("signum, group", [(signal.SIGINT, True), (signal.SIGTERM, False)],
+                         ids=["ctrl-c-twice", "kill-twice"])
+def test_a_second_signal_tells_the_crawls_to_stop_now(harness: Harness, signum: int,
+                                                      group: bool) -> None:
+    # Ctrl-C twice in a terminal (SIGINT to the daemon's group), or `kill PID` twice (what
+    # `systemctl kill --kill-whom=main` sends): the crawls' slow close is cut short by a second
+    # SIGTERM, not SIGKILLed; they still end their runs themselves
+    harness.add("satu", 3600)
+    harness.start("--stop-timeout", "120", "-s", "FAKE_SECONDS=60", "-s", "FAKE_STOP_SECONDS=60")
+    wait_for("the crawl running", lambda: harness.runs("satu"))
+    assert harness.proc is not None
+    send = (lambda: os.killpg(harness.proc.pid, signum)) if group else \
+        (lambda: harness.proc.send_signal(signum))
+    send()
+    wait_for("the crawls told to stop", lambda: harness.lines("stopping: SIGTERM to 1"))
+    began = time.monotonic()
+    send()
+    assert harness.proc.wait(60) == 0
+    assert time.monotonic() - began < 30  # not the 60 s close, nor the 120 s timeout
+    [run] = harness.runs("satu")
+    assert run["outcome"] == "interrupted"  # ended by the crawl, not killed
+    assert not harness.lines("SIGKILL")
+    assert harness.lines("stopping now (another signal): SIGTERM again to 1 running crawl")
+    assert harness.lines("satu: run 1 interrupted (exit 143)")
+
+
+def test_a_crawl_that_ignores_the_second_signal_is_killed_after_a_bounded_wait(
+        harness: Harness) -> None:
+    harness.add("macet", 3600)
+    harness.start("--stop-timeout", "120", "--stop-now-timeout", "1",
+                  "-s", "FAKE_SECONDS=60", "-s", "FAKE_IGNORE_TERM=1")
+    wait_for("the crawl running", lambda: harness.runs("macet"))
+    assert harness.proc is not None
+    harness.proc.send_signal(signal.SIGTERM)
+    wait_for("the crawl told to stop", lambda: harness.lines("stopping: SIGTERM to 1"))
+    began = time.monotonic()
+    harness.proc.send_signal(signal.SIGTERM)
+    assert harness.proc.wait(60) == 0
+    assert 1 <= time.monotonic() - began < 30
+    assert harness.lines("macet: crawl (pid")[0].endswith("did not stop in time: SIGKILL")
+    assert [r["outcome"] for r in harness.runs("macet")] == ["killed"]
+
+
 def test_a_killed_daemon_takes_its_crawls_with_it_and_reruns_them_first(harness: Harness
                                                                          ) -> None:
     harness.add("satu", 3600)
