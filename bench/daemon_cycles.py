@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="crawl with tests/fakecrawl.py instead of arsip crawl")
     parser.add_argument("--stand-in-seconds", type=float, default=1.5,
                         help="how long each stand-in crawl runs (a real one takes ~1-3 s)")
+    parser.add_argument("--stand-in-stats", type=int, default=1500,
+                        help="bytes of stats each stand-in run records (a real one: ~1.5 KB)")
     parser.add_argument("--sites", type=int, default=1,
                         help="with --stand-in: this many sites, crawled at once")
     parser.add_argument("--keep", action="store_true")
@@ -148,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.stand_in:
         command = [sys.executable, "-m", "tests.daemonharness", str(data_dir),
                    "--max-concurrent", str(args.sites), "--jitter", "0", "--sites-poll", "5",
-                   "--keep-logs", "20", "-s", f"FAKE_SECONDS={args.stand_in_seconds}"]
+                   "--keep-logs", "20", "-s", f"FAKE_SECONDS={args.stand_in_seconds}",
+                   "-s", f"FAKE_STATS_BYTES={args.stand_in_stats}"]
     else:
         command = [*cli, "daemon", "--data-dir", str(data_dir), "--jitter", "0",
                    "--max-concurrent", "1", "--keep-logs", "20", "-s",

@@ -282,7 +282,8 @@ def test_a_second_signal_tells_the_crawls_to_stop_now(harness: Harness, signum: 
     # `systemctl kill --kill-whom=main` sends): the crawls' slow close is cut short by a second
     # SIGTERM, not SIGKILLed; they still end their runs themselves
     harness.add("satu", 3600)
-    harness.start("--stop-timeout", "120", "-s", "FAKE_SECONDS=60", "-s", "FAKE_STOP_SECONDS=60")
+    harness.start("--stop-timeout", "120", "-s", "FAKE_SECONDS=60", "-s", "FAKE_STOP_SECONDS=60",
+                  "-s", "FAKE_STOP_NOW=1")
     wait_for("the crawl running", lambda: harness.runs("satu"))
     assert harness.proc is not None
     send = (lambda: os.killpg(harness.proc.pid, signum)) if group else \
