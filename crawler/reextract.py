@@ -24,6 +24,7 @@ archive crawled before a line was learned is cleaned without new versions.
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import os
@@ -44,7 +45,7 @@ from sqlalchemy import or_, select
 from crawler.discovery import looks_like_article, page_kind
 from crawler.errors import ArsipError, ExtractionError, ProfileError
 from crawler.sites import SiteProfile, default_profile, load_profile, parse_profile
-from storage.archive import Archive, page_url
+from storage.archive import Archive, StoredText, page_url
 from storage.boilerplate import SiteBoilerplate, restrip
 from storage.errors import StorageError
 from storage.index import CaptureIndex, CaptureRow, site_range
@@ -387,16 +388,17 @@ class _Learning:
                 state.reset()
         return state
 
-    def prepare(self, archive: Archive, site_id: int, url: str,
-                article: ArticleRecord) -> ArticleRecord:
+    def preparer(self, archive: Archive, site_id: int, url: str
+                 ) -> Callable[[ArticleRecord, StoredText], ArticleRecord] | None:
+        """What ``store_article`` strips the page's article with (None: stored as extracted)."""
         state = self.state(archive, site_id)
         if state is None:
-            return article
+            return None
         key = page_url(url)
         first = key not in self.counted and (self.whole or key not in self.versioned)
         self.counted.add(key)
         self.touched[site_id].add(key)
-        return state.prepare(archive, url, article, first=first)
+        return functools.partial(state.prepare, first=first)
 
     def finish(self, archive: Archive, result: ReextractResult) -> None:
         for site_id, state in self.states.items():
@@ -424,10 +426,10 @@ def _store(archive: Archive, result: ReextractResult, job: SiteJob, row: Capture
     url = page_url(row.url)
     if job.site_id is None:
         job.site_id = archive.ensure_site(job.name, job.profile.base_url)
-    outcome = learning.prepare(archive, job.site_id, row.url, outcome)
     new = archive.store_article(site_id=job.site_id, url=row.url, article=outcome,
                                 capture_id=row.id, fetched_at=row.fetched_at,
-                                skip_known_text=url in versioned)
+                                skip_known_text=url in versioned,
+                                prepare=learning.preparer(archive, job.site_id, row.url))
     if new:
         if url in had_article:
             result.new_versions += 1
