@@ -25,12 +25,10 @@ import pickle
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from io import BytesIO
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,15 +118,6 @@ def _worker(articles_file: Path, workdir: Path, learn: bool) -> dict:
             "stripped": state.stripped if state else 0}
 
 
-def _tree(rev: str, into: Path) -> Path:
-    """The files of ``rev`` (as ``git archive`` gives them) in ``into``."""
-    data = subprocess.run(["git", "-C", str(REPO), "archive", rev], check=True,
-                          capture_output=True).stdout
-    with tarfile.open(fileobj=BytesIO(data)) as tar:
-        tar.extractall(into, filter="data")
-    return into
-
-
 def _side(tree: Path, articles_file: Path, workdir: Path, learn: bool) -> dict:
     out = workdir / f"out-{time.monotonic_ns()}.json"
     subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", str(tree),
@@ -153,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps(_worker(args.articles_file, args.workdir, args.learn)))
         return 0
     sys.path.insert(0, str(REPO))
+    from bench.baseline import baseline_tree
 
     started = time.perf_counter()
     articles, site = _extract(args.articles)
@@ -165,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         articles_file = work / "articles.pickle"
         articles_file.write_bytes(pickle.dumps(articles))
-        trees = {"anchor": REPO, args.baseline: _tree(args.baseline, work / "baseline"),
+        trees = {"anchor": REPO,
+                 args.baseline: baseline_tree(args.baseline, work / "baseline"),
                  "this tree": REPO}
         for round_no in range(1, args.rounds + 1):
             for side in sides if round_no % 2 else sides[::-1]:

@@ -22,14 +22,13 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tarfile
 import time
-from io import BytesIO
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.baseline import baseline_tree  # noqa: E402
 from bench.replay import build_archive  # noqa: E402
 
 # run the CLI and say the main process's peak memory (kB) on stderr's last line
@@ -38,15 +37,6 @@ _RUN = ("import atexit, resource, runpy, sys\n"
         ".ru_maxrss, file=sys.stderr))\n"
         "sys.argv = ['arsip', *sys.argv[1:]]\n"
         "runpy.run_module('crawler', run_name='__main__')\n")
-
-
-def _tree(rev: str, into: Path) -> Path:
-    data = subprocess.run(["git", "-C", str(REPO), "archive", rev], check=True,
-                          capture_output=True).stdout
-    shutil.rmtree(into, ignore_errors=True)
-    with tarfile.open(fileobj=BytesIO(data)) as tar:
-        tar.extractall(into, filter="data")
-    return into
 
 
 def _round(tree: Path, data: Path, copy: Path, workers: int) -> dict:
@@ -84,7 +74,8 @@ def main() -> int:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     data, _rate = build_archive(args.work, args.articles)
-    trees = {args.baseline: _tree(args.baseline, args.work / "baseline"), "this tree": REPO}
+    trees = {args.baseline: baseline_tree(args.baseline, args.work / "baseline"),
+             "this tree": REPO}
     runs: dict[str, list[dict]] = {side: [] for side in trees}
     for n in range(args.rounds):
         for side in list(trees) if n % 2 == 0 else list(trees)[::-1]:
