@@ -7,8 +7,9 @@ The archive is built once in --work by crawling the fixture site twice, the seco
 for every article again (``bench.replay.build_archive``: the re-crawl's answers are revisit
 records, as a re-crawled archive holds). Each round re-extracts a fresh copy of it under the
 baseline's tree (``git archive``) and under this tree, alternating which goes first, and takes
-the wall time, the pages per second the command reports, the extractions it ran and the peak
-resident memory of its main process (where the outcomes of payloads are kept). Both must store
+the wall time, the pages per second the command reports, the extractions it ran, the SQL
+statements and the peak resident memory of its main process (where the outcomes of payloads
+are kept). Both must store
 the same article versions.
 """
 
@@ -31,10 +32,15 @@ sys.path.insert(0, str(REPO))
 from bench.baseline import baseline_tree  # noqa: E402
 from bench.replay import build_archive  # noqa: E402
 
-# run the CLI and say the main process's peak memory (kB) on stderr's last line
+# run the CLI and say, on stderr's last line, the main process's peak memory (kB) and the SQL
+# statements it ran
 _RUN = ("import atexit, resource, runpy, sys\n"
-        "atexit.register(lambda: print('maxrss', resource.getrusage(resource.RUSAGE_SELF)"
-        ".ru_maxrss, file=sys.stderr))\n"
+        "from sqlalchemy import event\n"
+        "from sqlalchemy.engine import Engine\n"
+        "ran = [0]\n"
+        "event.listen(Engine, 'before_cursor_execute', lambda *_: ran.__setitem__(0, ran[0] + 1))\n"
+        "atexit.register(lambda: print('ran', resource.getrusage(resource.RUSAGE_SELF)"
+        ".ru_maxrss, ran[0], file=sys.stderr))\n"
         "sys.argv = ['arsip', *sys.argv[1:]]\n"
         "runpy.run_module('crawler', run_name='__main__')\n")
 
@@ -54,14 +60,14 @@ def _round(tree: Path, data: Path, copy: Path, workers: int) -> dict:
     if result.returncode != 0:
         raise SystemExit(f"reextract under {tree} failed:\n{result.stderr[-3000:]}")
     summary = json.loads(result.stdout)
-    rss = int(result.stderr.strip().splitlines()[-1].split()[1])
+    _, rss, statements = result.stderr.strip().splitlines()[-1].split()
     with sqlite3.connect(copy / "arsip.db") as db:
         versions = db.execute(
             "SELECT p.url, v.number, v.content_hash FROM article_versions v "
             "JOIN pages p ON p.id = v.page_id ORDER BY p.url, v.number").fetchall()
     return {"wall": wall, "pages_per_second": summary["pages_per_second"],
             "examined": summary["examined"], "extracted": summary["extracted"],
-            "rss_mb": rss / 1024, "versions": versions}
+            "rss_mb": int(rss) / 1024, "statements": int(statements), "versions": versions}
 
 
 def main() -> int:
@@ -83,17 +89,19 @@ def main() -> int:
             runs[side].append(got)
             print(f"round {n + 1} {side:10}: {got['wall']:.1f} s, {got['pages_per_second']} "
                   f"pages/s, {got['extracted']} extractions of {got['examined']} pages, "
-                  f"{got['rss_mb']:.0f} MB", file=sys.stderr, flush=True)
+                  f"{got['rss_mb']:.0f} MB, {got['statements']} SQL statements", file=sys.stderr,
+                  flush=True)
     same = all(r["versions"] == runs[args.baseline][0]["versions"]
                for side in runs for r in runs[side])
     print(f"reextract of {runs['this tree'][0]['examined']} archived pages, "
           f"{args.workers} workers, {args.rounds} rounds alternating (medians):")
-    print("| side | wall s | pages/s | extractions | main process peak MB |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| side | wall s | pages/s | extractions | SQL statements | main process peak MB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for side, got in runs.items():
         print(f"| {side} | {statistics.median(r['wall'] for r in got):.1f} | "
               f"{statistics.median(r['pages_per_second'] for r in got):.1f} | "
               f"{statistics.median(r['extracted'] for r in got):.0f} | "
+              f"{statistics.median(r['statements'] for r in got):.0f} | "
               f"{statistics.median(r['rss_mb'] for r in got):.0f} |")
     print(f"same article versions stored by every run: {same}")
     return 0 if same else 1
