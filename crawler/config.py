@@ -14,6 +14,8 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,8 +122,11 @@ def setting_defaults() -> dict[str, object]:
     too, a third of a second and its memory."""
     scrapy = importlib.util.find_spec("scrapy")
     assert scrapy is not None and scrapy.submodule_search_locations
-    sources = [Path(next(iter(scrapy.submodule_search_locations))) / "settings" /
-               "default_settings.py", Path(__file__).with_name("settings.py")]
+    # arsip's as a package resource, not a path beside this file: inside a Scrapyd egg (a zip)
+    # there is none
+    sources: list[Path | Traversable] = [
+        Path(next(iter(scrapy.submodule_search_locations))) / "settings" / "default_settings.py",
+        files("crawler") / "settings.py"]
     defaults: dict[str, object] = {}
     for source in sources:
         for node in ast.parse(source.read_text(encoding="utf-8")).body:

@@ -165,7 +165,8 @@ class Recorder:
     def recover(self) -> None:
         """Repair WARC files a killed crawl left open, and index their records: the rows of
         the batch that crawl never committed would otherwise be missing from ``captures``."""
-        for path in recover_open_files(self.writer.config.directory):
+        for path in recover_open_files(self.writer.config.directory,
+                                          self.writer.config.hostname):
             indexed = index_file(self.archive, path)
             self.archive.commit()
             self.reply(Note(f"Recovered WARC file left open by an earlier crawl: {path.name} "
@@ -327,7 +328,8 @@ class Recorder:
                 self.archive.rollback()
         with contextlib.suppress(Exception):
             self.writer.abandon()
-            for path in recover_open_files(self.writer.config.directory):
+            for path in recover_open_files(self.writer.config.directory,
+                                           self.writer.config.hostname):
                 index_file(self.archive, path)
                 self.archive.commit()
         self.finished = False  # its end may have been in the batch that failed

@@ -579,17 +579,22 @@ def _os_error(exc: OSError, message: str) -> WarcError:
 # -- recovery ---------------------------------------------------------------------------
 
 
-def recover_open_files(directory: Path) -> list[Path]:
-    """Finish ``*.warc.gz.open`` files a killed process left behind.
+def recover_open_files(directory: Path, hostname: str | None = None) -> list[Path]:
+    """Finish ``*.warc.gz.open`` files a killed process of this host left behind.
 
     Keeps every complete gzip member (each one a whole record), cuts a torn tail, and renames
     the file to its final name. Files still locked by a live writer are left alone; a file with
     no complete record at all is removed. Returns the renamed files.
+
+    Only files whose name carries ``hostname`` (this machine's by default) are touched: in a
+    folder that crawl nodes share over NFS a lock may not be seen (or taken) across machines,
+    so another node's live file would look abandoned.
     """
     recovered: list[Path] = []
     if not directory.is_dir():
         return recovered
-    for open_path in sorted(directory.glob(f"*.warc.gz{OPEN_SUFFIX}")):
+    host = _safe_name_part(socket.gethostname() if hostname is None else hostname)
+    for open_path in sorted(directory.glob(f"*-{host}.warc.gz{OPEN_SUFFIX}")):
         final = open_path.with_name(open_path.name.removesuffix(OPEN_SUFFIX))
         try:
             with open(open_path, "r+b") as fh:
