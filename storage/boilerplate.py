@@ -51,9 +51,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
@@ -183,11 +184,13 @@ class SiteBoilerplate:
         self.pages = 0
         self._site_dirty = True
 
-    def flush(self, archive: Archive, *, final: bool = False) -> None:
+    def flush(self, archive: Archive, *, final: bool = False,
+              through: Callable[[Callable[[], None]], None] | None = None) -> None:
         """Write what changed. While a run goes on (the recorder flushes with each commit) that
         is the learned lines and those that stopped being learned, with the site's count: a
         killed run keeps what it learned. ``final`` (the end of a run) writes every count that
-        changed, lines seen once while recent, and forgets the faded lines."""
+        changed, lines seen once while recent, and forgets the faded lines. ``through`` makes
+        the write (the recorder's journal, which can make it again: ``storage.journal``)."""
         if final:
             self._prune(keep_singletons=True)
         rows = []
@@ -207,29 +210,16 @@ class SiteBoilerplate:
         self._flipped.clear()
         if not (rows or self._forgotten or self._wipe or (final and self._site_dirty)):
             return
-        table = BoilerplateLine.__table__
-        with archive.write() as conn:
-            if self._wipe:
-                conn.execute(delete(table).where(table.c.site_id == self.site_id))
-                self._wipe = False
-            forgotten = [_digest(key) for key in self._forgotten]
-            self._forgotten.clear()
-            for start in range(0, len(forgotten), 500):
-                conn.execute(delete(table).where(table.c.site_id == self.site_id,
-                                                 table.c.key.in_(forgotten[start:start + 500])))
-            if rows:
-                stmt = archive._insert(table)
-                conn.execute(stmt.on_conflict_do_update(
-                    index_elements=[table.c.site_id, table.c.key],
-                    set_={name: stmt.excluded[name]
-                          for name in ("weight", "at", "pages", "learned")}), rows)
-            sites = BoilerplateSite.__table__
-            stmt = archive._insert(sites).values(site_id=self.site_id, pages=self.pages,
-                                                  updated_at=datetime.now(UTC))
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=[sites.c.site_id],
-                set_={"pages": stmt.excluded.pages, "updated_at": stmt.excluded.updated_at}))
+        # what is written is taken out of this state now, so the write can be made again
+        wipe, self._wipe = self._wipe, False
+        forgotten = [_digest(key) for key in self._forgotten]
+        self._forgotten.clear()
         self._site_dirty = False
+        write = partial(_write_changes, archive, self.site_id, self.pages, wipe, forgotten, rows)
+        if through is None:
+            write()
+        else:
+            through(write)
 
     def _prune(self, *, keep_singletons: bool) -> None:
         """Forget lines whose count has faded, and lines seen once that are no longer recent
@@ -348,14 +338,16 @@ class SiteBoilerplate:
     # --- storing --------------------------------------------------------------------------------
 
     def prepare(self, archive: Archive, url: str, article: ArticleRecord, *,
-                first: bool | None = None) -> ArticleRecord:
+                first: bool | None = None,
+                through: Callable[[Callable[[], object]], object] | None = None,
+                ) -> ArticleRecord:
         """The article as it is to be stored: counted when it is the page's first text, and
         stripped. A text that differs from the page's current version only by lines learned
         since comes back as that version's text, so no new version is made of it.
 
         ``first`` says whether to count it (re-extraction knows better than the page's row);
         when it is given, the site's first texts are not stripped in place here: the caller
-        does that at its end."""
+        does that at its end. ``through`` makes the writes, as in ``flush``."""
         with archive.read() as conn:
             page = conn.execute(_PAGE, {"url": page_url(url)}).first()
         lines = article.text.split("\n")
@@ -365,7 +357,11 @@ class SiteBoilerplate:
                 self._observe(lines, keys)
         elif page is None or not page.versions:
             if self._observe(lines, keys) and self.learned:
-                restrip(archive, self, self.site_id)
+                strip_stored = partial(restrip, archive, self, self.site_id)
+                if through is None:
+                    strip_stored()
+                else:
+                    through(strip_stored)
         text = self._strip(article.text, lines, keys)
         if page is not None and page.versions and (
                 content_hash(article.title, text) != page.content_hash):
@@ -384,6 +380,29 @@ class SiteBoilerplate:
 
 _PAGE = (select(Page.__table__.c.id, Page.__table__.c.versions, Page.__table__.c.content_hash)
          .where(Page.__table__.c.url == bindparam("url")))
+
+
+def _write_changes(archive: Archive, site_id: int, pages: float, wipe: bool,
+                   forgotten: list[str], rows: list[dict[str, Any]]) -> None:
+    table = BoilerplateLine.__table__
+    with archive.write() as conn:
+        if wipe:
+            conn.execute(delete(table).where(table.c.site_id == site_id))
+        for start in range(0, len(forgotten), 500):
+            conn.execute(delete(table).where(table.c.site_id == site_id,
+                                             table.c.key.in_(forgotten[start:start + 500])))
+        if rows:
+            stmt = archive._insert(table)
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=[table.c.site_id, table.c.key],
+                set_={name: stmt.excluded[name]
+                      for name in ("weight", "at", "pages", "learned")}), rows)
+        sites = BoilerplateSite.__table__
+        stmt = archive._insert(sites).values(site_id=site_id, pages=pages,
+                                              updated_at=datetime.now(UTC))
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=[sites.c.site_id],
+            set_={"pages": stmt.excluded.pages, "updated_at": stmt.excluded.updated_at}))
 
 
 def _current_text(archive: Archive, page_id: int, number: int) -> str | None:
