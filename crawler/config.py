@@ -158,6 +158,7 @@ class CrawlConfig:
     db_url: str
     warc_dir: Path
     warc_prefix: str = "arsip"
+    node: str | None = None  # HOST in the WARC file names; None: the host name
     warc_max_size: int = 1_000_000_000
     warc_idle_timeout: float = 300.0
     extract_workers: int = 0
@@ -198,6 +199,7 @@ class CrawlConfig:
             db_url=resolve_db_url(settings.get("ARSIP_DB_URL"), data_dir),
             warc_dir=resolve_warc_dir(settings.get("ARSIP_WARC_DIR"), data_dir),
             warc_prefix=settings.get("ARSIP_WARC_PREFIX", "arsip"),
+            node=settings.get("ARSIP_NODE") or None,
             warc_max_size=settings.getint("ARSIP_WARC_MAX_SIZE", 1_000_000_000),
             warc_idle_timeout=settings.getfloat("ARSIP_WARC_IDLE_TIMEOUT", 300.0),
             extract_workers=settings.getint("ARSIP_EXTRACT_WORKERS", 0),

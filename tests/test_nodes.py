@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from storage.archive import Archive
+from storage.replay.app import ReplayConfig, create_app
+from storage.warcroots import WarcRoots
+from tests.newsite import BaseURL, Site, build_site, serve
 
 ROOT = Path(__file__).parents[1]
 
@@ -45,3 +56,92 @@ def test_bundled_data_is_read_from_an_egg(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+CRAWL = ("--no-progress", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1",
+         "-s", "ARSIP_REQUISITES=False")
+
+
+@pytest.fixture
+def two_sites() -> Iterator[list[tuple[Site, BaseURL]]]:
+    with ExitStack() as stack:
+        sites = [build_site(n_articles=6, seed=n) for n in range(2)]
+        yield [(site, stack.enter_context(serve(site))) for site in sites]
+
+
+def crawl_as_node(node: str, base: str, root: Path, data_dir: Path, db_url: str,
+                  ) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler", "crawl", base, "--data-dir", str(data_dir),
+         "--db", db_url, *CRAWL, "-s", f"ARSIP_NODE={node}", "-s", f"ARSIP_WARC_DIR={root}"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.postgres
+def test_two_nodes_crawl_at_once_into_one_archive_and_both_replay(
+        tmp_path: Path, pg_url: str, two_sites: list[tuple[Site, BaseURL]]) -> None:
+    """Two crawl nodes (here: two processes with a node name and a storage root each) crawl
+    two sites at once into one PostgreSQL archive. Every article is stored once, each node's
+    WARC files carry its name, and replay and reindex read the files from both roots."""
+    data_dir = tmp_path / "arsip-data"
+    roots = {"node-a": tmp_path / "a-warc", "node-b": tmp_path / "b-warc"}
+    crawls = [crawl_as_node(node, base, roots[node], data_dir, pg_url)
+              for node, (_, base) in zip(roots, two_sites, strict=True)]
+    for crawl in crawls:
+        _, err = crawl.communicate(timeout=240)
+        assert crawl.returncode == 0, err
+    for node, root in roots.items():
+        names = [p.name for p in root.iterdir()]
+        assert names and all(n.endswith(f"-{node.replace('-', '_')}.warc.gz") for n in names)
+
+    with Archive.open(pg_url) as archive, archive.read() as conn:
+        stored = conn.exec_driver_sql(
+            "SELECT p.url, count(v.id) FROM pages p JOIN article_versions v ON v.page_id = p.id "
+            "GROUP BY p.url").fetchall()
+        captures = conn.exec_driver_sql(
+            "SELECT url, fetched_at, warc_file FROM captures WHERE status = 200 "
+            "AND record_type = 'response'").fetchall()
+    articles = {spec.url(base) for site, base in two_sites for spec in site.articles}
+    assert {url for url, _ in stored} == articles and {n for _, n in stored} == {1}
+
+    # replay: a capture of each node's, from its own root
+    every = WarcRoots.parse(data_dir / "warc", [f"{n}={root}" for n, root in roots.items()])
+    app = create_app(ReplayConfig(pg_url, every))
+    with TestClient(app, base_url="http://127.0.0.1:8080") as client:
+        for node in roots:
+            url, when, _ = next(c for c in captures if c.warc_file.endswith(
+                f"-{node.replace('-', '_')}.warc.gz") and c.url in articles)
+            page = client.get(f"/{when:%Y%m%d%H%M%S}id_/{url}")
+            assert page.status_code == 200 and b"<html" in page.content.lower()
+    app.state.replay.close()
+
+    # reindex: an emptied index gets back the captures of both nodes
+    with Archive.open(pg_url) as archive, archive.write() as conn:
+        before = conn.exec_driver_sql("SELECT count(*) FROM captures").scalar()
+        conn.exec_driver_sql("UPDATE article_versions SET capture_id = NULL")
+        conn.exec_driver_sql("DELETE FROM captures")
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler", "reindex", "--data-dir", str(data_dir), "--db", pg_url],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "ARSIP_WARC_ROOTS": ",".join(f"{n}={r}" for n, r in roots.items())})
+    assert done.returncode == 0, done.stderr
+    with Archive.open(pg_url) as archive, archive.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM captures").scalar() == before
+
+
+def test_a_badly_named_warc_root_is_a_usage_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler", "reindex", "--data-dir", str(tmp_path),
+         "--warc-root", "node-a"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "a node's WARC root is HOST=DIR, not 'node-a'" in done.stderr
+
+
+def test_a_file_is_read_from_its_nodes_root(tmp_path: Path) -> None:
+    roots = WarcRoots.parse(tmp_path / "warc", ["node-a=/srv/a,b.example=/srv/b", "c=~/c"])
+    assert roots.folder_of("arsip-20250428070500000-00000-node_a.warc.gz") == Path("/srv/a")
+    assert roots.folder_of("arsip-20250428070500000-00001-b.example.warc.gz.open") == Path(
+        "/srv/b")
+    assert roots.folder_of("arsip-20250428070500000-00000-other.warc.gz") == tmp_path / "warc"
+    assert roots.folder_of("imported.warc.gz") == tmp_path / "warc"
+    assert roots.folders() == [Path("/srv/a"), Path("/srv/b"), Path("~/c").expanduser()]
