@@ -145,3 +145,16 @@ def test_a_file_is_read_from_its_nodes_root(tmp_path: Path) -> None:
     assert roots.folder_of("arsip-20250428070500000-00000-other.warc.gz") == tmp_path / "warc"
     assert roots.folder_of("imported.warc.gz") == tmp_path / "warc"
     assert roots.folders() == [Path("/srv/a"), Path("/srv/b"), Path("~/c").expanduser()]
+
+
+def test_a_start_up_error_outside_arsip_crawl_is_one_line(tmp_path: Path) -> None:
+    """Scrapyd runs ``scrapy crawl``, not ``arsip crawl``: an error while the spider is built
+    is one line in its log (no traceback of a task nobody awaited) and the job fails."""
+    done = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "news", "-s", f"ARSIP_DATA_DIR={tmp_path}",
+         "-s", "ARSIP_SINCE=yesterday-ish", "-a", "url=http://127.0.0.1:9/"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr, done.stderr
+    (line,) = [x for x in done.stderr.splitlines() if "Error:" in x]
+    assert "CRITICAL: Error: " in line and "yesterday-ish" in line
