@@ -199,7 +199,8 @@ class CrawlConfig:
             db_url=resolve_db_url(settings.get("ARSIP_DB_URL"), data_dir),
             warc_dir=resolve_warc_dir(settings.get("ARSIP_WARC_DIR"), data_dir),
             warc_prefix=settings.get("ARSIP_WARC_PREFIX", "arsip"),
-            node=settings.get("ARSIP_NODE") or None,
+            # a Scrapyd node names itself in its environment: its jobs get no setting for it
+            node=settings.get("ARSIP_NODE") or os.environ.get("ARSIP_NODE") or None,
             warc_max_size=settings.getint("ARSIP_WARC_MAX_SIZE", 1_000_000_000),
             warc_idle_timeout=settings.getfloat("ARSIP_WARC_IDLE_TIMEOUT", 300.0),
             extract_workers=settings.getint("ARSIP_EXTRACT_WORKERS", 0),
