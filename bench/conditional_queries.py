@@ -72,19 +72,12 @@ class PerRequestValidators:
                                 read_only=True))
 
     def process_request(self, request: Request) -> None:
-        if not request.meta.get("arsip_article"):
-            return
-        known = self.archive.validators(request.url)
-        if not known:
-            return
-        etag, last_modified = known
-        if etag:
-            request.headers[b"If-None-Match"] = etag
-        if last_modified:
-            request.headers[b"If-Modified-Since"] = last_modified
-        if etag or last_modified:
-            request.meta["handle_httpstatus_list"] = [
-                *request.meta.get("handle_httpstatus_list", []), 304]
+        from crawler.middlewares.conditional import ask_conditionally
+
+        if request.meta.get("arsip_article"):
+            known = self.archive.validators(request.url)
+            if known:
+                ask_conditionally(request, *known)
 
 
 def scans(server: str, schema: str) -> int:
