@@ -103,13 +103,13 @@ class Daemon:
         # (``arsip`` holds them from its first moment): the same as one received in the loop
         self.held = held
         self.archive = archive
-        self.jobs = Jobs(self._on_due, config.max_jitter)
         self.nodes = None
-        if config.nodes:
+        if config.nodes:  # the crawls run on Scrapyd crawl nodes, not here
             from scheduler.nodes import Nodes
 
             self.nodes = Nodes(config.nodes, config.per_node, config.nodes_db_url,
                                lost_after=config.node_lost_after)
+        self.jobs = Jobs(self._on_due, config.max_jitter)
         self.due: queue.SimpleQueue[tuple[int, datetime]] = queue.SimpleQueue()
         self.pending: dict[int, Pending] = {}
         self.running: dict[int, RunningCrawl] = {}

@@ -222,6 +222,13 @@ class NodeCrawl:
             self.stop_sent = time.monotonic()
             self._cancel("TERM")
 
+    def stop_now(self) -> None:
+        """A second cancel.json with SIGTERM: a crawl takes it as "stop now" (requests in
+        flight dropped, what it fetched still written out)."""
+        if self.poll() is None:
+            self.stop_sent = self.stop_sent or time.monotonic()
+            self._cancel("TERM")
+
     def kill(self) -> None:
         if self.poll() is None:
             self.killed = True
