@@ -112,6 +112,7 @@ def terminate_backends(db_url: str) -> int:
 
 
 @pytest.mark.postgres
+@pytest.mark.timeout(600)  # two Scrapyd servers, their crawls and a daemon on a busy machine
 def test_the_daemon_dispatches_two_sites_to_two_nodes_through_dropped_connections(
         tmp_path: Path, pg_url: str, nodes: list[Node]) -> None:
     """Two sites, two nodes taking one crawl each: both crawls run at once, one per node,
@@ -160,6 +161,7 @@ def test_the_daemon_dispatches_two_sites_to_two_nodes_through_dropped_connection
 
 
 @pytest.mark.postgres
+@pytest.mark.timeout(600)  # two Scrapyd servers, their crawls and a daemon on a busy machine
 def test_a_node_killed_mid_crawl_leaves_nothing_corrupt_and_its_site_runs_elsewhere(
         tmp_path: Path, pg_url: str, nodes: list[Node]) -> None:
     data_dir = tmp_path / "arsip-data"
