@@ -158,3 +158,25 @@ def test_a_start_up_error_outside_arsip_crawl_is_one_line(tmp_path: Path) -> Non
     assert "Traceback" not in done.stderr, done.stderr
     (line,) = [x for x in done.stderr.splitlines() if "Error:" in x]
     assert "CRITICAL: Error: " in line and "yesterday-ish" in line
+
+
+def test_nodes_that_do_not_answer_are_reported_down(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler", "nodes", "--nodes", "http://127.0.0.1:9,http://127.0.0.1:9/"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stdout.splitlines() == ["http://127.0.0.1:9  down: [Errno 111] Connection refused"]
+    assert done.stderr.strip() == "Error: no crawl node answers"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--nodes", "http://127.0.0.1:9"], "crawl nodes need a database they can all reach"),
+    (["--nodes", "crawl1:6800"], "a crawl node is a Scrapyd URL (http://HOST:6800)"),
+])
+def test_the_daemon_refuses_nodes_it_cannot_use(tmp_path: Path, args: list[str],
+                                                message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler", "daemon", "--data-dir", str(tmp_path), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert message in done.stderr.splitlines()[-1]
