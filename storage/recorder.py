@@ -55,7 +55,7 @@ from storage.protocol import (
     RecorderConfig,
     ToRecorder,
 )
-from storage.records import CaptureRecord, Fetch
+from storage.records import ArticleRecord, CaptureRecord, Fetch
 from storage.reindex import bare_mime, index_file
 from storage.revisit import RevisitPlan, RevisitPolicy, load_plan
 from storage.urls import page_url
@@ -84,7 +84,7 @@ WAIT_POLL_SECONDS = 1.0
 UNOPENED_GRACE_SECONDS = 5.0
 
 if TYPE_CHECKING:
-    from storage.archive import Archive
+    from storage.archive import Archive, StoredText
     from storage.boilerplate import SiteBoilerplate
 
 
@@ -210,24 +210,36 @@ class Recorder:
     def on_article(self, message: Article) -> None:
         if self.failed and message.key not in self.captures:
             return  # its capture could not be archived: an article must link to a capture
-        article = message.article
-        if self.boilerplate is not None:
-            article = self.journal.read(partial(
-                self.boilerplate.prepare, self.archive, message.url, article,
-                through=self.journal.write))
-            if len(self.stored_urls) < MAX_RESTRIPPED_PAGES:
-                self.stored_urls.add(page_url(message.url))
+        boilerplate = self.boilerplate
+        judging = boilerplate is not None and not boilerplate.judged
+        if boilerplate is not None and len(self.stored_urls) < MAX_RESTRIPPED_PAGES:
+            self.stored_urls.add(page_url(message.url))
         capture_id = self.captures.pop(message.key, None)
+        prepared = 0
+
+        def prepare(article: ArticleRecord, stored: StoredText) -> ArticleRecord:
+            # made again when the journal writes the batch again: counted the first time only
+            nonlocal prepared
+            prepared += 1
+            assert boilerplate is not None
+            return boilerplate.prepare(article, stored, first=False if prepared > 1 else None)
 
         def store() -> bool:
+            # stripped against the page's text as the same statement reads it: no query of
+            # its own
             return self.archive.store_article(
-                site_id=self.site_id, url=message.url, article=article,
+                site_id=self.site_id, url=message.url, article=message.article,
                 capture_id=self.journal.capture_id(capture_id), fetched_at=message.fetched_at,
-                fetch=message.fetch,
+                fetch=message.fetch, prepare=prepare if boilerplate is not None else None,
             )
 
         new = self.journal.write(store)
         self.counts["arsip/articles_stored" if new else "arsip/articles_unchanged"] += 1
+        if judging and boilerplate is not None and boilerplate.judged and boilerplate.learned:
+            from storage.boilerplate import restrip
+
+            # this article made the site judged: the texts stored before it lose its lines too
+            self.journal.write(partial(restrip, self.archive, boilerplate, self.site_id))
 
     def on_extraction_failed(self, message: ExtractionFailed) -> None:
         capture_id = self.captures.pop(message.key, None)

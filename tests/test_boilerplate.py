@@ -126,19 +126,34 @@ def _record(url: str, text: str) -> ArticleRecord:
     return ArticleRecord(url=url, title=f"Judul {url[-3:]}", text=text)
 
 
-def test_state_round_trips_and_first_articles_are_stripped_in_place(db_url: str) -> None:
+def test_state_round_trips_and_first_articles_are_stripped_in_place(db_url: str,
+                                                                     tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from storage.protocol import Article, Finish
+    from storage.recorder import Recorder
+    from storage.records import Fetch
+    from tests.test_recorder import config_for
+
     rng = random.Random(5)
-    archive = Archive.open(db_url)
-    site_id = archive.ensure_site("kompas", "https://kompas.example/")
     config = BoilerplateConfig(min_pages=10, share=0.3)
-    state = SiteBoilerplate.load(archive, site_id, config)
+    recorder = Recorder(replace(config_for(tmp_path, db_url), boilerplate=config),
+                        lambda _reply: None)
+    archive = Archive.open(db_url)
+    site_id = recorder.site_id
     at = datetime(2025, 5, 1, tzinfo=UTC)
     texts = {f"https://kompas.example/a/{i:03d}": _article(rng) for i in range(15)}
-    for url, text in texts.items():
-        article = state.prepare(archive, url, _record(url, text))
-        archive.store_article(site_id=site_id, url=url, article=article, capture_id=None,
-                              fetched_at=at)
-    state.flush(archive, final=True)
+    for n, (url, text) in enumerate(texts.items(), 1):
+        recorder.handle(Article(None, url, _record(url, text), at, Fetch(200)))
+        if n == 10:  # the article that makes the site judged: the nine before it are stripped
+            recorder.commit()
+            stored = _texts(archive)
+            assert len(stored) == 10
+            assert all(APP not in text and GOOGLE not in text for text in stored.values())
+    recorder.handle(Finish("finished", {}))
+    recorder.close()
+    state = recorder.boilerplate
+    assert state is not None
     stored = _texts(archive)
     assert len(stored) == 15  # one version each: the first ten were stripped in place
     assert all(APP not in text and GOOGLE not in text for text in stored.values())
@@ -158,16 +173,14 @@ def test_state_round_trips_and_first_articles_are_stripped_in_place(db_url: str)
     raw = _article(rng)
     archive.store_article(site_id=site_id, url=url, article=_record(url, raw), capture_id=None,
                           fetched_at=at)
-    article = again.prepare(archive, url, _record(url, raw))
-    assert article.text == raw
-    assert archive.store_article(site_id=site_id, url=url, article=article, capture_id=None,
-                                 fetched_at=at) is False
+    assert archive.store_article(site_id=site_id, url=url, article=_record(url, raw),
+                                 capture_id=None, fetched_at=at, prepare=again.prepare) is False
+    assert _texts(archive)[url] == raw
     # a real edit still is one
     edited = _record(url, raw + "\nParagraf tambahan dari redaksi.")
-    article = again.prepare(archive, url, edited)
-    assert GOOGLE not in article.text
-    assert archive.store_article(site_id=site_id, url=url, article=article, capture_id=None,
-                                 fetched_at=at) is True
+    assert archive.store_article(site_id=site_id, url=url, article=edited, capture_id=None,
+                                 fetched_at=at, prepare=again.prepare) is True
+    assert GOOGLE not in _texts(archive)[url]
 
     # re-extraction starts again from nothing: the stored rows go with it
     again.reset()
@@ -211,6 +224,49 @@ def test_the_recorder_strips_a_line_learned_mid_run_from_the_whole_run(tmp_path:
     assert len(texts) == 12
     assert not [url for url, text in texts.items() if APP in text or NEWSLETTER in text]
     assert all(GOOGLE not in text for text in texts.values())
+
+
+def test_boilerplate_costs_the_recorder_no_statement_of_its_own(tmp_path: Path) -> None:
+    """The page's stored text comes back from ``store_article``'s own upsert: an article costs
+    the same statements with boilerplate stripping as without, on a crawl and a re-crawl."""
+    from dataclasses import replace
+
+    from sqlalchemy import event
+
+    from storage.protocol import Article, Finish
+    from storage.recorder import Recorder
+    from storage.records import Fetch
+    from tests.test_recorder import config_for
+
+    rng = random.Random(8)
+    texts = [(f"https://kudakyv.test/a/{i:03d}", _article(rng)) for i in range(12)]
+    at = datetime(2025, 5, 1, tzinfo=UTC)
+
+    def statements(enabled: bool) -> list[int]:
+        config = replace(config_for(tmp_path / str(enabled)),
+                         boilerplate=BoilerplateConfig(enabled=enabled, min_pages=5, share=0.3))
+        recorder = Recorder(config, lambda _reply: None)
+        count = [0]
+
+        def counted(*_args: object) -> None:
+            count[0] += 1
+
+        event.listen(recorder.archive.engine, "before_cursor_execute", counted)
+        per_article = []
+        for again in (False, True):  # a crawl, then a re-crawl with every other text edited
+            for i, (url, text) in enumerate(texts):
+                edited = text + ("\nParagraf tambahan." if again and i % 2 else "")
+                before = count[0]
+                recorder.handle(Article(None, url, _record(url, edited), at, Fetch(200)))
+                per_article.append(count[0] - before)
+        recorder.handle(Finish("finished", {}))
+        recorder.close()
+        return per_article
+
+    on, off = statements(True), statements(False)
+    assert on[4] > off[4]  # the fifth article makes the site judged: the texts before it are
+    del on[4], off[4]      # stripped in place, the one article that costs more
+    assert on == off
 
 
 def test_reextract_leaves_a_site_being_crawled_alone(tmp_path: Path) -> None:

@@ -315,3 +315,5 @@ def test_a_dropped_connection_loses_no_capture_or_article(
         assert conn.exec_driver_sql("SELECT count(*) FROM captures").scalar() == 10
         outcome, stats = conn.exec_driver_sql("SELECT outcome, stats FROM crawl_runs").one()
         assert outcome == "finished" and stats["arsip/db_batches_replayed"] == 1
+        # each article counted once for the site's boilerplate, although written twice
+        assert conn.exec_driver_sql("SELECT pages FROM boilerplate_sites").scalar() == 10
