@@ -32,13 +32,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.pgschemas import pg_schemas  # noqa: E402
 from tests.newsite import build_site, serve  # noqa: E402
 
 if TYPE_CHECKING:
@@ -108,7 +108,6 @@ def crawl(base: str, data_dir: Path, db_url: str, log: Path, *extra: str) -> flo
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -117,39 +116,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg", default="postgresql+psycopg://root@127.0.0.1:5432/test")
     args = parser.parse_args(argv)
 
-    server = make_url(args.pg).set(drivername="postgresql+psycopg")
-    schema = f"bench_cond_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    db_url = server.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False)
-    server_url = server.render_as_string(hide_password=False)
     figures: dict[str, list[tuple[float, int]]] = {"prefetched": [], "per request": []}
-    try:
-        site = build_site(n_articles=args.articles)
-        with tempfile.TemporaryDirectory(prefix="arsip-bench-") as tmp, serve(site) as base:
-            data_dir, log = Path(tmp) / "arsip-data", Path(tmp) / "crawls.log"
-            crawl(base, data_dir, db_url, log)  # the first crawl: every article, validators
-            for _ in range(args.rounds):
-                for side, extra in (("prefetched", ()), ("per request", (PER_REQUEST,))):
-                    before = scans(server_url, schema)
-                    seconds = crawl(base, data_dir, db_url, log, "ARSIP_REVISIT_ALL=True",
-                                    *extra)
-                    time.sleep(1.5)  # backends report their counts within a second of ending
-                    figures[side].append((seconds, scans(server_url, schema) - before))
-        print(f"re-crawl of {args.articles} known articles, every one asked conditionally, "
-              f"into PostgreSQL; medians of {args.rounds} alternating rounds")
-        print(f"{'':14}{'wall s':>9}{'scans':>9}   rounds (s / scans)")
-        for side, rounds in figures.items():
-            wall = statistics.median(r[0] for r in rounds)
-            count = statistics.median(r[1] for r in rounds)
-            shown = "  ".join(f"{s:.2f}/{n}" for s, n in rounds)
-            print(f"{side:14}{wall:9.2f}{count:9.0f}   {shown}")
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    server = make_url(args.pg).set(drivername="postgresql+psycopg").render_as_string(
+        hide_password=False)
+    site = build_site(n_articles=args.articles)
+    with (pg_schemas(args.pg, "bench_cond") as new_schema,
+          tempfile.TemporaryDirectory(prefix="arsip-bench-") as tmp, serve(site) as base):
+        db_url = new_schema()
+        schema = db_url.rsplit("search_path%3D", 1)[-1]
+        data_dir, log = Path(tmp) / "arsip-data", Path(tmp) / "crawls.log"
+        crawl(base, data_dir, db_url, log)  # the first crawl: every article, validators
+        for _ in range(args.rounds):
+            for side, extra in (("prefetched", ()), ("per request", (PER_REQUEST,))):
+                before = scans(server, schema)
+                seconds = crawl(base, data_dir, db_url, log, "ARSIP_REVISIT_ALL=True", *extra)
+                time.sleep(1.5)  # backends report their counts within a second of ending
+                figures[side].append((seconds, scans(server, schema) - before))
+    print(f"re-crawl of {args.articles} known articles, every one asked conditionally, "
+          f"into PostgreSQL; medians of {args.rounds} alternating rounds")
+    print(f"{'':14}{'wall s':>9}{'scans':>9}   rounds (s / scans)")
+    for side, rounds in figures.items():
+        wall = statistics.median(r[0] for r in rounds)
+        count = statistics.median(r[1] for r in rounds)
+        shown = "  ".join(f"{s:.2f}/{n}" for s, n in rounds)
+        print(f"{side:14}{wall:9.2f}{count:9.0f}   {shown}")
     return 0
 
 

@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.pgschemas import pg_schemas  # noqa: E402
 from tests.newsite import build_site, serve  # noqa: E402
 from tests.scrapydnodes import Node  # noqa: E402
 
@@ -113,9 +113,6 @@ def dispatch_delays(log: Path, runs: list[Any]) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sites", type=int, default=4)
     parser.add_argument("--articles", type=int, default=100)
@@ -123,35 +120,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg", default="postgresql+psycopg://root@127.0.0.1:5432/test")
     args = parser.parse_args(argv)
 
-    server = make_url(args.pg).set(drivername="postgresql+psycopg")
-    admin = create_engine(server)
     sides = ["local", "1 node", "2 nodes"]
     rates: dict[str, list[float]] = {side: [] for side in sides}
     delays: dict[str, list[float]] = {side: [] for side in sides}
-    schemas: list[str] = []
-    try:
-        with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="arsip-bench-") as tmp:
-            bases = [stack.enter_context(serve(build_site(n_articles=args.articles, seed=n)))
-                     for n in range(args.sites)]
-            for round_no in range(args.rounds):
-                for side in (sides if round_no % 2 == 0 else sides[::-1]):
-                    schema = f"bench_nodes_{uuid.uuid4().hex[:8]}"
-                    schemas.append(schema)
-                    with admin.begin() as conn:
-                        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-                    db_url = server.update_query_dict(
-                        {"options": f"-csearch_path={schema}"}).render_as_string(
-                        hide_password=False)
-                    work = Path(tmp) / f"{side.replace(' ', '-')}-{round_no}"
-                    work.mkdir()
-                    rate, waits = one_side(side, [str(b) for b in bases], db_url, work)
-                    rates[side].append(rate)
-                    delays[side].extend(waits)
-    finally:
-        with admin.begin() as conn:
-            for schema in schemas:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with (ExitStack() as stack, pg_schemas(args.pg, "bench_nodes") as new_schema,
+          tempfile.TemporaryDirectory(prefix="arsip-bench-") as tmp):
+        bases = [stack.enter_context(serve(build_site(n_articles=args.articles, seed=n)))
+                 for n in range(args.sites)]
+        for round_no in range(args.rounds):
+            for side in (sides if round_no % 2 == 0 else sides[::-1]):
+                work = Path(tmp) / f"{side.replace(' ', '-')}-{round_no}"
+                work.mkdir()
+                rate, waits = one_side(side, [str(b) for b in bases], new_schema(), work)
+                rates[side].append(rate)
+                delays[side].extend(waits)
     print(f"{args.sites} sites x {args.articles} articles, first crawls, 2 at a time, into "
           f"PostgreSQL ({os.cpu_count()} cores); medians of {args.rounds} alternating rounds")
     print(f"{'':10}{'articles/s':>12}{'dispatch s':>12}   articles/s per round")

@@ -22,13 +22,13 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.pgschemas import pg_schemas  # noqa: E402
 from storage.errors import StorageError  # noqa: E402
 from storage.liveness import this_process  # noqa: E402
 from storage.protocol import Article, Capture, Finish, RecorderConfig  # noqa: E402
@@ -90,8 +90,7 @@ def one_round(db_url: str, folder: Path, recorders: int, articles: int) -> float
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from storage.archive import Archive
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=300)
@@ -99,41 +98,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg", default="postgresql+psycopg://root@127.0.0.1:5432/test")
     args = parser.parse_args(argv)
 
-    server = make_url(args.pg).set(drivername="postgresql+psycopg")
-    admin = create_engine(server)
-    schemas: list[str] = []
     rates: dict[tuple[str, int], list[float]] = {}
     try:
-        with tempfile.TemporaryDirectory(prefix="arsip-bench-") as tmp:
+        with (pg_schemas(args.pg, "bench_rec") as new_schema,
+              tempfile.TemporaryDirectory(prefix="arsip-bench-") as tmp):
             for round_no in range(args.rounds):
                 for backend in (("SQLite", "PostgreSQL") if round_no % 2 == 0
                                 else ("PostgreSQL", "SQLite")):
                     for recorders in (1, 2, 4):
                         folder = Path(tmp) / f"{backend}-{recorders}-{round_no}"
                         folder.mkdir()
-                        if backend == "SQLite":
-                            db_url = f"sqlite:///{folder / 'arsip.db'}"
-                        else:
-                            schema = f"bench_rec_{uuid.uuid4().hex[:8]}"
-                            schemas.append(schema)
-                            with admin.begin() as conn:
-                                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-                            db_url = server.update_query_dict(
-                                {"options": f"-csearch_path={schema}"}).render_as_string(
-                                hide_password=False)
-                        from storage.archive import Archive
-
+                        db_url = (f"sqlite:///{folder / 'arsip.db'}" if backend == "SQLite"
+                                  else new_schema())
                         Archive.open(db_url).close()  # the schema, before the clock starts
                         rate = one_round(db_url, folder, recorders, args.articles)
                         rates.setdefault((backend, recorders), []).append(rate)
     except StorageError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        with admin.begin() as conn:
-            for schema in schemas:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
     print(f"articles stored per second, all recorders together ({args.articles} each, "
           f"{os.cpu_count()} cores); median of {args.rounds} alternating rounds")
     print(f"{'recorders':>10}{'SQLite':>12}{'PostgreSQL':>12}")
