@@ -15,13 +15,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from lxml.html import HtmlElement
 
 from crawler import errors
 from crawler.extraction import article_to_dict, decode_html, extract_article, iter_extract_paths
 from crawler.extraction.dates import parse_human, parse_iso
 from crawler.extraction.document import body_of, parse
-from crawler.extraction.maintext import looks_like_navigation
+from crawler.extraction.maintext import LinkTexts, looks_like_navigation
 from crawler.extraction.metadata import clean_authors, clean_title
 from crawler.sites import ExtractionRules
 from storage.records import ArticleRecord, RelatedLink
@@ -284,9 +283,9 @@ def test_article_inside_a_declarative_shadow_root_is_kept() -> None:
 
 # ---- the fast path's answer, checked ------------------------------------------------------
 
-def _links_page(titles: list[str]) -> HtmlElement:
+def _links_page(titles: list[str]) -> LinkTexts:
     links = "".join(f'<li><a href="/a/{i}">{t}</a></li>' for i, t in enumerate(titles))
-    return parse(f"<html><body><ul>{links}</ul></body></html>")
+    return LinkTexts(parse(f"<html><body><ul>{links}</ul></body></html>"))
 
 
 def test_a_list_of_linked_headlines_is_navigation() -> None:
@@ -329,6 +328,43 @@ def test_related_links_resolve_against_the_canonical_url_without_a_page_url() ->
     # a page URL, when given, still wins
     record = extract_article(page, "https://mirror.example/x/y")
     assert [link.url for link in record.related] == ["https://mirror.example/bawang"]
+
+
+def test_a_wall_of_text_from_the_fast_path_gives_way_to_paragraphs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # trafilatura's last resort returns a JSON-LD articleBody or the page's text as one line:
+    # long enough to pass every other check, but the comparison finds the paragraphs
+    from crawler.extraction import maintext
+
+    sentence = "Warga mengungsi ke masjid setelah air sungai naik sejak dini hari. "
+    page = "<html><body>" + f"<p>{sentence * 8}</p>" * 8 + "</body></html>"
+    paragraphs = "\n".join([(sentence * 8).strip()] * 8)
+    answers = {True: " ".join([(sentence * 8).strip()] * 8) + ' <iframe src="x">',
+               False: paragraphs}
+    monkeypatch.setattr(maintext, "_extract", lambda tree, url, *, fast: answers[fast])
+    tree = parse(page)
+    assert len(answers[True]) > len(answers[False])
+    assert maintext.main_text(tree, body_of(tree), None, lambda: parse(page)) == paragraphs
+
+
+def test_link_texts_are_gathered_once_per_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the navigation check and the trailing-headline cut share one walk over the links
+    from crawler.extraction import maintext
+
+    walks: list[int] = []
+    gather = maintext.LinkTexts._gather
+    monkeypatch.setattr(maintext.LinkTexts, "_gather",
+                        lambda self: walks.append(1) or gather(self))
+    titles = [f"Harga beras medium naik lagi di pasar kota nomor {i}" for i in range(4)]
+    prose = "Pemerintah kota menyiapkan anggaran tambahan untuk memperbaiki jalan. " * 3
+    lines = ["Singkat.", "Pendek.", (prose * 4).strip(), *(f"- {t}" for t in titles)]
+    links = "".join(f'<li><a href="/a/{i}">{t}</a></li>' for i, t in enumerate(titles))
+    page = f"<html><body><p>{prose * 4}</p><ul>{links}</ul></body></html>"
+    monkeypatch.setattr(maintext, "_extract", lambda tree, url, *, fast: "\n".join(lines))
+    tree = parse(page)
+    text = maintext.main_text(tree, body_of(tree), None, lambda: 1 / 0)
+    assert text == "\n".join(lines[:3])
+    assert len(walks) == 1
 
 
 @pytest.mark.parametrize("layout", [
