@@ -70,7 +70,7 @@ def extract_article(html: str | bytes, url: str | None = None, *,
         text = main_text(tree, body, url, fresh_tree)
     if not text:
         raise NoContentError("no article text found")
-    text, credits = _split_credits(_drop_title_line(text, meta.title))
+    text, credits = _split_credits(_drop_title_line(text, meta.title_forms))
     if not text or (len(text) < 200 and _only_link_text(text, tree)):
         raise NoContentError("no article text found")
     authors = (meta.authors
@@ -147,11 +147,23 @@ def _render(element: HtmlElement) -> str:
     return unicodedata.normalize("NFC", "\n".join(line for line in lines if line)).strip()
 
 
-def _drop_title_line(text: str, title: str | None) -> str:
-    """trafilatura keeps an <h1> inside the article container; the title has its own field."""
-    first, _, rest = text.partition("\n")
-    if title and rest and " ".join(first.split()) == title:
-        return rest.lstrip()
+# The title, with a kicker, a date or a section name above it, opens the text: those lines go.
+_TITLE_WITHIN = 3
+_ABOVE_TITLE = 150
+
+
+def _drop_title_line(text: str, titles: frozenset[str]) -> str:
+    """trafilatura keeps an <h1> inside the article container; the title has its own field.
+    Any of the page's forms of its title (og:title, <h1>, <title>, ...) counts, within the
+    first lines and with only short lines above it."""
+    if not titles:
+        return text
+    lines = text.split("\n", _TITLE_WITHIN)
+    for index, line in enumerate(lines[:_TITLE_WITHIN]):
+        if index + 1 < len(lines) and " ".join(line.split()) in titles:
+            return "\n".join(lines[index + 1:]).lstrip()
+        if len(line) > _ABOVE_TITLE:
+            break
     return text
 
 
