@@ -378,9 +378,43 @@ def test_a_long_fast_answer_on_a_table_layout_is_checked(layout: str) -> None:
     prose = "Warga mengungsi ke masjid setelah air sungai naik sejak dini hari. " * 12
     tree = parse(f"<html><body>{layout.format(prose)}</body></html>")
     answer = prose[:1500]  # long enough to pass on length and paragraph share alone
-    assert maintext._suspect(answer, body_of(tree))
+    assert maintext._tabular(body_of(tree))
     prose_page = parse(f"<html><body><div><p>{prose}</p><p>{prose}</p></div></body></html>")
-    assert not maintext._suspect(answer, body_of(prose_page))
+    assert not maintext._tabular(body_of(prose_page))
+    assert not maintext._short(answer, body_of(prose_page))
+
+
+def test_on_a_table_layout_the_full_comparison_wins_unless_much_shorter(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # plain trafilatura's comparison is made for these layouts; a few more lines in the fast
+    # answer are the page's furniture, many more are the story the comparison missed
+    from crawler.extraction import maintext
+
+    prose = "Warga mengungsi ke masjid setelah air sungai naik sejak dini hari. " * 12
+    page = f"<html><body><table><tr><td>{prose}<br><br>{prose}</td></tr></table></body></html>"
+    full = "\n".join([prose.strip()] * 3)
+    answers = {True: full + "\nPartner news: the Queen of Thieves, a crime boss", False: full}
+    monkeypatch.setattr(maintext, "_extract", lambda tree, url, *, fast: answers[fast])
+    tree = parse(page)
+    assert maintext.main_text(tree, body_of(tree), None, lambda: parse(page)) == full
+    answers[True] = "\n".join([prose.strip()] * 4)
+    tree = parse(page)
+    assert maintext.main_text(tree, body_of(tree), None, lambda: parse(page)) == answers[True]
+
+
+def test_the_quality_bench_tells_table_layouts_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent.parent / "bench"))
+    devsets = importlib.import_module("devsets")
+    prose = "Warga mengungsi ke masjid setelah air sungai naik sejak dini hari. " * 5
+    layout = (f"<html><body><table><tr><td><a href='/'>Beranda</a></td><td>{prose}</td></tr>"
+              "</table></body></html>")
+    article = (f"<html><body><div><p>{prose}</p><table><tr><td>Rp 12.000</td><td>naik</td>"
+               "</tr></table></div></body></html>")
+    assert devsets.uses_table_layout(layout.encode())
+    assert not devsets.uses_table_layout(article.encode())
+    assert not devsets.uses_table_layout(b"")  # nothing to tell: not a table layout
 
 
 def test_a_stripped_promo_block_keeps_its_place_in_the_container() -> None:

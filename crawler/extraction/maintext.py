@@ -37,6 +37,9 @@ _PART = 0.2
 # fallback returns (a JSON-LD articleBody with its markup, or the whole page run together) when
 # its main extractor found too little.
 _WALL = 3000
+# On such a page and on a table layout, the full comparison's answer wins unless it is shorter
+# than this share of the fast one.
+_ABOUT_AS_LONG = 0.9
 
 # What trafilatura deletes, subtree and all, both before it extracts and before it measures
 # the page's text (tree_cleaning and BASIC_CLEAN_XPATH): gone before its several copies of the
@@ -107,20 +110,20 @@ def main_text(tree: HtmlElement, body: HtmlElement, url: str | None,
             el.drop_tree()  # its tail, page text, stays
     fast = _extract(tree, url, fast=True)
     links = LinkTexts(tree)
-    if fast and not _suspect(fast, body) and not looks_like_navigation(fast, links):
+    odd_layout = bool(fast) and (_wall(fast) or _tabular(body))
+    if (fast and not odd_layout and not _short(fast, body)
+            and not looks_like_navigation(fast, links)):
         return drop_trailing_headlines(fast, links)
     second = fresh_tree()
     full = _extract(second, url, fast=False)
     second_links = LinkTexts(second)
-    text = _better(fast, links, full, second_links)
+    text = _better(fast, links, full, second_links, odd_layout=odd_layout)
     return drop_trailing_headlines(text, second_links) if text else text
 
 
-def _suspect(text: str, body: HtmlElement) -> bool:
-    """Short, a small part of the prose the page holds in its paragraphs, or a page whose prose
-    is not in paragraphs at all (a table or <br> layout): there the paragraph measure says
-    nothing, and plain trafilatura turns to its fallbacks on exactly these structures."""
-    if len(text) < SHORT_TEXT or _tabular(body) or _wall(text):
+def _short(text: str, body: HtmlElement) -> bool:
+    """Short, or a small part of the prose the page holds in its paragraphs."""
+    if len(text) < SHORT_TEXT:
         return True
     if len(text) >= _PART_CHECK:
         return False
@@ -129,11 +132,14 @@ def _suspect(text: str, body: HtmlElement) -> bool:
 
 
 def _wall(text: str) -> bool:
+    """A line too long to be a paragraph (see ``_WALL``)."""
     return any(len(line) > _WALL for line in text.split("\n"))
 
 
 def _tabular(body: HtmlElement) -> bool:
-    """No <p> holds text, or <table> elements outnumber <p> ones."""
+    """A page whose prose is not in paragraphs (a table or <br> layout): no <p> holds text, or
+    <table> elements outnumber <p> ones. There the paragraph measure says nothing, and plain
+    trafilatura turns to its fallbacks on exactly these structures."""
     paragraphs = body.findall(".//p")
     if not any("".join(p.itertext()).strip() for p in paragraphs):
         return True
@@ -141,13 +147,17 @@ def _tabular(body: HtmlElement) -> bool:
 
 
 def _better(fast: str | None, fast_links: LinkTexts, full: str | None,
-            full_links: LinkTexts) -> str | None:
+            full_links: LinkTexts, *, odd_layout: bool) -> str | None:
     if not full or looks_like_navigation(full, full_links):
         return fast or full
     if not fast or looks_like_navigation(fast, fast_links):
         return full
     if _wall(fast) and not _wall(full):
         return full  # paragraphs found by the comparison beat the fallback's wall
+    if odd_layout and len(full) >= _ABOUT_AS_LONG * len(fast):
+        # a layout the fast path is not made for: the comparison's answer, unless the fast
+        # one found much more (a few more lines is the fast path's furniture, not the story)
+        return full
     # both read as prose and the fast one is short: the fuller one, as trafilatura would
     return full if len(full) > len(fast) else fast
 
