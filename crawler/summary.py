@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from rich.text import Text
 
 from crawler.extensions.progress import error_count
 from crawler.run import CrawlResult
+from storage.durations import format_duration
 
 # (label, stats key) rows of the summary, in reading order; zero rows are left out except the
 # first three, which a user always wants to see.
@@ -124,27 +125,22 @@ def local_zone() -> str:
 
 
 def _took(started: str | None, finished: str | None) -> str:
+    """How long a run took, as schedules are written ("45s", "12m", "1h30m"): past a minute,
+    to the minute."""
     if not started or not finished:
         return "-"
     seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    return format_duration(seconds if seconds < 60 else round(seconds / 60) * 60) or "-"
 
 
-def _minutes(value: str | None, empty: str = "-") -> str:
-    """An ISO time as this machine's local time, to the minute ("2026-12-01 03:04"); the zone
-    is named once per output (``local_zone``)."""
+def _minutes(value: str | None, empty: str = "-", *, zone: tzinfo | None = None) -> str:
+    """An ISO time to the minute ("2026-12-01 03:04"): in this machine's local time, whose zone
+    is named once per output (``local_zone``), or in ``zone``, named after it ("... UTC")."""
     if not value:
         return empty
-    return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def _utc_minutes(value: str | None) -> str:
-    # "2026-11-30T20:04:20.123+00:00" -> "2026-11-30 20:04 UTC"
-    return value[:16].replace("T", " ") + " UTC" if value else "-"
+    when = datetime.fromisoformat(value).astimezone(zone)
+    text = when.strftime("%Y-%m-%d %H:%M")
+    return f"{text} {when.tzname()}" if zone is not None else text
 
 
 def _run_line(run: dict[str, Any]) -> str:
@@ -270,8 +266,8 @@ def print_diff(url: str, old: tuple[int, str | None], new: tuple[int, str | None
     """``arsip history URL --diff``."""
     console = Console(soft_wrap=True)
     color = console.is_terminal
-    console.print(f"{url}\nversion {old[0]} ({_utc_minutes(old[1])}) -> version {new[0]} "
-                  f"({_utc_minutes(new[1])})", highlight=False)
+    console.print(f"{url}\nversion {old[0]} ({_minutes(old[1], zone=UTC)}) -> version "
+                  f"{new[0]} ({_minutes(new[1], zone=UTC)})", highlight=False)
     if any(p.op != "equal" for p in title):
         console.print(Text("title: ").append_text(diff_text(title, color=color, context=0)),
                       end="")

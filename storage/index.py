@@ -18,6 +18,8 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import regex
@@ -108,6 +110,17 @@ class CaptureRow:
     def not_modified(self) -> bool:
         """A server-not-modified revisit: no HTTP response of its own, only the 304's date."""
         return self.record_type == "revisit" and self.status == 304
+
+    @property
+    def line(self) -> str:
+        """The capture's line in a CDXJ index: what the index is sorted by, what a filter on no
+        field reads, what ``/cdx`` writes by default. Encoded once, whoever asks first."""
+        # kept in the instance dict by hand: functools.cached_property takes a lock per row on
+        # Python 3.11, which costs a plain scan more than it saves
+        line: str | None = self.__dict__.get("line")
+        if line is None:
+            line = self.__dict__["line"] = _format(self, self.cdx(), _CDXJ)
+        return line
 
     def cdx(self) -> dict[str, str]:
         """The capture as pywb's CDX fields (the way cdxj-indexer writes them)."""
@@ -296,7 +309,12 @@ def site_range(url: str) -> tuple[str, str]:
 
 def format_cdx(row: CaptureRow, query: CdxQuery) -> str:
     """One output line (without the newline) in the query's format."""
-    fields = row.cdx()
+    if query.output == "cdxj" and not query.fields:
+        return row.line
+    return _format(row, row.cdx(), query)
+
+
+def _format(row: CaptureRow, fields: dict[str, str], query: CdxQuery) -> str:
     if query.output == "json":
         names = query.fields or tuple(fields)
         return json.dumps({name: fields[name] for name in names if name in fields})
@@ -462,8 +480,7 @@ class CaptureIndex:
                 for row in _index_order((CaptureRow(*values) for values in result), reverse):
                     if query.filters:
                         fields = row.cdx()
-                        line = format_cdx(row, _CDXJ)  # a filter on no field reads the line
-                        if not all(check(fields, line) for check in query.filters):
+                        if not all(check(fields, row.line) for check in query.filters):
                             continue
                     yield row
                     emitted += 1
@@ -493,12 +510,17 @@ def _index_order(rows: Iterator[CaptureRow], reverse: bool) -> Iterator[CaptureR
 def _sorted_lines(group: list[CaptureRow], reverse: bool) -> list[CaptureRow]:
     if len(group) < 2:
         return group
-    return sorted(group, key=lambda row: format_cdx(row, _CDXJ), reverse=reverse)
+    return sorted(group, key=lambda row: row.line, reverse=reverse)
 
 
 def _by_distance(rows: Sequence[CaptureRow], when: datetime) -> list[CaptureRow]:
-    """Closest first; equally close ones in index order (pywb keeps the order it read)."""
-    return sorted(rows, key=lambda row: (distance(row, when), format_cdx(row, _CDXJ)))
+    """Closest first; equally close ones in index order (pywb keeps the order it read). Only
+    equally close captures are encoded, to be ordered by their lines."""
+    keyed = sorted(((distance(row, when), row) for row in rows), key=itemgetter(0))
+    ordered: list[CaptureRow] = []
+    for _, tied in groupby(keyed, key=itemgetter(0)):
+        ordered.extend(_sorted_lines([row for _, row in tied], reverse=False))
+    return ordered
 
 
 def write_cdxj(index: CaptureIndex, out: Any, query: CdxQuery | None = None) -> int:

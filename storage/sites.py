@@ -109,23 +109,33 @@ def list_sites(archive: Archive) -> list[SiteRow]:
     return [_row(row) for row in rows]
 
 
-def _load(archive: Archive, site_id: int) -> SiteRow:
+def _lookup(archive: Archive, column: Any, value: object) -> SiteRow | None:
+    """The site whose ``column`` is ``value`` (its id or its name), or None."""
     with archive.read() as conn:
-        return _row(conn.execute(select(_sites).where(_sites.c.id == site_id)).mappings().one())
+        row = conn.execute(select(_sites).where(column == value)).mappings().first()
+    return _row(row) if row is not None else None
+
+
+def _load(archive: Archive, site_id: int) -> SiteRow:
+    """The site with this id; ``SiteNotFoundError`` when there is none (removed meanwhile)."""
+    site = _lookup(archive, _sites.c.id, site_id)
+    if site is None:
+        raise SiteNotFoundError(f"no registered site with id {site_id} (was it removed? "
+                                "arsip sites list)")
+    return site
 
 
 def get_site(archive: Archive, name: str) -> SiteRow:
     """The site called ``name`` (or with that id); ``SiteNotFoundError`` with the names known."""
-    with archive.read() as conn:
-        row = conn.execute(select(_sites).where(_sites.c.name == name)).mappings().first()
-        if row is None and name.isdigit():
-            row = conn.execute(select(_sites).where(_sites.c.id == int(name))).mappings().first()
-    if row is None:
-        known = [site.name for site in list_sites(archive)]
+    site = _lookup(archive, _sites.c.name, name)
+    if site is None and name.isdigit():
+        site = _lookup(archive, _sites.c.id, int(name))
+    if site is None:
+        known = [other.name for other in list_sites(archive)]
         hint = f"; registered: {', '.join(known[:10])}" if known else \
             "; none is registered yet (arsip sites add URL)"
         raise SiteNotFoundError(f"no site named {name!r}{hint}")
-    return _row(row)
+    return site
 
 
 def find_site(archive: Archive, url: str) -> SiteRow | None:
@@ -268,17 +278,8 @@ def registered_site(archive: Archive, *, site_id: int | None, name: str | None
     """The registered site a crawl named: by id (``SiteNotFoundError`` when there is none), or
     by exact name (None when no site has it: the name may be a profile's)."""
     if site_id is not None:
-        with archive.read() as conn:
-            row = conn.execute(select(_sites).where(_sites.c.id == site_id)).mappings().first()
-        if row is None:
-            raise SiteNotFoundError(f"no registered site with id {site_id} (was it removed? "
-                                    "arsip sites list)")
-        return _row(row)
-    if name:
-        with archive.read() as conn:
-            row = conn.execute(select(_sites).where(_sites.c.name == name)).mappings().first()
-        return _row(row) if row is not None else None
-    return None
+        return _load(archive, site_id)
+    return _lookup(archive, _sites.c.name, name) if name else None
 
 
 def resolve_for_crawl(archive: Archive, *, name: str | None, url: str | None,

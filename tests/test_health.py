@@ -138,3 +138,24 @@ def test_history_diff_word_by_word(data_dir: Path) -> None:
 def test_what_counts_as_a_health_problem(title: str, text: str, published: datetime | None,
                                          found: list[str]) -> None:
     assert problems(ArticleRecord("u", title, text, published=published)) == found
+
+
+@pytest.mark.parametrize(("started", "finished", "took"), [
+    ("2026-11-01T00:00:00+00:00", "2026-11-01T00:00:45.4+00:00", "45s"),
+    ("2026-11-01T00:00:00+00:00", "2026-11-01T00:12:29+00:00", "12m"),
+    ("2026-11-01T00:00:00+00:00", "2026-11-01T01:30:10+00:00", "1h30m"),
+    ("2026-11-01T00:00:00+00:00", None, "-"),
+])
+def test_status_says_how_long_a_run_took_as_schedules_are_written(
+        started: str, finished: str | None, took: str) -> None:
+    from crawler.summary import _took
+
+    assert _took(started, finished) == took
+
+
+def test_diff_times_are_utc_whatever_offset_they_carry() -> None:
+    from crawler.summary import _minutes
+
+    assert _minutes("2026-11-01T09:04:59+07:00", zone=UTC) == "2026-11-01 02:04 UTC"
+    assert _minutes("2026-11-01T02:04:00+00:00", zone=UTC) == "2026-11-01 02:04 UTC"
+    assert _minutes(None, zone=UTC) == "-"

@@ -21,6 +21,7 @@ from storage.sites import (
     get_site,
     list_sites,
     match_site,
+    registered_site,
     remove_site,
     resolve_for_crawl,
     set_enabled,
@@ -90,6 +91,20 @@ def test_one_identity_for_one_off_crawls_and_the_daemon(archive: Archive) -> Non
         get_site(archive, "nope")
     with pytest.raises(SiteNotFoundError):
         resolve_for_crawl(archive, name="nope", url=None, profile=None)
+
+
+def test_a_crawl_names_its_registered_site_by_id_or_exact_name(archive: Archive) -> None:
+    first = resolve_for_crawl(archive, name="kudakyv", url="https://kudakyv.test/",
+                              profile=None)
+    assert registered_site(archive, site_id=first.id, name="other") == first  # the id wins
+    assert registered_site(archive, site_id=None, name="kudakyv") == first
+    # a name no site has may be a profile's; a digit name is no id here (get_site reads it so)
+    assert registered_site(archive, site_id=None, name="nope") is None
+    assert registered_site(archive, site_id=None, name=str(first.id)) is None
+    assert get_site(archive, str(first.id)) == first
+    assert registered_site(archive, site_id=None, name=None) is None
+    with pytest.raises(SiteNotFoundError, match=f"no registered site with id {first.id + 1}"):
+        registered_site(archive, site_id=first.id + 1, name="kudakyv")
 
 
 def test_adopting_keeps_the_profile_crawls_used(archive: Archive) -> None:

@@ -9,7 +9,13 @@ from typing import Any
 
 import click
 
-from crawler.commands.common import EXIT_FAILED, archive_options, expected_errors
+from crawler.commands.common import (
+    EXIT_FAILED,
+    archive_options,
+    expected_errors,
+    open_existing_archive,
+)
+from crawler.errors import ArsipError, ProfileError
 
 
 @click.command()
@@ -57,22 +63,19 @@ def profile_named(name: str, data_dir: Path, db_url: str) -> Any:
     """The profile ``--site NAME`` means, found as ``arsip crawl --site`` finds it: a profile
     file (``DATA_DIR/sites/NAME.toml``, a bundled one, a path), else the profile a site
     registered under that name keeps in the archive."""
-    from crawler.errors import ProfileError
     from crawler.reextract import profile_of
     from crawler.sites import load_profile
 
     try:
         return load_profile(name, (data_dir / "sites",))
     except ProfileError as no_file:
-        if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).exists():
-            raise
-        from storage.archive import Archive
         from storage.errors import StorageError
         from storage.sites import get_site
 
         try:
-            with Archive.open(db_url, read_only=True) as archive:
+            # no archive yet, or no site of that name: the profile's own error says more
+            with open_existing_archive(data_dir, db_url) as archive:
                 site = get_site(archive, name)
-        except StorageError:
+        except (ArsipError, StorageError):
             raise no_file from None
         return profile_of(site.name, site.base_url, site.profile, data_dir)
