@@ -126,19 +126,29 @@ def _record(url: str, text: str) -> ArticleRecord:
     return ArticleRecord(url=url, title=f"Judul {url[-3:]}", text=text)
 
 
-def test_state_round_trips_and_first_articles_are_stripped_in_place(db_url: str) -> None:
-    rng = random.Random(5)
+AT = datetime(2025, 5, 1, tzinfo=UTC)
+CONFIG = BoilerplateConfig(min_pages=10, share=0.3)
+
+
+def _stored_site(db_url: str, rng: random.Random, articles: int
+                 ) -> tuple[Archive, int, SiteBoilerplate, dict[str, str]]:
+    """An archive with one site's first ``articles`` articles stored through ``prepare``."""
     archive = Archive.open(db_url)
     site_id = archive.ensure_site("kompas", "https://kompas.example/")
-    config = BoilerplateConfig(min_pages=10, share=0.3)
-    state = SiteBoilerplate.load(archive, site_id, config)
-    at = datetime(2025, 5, 1, tzinfo=UTC)
-    texts = {f"https://kompas.example/a/{i:03d}": _article(rng) for i in range(15)}
+    state = SiteBoilerplate.load(archive, site_id, CONFIG)
+    texts = {f"https://kompas.example/a/{i:03d}": _article(rng) for i in range(articles)}
     for url, text in texts.items():
         article = state.prepare(archive, url, _record(url, text))
         archive.store_article(site_id=site_id, url=url, article=article, capture_id=None,
-                              fetched_at=at)
+                              fetched_at=AT)
     state.flush(archive, final=True)
+    return archive, site_id, state, texts
+
+
+def test_state_round_trips_and_first_articles_are_stripped_in_place(db_url: str) -> None:
+    rng = random.Random(5)
+    archive, site_id, state, _ = _stored_site(db_url, rng, 15)
+    config, at = CONFIG, AT
     stored = _texts(archive)
     assert len(stored) == 15  # one version each: the first ten were stripped in place
     assert all(APP not in text and GOOGLE not in text for text in stored.values())
@@ -182,16 +192,8 @@ def test_a_line_the_site_dropped_makes_no_new_version_of_a_page_still_carrying_i
     # review 9-2 S3: the app box was learned and stripped from the stored versions; the site
     # drops it, it fades, and an old page that still carries it is fetched again
     rng = random.Random(10)
-    archive = Archive.open(db_url)
-    site_id = archive.ensure_site("kompas", "https://kompas.example/")
-    config = BoilerplateConfig(min_pages=10, share=0.3)
-    state = SiteBoilerplate.load(archive, site_id, config)
-    at = datetime(2025, 5, 1, tzinfo=UTC)
-    raw = {f"https://kompas.example/a/{i:03d}": _article(rng) for i in range(30)}
-    for url, text in raw.items():
-        archive.store_article(site_id=site_id, url=url, article=state.prepare(
-            archive, url, _record(url, text)), capture_id=None, fetched_at=at)
-    state.flush(archive, final=True)
+    archive, site_id, state, raw = _stored_site(db_url, rng, 30)
+    config, at = CONFIG, AT
     for _ in range(6000):  # long enough for the app box's count to fade out entirely
         state.observe(_article(rng, site_lines=False) + f"\n{NEWSLETTER}")
     state.flush(archive, final=True)
