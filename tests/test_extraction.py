@@ -384,6 +384,22 @@ def test_a_long_fast_answer_on_a_table_layout_is_checked(layout: str) -> None:
     assert not maintext._short(answer, body_of(prose_page))
 
 
+def test_paragraphs_set_as_divs_count_as_the_page_prose() -> None:
+    # a site that sets its paragraphs as <div>s: a fast answer of 900 characters is a small
+    # part of the story even though the page's few <p>s hold less than that
+    from crawler.extraction import maintext
+
+    prose = "Der Reporter hat die Redaktion mit gefälschten Artikeln in eine Krise gestürzt. " * 4
+    page = parse("<html><body><p>Ein Albtraum</p><p>Vervielfältigung nur mit Genehmigung</p>"
+                 + f'<div class="absatz">{prose}</div>' * 20 + "</body></html>")
+    answer = (prose * 3)[:900]
+    assert maintext._short(answer, body_of(page))
+    # the same answer from a page whose whole story it is stays unchecked
+    alone = parse(f"<html><body><div>{answer}</div><ul><li><a href='/'>Start</a></li></ul>"
+                  "</body></html>")
+    assert not maintext._short(answer, body_of(alone))
+
+
 def test_on_a_table_layout_the_full_comparison_wins_unless_much_shorter(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # plain trafilatura's comparison is made for these layouts; a few more lines in the fast

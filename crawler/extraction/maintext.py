@@ -41,6 +41,10 @@ _WALL = 3000
 # than this share of the fast one: a few per cent more is the fast path's furniture.
 _ABOUT_AS_LONG = 0.95
 
+# A run of text this long outside any <p> is a paragraph set in another element.
+_PROSE_RUN = 150
+_LOOSE_RUNS = XPath(".//text()[not(ancestor::p)]")
+
 # What trafilatura deletes, subtree and all, both before it extracts and before it measures
 # the page's text (tree_cleaning and BASIC_CLEAN_XPATH): gone before its several copies of the
 # tree are made. (Not <template>: extraction keeps its content, declarative shadow DOM.)
@@ -122,13 +126,17 @@ def main_text(tree: HtmlElement, body: HtmlElement, url: str | None,
 
 
 def _short(text: str, body: HtmlElement) -> bool:
-    """Short, or a small part of the prose the page holds in its paragraphs."""
+    """Short, or a small part of the prose the page holds: the text of its <p> elements, and
+    the long runs of text outside them (a site that sets its paragraphs as <div>s)."""
     if len(text) < SHORT_TEXT:
         return True
     if len(text) >= _PART_CHECK:
         return False
     paragraphs = sum(len(" ".join(" ".join(p.itertext()).split())) for p in body.iter("p"))
-    return len(text) < _PART * paragraphs
+    if len(text) < _PART * paragraphs:
+        return True
+    loose = sum(len(run) for run in _LOOSE_RUNS(body) if len(run.strip()) >= _PROSE_RUN)
+    return len(text) < _PART * (paragraphs + loose)
 
 
 def _wall(text: str) -> bool:
