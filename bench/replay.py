@@ -261,7 +261,7 @@ def reextract_rounds(data: Path, work: Path, rounds: int) -> list[dict]:
         summary = json.loads(result.stdout)
         out.append(summary)
         print(f"reextract round {n + 1}: {summary['examined']} pages ({summary['extracted']} "
-              f"distinct payloads extracted) in {summary['seconds']} s, "
+              f"payloads extracted) in {summary['seconds']} s, "
               f"{summary['pages_per_second']} pages/s, "
               f"{summary['extracted'] / summary['seconds']:.1f} extractions/s", flush=True)
     return out

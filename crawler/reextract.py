@@ -24,6 +24,7 @@ archive crawled before a line was learned is cleaned without new versions.
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import os
@@ -44,13 +45,13 @@ from sqlalchemy import or_, select
 from crawler.discovery import looks_like_article, page_kind
 from crawler.errors import ArsipError, ExtractionError, ProfileError
 from crawler.sites import SiteProfile, default_profile, load_profile, parse_profile
-from storage.archive import Archive, page_url
+from storage.archive import Archive, StoredText, page_url
 from storage.boilerplate import SiteBoilerplate, restrip
 from storage.errors import StorageError
 from storage.index import CaptureIndex, CaptureRow, site_range
 from storage.liveness import this_process
 from storage.records import ArticleRecord, BoilerplateConfig
-from storage.replay.capture import CaptureUnavailable, load
+from storage.replay.capture import CaptureUnavailable, payload_source, replay_of
 from storage.warcread import decode_content
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -58,11 +59,13 @@ COMMIT_EVERY = 200
 BATCH = 32  # pages handed to the pool at a time
 # outcomes kept for revisits still to come (an article compressed, a few kB): a re-crawl's
 # revisits come one crawl after their originals, so this holds a crawl of 20,000 pages; past it
-# the oldest is dropped, and a revisit of it extracts its payload again (in this process), so
-# memory stays bounded on any archive
+# the oldest is dropped, and a revisit of it has its payload extracted again, so memory stays
+# bounded on any archive
 OUTCOME_CACHE = 20_000
-# the outcome of a capture that is not an HTML page that can be read (not "not an article")
+# the outcome of a capture that is not an HTML page that can be read (not "not an article"),
+# and of one whose WARC record or Content-Encoding cannot be read
 SKIPPED = "skipped"
+UNREADABLE = "unreadable"
 _OG_TYPE = re.compile(
     r"""<meta[^>]+property=["']og:type["'][^>]*content=["']([^"']*)|"""
     r"""<meta[^>]+content=["']([^"']*)["'][^>]*property=["']og:type""", re.IGNORECASE)
@@ -92,7 +95,7 @@ class ReextractResult:
     not_articles: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     unreadable: int = 0  # captures whose WARC record could not be read
-    extracted: int = 0  # payloads put through extraction (a revisit reuses its original's)
+    extracted: int = 0  # extractions run (a revisit reuses its original's outcome while kept)
     seconds: float = 0.0
     changed_urls: list[str] = field(default_factory=list)
     boilerplate_learned: int = 0  # lines learned, all sites
@@ -251,56 +254,40 @@ def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | N
     # gets every version back in order, reverts included)
     versioned = _versioned(archive)
     index = CaptureIndex(archive.engine)
-    # how many captures read each payload record: an outcome is kept until the last of them
-    refs = Counter(_source_of(index, row) for _, row in work)
-    seen: set[str] = set()  # payload records already sent for extraction
-    undecodable: set[str] = set()  # payload records whose Content-Encoding cannot be undone
+    # each capture's payload record, resolved once (a revisit's original, one row per record);
+    # how many captures read each is how long its outcome is kept
+    rows = {row.warc_record_id: row for _, row in work}
+    sources = [None if (found := payload_source(index, row)) is None
+               else rows.setdefault(found.warc_record_id, found) for _, row in work]
+    refs = Counter(source.warc_record_id for source in sources if source is not None)
     learning = _Learning.start(archive, jobs, boilerplate or BoilerplateConfig(),
                                whole=since is None, versioned=versioned)
     total = len(work)
     if progress:
         progress(0, total)
 
-    def tasks() -> Iterator[tuple[tuple[SiteJob, CaptureRow], Any]]:
-        for job, row in work:
+    def tasks() -> Iterator[tuple[tuple[SiteJob, CaptureRow], _Payload | str]]:
+        for (job, row), source in zip(work, sources, strict=True):
             try:
-                rep = load(index, warc_dir, row)
+                rep = replay_of(warc_dir, row, source)
             except CaptureUnavailable:
-                result.unreadable += 1
-                yield (job, row), None
+                yield (job, row), UNREADABLE
                 continue
             if rep.status != 200 or (rep.mime and rep.mime not in HTML_TYPES):
-                yield (job, row), None
+                yield (job, row), SKIPPED
                 continue
-            source = rep.source.warc_record_id
-            if source in undecodable:
-                result.unreadable += 1
-                yield (job, row), None
-                continue
-            if source in seen:
-                # extracted already; again, here, only if its outcome was dropped meanwhile
-                yield (job, row), ("cached", source,
-                                   lambda rep=rep, job=job, row=row: extract_one(
-                                       _task(rep, row.url, job.profile, known)))
-                continue
-            try:
-                task = _task(rep, row.url, job.profile, known)
-            except StorageError:
-                undecodable.add(source)
-                result.unreadable += 1
-                yield (job, row), None
-                continue
-            seen.add(source)
-            result.extracted += 1
-            yield (job, row), ("extract", source, task)
+            yield (job, row), _Payload(rep.source.warc_record_id,
+                                       functools.partial(_task, rep, row.url, job.profile, known))
 
     archive.batch()
     done = 0
     try:
         with _pool(workers) as pool:
-            for (job, row), outcome in _ordered(pool, tasks(), refs):
+            for (job, row), outcome in _ordered(pool, tasks(), refs, result):
                 done += 1
-                if outcome is not SKIPPED:
+                if outcome is UNREADABLE:
+                    result.unreadable += 1
+                elif outcome is not SKIPPED:
                     result.examined += 1
                     _store(archive, result, job, row, outcome, had_article, versioned,
                            learning)
@@ -315,14 +302,6 @@ def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | N
         archive.commit()
     result.seconds = time.monotonic() - started
     return result
-
-
-def _source_of(index: CaptureIndex, row: CaptureRow) -> str | None:
-    """The record a capture's payload is read from (a revisit's original), from the index."""
-    if row.record_type != "revisit":
-        return row.warc_record_id
-    original = index.original_of(row)
-    return original.warc_record_id if original is not None else None
 
 
 def _task(rep: Any, url: str, profile: SiteProfile, known: dict[str, str]
@@ -387,16 +366,17 @@ class _Learning:
                 state.reset()
         return state
 
-    def prepare(self, archive: Archive, site_id: int, url: str,
-                article: ArticleRecord) -> ArticleRecord:
+    def preparer(self, archive: Archive, site_id: int, url: str
+                 ) -> Callable[[ArticleRecord, StoredText], ArticleRecord] | None:
+        """What ``store_article`` strips the page's article with (None: stored as extracted)."""
         state = self.state(archive, site_id)
         if state is None:
-            return article
+            return None
         key = page_url(url)
         first = key not in self.counted and (self.whole or key not in self.versioned)
         self.counted.add(key)
         self.touched[site_id].add(key)
-        return state.prepare(archive, url, article, first=first)
+        return functools.partial(state.prepare, first=first)
 
     def finish(self, archive: Archive, result: ReextractResult) -> None:
         for site_id, state in self.states.items():
@@ -424,10 +404,10 @@ def _store(archive: Archive, result: ReextractResult, job: SiteJob, row: Capture
     url = page_url(row.url)
     if job.site_id is None:
         job.site_id = archive.ensure_site(job.name, job.profile.base_url)
-    outcome = learning.prepare(archive, job.site_id, row.url, outcome)
     new = archive.store_article(site_id=job.site_id, url=row.url, article=outcome,
                                 capture_id=row.id, fetched_at=row.fetched_at,
-                                skip_known_text=url in versioned)
+                                skip_known_text=url in versioned,
+                                prepare=learning.preparer(archive, job.site_id, row.url))
     if new:
         if url in had_article:
             result.new_versions += 1
@@ -468,50 +448,54 @@ def _pool(workers: int | None) -> Any:
     return ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _ordered(pool: Any, tasks: Iterator[tuple[Any, Any]], refs: Counter[str | None],
-             done: OrderedDict[str, Any] | None = None, cache: int = OUTCOME_CACHE
-             ) -> Iterator[tuple[Any, Any]]:
+@dataclass(frozen=True)
+class _Payload:
+    """A capture's payload to extract: the WARC record it is read from (a revisit's original),
+    and what a worker extracts from it (``_task``, decoded only when it is extracted)."""
+
+    source: str
+    task: Callable[[], tuple[bytes, str | None, str, SiteProfile, str | None]]
+
+
+def _ordered(pool: Any, tasks: Iterator[tuple[Any, _Payload | str]], refs: Counter[str],
+             result: ReextractResult, cache: int = OUTCOME_CACHE,
+             kept: OrderedDict[str, Any] | None = None) -> Iterator[tuple[Any, Any]]:
     """Each task's outcome, in task order. Batches are submitted one ahead of the one being
     collected, so the pool extracts while this process reads the next WARC records, and only
-    two batches of pages are ever held in memory. An outcome is kept (in ``done``) for the
-    tasks that read the same payload later: until the last of its ``refs``, and at most
-    ``cache`` of them, the oldest dropped first (a task that finds its outcome dropped
-    extracts again)."""
-    done = OrderedDict() if done is None else done
+    two batches of pages are ever held in memory. An outcome (an extraction under way, then
+    its result) is kept by payload record while ``refs`` says a later task reads it, the
+    ``cache`` most recently read at most: a task whose payload is not kept has it extracted
+    (again, if it was dropped)."""
+    kept = OrderedDict() if kept is None else kept
 
-    def settle(source: str, outcome: Any) -> None:
-        refs[source] -= 1
-        if refs[source] <= 0:  # no task reads it again
-            done.pop(source, None)
-            return
-        if source not in done:
-            while len(done) >= cache:
-                done.popitem(last=False)
-        done[source] = _packed(outcome)
-        done.move_to_end(source)
+    def outcome_of(payload: _Payload) -> Any:
+        refs[payload.source] -= 1
+        found = kept.pop(payload.source, None)
+        if found is None:
+            try:
+                found = pool.submit(extract_one, payload.task())
+                result.extracted += 1
+            except StorageError:  # its Content-Encoding cannot be undone
+                found = _Now(UNREADABLE)
+        if refs[payload.source] > 0:  # read again later: kept, as the most recent
+            if len(kept) >= cache:
+                kept.popitem(last=False)
+            kept[payload.source] = found
+        return found
 
-    def submitted(batch: list[tuple[Any, Any]]) -> list[tuple[Any, Any, Any]]:
-        return [(key, what, pool.submit(extract_one, what[2])
-                 if what is not None and what[0] == "extract" else None)
+    def submitted(batch: list[tuple[Any, _Payload | str]]) -> list[tuple[Any, Any, Any]]:
+        return [(key, what, outcome_of(what) if isinstance(what, _Payload) else _Now(what))
                 for key, what in batch]
 
     def collect(batch: list[tuple[Any, Any, Any]]) -> Iterator[tuple[Any, Any]]:
-        for key, what, future in batch:
-            if what is None:
-                yield key, SKIPPED
-                continue
-            source = what[1]
-            if future is not None:
-                outcome = future.result()
-            elif source in done:
-                outcome = _unpacked(done[source])
-            else:
-                outcome = what[2]()
-            settle(source, outcome)
+        for key, what, found in batch:
+            outcome = _unpacked(found.result())
+            if isinstance(what, _Payload) and kept.get(what.source) is found:
+                kept[what.source] = _Now(_packed(outcome))  # kept compressed once it is done
             yield key, outcome
 
     waiting: list[tuple[Any, Any, Any]] | None = None
-    batch: list[tuple[Any, Any]] = []
+    batch: list[tuple[Any, _Payload | str]] = []
     for item in tasks:
         batch.append(item)
         if len(batch) == BATCH:
@@ -541,7 +525,7 @@ def _unpacked(kept: Any) -> Any:
 
 def summary_lines(result: ReextractResult) -> list[str]:
     lines = [f"Re-extracted {result.examined:,} archived pages in {result.seconds:.1f} s "
-             f"({result.rate:.1f} pages/s; {result.extracted:,} distinct payloads extracted).",
+             f"({result.rate:.1f} pages/s; {result.extracted:,} payloads extracted).",
              f"  articles: {result.articles:,}; text changed (new versions): "
              f"{result.new_versions:,}; new articles: {result.new_articles:,}; "
              f"not articles: {result.not_articles:,}"]

@@ -20,13 +20,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, case, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Text,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from storage.db import WRITE, normalise_url, open_engine, reason
@@ -74,6 +84,17 @@ def jsonable(value: Any) -> Any:
 def _later(new: Any, old: Any) -> Any:
     """SQL for whichever of two timestamps is later (NULL-safe); GREATEST is not portable."""
     return case((old.is_(None), new), (new > old, new), else_=old)
+
+
+@dataclass(frozen=True)
+class StoredText:
+    """A page's text as the archive holds it when a new one arrives (what ``store_article``
+    hands its ``prepare``): its number of versions, and the current one's hash and text (None
+    before the first)."""
+
+    versions: int
+    content_hash: str | None
+    text: str | None
 
 
 @dataclass(frozen=True)
@@ -141,6 +162,14 @@ class Archive:
         self._failed_page = stmt.on_conflict_do_update(
             index_elements=[pages.c.url], set_={**article_set, "last_error": new.last_error}
         ).returning(pages.c.id)
+        # the same upserts handing back the page's stored text too (``StoredText``), so a
+        # caller that prepares the text against it needs no query of its own; written out, as
+        # SQLAlchemy does not correlate a subquery in RETURNING with the table written
+        stored = (pages.c.versions, pages.c.content_hash, literal_column(
+            "(SELECT article_versions.text FROM article_versions WHERE article_versions.page_id"
+            " = pages.id AND article_versions.number = pages.versions)", Text))
+        self._with_text = {self._note_fetch: self._note_fetch.returning(*stored),
+                           self._article_page: self._article_page.returning(*stored)}
 
         captures = Capture.__table__
         capture = self._insert(captures)
@@ -511,7 +540,9 @@ class Archive:
 
     def _upsert_article_page(self, conn: Connection, url: str, site_id: int | None,
                              fetched_at: datetime, error: str | None = None,
-                             fetch: Fetch | None = None) -> int:
+                             fetch: Fetch | None = None, *, with_text: bool = False
+                             ) -> tuple[int, StoredText | None]:
+        """The page's id, and with ``with_text`` its ``StoredText`` (in the same statement)."""
         params = {
             "url": page_url(url), "site_id": site_id, "kind": "article",
             "first_seen": fetched_at, "last_fetched": fetched_at, "last_error": error,
@@ -521,13 +552,19 @@ class Archive:
             # the fetch itself is noted in the same statement (see note_fetch)
             params.update(last_status=fetch.status, etag=fetch.etag,
                           last_modified=fetch.last_modified)
-            return int(conn.execute(self._note_fetch, params).scalar_one())
-        stmt = self._article_page if error is None else self._failed_page
-        return int(conn.execute(stmt, params).scalar_one())
+            stmt = self._note_fetch
+        else:
+            stmt = self._article_page if error is None else self._failed_page
+        if not with_text:
+            return int(conn.execute(stmt, params).scalar_one()), None
+        row = conn.execute(self._with_text[stmt], params).one()
+        return int(row[0]), StoredText(int(row[1]), row[2], row[3])
 
     def store_article(self, *, site_id: int | None, url: str, article: ArticleRecord,
                       capture_id: int | None, fetched_at: datetime,
-                      fetch: Fetch | None = None, skip_known_text: bool = False) -> bool:
+                      fetch: Fetch | None = None, skip_known_text: bool = False,
+                      prepare: Callable[[ArticleRecord, StoredText], ArticleRecord] | None = None
+                      ) -> bool:
         """Keep an extracted article; True when it is a new version of the page.
 
         A version is stored whenever the text differs from the page's current one, so a page
@@ -535,10 +572,17 @@ class Archive:
         ``skip_known_text`` stores nothing for a text any version of the page already has:
         re-extracting captures the archive has processed before must not replay its history.
         With ``fetch``, the page's status and validators are updated as ``note_fetch`` would.
+        ``prepare(article, stored)`` gives the article as it is to be stored, against the
+        page's ``StoredText`` (read by the same statement that upserts the page; the site's
+        boilerplate is stripped so); it runs inside the write and must not write itself.
         """
-        digest = content_hash(article.title, article.text)
         with self._write() as conn:
-            page_id = self._upsert_article_page(conn, url, site_id, fetched_at, fetch=fetch)
+            page_id, stored = self._upsert_article_page(conn, url, site_id, fetched_at,
+                                                        fetch=fetch, with_text=prepare is not None)
+            if prepare is not None:
+                assert stored is not None
+                article = prepare(article, stored)
+            digest = content_hash(article.title, article.text)
             if skip_known_text and conn.execute(self._known_text, {
                     "page_id": page_id, "digest": digest}).first() is not None:
                 return False
@@ -561,8 +605,8 @@ class Archive:
         """Keep a page that yielded no article, with the error and the capture it came from.
         With ``fetch``, the page's status and validators are updated as ``note_fetch`` would."""
         with self._write() as conn:
-            page_id = self._upsert_article_page(conn, url, site_id, fetched_at, error=error,
-                                                fetch=fetch)
+            page_id, _ = self._upsert_article_page(conn, url, site_id, fetched_at, error=error,
+                                                   fetch=fetch)
             conn.execute(self._insert(ExtractionError.__table__).values(
                 page_id=page_id, capture_id=capture_id, fetched_at=fetched_at, error=error,
             ))

@@ -64,12 +64,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import delete, select, update
 
-from storage.archive import Archive, content_hash
+from storage.archive import Archive, StoredText, content_hash
 from storage.models import ArticleVersion, BoilerplateLine, BoilerplateSite, Page
 from storage.records import ArticleRecord, BoilerplateConfig
-from storage.urls import page_url
 
 # The window of recent articles a line's share is measured over (the decay's time constant).
 WINDOW = 1000
@@ -357,31 +356,27 @@ class SiteBoilerplate:
 
     # --- storing --------------------------------------------------------------------------------
 
-    def prepare(self, archive: Archive, url: str, article: ArticleRecord, *,
+    def prepare(self, article: ArticleRecord, stored: StoredText, *,
                 first: bool | None = None) -> ArticleRecord:
-        """The article as it is to be stored: counted when it is the page's first text, and
-        stripped. A text that differs from the page's current version only by lines learned
-        since comes back as that version's text, so no new version is made of it.
+        """The article as it is to be stored, against the page's ``stored`` text (what
+        ``Archive.store_article`` hands it): counted when it is the page's first text, and
+        stripped. A text that differs from the page's current version only by learned or
+        retired lines comes back as that version's text, so no new version is made of it.
 
-        ``first`` says whether to count it (re-extraction knows better than the page's row);
-        when it is given, the site's first texts are not stripped in place here: the caller
-        does that at its end."""
-        with archive.read() as conn:
-            page = conn.execute(_PAGE, {"url": page_url(url)}).first()
+        ``first`` says whether to count it (re-extraction knows better than the page's row).
+        No database work here: the site's first texts are stripped in place (``restrip``) by
+        the caller, once the site is ``judged``."""
         lines = article.text.split("\n")
         keys = _keys(lines)
-        if first is not None:
-            if first:
-                self._observe(lines, keys)
-        elif page is None or not page.versions:
-            if self._observe(lines, keys) and self.learned:
-                restrip(archive, self, self.site_id)
+        if first is None:
+            first = not stored.versions  # the page's first text
+        if first:
+            self._observe(lines, keys)
         text = self._strip(article.text, lines, keys)
-        if page is not None and page.versions and (
-                content_hash(article.title, text) != page.content_hash):
-            current = _current_text(archive, page.id, page.versions)
+        if stored.versions and content_hash(article.title, text) != stored.content_hash:
+            current = stored.text
             if (current is not None and current != text
-                    and content_hash(article.title, current) == page.content_hash
+                    and content_hash(article.title, current) == stored.content_hash
                     and self._settled(current) == self._settled(text)):
                 text = current
         return article if text == article.text else replace(article, text=text)
@@ -403,17 +398,6 @@ class SiteBoilerplate:
         lines = sorted(self.lines.values(), key=lambda line: (not line.learned, -self.share(line)))
         return [LearnedLine(line.text, line.pages, round(self.share(line), 3), line.learned)
                 for line in lines[:limit] if line.pages >= 2]
-
-
-_PAGE = (select(Page.__table__.c.id, Page.__table__.c.versions, Page.__table__.c.content_hash)
-         .where(Page.__table__.c.url == bindparam("url")))
-
-
-def _current_text(archive: Archive, page_id: int, number: int) -> str | None:
-    versions = ArticleVersion.__table__
-    with archive.read() as conn:
-        return conn.execute(select(versions.c.text).where(
-            versions.c.page_id == page_id, versions.c.number == number)).scalar()
 
 
 def restrip(archive: Archive, state: SiteBoilerplate, site_id: int,

@@ -205,17 +205,22 @@ class Recorder:
     def on_article(self, message: Article) -> None:
         if self.failed and message.key not in self.captures:
             return  # its capture could not be archived: an article must link to a capture
-        article = message.article
-        if self.boilerplate is not None:
-            article = self.boilerplate.prepare(self.archive, message.url, article)
-            if len(self.stored_urls) < MAX_RESTRIPPED_PAGES:
-                self.stored_urls.add(page_url(message.url))
+        boilerplate = self.boilerplate
+        judging = boilerplate is not None and not boilerplate.judged
+        if boilerplate is not None and len(self.stored_urls) < MAX_RESTRIPPED_PAGES:
+            self.stored_urls.add(page_url(message.url))
+        # stripped against the page's text as the same statement reads it: no query of its own
         new = self.archive.store_article(
-            site_id=self.site_id, url=message.url, article=article,
+            site_id=self.site_id, url=message.url, article=message.article,
             capture_id=self.captures.pop(message.key, None), fetched_at=message.fetched_at,
-            fetch=message.fetch,
+            fetch=message.fetch, prepare=boilerplate.prepare if boilerplate else None,
         )
         self.counts["arsip/articles_stored" if new else "arsip/articles_unchanged"] += 1
+        if judging and boilerplate is not None and boilerplate.judged and boilerplate.learned:
+            from storage.boilerplate import restrip
+
+            # this article made the site judged: the texts stored before it lose its lines too
+            restrip(self.archive, boilerplate, self.site_id)
 
     def on_extraction_failed(self, message: ExtractionFailed) -> None:
         # no validators: a page we could not read must be fetched whole next time

@@ -126,29 +126,34 @@ def _record(url: str, text: str) -> ArticleRecord:
     return ArticleRecord(url=url, title=f"Judul {url[-3:]}", text=text)
 
 
-AT = datetime(2025, 5, 1, tzinfo=UTC)
-CONFIG = BoilerplateConfig(min_pages=10, share=0.3)
+def test_state_round_trips_and_first_articles_are_stripped_in_place(db_url: str,
+                                                                     tmp_path: Path) -> None:
+    from dataclasses import replace
 
+    from storage.protocol import Article, Finish
+    from storage.recorder import Recorder
+    from storage.records import Fetch
+    from tests.test_recorder import config_for
 
-def _stored_site(db_url: str, rng: random.Random, articles: int
-                 ) -> tuple[Archive, int, SiteBoilerplate, dict[str, str]]:
-    """An archive with one site's first ``articles`` articles stored through ``prepare``."""
-    archive = Archive.open(db_url)
-    site_id = archive.ensure_site("kompas", "https://kompas.example/")
-    state = SiteBoilerplate.load(archive, site_id, CONFIG)
-    texts = {f"https://kompas.example/a/{i:03d}": _article(rng) for i in range(articles)}
-    for url, text in texts.items():
-        article = state.prepare(archive, url, _record(url, text))
-        archive.store_article(site_id=site_id, url=url, article=article, capture_id=None,
-                              fetched_at=AT)
-    state.flush(archive, final=True)
-    return archive, site_id, state, texts
-
-
-def test_state_round_trips_and_first_articles_are_stripped_in_place(db_url: str) -> None:
     rng = random.Random(5)
-    archive, site_id, state, _ = _stored_site(db_url, rng, 15)
-    config, at = CONFIG, AT
+    config = BoilerplateConfig(min_pages=10, share=0.3)
+    recorder = Recorder(replace(config_for(tmp_path, db_url), boilerplate=config),
+                        lambda _reply: None)
+    archive = Archive.open(db_url)
+    site_id = recorder.site_id
+    at = datetime(2025, 5, 1, tzinfo=UTC)
+    texts = {f"https://kompas.example/a/{i:03d}": _article(rng) for i in range(15)}
+    for n, (url, text) in enumerate(texts.items(), 1):
+        recorder.handle(Article(None, url, _record(url, text), at, Fetch(200)))
+        if n == 10:  # the article that makes the site judged: the nine before it are stripped
+            recorder.commit()
+            stored = _texts(archive)
+            assert len(stored) == 10
+            assert all(APP not in text and GOOGLE not in text for text in stored.values())
+    recorder.handle(Finish("finished", {}))
+    recorder.close()
+    state = recorder.boilerplate
+    assert state is not None
     stored = _texts(archive)
     assert len(stored) == 15  # one version each: the first ten were stripped in place
     assert all(APP not in text and GOOGLE not in text for text in stored.values())
@@ -168,16 +173,14 @@ def test_state_round_trips_and_first_articles_are_stripped_in_place(db_url: str)
     raw = _article(rng)
     archive.store_article(site_id=site_id, url=url, article=_record(url, raw), capture_id=None,
                           fetched_at=at)
-    article = again.prepare(archive, url, _record(url, raw))
-    assert article.text == raw
-    assert archive.store_article(site_id=site_id, url=url, article=article, capture_id=None,
-                                 fetched_at=at) is False
+    assert archive.store_article(site_id=site_id, url=url, article=_record(url, raw),
+                                 capture_id=None, fetched_at=at, prepare=again.prepare) is False
+    assert _texts(archive)[url] == raw
     # a real edit still is one
     edited = _record(url, raw + "\nParagraf tambahan dari redaksi.")
-    article = again.prepare(archive, url, edited)
-    assert GOOGLE not in article.text
-    assert archive.store_article(site_id=site_id, url=url, article=article, capture_id=None,
-                                 fetched_at=at) is True
+    assert archive.store_article(site_id=site_id, url=url, article=edited, capture_id=None,
+                                 fetched_at=at, prepare=again.prepare) is True
+    assert GOOGLE not in _texts(archive)[url]
 
     # re-extraction starts again from nothing: the stored rows go with it
     again.reset()
@@ -192,30 +195,42 @@ def test_a_line_the_site_dropped_makes_no_new_version_of_a_page_still_carrying_i
     # review 9-2 S3: the app box was learned and stripped from the stored versions; the site
     # drops it, it fades, and an old page that still carries it is fetched again
     rng = random.Random(10)
-    archive, site_id, state, raw = _stored_site(db_url, rng, 30)
-    config, at = CONFIG, AT
+    archive = Archive.open(db_url)
+    site_id = archive.ensure_site("kompas", "https://kompas.example/")
+    config = BoilerplateConfig(min_pages=10, share=0.3)
+    state = SiteBoilerplate.load(archive, site_id, config)
+    at = datetime(2025, 5, 1, tzinfo=UTC)
+
+    def store(url: str, text: str, boilerplate: SiteBoilerplate) -> bool:
+        return archive.store_article(site_id=site_id, url=url, article=_record(url, text),
+                                     capture_id=None, fetched_at=at,
+                                     prepare=boilerplate.prepare)
+
+    texts = {f"https://kompas.example/a/{i:03d}": _article(rng) for i in range(30)}
+    for url, text in texts.items():
+        store(url, text, state)
+    state.flush(archive, final=True)
+    old_url, old_text = list(texts.items())[-1]  # stored once the site was judged: stripped
+    stripped = _texts(archive)[old_url]
+    assert APP not in stripped
     for _ in range(6000):  # long enough for the app box's count to fade out entirely
         state.observe(_article(rng, site_lines=False) + f"\n{NEWSLETTER}")
     state.flush(archive, final=True)
 
     again = SiteBoilerplate.load(archive, site_id, config)
-    old_url, old_text = next(iter(raw.items()))
-    article = again.prepare(archive, old_url, _record(old_url, old_text))
-    assert APP not in article.text
-    assert archive.store_article(site_id=site_id, url=old_url, article=article,
-                                 capture_id=None, fetched_at=at) is False
+    assert store(old_url, old_text, again) is False
     app = line_key(APP)
     assert app not in again.learned and again.lines[app].retired  # judged when met: faded
     again.flush(archive, final=True)
     again = SiteBoilerplate.load(archive, site_id, config)
     assert again.lines[app].retired  # its count has faded out, yet it is kept
-    assert again.prepare(archive, old_url, _record(old_url, old_text)).text == article.text
+    assert store(old_url, old_text, again) is False
+    assert _texts(archive)[old_url] == stripped
     # a real edit still is a new version; a new article keeps the line (no longer the site's)
-    edited = again.prepare(archive, old_url, _record(old_url, old_text + "\nRalat redaksi."))
-    assert archive.store_article(site_id=site_id, url=old_url, article=edited,
-                                 capture_id=None, fetched_at=at) is True
+    assert store(old_url, old_text + "\nRalat redaksi.", again) is True
     new_url = "https://kompas.example/a/new"
-    assert APP in again.prepare(archive, new_url, _record(new_url, _article(rng))).text
+    assert store(new_url, _article(rng), again) is True
+    assert APP in _texts(archive)[new_url]
     archive.close()
 
 
@@ -253,6 +268,49 @@ def test_the_recorder_strips_a_line_learned_mid_run_from_the_whole_run(tmp_path:
     assert len(texts) == 12
     assert not [url for url, text in texts.items() if APP in text or NEWSLETTER in text]
     assert all(GOOGLE not in text for text in texts.values())
+
+
+def test_boilerplate_costs_the_recorder_no_statement_of_its_own(tmp_path: Path) -> None:
+    """The page's stored text comes back from ``store_article``'s own upsert: an article costs
+    the same statements with boilerplate stripping as without, on a crawl and a re-crawl."""
+    from dataclasses import replace
+
+    from sqlalchemy import event
+
+    from storage.protocol import Article, Finish
+    from storage.recorder import Recorder
+    from storage.records import Fetch
+    from tests.test_recorder import config_for
+
+    rng = random.Random(8)
+    texts = [(f"https://kudakyv.test/a/{i:03d}", _article(rng)) for i in range(12)]
+    at = datetime(2025, 5, 1, tzinfo=UTC)
+
+    def statements(enabled: bool) -> list[int]:
+        config = replace(config_for(tmp_path / str(enabled)),
+                         boilerplate=BoilerplateConfig(enabled=enabled, min_pages=5, share=0.3))
+        recorder = Recorder(config, lambda _reply: None)
+        count = [0]
+
+        def counted(*_args: object) -> None:
+            count[0] += 1
+
+        event.listen(recorder.archive.engine, "before_cursor_execute", counted)
+        per_article = []
+        for again in (False, True):  # a crawl, then a re-crawl with every other text edited
+            for i, (url, text) in enumerate(texts):
+                edited = text + ("\nParagraf tambahan." if again and i % 2 else "")
+                before = count[0]
+                recorder.handle(Article(None, url, _record(url, edited), at, Fetch(200)))
+                per_article.append(count[0] - before)
+        recorder.handle(Finish("finished", {}))
+        recorder.close()
+        return per_article
+
+    on, off = statements(True), statements(False)
+    assert on[4] > off[4]  # the fifth article makes the site judged: the texts before it are
+    del on[4], off[4]      # stripped in place, the one article that costs more
+    assert on == off
 
 
 def test_reextract_leaves_a_site_being_crawled_alone(tmp_path: Path) -> None:

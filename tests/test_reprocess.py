@@ -200,10 +200,11 @@ def test_replay_index_is_sorted_and_matches_cdxj_indexer(archive_dir: Path,
 
 def test_outcomes_are_kept_only_for_the_revisits_still_to_come() -> None:
     """Re-extraction keeps a payload's outcome for the revisits that read it later, no longer
-    and never more than its cache holds; an outcome dropped is extracted again."""
+    and never more than its cache holds; an outcome dropped is extracted again, and a payload
+    read twice in the pages in flight is extracted once."""
     from collections import Counter, OrderedDict
 
-    from crawler.reextract import _Now, _ordered
+    from crawler.reextract import ReextractResult, _Now, _ordered, _Payload
 
     class Echo:  # a pool whose extraction gives back what it was given
         def submit(self, _fn: object, task: str) -> _Now:
@@ -216,22 +217,29 @@ def test_outcomes_are_kept_only_for_the_revisits_still_to_come() -> None:
             super().__setitem__(key, value)
             Watched.most = max(Watched.most, len(self))
 
+    def payload(source: str, task: str) -> _Payload:
+        return _Payload(source, lambda: task)
+
     # 100 payloads, each read once more by a revisit after all of them
-    items = [(n, ("extract", f"s{n}", f"t{n}")) for n in range(100)]
-    items += [(100 + n, ("cached", f"s{n}", lambda n=n: ("again", f"t{n}"))) for n in range(100)]
-    refs = Counter({f"s{n}": 2 for n in range(100)})
-    done = Watched()
-    out = list(_ordered(Echo(), iter(items), refs, done, cache=10))
+    items = [(n, payload(f"s{n % 100}", f"t{n % 100}")) for n in range(200)]
+    kept, result = Watched(), ReextractResult()
+    out = list(_ordered(Echo(), iter(items), Counter({f"s{n}": 2 for n in range(100)}), result,
+                        cache=10, kept=kept))
     assert [key for key, _ in out] == list(range(200))
-    assert all(outcome[1] == f"t{key % 100}" for key, outcome in out)
-    assert Watched.most <= 10 and len(done) == 0  # bounded, and empty once all were read
-    assert sum(how == "again" for _, (how, _) in out) == 90  # the 10 newest came from memory
+    assert all(outcome == ("extracted", f"t{key % 100}") for key, outcome in out)
+    assert Watched.most <= 10 and len(kept) == 0  # bounded, and empty once all were read
+    assert result.extracted == 190  # the 10 newest came from memory, 90 extracted again
     # payloads read once are never kept at all
     Watched.most = 0
-    once = [(n, ("extract", f"u{n}", f"t{n}")) for n in range(100)]
+    once = [(n, payload(f"u{n}", f"t{n}")) for n in range(100)]
     assert len(list(_ordered(Echo(), iter(once), Counter({f"u{n}": 1 for n in range(100)}),
-                             Watched(), cache=10))) == 100
+                             ReextractResult(), kept=Watched()))) == 100
     assert Watched.most == 0
+    # a revisit in the same batch as its original waits for the original's extraction
+    twice, result = [(0, payload("v", "t")), (1, payload("v", "t"))], ReextractResult()
+    assert [outcome for _, outcome in _ordered(Echo(), iter(twice), Counter({"v": 2}),
+                                               result)] == [("extracted", "t")] * 2
+    assert result.extracted == 1
     # an article is kept compressed, and comes back whole
     from crawler.reextract import _packed, _unpacked
     from storage.records import ArticleRecord

@@ -102,12 +102,22 @@ def _read(warc_dir: Path, row: CaptureRow) -> StoredRecord:
 
 def load(index: CaptureIndex, warc_dir: Path, capture: CaptureRow) -> Replayable:
     """The capture as it replays (see the module docs)."""
+    return replay_of(warc_dir, capture, payload_source(index, capture))
+
+
+def payload_source(index: CaptureIndex, capture: CaptureRow) -> CaptureRow | None:
+    """The capture whose record holds this one's payload: itself, or the response a revisit
+    stands for (None: the archive does not hold it)."""
+    return index.original_of(capture) if capture.record_type == "revisit" else capture
+
+
+def replay_of(warc_dir: Path, capture: CaptureRow, original: CaptureRow | None) -> Replayable:
+    """The capture as it replays, its payload read from ``original`` (``payload_source``)."""
     record = _read(warc_dir, capture)
     if capture.record_type != "revisit":
         status, reason, headers = header_lines(record)
         return Replayable(capture, status, reason, _end_to_end(headers), record.raw_payload,
                           capture)
-    original = index.original_of(capture)
     if original is None:
         raise CaptureUnavailable(f"revisit of {capture.url} refers to a record the archive "
                                  "does not hold")
