@@ -29,6 +29,8 @@ from crawler.extraction.promos import drop_placeholders
 # path that kept only a standfirst, a caption or a teaser lands below it.
 SHORT_TEXT = 700
 _SHORT_LINE = 40
+# Longer than this, a line is prose, not a headline.
+_HEADLINE = 150
 # Up to this length, a fast-path answer holding less than this share of the text of the page's
 # <p> elements (after promo stripping) is checked too: it kept one block of a longer article.
 _PART_CHECK = 2000
@@ -43,7 +45,8 @@ _ABOUT_AS_LONG = 0.95
 
 # A run of text this long outside any <p> is a paragraph set in another element.
 _PROSE_RUN = 150
-_LOOSE_RUNS = XPath(".//text()[not(ancestor::p)]")
+# (the length test in XPath keeps the many short runs, menus and labels, out of Python)
+_LOOSE_RUNS = XPath(f".//text()[string-length(.) >= {_PROSE_RUN}][not(ancestor::p)]")
 
 # What trafilatura deletes, subtree and all, both before it extracts and before it measures
 # the page's text (tree_cleaning and BASIC_CLEAN_XPATH): gone before its several copies of the
@@ -84,7 +87,8 @@ class LinkTexts:
             item = line[2:].strip()
             return any(item.startswith(t) for t in self.headlines if len(t) <= len(item))
         line = line.strip()
-        return len(line) >= 15 and " " in line and line in self.all
+        # the length test first: a closing line of prose needs no walk over the page's links
+        return 15 <= len(line) <= _HEADLINE and " " in line and line in self.all
 
 
 def drop_trailing_headlines(text: str, links: LinkTexts) -> str:
@@ -190,7 +194,7 @@ def looks_like_navigation(text: str, links: LinkTexts) -> bool:
     if len(lines) < 3:
         return False
     short = sum(len(line) < _SHORT_LINE for line in lines)
-    headline_sized = sum(len(line) < 150 for line in lines)
+    headline_sized = sum(len(line) < _HEADLINE for line in lines)
     if headline_sized < 0.6 * len(lines) and short < 0.7 * len(lines):
         return False  # mostly long lines: prose, whatever its links (and no link scan needed)
     linked = sum(line in links.all for line in lines)
