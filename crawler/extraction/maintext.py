@@ -40,8 +40,8 @@ _PART = 0.2
 # its main extractor found too little.
 _WALL = 3000
 # On such a page and on a table layout, the full comparison's answer wins unless it is shorter
-# than this share of the fast one: a few per cent more is the fast path's furniture.
-_ABOUT_AS_LONG = 0.95
+# than this share of the fast one.
+_ABOUT_AS_LONG = 0.9
 
 # A run of text this long outside any <p> is a paragraph set in another element.
 _PROSE_RUN = 150
@@ -164,8 +164,8 @@ def _better(fast: str | None, fast_links: LinkTexts, full: str | None,
         return fast or full
     if not fast or looks_like_navigation(fast, fast_links):
         return full
-    if _wall(fast) and not _wall(full):
-        return full  # paragraphs found by the comparison beat the fallback's wall
+    if _wall(fast) != _wall(full):
+        return full if _wall(fast) else fast  # paragraphs beat a fallback's wall, either way
     if odd_layout and len(full) >= _ABOUT_AS_LONG * len(fast):
         # a layout the fast path is not made for: the comparison's answer, unless the fast
         # one found much more (a few more lines is the fast path's furniture, not the story)

@@ -304,6 +304,9 @@ class PromoStripper:
         match = self.trailing.search(chunk, max(0, len(chunk) - _TRAILING_WINDOW))
         if match is None:
             return
+        following = (link.tail or "").lstrip()
+        if following[:1].islower():
+            return  # the link goes on the sentence ("See also: <a>the table</a> which lists")
         self._collect([link])
         kept = chunk[:match.start()].rstrip()
         rest = _after_promo(kept, link.tail or "")
