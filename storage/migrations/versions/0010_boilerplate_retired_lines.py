@@ -1,7 +1,7 @@
 """site boilerplate: a line once learned and since faded is kept, marked ``retired``
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01
 
 A learned line whose share falls below the keep threshold (a footer the site stopped using) is
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
