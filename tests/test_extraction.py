@@ -418,6 +418,21 @@ def test_on_a_table_layout_the_full_comparison_wins_unless_much_shorter(
     assert maintext.main_text(tree, body_of(tree), None, lambda: parse(page)) == answers[True]
 
 
+def test_a_wall_from_the_full_comparison_loses_to_the_fast_paragraphs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the mirror of the wall rule: on a table layout the comparison may fall back to a wall
+    from crawler.extraction import maintext
+
+    prose = "Warga mengungsi ke masjid setelah air sungai naik sejak dini hari. " * 12
+    page = f"<html><body><table><tr><td>{prose}<br><br>{prose}</td></tr></table></body></html>"
+    paragraphs = "\n".join([prose.strip()] * 4)
+    answers = {True: paragraphs, False: " ".join([prose.strip()] * 5)}
+    monkeypatch.setattr(maintext, "_extract", lambda tree, url, *, fast: answers[fast])
+    tree = parse(page)
+    assert maintext._wall(answers[False]) and not maintext._wall(paragraphs)
+    assert maintext.main_text(tree, body_of(tree), None, lambda: parse(page)) == paragraphs
+
+
 def test_the_quality_bench_tells_table_layouts_apart(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
