@@ -43,12 +43,14 @@ The rules:
   by learned or retired lines is not a new version, whichever way round: lines learned since
   that version was stored (the old version has them), or lines retired since it was stripped
   of them (the page still has a footer the site has stopped using elsewhere). That is why
-  retired lines are kept.
+  retired lines are kept. The comparison is by line key, so a short retired template line
+  (digits read as 0, e.g. "Harga emas: Rp 1.234.000/gram") edited in an old article makes no
+  new version either: accepted, such lines were the site's boilerplate.
 
 The recorder (``storage.recorder``) owns the database during a crawl, so it does the learning and
 stripping: extraction workers send raw text, and the recorder strips it before storing.
 ``crawler.reextract`` does the same, learning afresh from every archived article of a site.
-While a crawl runs, the recorder writes the learned lines (and those just forgotten) with each
+While a crawl runs, the recorder writes the learned lines (and those just retired) with each
 commit, so a killed crawl keeps what it learned; every other count is written at the end of the
 run: lines seen on two articles or more, and lines seen once while still recent (the last
 ``SINGLETON_PAGES`` articles). Faded lines are deleted then, except retired ones.
@@ -73,7 +75,7 @@ from storage.records import ArticleRecord, BoilerplateConfig
 
 # The window of recent articles a line's share is measured over (the decay's time constant).
 WINDOW = 1000
-# A learned line is forgotten only when its share falls below this.
+# A learned line is retired (no longer stripped, but kept) only when its share falls below this.
 KEEP_SHARE = 0.1
 # A line is learned only once it was seen on this many articles, whatever its share.
 MIN_REPEATS = 3

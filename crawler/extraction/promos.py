@@ -67,11 +67,16 @@ _STOP_TAGS = frozenset(("body", "html"))
 _MAX_PROMO_CHARS = 1500  # a longer block is content, whatever its first words
 
 
-def _label_pattern(labels: Iterable[str]) -> re.Pattern[str]:
+def _alternatives(labels: Iterable[str]) -> str:
+    """The labels as one regex alternation, longest first, any whitespace between words."""
     parts = sorted({" ".join(label.lower().split()) for label in labels if label.strip()},
                    key=len, reverse=True)
-    alternatives = "|".join(r"\s+".join(map(re.escape, part.split())) for part in parts)
-    return re.compile(_LEAD + r"(?P<label>" + alternatives + r")(?!\w)" + _SEP, re.IGNORECASE)
+    return "|".join(r"\s+".join(map(re.escape, part.split())) for part in parts)
+
+
+def _label_pattern(labels: Iterable[str]) -> re.Pattern[str]:
+    return re.compile(_LEAD + r"(?P<label>" + _alternatives(labels) + r")(?!\w)" + _SEP,
+                      re.IGNORECASE)
 
 
 def _any_of(*patterns: re.Pattern[str]) -> re.Pattern[str]:
@@ -84,10 +89,7 @@ def _any_of(*patterns: re.Pattern[str]) -> re.Pattern[str]:
 def _trailing_label_pattern(labels: Iterable[str]) -> re.Pattern[str]:
     """A label with its separator closing a run of text, after a sentence's end or at the
     start: "... kembali lancar. Baca Juga: " just before the headline's link."""
-    parts = sorted({" ".join(label.lower().split()) for label in labels if label.strip()},
-                   key=len, reverse=True)
-    alternatives = "|".join(r"\s+".join(map(re.escape, part.split())) for part in parts)
-    return re.compile(r"(?:^|(?<=[.!?…" + QUOTES + r")]))\s*(?P<label>" + alternatives
+    return re.compile(r"(?:^|(?<=[.!?…" + QUOTES + r")]))\s*(?P<label>" + _alternatives(labels)
                       + r")\s*(?::|>>+|»|›|–|—|-)\s*$", re.IGNORECASE)
 
 

@@ -9,7 +9,10 @@ no longer stripped from new texts, and its counts used to be deleted once they f
 versions had it stripped, so a page fetched again that still carried it made a new version
 differing only by that line. ``retired`` keeps such lines (``storage.boilerplate``): a page whose
 text differs from its current version only by learned or retired lines is no new version. An
-existing archive has no retired lines: lines that faded before were already deleted.
+existing archive has no retired lines: a line unlearned by earlier code is a ``learned=False``
+row that cannot be told from a candidate, so it is not marked retired and can still make one
+spurious version of a page until its count fades out and it is deleted. Accepted: it only
+concerns footers that faded before this revision.
 """
 
 from __future__ import annotations
