@@ -48,6 +48,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import lxml.etree
+import lxml.html
+
 
 @dataclass(frozen=True)
 class Page:
@@ -106,6 +109,31 @@ def find_sets(paths: list[str]) -> Iterator[Path]:
         if not subsets:
             raise DevSetError(f"{given}: neither a set nor a folder of sets")
         yield from subsets
+
+
+# ---- page kinds ---------------------------------------------------------------------------
+
+# A page whose layout is a table: most of its body text sits in table cells (the 2008-style
+# page, where <table> places the menu, the article and the sidebar). A data table inside an
+# article holds a small part of the page's text.
+TABLE_LAYOUT_SHARE = 0.5
+
+
+def uses_table_layout(html: bytes) -> bool:
+    """Whether most of the page's body text (scripts and styles aside) is inside <td>s."""
+    try:
+        tree = lxml.html.fromstring(html)
+    except lxml.etree.ParserError:  # an empty document
+        return False
+    body = tree.find(".//body")
+    if body is None:
+        return False
+    for code in body.xpath(".//script | .//style | .//noscript"):
+        code.drop_tree()
+    total = len("".join(body.text_content().split()))
+    in_cells = sum(len("".join(td.text_content().split()))
+                   for td in body.xpath(".//td[not(ancestor::td)]"))
+    return bool(total) and in_cells >= TABLE_LAYOUT_SHARE * total
 
 
 # ---- writing a set ------------------------------------------------------------------------

@@ -15,6 +15,10 @@ set; F1 of the two averages. A set annotated with snippets instead of whole bodi
 evaluation corpus) is scored its own way: a "with" snippet found is a true positive, a "without"
 snippet found a false positive, counted over the set; F1 from those counts.
 
+Each set with pages laid out by <table> (most of the body text in table cells, the 2008 style)
+gets a second row, "SET [table layout]", scored on those pages alone: a layout no set is made
+of, measured wherever it occurs.
+
 Both extractors get the page's bytes and URL; plain trafilatura is ``trafilatura.extract`` with
 its defaults, the baseline the benchmark's own figure is for. Also printed: ms per page (the two
 run alternately, page by page), lines of output that still open with a promo label ("Baca juga",
@@ -39,7 +43,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from aeb import precision_recall  # noqa: E402
-from devsets import DevSetError, Page, find_sets, load_set  # noqa: E402
+from devsets import DevSetError, Page, find_sets, load_set, uses_table_layout  # noqa: E402
 
 from crawler.errors import ExtractionError  # noqa: E402
 from crawler.extraction import extract_article  # noqa: E402
@@ -199,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.limit:
             pages = pages[:args.limit]
         results.append(score_set(root.name, pages, args.trailing))
+        tables = [p for p in pages if uses_table_layout(p.html)]
+        if tables:
+            results.append(score_set(f"{root.name} [table layout]", tables, args.trailing))
     report(results, args.publishers)
     if args.dump:
         args.dump.write_text(json.dumps({r.name: r.per_page for r in results}, indent=1))

@@ -25,25 +25,35 @@ The rules:
   longer than ``LONG_LINE`` on at least ``LONG_SHARE``: the background paragraph repeated
   across one story's articles stays). "Recent" is an exponentially weighted window of about
   ``WINDOW`` articles, so a redesign's new footer is learned and the old one fades out; a
-  learned line is forgotten only below ``KEEP_SHARE``, so a line near the threshold does not
-  flip back and forth.
+  learned line stops being stripped only below ``KEEP_SHARE``, so a line near the threshold
+  does not flip back and forth. Such a line is **retired**, not forgotten: its row stays
+  however far its count fades (see "No spurious versions").
 - **The first articles of a site** are stored before anything can be judged. When the site
   reaches ``min_pages`` its stored texts are stripped in place, with no new version: the texts
   are derived data (the WARC keeps every response as received) and the first articles should
   read like the rest. After that every text is stripped before it is stored. A line learned
   later (a new footer) is stripped from new texts, and at the end of the run from the texts the
-  same run stored before (``storage.recorder``); versions of earlier runs keep it until ``arsip
-  replay reextract`` re-strips them.
+  same run stored before (``storage.recorder``). Versions stored by earlier runs keep it until
+  ``arsip replay reextract`` re-strips them, by design: a run rewrites only what it stored
+  itself, so a crawl never pays for a pass over the whole site's history (nor holds the
+  database for it) because one footer was learned; the re-extraction that rewrites every
+  version is the user's to start. Such a page fetched again is no new version (below), so the
+  difference never spreads: it stays in the old versions until re-extraction.
 - **No spurious versions**: a re-fetched page whose text differs from its current version only
-  by lines learned since that version was stored is not a new version.
+  by learned or retired lines is not a new version, whichever way round: lines learned since
+  that version was stored (the old version has them), or lines retired since it was stripped
+  of them (the page still has a footer the site has stopped using elsewhere). That is why
+  retired lines are kept. The comparison is by line key, so a short retired template line
+  (digits read as 0, e.g. "Harga emas: Rp 1.234.000/gram") edited in an old article makes no
+  new version either: accepted, such lines were the site's boilerplate.
 
 The recorder (``storage.recorder``) owns the database during a crawl, so it does the learning and
 stripping: extraction workers send raw text, and the recorder strips it before storing.
 ``crawler.reextract`` does the same, learning afresh from every archived article of a site.
-While a crawl runs, the recorder writes the learned lines (and those just forgotten) with each
+While a crawl runs, the recorder writes the learned lines (and those just retired) with each
 commit, so a killed crawl keeps what it learned; every other count is written at the end of the
 run: lines seen on two articles or more, and lines seen once while still recent (the last
-``SINGLETON_PAGES`` articles). Faded lines are deleted then.
+``SINGLETON_PAGES`` articles). Faded lines are deleted then, except retired ones.
 """
 
 from __future__ import annotations
@@ -64,7 +74,7 @@ from storage.records import ArticleRecord, BoilerplateConfig
 
 # The window of recent articles a line's share is measured over (the decay's time constant).
 WINDOW = 1000
-# A learned line is forgotten only when its share falls below this.
+# A learned line is retired (no longer stripped, but kept) only when its share falls below this.
 KEEP_SHARE = 0.1
 # A line is learned only once it was seen on this many articles, whatever its share.
 MIN_REPEATS = 3
@@ -119,6 +129,7 @@ class _Line:
     at: int
     pages: int  # articles it was on, all told
     learned: bool = False
+    retired: bool = False  # learned once, faded since: kept, not stripped from new texts
     stored: bool = False  # has a row
 
 
@@ -162,12 +173,12 @@ class SiteBoilerplate:
             state.pages = conn.execute(select(sites.c.pages).where(
                 sites.c.site_id == site_id)).scalar() or 0
             rows = conn.execute(select(lines.c.text, lines.c.weight, lines.c.at, lines.c.pages,
-                                       lines.c.learned)
+                                       lines.c.learned, lines.c.retired)
                                 .where(lines.c.site_id == site_id)).all()
         for row in rows:
             key = line_key(row.text)
             state.lines[key] = _Line(row.text, row.weight, row.at, row.pages, row.learned,
-                                     stored=True)
+                                     row.retired, stored=True)
             if row.learned:
                 state.learned.add(key)
         return state
@@ -201,7 +212,7 @@ class SiteBoilerplate:
             line.stored = True
             rows.append({"site_id": self.site_id, "key": _digest(key), "text": line.text,
                          "weight": line.weight, "at": line.at, "pages": line.pages,
-                         "learned": line.learned})
+                         "learned": line.learned, "retired": line.retired})
         self._dirty = waiting
         self._flipped.clear()
         if not (rows or self._forgotten or self._wipe or (final and self._site_dirty)):
@@ -221,7 +232,7 @@ class SiteBoilerplate:
                 conn.execute(stmt.on_conflict_do_update(
                     index_elements=[table.c.site_id, table.c.key],
                     set_={name: stmt.excluded[name]
-                          for name in ("weight", "at", "pages", "learned")}), rows)
+                          for name in ("weight", "at", "pages", "learned", "retired")}), rows)
             sites = BoilerplateSite.__table__
             stmt = archive._insert(sites).values(site_id=self.site_id, pages=self.pages,
                                                   updated_at=datetime.now(UTC))
@@ -232,9 +243,9 @@ class SiteBoilerplate:
 
     def _prune(self, *, keep_singletons: bool) -> None:
         """Forget lines whose count has faded, and lines seen once that are no longer recent
-        (all lines seen once, unless ``keep_singletons``)."""
+        (all lines seen once, unless ``keep_singletons``). Lines learned once stay."""
         for key, line in list(self.lines.items()):
-            if line.learned:
+            if line.learned or line.retired:
                 continue
             age = max(0, self.pages - line.at)
             if line.pages < 2:  # its weight is at most 1: only its age matters
@@ -274,6 +285,7 @@ class SiteBoilerplate:
                    else share >= needed and line.pages >= MIN_REPEATS)
         if learned != line.learned:
             line.learned = learned
+            line.retired = not learned
             self._dirty.add(key)
             self._flipped.add(key)
             if learned:
@@ -350,8 +362,8 @@ class SiteBoilerplate:
                 first: bool | None = None) -> ArticleRecord:
         """The article as it is to be stored, against the page's ``stored`` text (what
         ``Archive.store_article`` hands it): counted when it is the page's first text, and
-        stripped. A text that differs from the page's current version only by lines learned
-        since comes back as that version's text, so no new version is made of it.
+        stripped. A text that differs from the page's current version only by learned or
+        retired lines comes back as that version's text, so no new version is made of it.
 
         ``first`` says whether to count it (re-extraction knows better than the page's row).
         No database work here: the site's first texts are stripped in place (``restrip``) by
@@ -365,10 +377,23 @@ class SiteBoilerplate:
         text = self._strip(article.text, lines, keys)
         if stored.versions and content_hash(article.title, text) != stored.content_hash:
             current = stored.text
-            if (current is not None and current != text and self.strip(current) == text
-                    and content_hash(article.title, current) == stored.content_hash):
+            if (current is not None and current != text
+                    and content_hash(article.title, current) == stored.content_hash
+                    and self._settled(current) == self._settled(text)):
                 text = current
         return article if text == article.text else replace(article, text=text)
+
+    def _settled(self, text: str) -> list[str]:
+        """The lines of ``text`` that are neither learned nor retired: two texts that agree on
+        them differ only by the site's boilerplate, as it was learned at one time or another
+        (lines learned since a version was stored, or faded since it was stripped)."""
+        lines = text.split("\n")
+        settled = []
+        for line, key in zip(lines, _keys(lines), strict=True):
+            known = self.lines.get(key) if key is not None else None
+            if line.strip() and not (known is not None and (known.learned or known.retired)):
+                settled.append(line.strip())
+        return settled
 
     def report(self, limit: int = 50) -> list[LearnedLine]:
         """The learned lines, most widespread first, then the nearest candidates."""

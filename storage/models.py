@@ -297,3 +297,6 @@ class BoilerplateLine(Base):
     at: Mapped[int] = mapped_column(Integer)
     pages: Mapped[int] = mapped_column(Integer)  # pages it was on, all told
     learned: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # learned once and faded since: no longer stripped from new texts, but kept so that a page
+    # fetched again that still carries it is no new version
+    retired: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -190,6 +190,50 @@ def test_state_round_trips_and_first_articles_are_stripped_in_place(db_url: str,
     archive.close()
 
 
+def test_a_line_the_site_dropped_makes_no_new_version_of_a_page_still_carrying_it(
+        db_url: str) -> None:
+    # review 9-2 S3: the app box was learned and stripped from the stored versions; the site
+    # drops it, it fades, and an old page that still carries it is fetched again
+    rng = random.Random(10)
+    archive = Archive.open(db_url)
+    site_id = archive.ensure_site("kompas", "https://kompas.example/")
+    config = BoilerplateConfig(min_pages=10, share=0.3)
+    state = SiteBoilerplate.load(archive, site_id, config)
+    at = datetime(2025, 5, 1, tzinfo=UTC)
+
+    def store(url: str, text: str, boilerplate: SiteBoilerplate) -> bool:
+        return archive.store_article(site_id=site_id, url=url, article=_record(url, text),
+                                     capture_id=None, fetched_at=at,
+                                     prepare=boilerplate.prepare)
+
+    texts = {f"https://kompas.example/a/{i:03d}": _article(rng) for i in range(30)}
+    for url, text in texts.items():
+        store(url, text, state)
+    state.flush(archive, final=True)
+    old_url, old_text = list(texts.items())[-1]  # stored once the site was judged: stripped
+    stripped = _texts(archive)[old_url]
+    assert APP not in stripped
+    for _ in range(6000):  # long enough for the app box's count to fade out entirely
+        state.observe(_article(rng, site_lines=False) + f"\n{NEWSLETTER}")
+    state.flush(archive, final=True)
+
+    again = SiteBoilerplate.load(archive, site_id, config)
+    assert store(old_url, old_text, again) is False
+    app = line_key(APP)
+    assert app not in again.learned and again.lines[app].retired  # judged when met: faded
+    again.flush(archive, final=True)
+    again = SiteBoilerplate.load(archive, site_id, config)
+    assert again.lines[app].retired  # its count has faded out, yet it is kept
+    assert store(old_url, old_text, again) is False
+    assert _texts(archive)[old_url] == stripped
+    # a real edit still is a new version; a new article keeps the line (no longer the site's)
+    assert store(old_url, old_text + "\nRalat redaksi.", again) is True
+    new_url = "https://kompas.example/a/new"
+    assert store(new_url, _article(rng), again) is True
+    assert APP in _texts(archive)[new_url]
+    archive.close()
+
+
 def _texts(archive: Archive) -> dict[str, str]:
     with archive.read() as conn:
         return dict(conn.exec_driver_sql(

@@ -15,13 +15,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from lxml.html import HtmlElement
 
 from crawler import errors
 from crawler.extraction import article_to_dict, decode_html, extract_article, iter_extract_paths
 from crawler.extraction.dates import parse_human, parse_iso
 from crawler.extraction.document import body_of, parse
-from crawler.extraction.maintext import looks_like_navigation
+from crawler.extraction.maintext import LinkTexts, looks_like_navigation
 from crawler.extraction.metadata import clean_authors, clean_title
 from crawler.sites import ExtractionRules
 from storage.records import ArticleRecord, RelatedLink
@@ -284,9 +283,9 @@ def test_article_inside_a_declarative_shadow_root_is_kept() -> None:
 
 # ---- the fast path's answer, checked ------------------------------------------------------
 
-def _links_page(titles: list[str]) -> HtmlElement:
+def _links_page(titles: list[str]) -> LinkTexts:
     links = "".join(f'<li><a href="/a/{i}">{t}</a></li>' for i, t in enumerate(titles))
-    return parse(f"<html><body><ul>{links}</ul></body></html>")
+    return LinkTexts(parse(f"<html><body><ul>{links}</ul></body></html>"))
 
 
 def test_a_list_of_linked_headlines_is_navigation() -> None:
@@ -331,6 +330,43 @@ def test_related_links_resolve_against_the_canonical_url_without_a_page_url() ->
     assert [link.url for link in record.related] == ["https://mirror.example/bawang"]
 
 
+def test_a_wall_of_text_from_the_fast_path_gives_way_to_paragraphs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # trafilatura's last resort returns a JSON-LD articleBody or the page's text as one line:
+    # long enough to pass every other check, but the comparison finds the paragraphs
+    from crawler.extraction import maintext
+
+    sentence = "Warga mengungsi ke masjid setelah air sungai naik sejak dini hari. "
+    page = "<html><body>" + f"<p>{sentence * 8}</p>" * 8 + "</body></html>"
+    paragraphs = "\n".join([(sentence * 8).strip()] * 8)
+    answers = {True: " ".join([(sentence * 8).strip()] * 8) + ' <iframe src="x">',
+               False: paragraphs}
+    monkeypatch.setattr(maintext, "_extract", lambda tree, url, *, fast: answers[fast])
+    tree = parse(page)
+    assert len(answers[True]) > len(answers[False])
+    assert maintext.main_text(tree, body_of(tree), None, lambda: parse(page)) == paragraphs
+
+
+def test_link_texts_are_gathered_once_per_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the navigation check and the trailing-headline cut share one walk over the links
+    from crawler.extraction import maintext
+
+    walks: list[int] = []
+    gather = maintext.LinkTexts._gather
+    monkeypatch.setattr(maintext.LinkTexts, "_gather",
+                        lambda self: walks.append(1) or gather(self))
+    titles = [f"Harga beras medium naik lagi di pasar kota nomor {i}" for i in range(4)]
+    prose = "Pemerintah kota menyiapkan anggaran tambahan untuk memperbaiki jalan. " * 3
+    lines = ["Singkat.", "Pendek.", (prose * 4).strip(), *(f"- {t}" for t in titles)]
+    links = "".join(f'<li><a href="/a/{i}">{t}</a></li>' for i, t in enumerate(titles))
+    page = f"<html><body><p>{prose * 4}</p><ul>{links}</ul></body></html>"
+    monkeypatch.setattr(maintext, "_extract", lambda tree, url, *, fast: "\n".join(lines))
+    tree = parse(page)
+    text = maintext.main_text(tree, body_of(tree), None, lambda: 1 / 0)
+    assert text == "\n".join(lines[:3])
+    assert len(walks) == 1
+
+
 @pytest.mark.parametrize("layout", [
     "<table><tr><td>{0}<br><br>{0}</td></tr></table>",  # no <p> at all
     "<table><tr><td><p> </p>{0}</td></tr></table>",  # only empty <p>
@@ -342,9 +378,74 @@ def test_a_long_fast_answer_on_a_table_layout_is_checked(layout: str) -> None:
     prose = "Warga mengungsi ke masjid setelah air sungai naik sejak dini hari. " * 12
     tree = parse(f"<html><body>{layout.format(prose)}</body></html>")
     answer = prose[:1500]  # long enough to pass on length and paragraph share alone
-    assert maintext._suspect(answer, body_of(tree))
+    assert maintext._tabular(body_of(tree))
     prose_page = parse(f"<html><body><div><p>{prose}</p><p>{prose}</p></div></body></html>")
-    assert not maintext._suspect(answer, body_of(prose_page))
+    assert not maintext._tabular(body_of(prose_page))
+    assert not maintext._short(answer, body_of(prose_page))
+
+
+def test_paragraphs_set_as_divs_count_as_the_page_prose() -> None:
+    # a site that sets its paragraphs as <div>s: a fast answer of 900 characters is a small
+    # part of the story even though the page's few <p>s hold less than that
+    from crawler.extraction import maintext
+
+    prose = "Der Reporter hat die Redaktion mit gefälschten Artikeln in eine Krise gestürzt. " * 4
+    page = parse("<html><body><p>Ein Albtraum</p><p>Vervielfältigung nur mit Genehmigung</p>"
+                 + f'<div class="absatz">{prose}</div>' * 20 + "</body></html>")
+    answer = (prose * 3)[:900]
+    assert maintext._short(answer, body_of(page))
+    # the same answer from a page whose whole story it is stays unchecked
+    alone = parse(f"<html><body><div>{answer}</div><ul><li><a href='/'>Start</a></li></ul>"
+                  "</body></html>")
+    assert not maintext._short(answer, body_of(alone))
+
+
+def test_on_a_table_layout_the_full_comparison_wins_unless_much_shorter(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # plain trafilatura's comparison is made for these layouts; a few more lines in the fast
+    # answer are the page's furniture, many more are the story the comparison missed
+    from crawler.extraction import maintext
+
+    prose = "Warga mengungsi ke masjid setelah air sungai naik sejak dini hari. " * 12
+    page = f"<html><body><table><tr><td>{prose}<br><br>{prose}</td></tr></table></body></html>"
+    full = "\n".join([prose.strip()] * 3)
+    answers = {True: full + "\nPartner news: the Queen of Thieves, a crime boss", False: full}
+    monkeypatch.setattr(maintext, "_extract", lambda tree, url, *, fast: answers[fast])
+    tree = parse(page)
+    assert maintext.main_text(tree, body_of(tree), None, lambda: parse(page)) == full
+    answers[True] = "\n".join([prose.strip()] * 4)
+    tree = parse(page)
+    assert maintext.main_text(tree, body_of(tree), None, lambda: parse(page)) == answers[True]
+
+
+def test_a_wall_from_the_full_comparison_loses_to_the_fast_paragraphs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the mirror of the wall rule: on a table layout the comparison may fall back to a wall
+    from crawler.extraction import maintext
+
+    prose = "Warga mengungsi ke masjid setelah air sungai naik sejak dini hari. " * 12
+    page = f"<html><body><table><tr><td>{prose}<br><br>{prose}</td></tr></table></body></html>"
+    paragraphs = "\n".join([prose.strip()] * 4)
+    answers = {True: paragraphs, False: " ".join([prose.strip()] * 5)}
+    monkeypatch.setattr(maintext, "_extract", lambda tree, url, *, fast: answers[fast])
+    tree = parse(page)
+    assert maintext._wall(answers[False]) and not maintext._wall(paragraphs)
+    assert maintext.main_text(tree, body_of(tree), None, lambda: parse(page)) == paragraphs
+
+
+def test_the_quality_bench_tells_table_layouts_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent.parent / "bench"))
+    devsets = importlib.import_module("devsets")
+    prose = "Warga mengungsi ke masjid setelah air sungai naik sejak dini hari. " * 5
+    layout = (f"<html><body><table><tr><td><a href='/'>Beranda</a></td><td>{prose}</td></tr>"
+              "</table></body></html>")
+    article = (f"<html><body><div><p>{prose}</p><table><tr><td>Rp 12.000</td><td>naik</td>"
+               "</tr></table></div></body></html>")
+    assert devsets.uses_table_layout(layout.encode())
+    assert not devsets.uses_table_layout(article.encode())
+    assert not devsets.uses_table_layout(b"")  # nothing to tell: not a table layout
 
 
 def test_a_stripped_promo_block_keeps_its_place_in_the_container() -> None:

@@ -14,6 +14,7 @@ from lxml.etree import XPath
 from lxml.html import HtmlElement, fromstring
 
 from crawler.errors import EmptyDocumentError, NoContentError, ProfileError
+from crawler.extraction.dates import parse_human
 from crawler.extraction.document import body_of, parse, to_text
 from crawler.extraction.maintext import fast_text, main_text
 from crawler.extraction.metadata import Metadata, clean_authors, extract_metadata
@@ -70,7 +71,8 @@ def extract_article(html: str | bytes, url: str | None = None, *,
         text = main_text(tree, body, url, fresh_tree)
     if not text:
         raise NoContentError("no article text found")
-    text, credits = _split_credits(_drop_title_line(text, meta.title))
+    text = _drop_dateline_and_byline(_drop_title_line(text, meta.title_forms))
+    text, credits = _split_credits(text)
     if not text or (len(text) < 200 and _only_link_text(text, tree)):
         raise NoContentError("no article text found")
     authors = (meta.authors
@@ -147,12 +149,65 @@ def _render(element: HtmlElement) -> str:
     return unicodedata.normalize("NFC", "\n".join(line for line in lines if line)).strip()
 
 
-def _drop_title_line(text: str, title: str | None) -> str:
-    """trafilatura keeps an <h1> inside the article container; the title has its own field."""
-    first, _, rest = text.partition("\n")
-    if title and rest and " ".join(first.split()) == title:
-        return rest.lstrip()
+# The title, with a kicker, a date or a section name above it, opens the text: those lines go.
+_TITLE_WITHIN = 3
+_ABOVE_TITLE = 150
+
+
+def _drop_title_line(text: str, titles: frozenset[str]) -> str:
+    """trafilatura keeps an <h1> inside the article container; the title has its own field.
+    Any of the page's forms of its title (og:title, <h1>, <title>, ...) counts, within the
+    first lines and with only short lines above it."""
+    if not titles:
+        return text
+    lines = text.split("\n", _TITLE_WITHIN)
+    for index, line in enumerate(lines[:_TITLE_WITHIN]):
+        if index + 1 < len(lines) and " ".join(line.split()) in titles:
+            return "\n".join(lines[index + 1:]).lstrip()
+        if len(line) > _ABOVE_TITLE:
+            break
     return text
+
+
+# Above the story's first paragraph: a line of a date alone, and a byline ("Oleh :" with the
+# name on the next line, "Von Karim Natour", "By Jane Doe"); they have fields of their own.
+_LEAD_LINES = 5
+_LEAD_LINE_MAX = 60
+_BYLINE = re.compile(r"^(?:oleh|by|von|penulis|reporter)\b\s*:?\s*(?P<name>.*)$", re.IGNORECASE)
+_NAME_WORD = re.compile(r"^(?:[A-ZÀ-ÞĀ-ſ][\w.'’-]*|and|und|dan|&|,)$")
+
+
+def _drop_dateline_and_byline(text: str) -> str:
+    lines = text.split("\n")
+    kept: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = " ".join(lines[index].split())
+        if index >= _LEAD_LINES or len(line) > _ABOVE_TITLE:
+            break  # the story has begun
+        if len(line) <= _LEAD_LINE_MAX and len(line.split()) <= 8 and parse_human(line):
+            index += 1
+            continue
+        byline = _BYLINE.match(line) if len(line) <= _LEAD_LINE_MAX else None
+        if byline and not byline.group("name"):
+            following = " ".join(lines[index + 1].split()) if index + 1 < len(lines) else ""
+            index += 2 if following and _is_name(following) else 1
+            continue
+        if byline and _is_name(byline.group("name")):
+            index += 1
+            continue
+        kept.append(lines[index])
+        index += 1
+    if index == 0 or index >= len(lines):
+        return text
+    return "\n".join(kept + lines[index:]).strip()
+
+
+def _is_name(text: str) -> bool:
+    """A short run of capitalised words ("Karim Natour", "Anna Sleegers, Frankfurt")."""
+    words = text.replace(",", " , ").split()
+    return 0 < len(words) <= 8 and len(text) <= _LEAD_LINE_MAX and all(
+        _NAME_WORD.match(word) for word in words)
 
 
 def _only_link_text(text: str, tree: HtmlElement) -> bool:

@@ -29,10 +29,24 @@ from crawler.extraction.promos import drop_placeholders
 # path that kept only a standfirst, a caption or a teaser lands below it.
 SHORT_TEXT = 700
 _SHORT_LINE = 40
+# Longer than this, a line is prose, not a headline.
+_HEADLINE = 150
 # Up to this length, a fast-path answer holding less than this share of the text of the page's
 # <p> elements (after promo stripping) is checked too: it kept one block of a longer article.
 _PART_CHECK = 2000
 _PART = 0.2
+# A line longer than this is a wall of text, not a paragraph: what trafilatura's last-resort
+# fallback returns (a JSON-LD articleBody with its markup, or the whole page run together) when
+# its main extractor found too little.
+_WALL = 3000
+# On such a page and on a table layout, the full comparison's answer wins unless it is shorter
+# than this share of the fast one.
+_ABOUT_AS_LONG = 0.9
+
+# A run of text this long outside any <p> is a paragraph set in another element.
+_PROSE_RUN = 150
+# (the length test in XPath keeps the many short runs, menus and labels, out of Python)
+_LOOSE_RUNS = XPath(f".//text()[string-length(.) >= {_PROSE_RUN}][not(ancestor::p)]")
 
 # What trafilatura deletes, subtree and all, both before it extracts and before it measures
 # the page's text (tree_cleaning and BASIC_CLEAN_XPATH): gone before its several copies of the
@@ -40,25 +54,57 @@ _PART = 0.2
 _FURNITURE = XPath(".//aside | .//footer | .//svg | .//fencedframe")
 
 
-def drop_trailing_headlines(text: str, tree: HtmlElement) -> str:
+class LinkTexts:
+    """The texts of a tree's links, gathered on first use and then kept: the navigation check
+    and the trailing-headline cut both ask, and one walk over the page's links serves both."""
+
+    def __init__(self, tree: HtmlElement) -> None:
+        self._tree = tree
+        self._all: frozenset[str] | None = None
+        self._headlines: tuple[str, ...] | None = None
+
+    @property
+    def all(self) -> frozenset[str]:
+        """Every link's text, whitespace collapsed."""
+        if self._all is None:
+            self._all = self._gather()
+        return self._all
+
+    def _gather(self) -> frozenset[str]:
+        return frozenset(" ".join(a.text_content().split()) for a in self._tree.iter("a"))
+
+    @property
+    def headlines(self) -> tuple[str, ...]:
+        """Link texts long enough to be a headline (15+ characters, more than one word)."""
+        if self._headlines is None:
+            self._headlines = tuple(t for t in self.all if len(t) >= 15 and " " in t)
+        return self._headlines
+
+    def headline_line(self, line: str) -> bool:
+        """A list item that opens with the text of a headline-sized link ("- <a>Headline</a>
+        teaser"), or a line that is such a link's text and nothing else."""
+        if line.startswith("- "):
+            item = line[2:].strip()
+            return any(item.startswith(t) for t in self.headlines if len(t) <= len(item))
+        line = line.strip()
+        # the length test first: a closing line of prose needs no walk over the page's links
+        return 15 <= len(line) <= _HEADLINE and " " in line and line in self.all
+
+
+def drop_trailing_headlines(text: str, links: LinkTexts) -> str:
     """A list of linked headlines closing the text ("- <a>Pochettino fired</a> Teaser ...",
-    "More stories") is the site's, not the article's: three or more final list items that
-    each open with the text of a link go, with a short heading just above them."""
+    "More stories") is the site's, not the article's: three or more final lines that each
+    open with the text of a link (list items, or headlines set as paragraphs) go, with a short
+    heading just above them."""
     lines = text.split("\n")
     end = len(lines)
-    links: set[str] | None = None
-    while end and lines[end - 1].startswith("- "):
-        item = lines[end - 1][2:].strip()
-        if links is None:
-            links = {t for a in tree.iter("a")
-                     if len(t := " ".join(a.text_content().split())) >= 15 and " " in t}
-        if not any(item.startswith(link) for link in links if len(link) <= len(item)):
-            break
+    while end and links.headline_line(lines[end - 1]):
         end -= 1
     if len(lines) - end < 3 or end == 0:
         return text
     heading = lines[end - 1].strip()
-    if end > 1 and len(heading) <= 50 and heading[-1:] not in ".!?\"'”’»)":
+    if end > 1 and len(heading) <= 50 and (heading[-1:] not in ".!?\"'”’»)"
+                                           or heading.endswith(("...", "…"))):
         end -= 1
     return "\n".join(lines[:end]).rstrip()
 
@@ -71,39 +117,58 @@ def main_text(tree: HtmlElement, body: HtmlElement, url: str | None,
         if el.getparent() is not None:
             el.drop_tree()  # its tail, page text, stays
     fast = _extract(tree, url, fast=True)
-    if fast and not _suspect(fast, body) and not looks_like_navigation(fast, tree):
-        return drop_trailing_headlines(fast, tree)
+    links = LinkTexts(tree)
+    odd_layout = bool(fast) and (_wall(fast) or _tabular(body))
+    if (fast and not odd_layout and not _short(fast, body)
+            and not looks_like_navigation(fast, links)):
+        return drop_trailing_headlines(fast, links)
     second = fresh_tree()
     full = _extract(second, url, fast=False)
-    text = _better(fast, tree, full, second)
-    return drop_trailing_headlines(text, second) if text else text
+    second_links = LinkTexts(second)
+    text = _better(fast, links, full, second_links, odd_layout=odd_layout)
+    return drop_trailing_headlines(text, second_links) if text else text
 
 
-def _suspect(text: str, body: HtmlElement) -> bool:
-    """Short, a small part of the prose the page holds in its paragraphs, or a page whose prose
-    is not in paragraphs at all (a table or <br> layout): there the paragraph measure says
-    nothing, and plain trafilatura turns to its fallbacks on exactly these structures."""
-    if len(text) < SHORT_TEXT or _tabular(body):
+def _short(text: str, body: HtmlElement) -> bool:
+    """Short, or a small part of the prose the page holds: the text of its <p> elements, and
+    the long runs of text outside them (a site that sets its paragraphs as <div>s)."""
+    if len(text) < SHORT_TEXT:
         return True
     if len(text) >= _PART_CHECK:
         return False
     paragraphs = sum(len(" ".join(" ".join(p.itertext()).split())) for p in body.iter("p"))
-    return len(text) < _PART * paragraphs
+    if len(text) < _PART * paragraphs:
+        return True
+    loose = sum(len(run) for run in _LOOSE_RUNS(body) if len(run.strip()) >= _PROSE_RUN)
+    return len(text) < _PART * (paragraphs + loose)
+
+
+def _wall(text: str) -> bool:
+    """A line too long to be a paragraph (see ``_WALL``)."""
+    return any(len(line) > _WALL for line in text.split("\n"))
 
 
 def _tabular(body: HtmlElement) -> bool:
-    """No <p> holds text, or <table> elements outnumber <p> ones."""
+    """A page whose prose is not in paragraphs (a table or <br> layout): no <p> holds text, or
+    <table> elements outnumber <p> ones. There the paragraph measure says nothing, and plain
+    trafilatura turns to its fallbacks on exactly these structures."""
     paragraphs = body.findall(".//p")
     if not any("".join(p.itertext()).strip() for p in paragraphs):
         return True
     return len(body.findall(".//table")) > len(paragraphs)
 
 
-def _better(fast: str | None, fast_tree: HtmlElement, full: str | None,
-            full_tree: HtmlElement) -> str | None:
-    if not full or looks_like_navigation(full, full_tree):
+def _better(fast: str | None, fast_links: LinkTexts, full: str | None,
+            full_links: LinkTexts, *, odd_layout: bool) -> str | None:
+    if not full or looks_like_navigation(full, full_links):
         return fast or full
-    if not fast or looks_like_navigation(fast, fast_tree):
+    if not fast or looks_like_navigation(fast, fast_links):
+        return full
+    if _wall(fast) != _wall(full):
+        return full if _wall(fast) else fast  # paragraphs beat a fallback's wall, either way
+    if odd_layout and len(full) >= _ABOUT_AS_LONG * len(fast):
+        # a layout the fast path is not made for: the comparison's answer, unless the fast
+        # one found much more (a few more lines is the fast path's furniture, not the story)
         return full
     # both read as prose and the fast one is short: the fuller one, as trafilatura would
     return full if len(full) > len(fast) else fast
@@ -122,16 +187,15 @@ def _extract(tree: HtmlElement, url: str | None, *, fast: bool) -> str | None:
     return unicodedata.normalize("NFC", text).strip() if text else None
 
 
-def looks_like_navigation(text: str, tree: HtmlElement) -> bool:
+def looks_like_navigation(text: str, links: LinkTexts) -> bool:
     """A menu or a list of headlines rather than prose: most lines are the text of a link, or
     most are short and a good share of them are links."""
     lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
     if len(lines) < 3:
         return False
     short = sum(len(line) < _SHORT_LINE for line in lines)
-    headline_sized = sum(len(line) < 150 for line in lines)
+    headline_sized = sum(len(line) < _HEADLINE for line in lines)
     if headline_sized < 0.6 * len(lines) and short < 0.7 * len(lines):
         return False  # mostly long lines: prose, whatever its links (and no link scan needed)
-    links = {" ".join(a.text_content().split()) for a in tree.iter("a")}
-    linked = sum(line in links for line in lines)
+    linked = sum(line in links.all for line in lines)
     return linked >= 0.6 * len(lines) or (short >= 0.7 * len(lines) and linked >= 0.3 * len(lines))

@@ -65,6 +65,9 @@ class Metadata:
     site_name: str | None = None
     description: str | None = None
     base_url: str | None = None
+    # every form the page gives its title in (og:title, headline, <h1>, <title>, ...): the
+    # text's opening lines are checked against all of them
+    title_forms: frozenset[str] = frozenset()
     meta: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -251,6 +254,14 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> Metadata:
                        else None, m("twitter:title"), title_tag.text if title_tag is not None
                        else None)
     title = clean_title(raw_title, site_name, url or canonical) if raw_title else None
+    forms = {_norm(f) for f in (*m("og:title"), *m("twitter:title"), ld.get("headline"),
+                                 h1.text_content() if h1 is not None else None,
+                                 title_tag.text if title_tag is not None else None)
+             if isinstance(f, str)}
+    forms |= {clean_title(f, site_name, url or canonical) for f in forms}
+    forms.discard("")
+    if title:
+        forms.add(title)
 
     authors = clean_authors(_names(_resolve(ld.get("author"), by_id))
                             or _names(_resolve(ld.get("creator"), by_id)))
@@ -304,7 +315,8 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> Metadata:
                          m("twitter:description"))
     return Metadata(title=title, authors=authors, published=published, updated=updated,
                     language=language, section=section, tags=tags, canonical_url=canonical,
-                    site_name=site_name, description=description, base_url=base, meta=meta)
+                    site_name=site_name, description=description, base_url=base,
+                    title_forms=frozenset(forms), meta=meta)
 
 
 def _resolve(value: Any, by_id: dict[str, dict[str, Any]]) -> Any:

@@ -67,11 +67,16 @@ _STOP_TAGS = frozenset(("body", "html"))
 _MAX_PROMO_CHARS = 1500  # a longer block is content, whatever its first words
 
 
-def _label_pattern(labels: Iterable[str]) -> re.Pattern[str]:
+def _alternatives(labels: Iterable[str]) -> str:
+    """The labels as one regex alternation, longest first, any whitespace between words."""
     parts = sorted({" ".join(label.lower().split()) for label in labels if label.strip()},
                    key=len, reverse=True)
-    alternatives = "|".join(r"\s+".join(map(re.escape, part.split())) for part in parts)
-    return re.compile(_LEAD + r"(?P<label>" + alternatives + r")(?!\w)" + _SEP, re.IGNORECASE)
+    return "|".join(r"\s+".join(map(re.escape, part.split())) for part in parts)
+
+
+def _label_pattern(labels: Iterable[str]) -> re.Pattern[str]:
+    return re.compile(_LEAD + r"(?P<label>" + _alternatives(labels) + r")(?!\w)" + _SEP,
+                      re.IGNORECASE)
 
 
 def _any_of(*patterns: re.Pattern[str]) -> re.Pattern[str]:
@@ -81,12 +86,22 @@ def _any_of(*patterns: re.Pattern[str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{b})" for b in bare), re.IGNORECASE)
 
 
+def _trailing_label_pattern(labels: Iterable[str]) -> re.Pattern[str]:
+    """A label with its separator closing a run of text, after a sentence's end or at the
+    start: "... kembali lancar. Baca Juga: " just before the headline's link."""
+    return re.compile(r"(?:^|(?<=[.!?…" + QUOTES + r")]))\s*(?P<label>" + _alternatives(labels)
+                      + r")\s*(?::|>>+|»|›|–|—|-)\s*$", re.IGNORECASE)
+
+
 _DEFAULT_PATTERN = _label_pattern(DEFAULT_LABELS)
 _VIDEO_PATTERN = _label_pattern(VIDEO_LABELS)
 # ">> <a>Headline</a>": a bare chevron standing in for the label; only a promo when the rest of
 # the block is the link itself, since chevrons also decorate ordinary text
 _MARKER_PATTERN = re.compile(r"^[\s\[\(*•·]*(?P<label>>>+|»|►|▶)(?P<sep>\s*)")
 _DEFAULT_OPENING = _any_of(_VIDEO_PATTERN, _DEFAULT_PATTERN, _MARKER_PATTERN, _NOISE_START)
+_DEFAULT_TRAILING = _trailing_label_pattern(DEFAULT_LABELS)
+# how much of a run of text before a link is searched for a label
+_TRAILING_WINDOW = 60
 
 
 def _norm(text: str | None) -> str:
@@ -112,8 +127,10 @@ class PromoStripper:
         if self.extra_labels:
             self.pattern = _label_pattern(DEFAULT_LABELS + self.extra_labels)
             self.opening = _any_of(_VIDEO_PATTERN, self.pattern, _MARKER_PATTERN, _NOISE_START)
+            self.trailing = _trailing_label_pattern(DEFAULT_LABELS + self.extra_labels)
         else:
             self.pattern, self.opening = _DEFAULT_PATTERN, _DEFAULT_OPENING
+            self.trailing = _DEFAULT_TRAILING
 
     # ---- detection -------------------------------------------------------------------------
 
@@ -162,6 +179,8 @@ class PromoStripper:
                     hits.append(("text", el))
                 elif len(text) < 80 and _NOISE_EXACT.fullmatch(text):
                     hits.append(("noise", el))
+                elif len(el) and el[0].tag == "a" and self._label_before(text):
+                    hits.append(("text-label", el))
             tail = el.tail
             if tail and not tail.isspace():
                 if "[Gambas" in tail:
@@ -169,6 +188,11 @@ class PromoStripper:
                 if ((el.tag == "br" or el.tag in BLOCK_TAGS) and opening.match(tail)
                         and self._match(tail)[0]):
                     hits.append(("tail", el))
+                else:
+                    following = el.getnext()
+                    if (following is not None and following.tag == "a"
+                            and self._label_before(tail)):
+                        hits.append(("tail-label", el))
         for kind, el in hits:
             if not _attached(el, root):
                 continue
@@ -176,6 +200,10 @@ class PromoStripper:
                 self._strip_from_element(el)
             elif kind == "tail":
                 self._strip_line(el, el.tail or "", list(_line_after(el)))
+            elif kind == "text-label":
+                self._strip_text_label(el, None)
+            elif kind == "tail-label":
+                self._strip_text_label(el.getparent(), el)
             else:
                 self._strip_noise(el)
         # XPath narrows to the few candidate links in C; the regex then confirms each
@@ -252,12 +280,46 @@ class PromoStripper:
         self._collect([link])
         previous = label.getprevious()
         before = (previous.tail if previous is not None else label.getparent().text) or ""
-        rest = holder.tail or ""
-        if before.rstrip()[-1:] in ".!?" and rest.lstrip()[:1] in ".,;":
-            holder.tail = rest.lstrip()[1:]  # the promo's own full stop, after the sentence's
+        holder.tail = _after_promo(before, holder.tail or "")
         label.tail = " "
         label.drop_tree()
         holder.drop_tree()  # its tail, the rest of the sentence, stays in place
+        self.removed += 1
+
+    def _label_before(self, text: str) -> bool:
+        return self.trailing.search(text[-_TRAILING_WINDOW:]) is not None
+
+    def _strip_text_label(self, parent: HtmlElement | None, before: HtmlElement | None) -> None:
+        """"... kembali lancar. Baca Juga: <a>Judul</a> Pedagang ..." with the label as plain
+        text, not an element of its own: the label and the linked headline go, the sentences
+        around them stay. The label must close its run of text after a sentence's end, with a
+        separator, and the link must be a headline, not a word of the sentence."""
+        if parent is None:
+            return
+        chunk = (before.tail if before is not None else parent.text) or ""
+        link = before.getnext() if before is not None else (parent[0] if len(parent) else None)
+        if link is None or link.tag != "a" or link.get("href") is None:
+            return
+        title = _text(link)
+        if not title or len(title) > 300 or " " not in title:
+            return
+        match = self.trailing.search(chunk, max(0, len(chunk) - _TRAILING_WINDOW))
+        if match is None:
+            return
+        following = (link.tail or "").lstrip()
+        if following[:1].islower():
+            return  # the link goes on the sentence ("See also: <a>the table</a> which lists")
+        self._collect([link])
+        kept = chunk[:match.start()].rstrip()
+        rest = _after_promo(kept, link.tail or "")
+        if kept and rest and not rest[:1].isspace():
+            rest = " " + rest
+        if before is not None:
+            before.tail = kept
+        else:
+            parent.text = kept
+        link.tail = rest
+        link.drop_tree()  # its tail, the rest of the paragraph, stays in place
         self.removed += 1
 
     def _strip_line(self, owner: HtmlElement | None, lead: str, nodes: list[HtmlElement]) -> None:
@@ -342,6 +404,14 @@ class PromoStripper:
                 continue
             self._seen.add(url)
             self.related.append(RelatedLink(title=title.strip(QUOTES + " "), url=url))
+
+
+def _after_promo(before: str, rest: str) -> str:
+    """The text after a promo cut out of a sentence, without the promo's own full stop when
+    the sentence before it had one already."""
+    if before.rstrip()[-1:] in ".!?" and rest.lstrip()[:1] in ".,;":
+        return rest.lstrip()[1:]
+    return rest
 
 
 def _link_stats(links: Iterable[HtmlElement]) -> tuple[int, int]:
