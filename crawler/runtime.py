@@ -54,6 +54,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+# how long a repeated signal to a daemon's crawl waits to see whether the daemon is dying
+DAEMON_DYING_WAIT = 1.0
+
+
 class CrawlState(StrEnum):
     """Where a crawl is; see the module docs."""
 
@@ -102,8 +106,10 @@ class CrawlRuntime:
     """
 
     def __init__(self, *, install_signal_handlers: bool = False,
-                 state_file: str | os.PathLike[str] | None = None) -> None:
+                 state_file: str | os.PathLike[str] | None = None,
+                 daemon_pid: int | None = None) -> None:
         self.state = CrawlState.STARTING
+        self.daemon_pid = daemon_pid  # started by `arsip daemon` (scheduler.child)
         self.signals: list[int] = []
         self.stop_reason: str | None = None
         self.stop_signal: int | None = None
@@ -305,10 +311,35 @@ class CrawlRuntime:
         self.signals.append(signum)
         if self.state in ENDED:
             os._exit(self.exit_code())  # all is written; only the summary was left to print
+        if len(self.signals) >= 2 and self.daemon_pid is not None:
+            # A dying daemon's kernel sends its SIGTERM once per thread it passes the crawl to,
+            # and the crawl's parent is still the daemon until the last one: a repeat is acted
+            # on only if the daemon is still there a moment later (it forwarded a second signal).
+            if self._daemon_gone():
+                self.signals.pop()
+                return
+            if self._reactor is not None:
+                self._reactor.callFromThread(self._reactor.callLater, DAEMON_DYING_WAIT,
+                                             self._repeated_from_daemon, signum)
+                return
         if len(self.signals) >= 3:
             self._abandon()
         if self._reactor is not None:
             self._reactor.callFromThread(self._signalled, signum, len(self.signals))
+
+    def _daemon_gone(self) -> bool:
+        return self.daemon_pid is not None and os.getppid() != self.daemon_pid
+
+    def _repeated_from_daemon(self, signum: int) -> None:
+        if self._daemon_gone():
+            if len(self.signals) > 1:
+                self.signals.pop()
+            self.say(f"{signal_name(signum)} again: the daemon is gone; the crawl still stops "
+                     f"cleanly.")
+            return
+        if len(self.signals) >= 3:
+            self._abandon()
+        self._signalled(signum, len(self.signals))
 
     def _signalled(self, signum: int, count: int) -> None:
         if count == 1 and self.stop_reason == STOP_DONE:

@@ -7,8 +7,8 @@ parent dies, and the crawl stops the clean way it stops on any SIGTERM. The sett
 the crawl itself, early in ``arsip crawl``: the daemon starts crawls while APScheduler's thread
 runs, where a ``preexec_fn`` is not safe. The daemon has threads, and the kernel can send the
 signal twice as it dies (seen ~10 ms apart: the crawl is handed to another of the dying daemon's
-threads, then to init); a crawl takes the second as "stop now", which still writes out and
-indexes everything it fetched.
+threads, then to init), once per thread that had it; the crawl counts those as one signal
+(``crawler.runtime``: a repeated signal waits until it is known whether the daemon is gone).
 """
 
 from __future__ import annotations
@@ -26,11 +26,17 @@ class DaemonGoneError(Exception):
     """The daemon that started this crawl died before the crawl could start."""
 
 
+def daemon_pid(environ: dict[str, str] | os._Environ[str] = os.environ) -> int | None:
+    """The pid of the daemon that started this crawl, None when no daemon did."""
+    value = environ.get(DAEMON_PID_ENV)
+    return int(value) if value and value.isdigit() else None
+
+
 def exit_with_daemon(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
     """When started by the daemon, have the kernel send SIGTERM when the daemon dies; True if
     that is set up. ``DaemonGoneError`` when the daemon is already gone."""
-    value = environ.get(DAEMON_PID_ENV)
-    if not value or not value.isdigit():
+    daemon = daemon_pid(environ)
+    if daemon is None:
         return False
     armed = False
     if sys.platform.startswith("linux"):
@@ -39,6 +45,6 @@ def exit_with_daemon(environ: dict[str, str] | os._Environ[str] = os.environ) ->
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
     # the daemon may have died between starting us and the line above: then no signal comes
-    if os.getppid() != int(value):
+    if os.getppid() != daemon:
         raise DaemonGoneError("the daemon that started this crawl is gone; not crawling")
     return armed

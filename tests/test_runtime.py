@@ -258,6 +258,59 @@ def test_a_third_ctrl_c_leaves_at_once_and_the_next_crawl_repairs(tmp_path: Path
     warcio_check(files)
 
 
+# A stand-in for the daemon: starts the crawl as `arsip daemon` does (ARSIP_DAEMON_PID, a session
+# of its own), prints its pid and waits to be killed.
+_DAEMON_STAND_IN = """
+import os, subprocess, sys, time
+env = dict(os.environ, ARSIP_DAEMON_PID=str(os.getpid()))
+with open(sys.argv[1], "wb") as err:
+    crawl = subprocess.Popen(sys.argv[2:], env=env, stdout=subprocess.DEVNULL, stderr=err,
+                             start_new_session=True)
+print(crawl.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_daemons_repeated_sigterms_count_as_one_clean_stop(tmp_path: Path) -> None:
+    # A SIGKILLed daemon's kernel sends its crawl SIGTERM once per dying thread (up to three);
+    # the crawl's parent is the daemon until the last. Three SIGTERMs while the daemon lives,
+    # then its SIGKILL (a fourth, from the kernel): one clean stop, nothing abandoned.
+    site = build_site(n_articles=6)
+    site.gate = threading.Event()
+    site.held = lambda path: path != "/robots.txt"
+    data_dir, state_file, err = tmp_path / "d", tmp_path / "state.jsonl", tmp_path / "err.txt"
+    with serve(site) as base:
+        daemon = subprocess.Popen(
+            [sys.executable, "-c", _DAEMON_STAND_IN, str(err), sys.executable, "-m", "crawler",
+             "crawl", base, "--data-dir", str(data_dir), *QUICK,
+             "-s", f"ARSIP_STATE_FILE={state_file}"],
+            cwd=REPO, stdout=subprocess.PIPE, start_new_session=True)
+        try:
+            assert daemon.stdout is not None
+            crawl = int(daemon.stdout.readline())
+            wait_for_state(state_file, "crawling", daemon)
+            wait_until(lambda: len(base.requests) >= 2)
+            os.kill(crawl, signal.SIGTERM)
+            wait_for_state(state_file, "stopping", daemon)
+            for _ in range(2):
+                time.sleep(0.2)  # two pending SIGTERMs would merge into one
+                os.kill(crawl, signal.SIGTERM)
+            daemon.kill()
+            daemon.wait(timeout=30)
+            time.sleep(2)  # past DAEMON_DYING_WAIT: the repeats are judged before the gate opens
+        finally:
+            site.gate.set()
+        wait_until(lambda: states_reported(state_file)[-1:] == ["closed"], timeout=120)
+        wait_until(lambda: not os.path.exists(f"/proc/{crawl}"), timeout=60)
+    text = err.read_text()
+    assert "Traceback" not in text and "Stopping now" not in text, text
+    assert "the daemon is gone; the crawl still stops cleanly" in text
+    assert _outcomes(data_dir / "arsip.db") == ["interrupted"]
+    files = sorted((data_dir / "warc").iterdir())
+    assert files and not [f for f in files if f.name.endswith(".open")]
+    warcio_check(files)
+
+
 # --- a death in each state ----------------------------------------------------------------------
 
 

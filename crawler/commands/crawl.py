@@ -47,7 +47,7 @@ def crawl(urls: tuple[str, ...], site: str | None, site_id: int | None, max_page
       arsip crawl https://kudakyv.com/ --max-pages 500 --since 2025-04-01
     """
     from crawler.config import parse_overrides, parse_since
-    from scheduler.child import DaemonGoneError, exit_with_daemon
+    from scheduler.child import DaemonGoneError, daemon_pid, exit_with_daemon
 
     try:
         exit_with_daemon()  # started by `arsip daemon`: end with it
@@ -80,7 +80,8 @@ def crawl(urls: tuple[str, ...], site: str | None, site_id: int | None, max_page
     from crawler.runtime import CrawlRuntime
 
     runtime = CrawlRuntime(install_signal_handlers=True,
-                           state_file=settings.get("ARSIP_STATE_FILE") or None)
+                           state_file=settings.get("ARSIP_STATE_FILE") or None,
+                           daemon_pid=daemon_pid())
     held = click.get_current_context().find_object(HeldSignals)
     if held is not None:  # signals that came while arsip was starting (crawler.launch)
         runtime.take_signals(held.received)
