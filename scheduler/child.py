@@ -5,7 +5,10 @@ process group reaches it. If the daemon is killed outright (SIGKILL, the OOM kil
 stop its crawls; the kernel can: Linux's ``PR_SET_PDEATHSIG`` sends the crawl SIGTERM when its
 parent dies, and the crawl stops the clean way it stops on any SIGTERM. The setting is made by
 the crawl itself, early in ``arsip crawl``: the daemon starts crawls while APScheduler's thread
-runs, where a ``preexec_fn`` is not safe.
+runs, where a ``preexec_fn`` is not safe. The daemon has threads, and the kernel can send the
+signal twice as it dies (seen ~10 ms apart: the crawl is handed to another of the dying daemon's
+threads, then to init); a crawl takes the second as "stop now", which still writes out and
+indexes everything it fetched.
 """
 
 from __future__ import annotations

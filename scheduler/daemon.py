@@ -2,7 +2,9 @@
 
 One loop, in the main thread, owns everything that happens to processes:
 
-- APScheduler (``scheduler.jobs``) says when each site is due and hands the site to the loop;
+- APScheduler (``scheduler.jobs``) says when each site is due (a time on the site's interval
+  grid) and hands the site to the loop with the random delay (jitter) drawn for that run; the
+  run waits out its delay here, so the delay never moves the grid;
 - the loop starts due crawls as subprocesses (``scheduler.runner``), at most ``max_concurrent``
   at a time, sites whose last run died with an earlier daemon first, then by due time; a site
   still being crawled when it comes due again runs once more right after (coalesced);
@@ -16,9 +18,13 @@ One loop, in the main thread, owns everything that happens to processes:
 - every ``sites_poll`` seconds it re-reads ``sites`` and brings the jobs in step;
 - SIGTERM, SIGINT or SIGHUP (to the daemon or to its whole process group) stop it: no new runs,
   SIGTERM to each running crawl, up to ``stop_timeout`` seconds for them to close their WARC
-  files and commit, then SIGKILL; exit 0. A second signal skips the wait. One that came while
-  the daemon was starting (``arsip`` holds them until ``run()`` takes them over) stops it
-  before anything runs, exit 0 too.
+  files and commit, then SIGKILL; exit 0. A second signal (Ctrl-C again, another ``kill``) is
+  passed on: each crawl gets a second SIGTERM, which a crawl takes as "stop now" (requests in
+  flight dropped, what it fetched still written out), and the wait is cut to
+  ``stop_now_timeout`` seconds before SIGKILL. Never SIGKILL at once: a crawl killed mid-write
+  leaves a WARC file for the next run to repair. One that came while the daemon was starting
+  (``arsip`` holds them until ``run()`` takes them over) stops it before anything runs, exit 0
+  too.
 
 It sleeps in ``select`` on a pipe that signals (``signal.set_wakeup_fd``), APScheduler's thread
 and finished children (SIGCHLD) all write to, so it reacts at once and never polls in a loop.
@@ -67,6 +73,7 @@ class DaemonConfig:
     max_concurrent: int = 2
     max_jitter: float = 60.0
     stop_timeout: float = 60.0
+    stop_now_timeout: float = 10.0  # after a second signal: what is left of the wait, at most
     sites_poll: float = 5.0
     settings: tuple[str, ...] = ()  # NAME=VALUE for every crawl
     keep_logs: int = 100
@@ -90,7 +97,8 @@ class Pending:
     due: datetime
     recovery: bool = False
     told: bool = False  # the log says it is waiting
-    not_before: float = 0.0  # monotonic: a re-run waiting for the old crawl to let go
+    # monotonic: not before its jitter has passed, or (a re-run) before the old crawl lets go
+    not_before: float = 0.0
 
 
 class Daemon:
@@ -110,7 +118,7 @@ class Daemon:
             self.nodes = Nodes(config.nodes, config.per_node, config.nodes_db_url,
                                lost_after=config.node_lost_after)
         self.jobs = Jobs(self._on_due, config.max_jitter)
-        self.due: queue.SimpleQueue[tuple[int, datetime]] = queue.SimpleQueue()
+        self.due: queue.SimpleQueue[tuple[int, datetime, float]] = queue.SimpleQueue()
         self.pending: dict[int, Pending] = {}
         self.running: dict[int, RunningCrawl] = {}
         self.last_started: dict[int, datetime] = {}  # when each site's latest crawl started
@@ -144,8 +152,11 @@ class Daemon:
                 next_sync = time.monotonic() + self.config.sites_poll
                 while not self.signals:
                     self._dispatch()
+                    # a run whose wait has passed but has no room yet is woken by the end
+                    # of a crawl (SIGCHLD), not by a timeout that has already passed
+                    now = time.monotonic()
                     wake = min([next_sync, *(p.not_before for p in self.pending.values()
-                                             if p.not_before)])
+                                             if p.not_before > now)])
                     self._wait(max(0.0, wake - time.monotonic()))
                     self._take_due()
                     self._reap()
@@ -159,9 +170,9 @@ class Daemon:
         logger.info("arsip daemon stopped")
         return 0
 
-    def _on_due(self, site_id: int, due: datetime) -> None:
+    def _on_due(self, site_id: int, due: datetime, delay: float = 0.0) -> None:
         # APScheduler's thread: hand over, wake the loop, return at once
-        self.due.put((site_id, due))
+        self.due.put((site_id, due, delay))
         self._wake()
 
     def _wake(self) -> None:
@@ -178,7 +189,7 @@ class Daemon:
     def _take_due(self) -> None:
         while True:
             try:
-                site_id, due = self.due.get_nowait()
+                site_id, due, delay = self.due.get_nowait()
             except queue.Empty:
                 return
             if site_id in self.pending:
@@ -186,9 +197,12 @@ class Daemon:
             started = self.last_started.get(site_id)
             if started is not None and due <= started:
                 # a crawl that started at or after the due time covers it (after a downtime,
-                # the re-run of a killed crawl is the one catch-up run)
+                # the re-run of a killed crawl is the one catch-up run); ``due`` is the grid's
+                # time, without this run's jitter, so a jittered catch-up is covered too
                 continue
-            self.pending[site_id] = Pending(site_id, due)
+            # the run's jitter: it waits here, and starts ``delay`` seconds after it came due
+            self.pending[site_id] = Pending(
+                site_id, due, not_before=time.monotonic() + delay if delay > 0 else 0.0)
 
     def _dispatch(self) -> None:
         """Start waiting crawls while there is room: recoveries first, then by due time."""
@@ -208,7 +222,9 @@ class Daemon:
                 chosen.not_before = now + HELD_RETRY * 10
                 break
         for pending in self.pending.values():
-            if not pending.told and pending.site_id in self.sites:
+            # told only of a run that could start now but has no room (not one waiting out
+            # its jitter, nor one waiting for an earlier daemon's crawl, which says so itself)
+            if not pending.told and pending.site_id in self.sites and pending.not_before <= now:
                 pending.told = True
                 busy = ("its last crawl is still running" if pending.site_id in self.running
                         else f"all {self.config.max_concurrent} slots are taken")
@@ -424,11 +440,18 @@ class Daemon:
         for crawl in self.running.values():
             crawl.stop()
         deadline = time.monotonic() + self.config.stop_timeout
-        seen = self.signals
+        seen = 1  # the signal that stopped the loop
         while self.running and time.monotonic() < deadline:
             if self.signals > seen:
-                logger.warning("stopping now: a second signal")
-                break
+                # a further signal: passed on, and the wait cut short (never SIGKILL at once)
+                seen = self.signals
+                deadline = min(deadline, time.monotonic() + self.config.stop_now_timeout)
+                logger.warning("stopping now (another signal): SIGTERM again to %d running "
+                               "crawl%s, waiting up to %.0f s more", len(self.running),
+                               "s" * (len(self.running) > 1),
+                               max(0.0, deadline - time.monotonic()))
+                for crawl in self.running.values():
+                    crawl.stop_now()
             self._wait(min(0.5, max(0.0, deadline - time.monotonic())))
             self._reap()
         for crawl in list(self.running.values()):

@@ -12,7 +12,13 @@ When a job first fires:
 - otherwise at the next run the database recorded.
 
 Every run gets a random delay of up to ``jitter`` seconds (10% of the interval, at most the
-daemon's ``--jitter``), so sites that share an interval do not all start in the same second.
+daemon's ``--jitter``), so sites that share an interval do not all start in the same second. The
+delay is the daemon's, not APScheduler's: APScheduler's own jitter moves the time it counts the
+next run from, so each run's delay would shift every later one (a random walk of half the jitter
+per run, ~24 minutes a day for a 30-minute site with a 60 s jitter). Here the jobs fire on the
+site's interval grid exactly, and hand each due time with the delay drawn for that run alone:
+the due time the daemon records and compares (a crawl that started after it covers it) is the
+grid's, and the next run stays on the grid.
 
 APScheduler says when; the daemon's own loop starts the crawls, because it alone owns the
 subprocesses (start, cap, stop). A job therefore only hands its site and its scheduled time to
@@ -57,18 +63,16 @@ def jitter_for(every: float, max_jitter: float) -> float:
     return max(0.0, min(max_jitter, every * JITTER_SHARE))
 
 
-def first_run(site: SiteSchedule, now: datetime, jitter: float,
-              rng: random.Random | None = None) -> datetime:
-    """When a site's job fires first (see the module docs)."""
+def first_run(site: SiteSchedule, now: datetime) -> datetime:
+    """When a site's job fires first (see the module docs): its recorded next run, or now when
+    that passed (the delay of its jitter comes on top, as for every run)."""
     if site.next_run_at is not None:
         due = site.next_run_at
     elif site.last_run_at is not None:
         due = site.last_run_at + timedelta(seconds=site.every)
     else:
         due = now
-    if due <= now:
-        due = now + timedelta(seconds=(rng or random).uniform(0, jitter))
-    return due
+    return max(due, now)
 
 
 def _tick() -> None:
@@ -79,7 +83,7 @@ def _tick() -> None:
 class Jobs:
     """The APScheduler jobs of the scheduled sites."""
 
-    def __init__(self, on_due: Callable[[int, datetime], None], max_jitter: float,
+    def __init__(self, on_due: Callable[[int, datetime, float], None], max_jitter: float,
                  rng: random.Random | None = None) -> None:
         self.on_due = on_due
         self.max_jitter = max_jitter
@@ -92,8 +96,13 @@ class Jobs:
 
     def _submitted(self, event: JobSubmissionEvent) -> None:
         if event.job_id.startswith(_PREFIX):
-            # coalesced: APScheduler hands over only the newest of the missed times
-            self.on_due(int(event.job_id.removeprefix(_PREFIX)), event.scheduled_run_times[-1])
+            site_id = int(event.job_id.removeprefix(_PREFIX))
+            site = self.known.get(site_id)
+            jitter = jitter_for(site.every, self.max_jitter) if site is not None else 0.0
+            # coalesced: APScheduler hands over only the newest of the missed times, a time
+            # on the site's grid; this run's own delay goes with it
+            self.on_due(site_id, event.scheduled_run_times[-1],
+                        self.rng.uniform(0, jitter) if jitter else 0.0)
 
     def start(self) -> None:
         self.scheduler.start()
@@ -118,10 +127,10 @@ class Jobs:
             old = self.known.get(site_id)
             if old is not None and old.key == site.key:
                 continue
-            jitter = jitter_for(site.every, self.max_jitter)
-            trigger = IntervalTrigger(seconds=site.every, jitter=jitter or None, timezone=UTC)
+            # no APScheduler jitter: it would move the grid (see the module docs)
+            trigger = IntervalTrigger(seconds=site.every, timezone=UTC)
             if old is None:
-                start = first_run(site, now, jitter, self.rng)
+                start = first_run(site, now)
             else:
                 # a new interval counts from the last run, and a run it makes overdue is now
                 last = site.last_run_at or now

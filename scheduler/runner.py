@@ -75,6 +75,14 @@ class RunningCrawl:
             self.stop_sent = time.monotonic()
             self.signal(signal.SIGTERM)
 
+    def stop_now(self) -> None:
+        """Ask it again: a crawl takes a further signal as "stop now" (requests in flight are
+        dropped; what it fetched is still written out)."""
+        if self.poll() is None:
+            if self.stop_sent is None:
+                self.stop_sent = time.monotonic()
+            self.signal(signal.SIGTERM)
+
     def kill(self) -> None:
         """Stop it now: SIGKILL to its group. Whatever it wrote is recovered by the next run."""
         if self.poll() is None:

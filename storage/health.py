@@ -162,7 +162,7 @@ def find_run(archive: Archive, site_id: int, since: datetime, pid: int | None = 
     # the run starts after the process does, on the same clock (a second of slack for rounding)
     stmt = (select(_runs).where(_runs.c.site_id == site_id,
                                 _runs.c.started_at >= since - timedelta(seconds=1))
-            .order_by(_runs.c.id.desc()).limit(1))
+            .order_by(_runs.c.started_at.desc(), _runs.c.id.desc()).limit(1))
     if pid is not None:
         stmt = stmt.where(_runs.c.pid == pid)
     with archive.read() as conn:

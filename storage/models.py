@@ -129,10 +129,13 @@ class CrawlRun(Base):
         # timing (see Archive.start_run)
         Index("uq_crawl_runs_site_id_running", "site_id", unique=True,
               sqlite_where=RUNNING, postgresql_where=RUNNING),
+        # a site's newest runs as one short range (the daemon reads them after every run),
+        # and every lookup by site_id alone: migration 0009
+        Index("ix_crawl_runs_site_id_started_at", "site_id", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     # trigger: cli / daemon / scrapy; outcome: running / finished / interrupted / killed /

@@ -18,8 +18,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--max-concurrent", type=int, default=2)
     parser.add_argument("--stop-timeout", type=float, default=20.0)
+    parser.add_argument("--stop-now-timeout", type=float, default=10.0)
     parser.add_argument("--sites-poll", type=float, default=0.3)
     parser.add_argument("--jitter", type=float, default=0.0)
+    parser.add_argument("--keep-logs", type=int, default=100)
     parser.add_argument("-s", dest="settings", action="append", default=[])
     args = parser.parse_args(argv)
     configure_logging(args.data_dir / "logs", to_stdout=False)
@@ -30,8 +32,9 @@ def main(argv: list[str]) -> int:
             data_dir=args.data_dir, db_url=db_url,
             crawl_command=(sys.executable, "-m", "tests.fakecrawl"),
             max_concurrent=args.max_concurrent, max_jitter=args.jitter,
-            stop_timeout=args.stop_timeout, sites_poll=args.sites_poll,
-            settings=tuple(args.settings),
+            stop_timeout=args.stop_timeout,
+            stop_now_timeout=args.stop_now_timeout, sites_poll=args.sites_poll,
+            settings=tuple(args.settings), keep_logs=args.keep_logs,
             warc_dir=resolve_warc_dir(dict(s.partition("=")[::2] for s in args.settings)
                                       .get("ARSIP_WARC_DIR"), args.data_dir),
         ), archive).run()

@@ -3,7 +3,10 @@
 It does what the daemon relies on a crawl to do, and nothing else: ends with the daemon
 (``scheduler.child``), starts a run of the site in the database, works for ``FAKE_SECONDS``
 (a ``-s`` setting), and on SIGTERM finishes the run as ``interrupted`` and exits 143, as the real
-crawl does, after ``FAKE_STOP_SECONDS`` (0) of closing. ``-s FAKE_IGNORE_TERM=1`` makes it
+crawl does, after ``FAKE_STOP_SECONDS`` (0) of closing; with ``-s FAKE_STOP_NOW=1`` a second
+SIGTERM cuts that short (the real crawl's "stop now"; not by default, because a killed daemon's
+crawl can get its parent-death SIGTERM twice, see scheduler/child.py). ``-s FAKE_IGNORE_TERM=1``
+makes it
 ignore SIGTERM (a stuck crawl). Real crawls under
 the daemon are tested in tests/test_daemon.py.
 """
@@ -46,11 +49,16 @@ def main(argv: list[str]) -> int:
         deadline = time.monotonic() + float(settings.get("FAKE_SECONDS", "1"))
         while time.monotonic() < deadline and not stop:
             time.sleep(0.02)
-        if stop:
-            time.sleep(float(settings.get("FAKE_STOP_SECONDS", "0")))
+        closed_by = time.monotonic() + float(settings.get("FAKE_STOP_SECONDS", "0"))
+        stop_now = 2 if settings.get("FAKE_STOP_NOW") else 0
+        while stop and len(stop) != stop_now and time.monotonic() < closed_by:
+            time.sleep(0.02)
         outcome = "interrupted" if stop else "finished"
+        # a real crawl's stats are ~1.5 KB of JSON (a 5-article site): FAKE_STATS_BYTES pads
+        padding = "x" * int(settings.get("FAKE_STATS_BYTES", "0"))
         archive.finish_run(run, outcome, {"response_received_count": 3,
-                                          "arsip/health/read": 1, "arsip/articles_stored": 1})
+                                          "arsip/health/read": 1, "arsip/articles_stored": 1,
+                                          **({"fake/padding": padding} if padding else {})})
         print(f"fake crawl of {site}: run {run} {outcome}", flush=True)
     finally:
         archive.close()

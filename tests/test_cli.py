@@ -115,6 +115,25 @@ def test_history_finds_an_article_however_its_url_is_typed(archive) -> None:
         assert json.loads(found.stdout)[0]["version"] == 1
 
 
+def test_history_names_each_version_by_its_warc_record_id(archive) -> None:
+    from warcio.archiveiterator import ArchiveIterator
+
+    _, data_dir, urls = archive
+    url = next(u for u in urls if u.endswith("/"))
+    dd = ("--data-dir", str(data_dir))
+    [version] = json.loads(run_arsip("history", url, "--json", *dd).stdout)
+    capture = version["capture"]
+    # the record the index points at is the article's response, under that ID
+    with (data_dir / "warc" / capture["warc_file"]).open("rb") as stream:
+        stream.seek(capture["warc_offset"])
+        record = next(iter(ArchiveIterator(stream)))
+    assert record.rec_headers.get_header("WARC-Record-ID") == capture["record_id"]
+    assert record.rec_headers.get_header("WARC-Target-URI") == url
+    listed = run_arsip("history", url, *dd).stdout.splitlines()
+    assert listed[1].strip() == f"WARC record {capture['record_id']} in {capture['warc_file']}"
+    assert re.fullmatch(r"<urn:uuid:[0-9a-f-]{36}>", capture["record_id"])
+
+
 def test_history_suggests_close_urls_when_there_is_none(archive) -> None:
     _, data_dir, urls = archive
     url = next(u for u in urls if u.endswith("/"))

@@ -11,7 +11,7 @@ import pytest
 
 from crawler.health import problems
 from storage.archive import Archive
-from storage.health import extraction_health, health_warnings, site_report
+from storage.health import extraction_health, find_run, health_warnings, site_report
 from storage.records import ArticleRecord
 from storage.sites import get_site
 from tests.conftest import run_arsip
@@ -138,6 +138,45 @@ def test_history_diff_word_by_word(data_dir: Path) -> None:
 def test_what_counts_as_a_health_problem(title: str, text: str, published: datetime | None,
                                          found: list[str]) -> None:
     assert problems(ArticleRecord("u", title, text, published=published)) == found
+
+
+def test_the_daemons_report_of_a_run_reads_only_the_newest_runs(data_dir: Path) -> None:
+    """After every run the daemon finds it and checks the site's health against its recent runs.
+    Those reads must not grow with the runs a site has had: reading (and sorting) all of them
+    made the daemon's work, and its SQLite page cache, grow with every run."""
+    from sqlalchemy import event
+
+    from storage.liveness import this_process
+
+    arc = Archive.open(f"sqlite:///{data_dir / 'arsip.db'}")
+    try:
+        site = arc.ensure_site("kudakyv.test", "https://kudakyv.test/")
+        for _ in range(3):
+            run = arc.start_run(site, "daemon", this_process())
+            arc.finish_run(run, "finished", {"arsip/health/read": 10})
+        seen: list[tuple[str, tuple[object, ...]]] = []
+
+        def record(_conn: object, _cursor: object, statement: str, parameters: tuple[object, ...],
+                   _context: object, _many: bool) -> None:
+            if "crawl_runs" in statement and statement.lstrip().upper().startswith("SELECT"):
+                seen.append((statement, parameters))
+
+        event.listen(arc.engine, "before_cursor_execute", record)
+        assert find_run(arc, site, T0) is not None
+        assert find_run(arc, site, T0, pid=this_process().pid) is not None
+        assert health_warnings(arc, site, run) == []
+        event.remove(arc.engine, "before_cursor_execute", record)
+        assert len(seen) >= 3
+        with arc.engine.connect() as conn:
+            for statement, parameters in seen:
+                plan = " / ".join(row[3] for row in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN " + statement, parameters).all())
+                # one index range in the order wanted: no scan of the table, no sort of the
+                # site's runs
+                assert "SCAN crawl_runs" not in plan and "TEMP B-TREE" not in plan, \
+                    (statement, plan)
+    finally:
+        arc.close()
 
 
 @pytest.mark.parametrize(("started", "finished", "took"), [

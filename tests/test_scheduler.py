@@ -36,22 +36,44 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 # --- building jobs ------------------------------------------------------------------------------
 
 def test_first_run_catches_up_once_and_otherwise_keeps_the_recorded_time() -> None:
-    rng = random.Random(1)
     never = SiteSchedule(1, "a", 60, True)
-    assert first_run(never, NOW, 0) == NOW
+    assert first_run(never, NOW) == NOW
     missed = SiteSchedule(1, "a", 60, True, next_run_at=NOW - timedelta(hours=5))
-    assert NOW <= first_run(missed, NOW, 6, rng) <= NOW + timedelta(seconds=6)
+    assert first_run(missed, NOW) == NOW  # its jitter is the daemon's, as for every run
     ahead = SiteSchedule(1, "a", 60, True, next_run_at=NOW + timedelta(seconds=30))
-    assert first_run(ahead, NOW, 6) == NOW + timedelta(seconds=30)
+    assert first_run(ahead, NOW) == NOW + timedelta(seconds=30)
     # no next run recorded (an older daemon): one interval after the last run
     ran = SiteSchedule(1, "a", 3600, True, last_run_at=NOW - timedelta(minutes=10))
-    assert first_run(ran, NOW, 0) == NOW + timedelta(minutes=50)
+    assert first_run(ran, NOW) == NOW + timedelta(minutes=50)
     assert jitter_for(1800, 60) == 60 and jitter_for(10, 60) == 1 and jitter_for(10, 0) == 0
+
+
+def test_jitter_delays_one_run_and_never_moves_the_schedule() -> None:
+    """Each run's jitter delays that run alone: the due times stay on the site's interval grid
+    (APScheduler's own jitter would count each next run from the jittered one, and drift)."""
+    got: list[tuple[datetime, float]] = []
+    # every second, jitter up to 10% of it: 0.1 s
+    jobs = Jobs(lambda site, when, *delay: got.append((when, *delay)), max_jitter=5,
+                rng=random.Random(7))
+    start = datetime.now(UTC) + timedelta(seconds=0.2)
+    jobs.sync([SiteSchedule(1, "a", 1, True, next_run_at=start)])
+    jobs.start()
+    try:
+        wait_for("five runs due", lambda: len(got) >= 5, timeout=30)
+        ahead = (jobs.next_runs()[1] - start).total_seconds()
+    finally:
+        jobs.shutdown()
+    dues = [when for when, *_ in got]
+    assert dues[:5] == [start + timedelta(seconds=k) for k in range(5)]
+    delays = [delay for _, *rest in got for delay in rest]
+    assert len(delays) == len(got) and all(0 <= d <= 0.1 for d in delays)
+    assert len(set(delays)) == len(delays)  # drawn for each run
+    assert ahead >= 4 and ahead == int(ahead)  # the next one too
 
 
 def test_jobs_follow_the_sites_table() -> None:
     due: list[tuple[int, datetime]] = []
-    jobs = Jobs(lambda site, when: due.append((site, when)), max_jitter=0)
+    jobs = Jobs(lambda site, when, _delay: due.append((site, when)), max_jitter=0)
     jobs.scheduler.start(paused=True)  # jobs are computed, none runs
     try:
         a = SiteSchedule(1, "a", 60, True, next_run_at=NOW + timedelta(minutes=5))
@@ -254,6 +276,50 @@ def test_a_crawl_that_ignores_sigterm_is_killed_after_the_timeout(harness: Harne
         os.kill(pid, 0)
 
 
+@pytest.mark.parametrize("signum, group", [(signal.SIGINT, True), (signal.SIGTERM, False)],
+                         ids=["ctrl-c-twice", "kill-twice"])
+def test_a_second_signal_tells_the_crawls_to_stop_now(harness: Harness, signum: int,
+                                                      group: bool) -> None:
+    # Ctrl-C twice in a terminal (SIGINT to the daemon's group), or `kill PID` twice (what
+    # `systemctl kill --kill-whom=main` sends): the crawls' slow close is cut short by a second
+    # SIGTERM, not SIGKILLed; they still end their runs themselves
+    harness.add("satu", 3600)
+    harness.start("--stop-timeout", "120", "-s", "FAKE_SECONDS=60", "-s", "FAKE_STOP_SECONDS=60",
+                  "-s", "FAKE_STOP_NOW=1")
+    wait_for("the crawl running", lambda: harness.runs("satu"))
+    assert harness.proc is not None
+    send = (lambda: os.killpg(harness.proc.pid, signum)) if group else \
+        (lambda: harness.proc.send_signal(signum))
+    send()
+    wait_for("the crawls told to stop", lambda: harness.lines("stopping: SIGTERM to 1"))
+    began = time.monotonic()
+    send()
+    assert harness.proc.wait(60) == 0
+    assert time.monotonic() - began < 30  # not the 60 s close, nor the 120 s timeout
+    [run] = harness.runs("satu")
+    assert run["outcome"] == "interrupted"  # ended by the crawl, not killed
+    assert not harness.lines("SIGKILL")
+    assert harness.lines("stopping now (another signal): SIGTERM again to 1 running crawl")
+    assert harness.lines("satu: run 1 interrupted (exit 143)")
+
+
+def test_a_crawl_that_ignores_the_second_signal_is_killed_after_a_bounded_wait(
+        harness: Harness) -> None:
+    harness.add("macet", 3600)
+    harness.start("--stop-timeout", "120", "--stop-now-timeout", "1",
+                  "-s", "FAKE_SECONDS=60", "-s", "FAKE_IGNORE_TERM=1")
+    wait_for("the crawl running", lambda: harness.runs("macet"))
+    assert harness.proc is not None
+    harness.proc.send_signal(signal.SIGTERM)
+    wait_for("the crawl told to stop", lambda: harness.lines("stopping: SIGTERM to 1"))
+    began = time.monotonic()
+    harness.proc.send_signal(signal.SIGTERM)
+    assert harness.proc.wait(60) == 0
+    assert 1 <= time.monotonic() - began < 30
+    assert harness.lines("macet: crawl (pid")[0].endswith("did not stop in time: SIGKILL")
+    assert [r["outcome"] for r in harness.runs("macet")] == ["killed"]
+
+
 def test_a_killed_daemon_takes_its_crawls_with_it_and_reruns_them_first(harness: Harness
                                                                          ) -> None:
     harness.add("satu", 3600)
@@ -342,8 +408,11 @@ def test_a_crawl_stopped_before_its_run_began_is_still_due_after_a_restart(harne
     assert len(harness.runs("satu")) == 1
 
 
-def test_a_restart_after_a_long_downtime_reruns_a_killed_crawl_once(harness: Harness) -> None:
-    # the killed daemon's crawl and the run missed while it was down are one catch-up run
+@pytest.mark.parametrize("jitter", ["0", "2"])
+def test_a_restart_after_a_long_downtime_reruns_a_killed_crawl_once(harness: Harness,
+                                                                    jitter: str) -> None:
+    # the killed daemon's crawl and the run missed while it was down are one catch-up run,
+    # also when the catch-up run's jitter puts its start after the re-run's
     site_id = harness.add("satu", 3600)
     harness.start("-s", "FAKE_SECONDS=60")
     wait_for("the crawl running", lambda: harness.runs("satu"))
@@ -351,7 +420,7 @@ def test_a_restart_after_a_long_downtime_reruns_a_killed_crawl_once(harness: Har
     wait_for("the crawl to end by itself", lambda: harness.finished("satu"), timeout=30)
     with Archive.open(f"sqlite:///{harness.db}") as arc:
         set_next_run(arc, site_id, datetime.now(UTC) - timedelta(hours=2))
-    harness.start("-s", "FAKE_SECONDS=1")
+    harness.start("--jitter", jitter, "-s", "FAKE_SECONDS=1")
     wait_for("the re-run", lambda: len(harness.finished("satu")) == 2, timeout=30)
     time.sleep(3)
     assert len(harness.runs("satu")) == 2, harness.lines("satu: ")

@@ -203,11 +203,14 @@ def history(url: str, versions: tuple[int, ...], diff: bool, as_json: bool, data
         click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
     for version in found:
-        capture = version["capture"] or {}
+        capture = version["capture"]
         mark = " (current)" if version["current"] else ""
+        # the WARC-Record-ID is what a reader can cite and look up in any WARC tool; the file
+        # says where it is (its offset is in --json)
+        where = (f"WARC record {capture['record_id']} in {capture['warc_file']}" if capture
+                 else "no WARC record (stored without a capture)")
         click.echo(f"v{version['version']}{mark}  {version['fetched_at']}  "
-                   f"{version['text_length']} chars  {version['title']}\n"
-                   f"    {capture.get('warc_file', '-')} @ {capture.get('warc_offset', '-')}")
+                   f"{version['text_length']} chars  {version['title']}\n    {where}")
 
 
 def show_diff(archive: Any, url: str, found: list[dict[str, Any]], versions: tuple[int, ...],
