@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -81,6 +82,7 @@ class ScrapydNode:
         self.down_until = 0.0  # monotonic: not tried before then
         self.last_error: str | None = None
         self._jobs: tuple[float, dict[str, dict[str, Any]]] | None = None
+        self.scheduled_at = 0.0  # monotonic: the last schedule.json this node took
 
     def __repr__(self) -> str:
         return f"ScrapydNode({self.url!r})"
@@ -95,9 +97,11 @@ class ScrapydNode:
                 found = json.load(answer)
         except HTTPError as exc:
             raise NodeError(f"{self.url}: {endpoint} answered HTTP {exc.code}") from None
-        except (URLError, OSError) as exc:
+        except (URLError, OSError, HTTPException) as exc:
+            # HTTPException: not HTTP at all, or an answer cut short (a node killed mid-answer)
             why = getattr(exc, "reason", None) or exc
-            raise NodeError(f"{self.url}: {why}") from None
+            raise NodeError(f"{self.url}: {type(exc).__name__}: {why}"
+                            if isinstance(exc, HTTPException) else f"{self.url}: {why}") from None
         except ValueError:
             raise NodeError(f"{self.url}: {endpoint} did not answer JSON; is it Scrapyd?"
                             ) from None
@@ -112,7 +116,14 @@ class ScrapydNode:
     def schedule(self, job: str, settings: dict[str, str]) -> str:
         data = [("project", PROJECT), ("spider", SPIDER), ("jobid", job)]
         data += [("setting", f"{name}={value}") for name, value in settings.items()]
+        self._jobs = None  # a listing from before this job would miss it
+        self.scheduled_at = time.monotonic()
         return str(self.call("schedule.json", data)["jobid"])
+
+    @property
+    def listed_at(self) -> float:
+        """When the listing ``jobs`` answers from was asked for (monotonic)."""
+        return self._jobs[0] if self._jobs is not None else 0.0
 
     def jobs(self, max_age: float = JOBS_TTL) -> dict[str, dict[str, Any]]:
         """The node's jobs of this project by id, each with its ``state``."""
@@ -140,8 +151,8 @@ class ScrapydNode:
                 while chunk := answer.read(1 << 20):
                     tail = (tail + chunk)[-LOG_TAIL_BYTES:]
             return tail
-        except (URLError, OSError) as exc:
-            raise NodeError(f"{self.url}: cannot read {log_url}: {exc}") from None
+        except (URLError, OSError, HTTPException) as exc:
+            raise NodeError(f"{self.url}: cannot read {log_url}: {exc!r}") from None
 
 
 @dataclass
@@ -163,6 +174,7 @@ class NodeCrawl:
     node_pid: int | None = None  # the crawl's pid on its node, once seen running
     unreachable_since: float | None = None
     lost_after: float = LOST_AFTER
+    scheduled_at: float = field(default_factory=time.monotonic)
 
     @property
     def pid(self) -> int:
@@ -188,7 +200,9 @@ class NodeCrawl:
             return self.exit_code
         self.unreachable_since = None
         if job is None:
-            self._lose("it no longer knows the job (restarted?)")
+            # only a listing asked for after the job was scheduled can miss it for good
+            if self.node.listed_at > self.scheduled_at:
+                self._lose("it no longer knows the job (restarted?)")
         elif job["state"] == "running":
             self.node_pid = job.get("pid") or self.node_pid
         elif job["state"] == "finished":

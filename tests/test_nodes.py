@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -180,3 +181,70 @@ def test_the_daemon_refuses_nodes_it_cannot_use(tmp_path: Path, args: list[str],
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert message in done.stderr.splitlines()[-1]
+
+
+class _ListingNode:
+    """A Scrapyd stand-in answering from a dict of jobs (``call`` replaced, nothing else)."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, str] = {}
+
+    def __call__(self, endpoint: str, data: list[tuple[str, str]] | None = None,
+                 query: dict[str, str] | None = None) -> dict[str, object]:
+        if endpoint == "schedule.json":
+            job = dict(data or [])["jobid"]
+            self.jobs[job] = "pending"
+            return {"status": "ok", "jobid": job}
+        assert endpoint == "listjobs.json"
+        return {"status": "ok", **{state: [{"id": j} for j, s in self.jobs.items() if s == state]
+                                   for state in ("pending", "running", "finished")}}
+
+
+def test_a_job_scheduled_after_the_last_listing_is_not_taken_for_lost(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from scheduler.nodes import Nodes
+
+    nodes = Nodes(["http://127.0.0.1:9"], 2, "postgresql://db/arsip")
+    stub = _ListingNode()
+    nodes.nodes[0].call = stub  # type: ignore[method-assign]
+    now = datetime.now(UTC)
+    first = nodes.start(site_id=1, site="a", due=now, max_pages=None, settings=(),
+                        logs=tmp_path, running=[])
+    assert first is not None and first.poll() is None  # listed: pending
+    second = nodes.start(site_id=2, site="b", due=now, max_pages=None, settings=(),
+                         logs=tmp_path, running=[first])
+    assert second is not None and second.poll() is None and not second.lost
+    assert nodes.nodes[0].down_until == 0.0
+    del stub.jobs[second.job]  # the node restarted: a listing asked for now misses it
+    time.sleep(0.01)
+    nodes.nodes[0]._jobs = None
+    assert second.poll() == -9 and second.lost
+
+
+def test_a_node_that_does_not_speak_http_is_a_node_error() -> None:
+    import socketserver
+    import threading
+
+    from scheduler.nodes import NodeError, ScrapydNode
+
+    class Ssh(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+    with socketserver.TCPServer(("127.0.0.1", 0), Ssh) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        node = ScrapydNode(f"http://127.0.0.1:{server.server_address[1]}", 1, timeout=5)
+        with pytest.raises(NodeError, match="BadStatusLine"):
+            node.status()
+        server.shutdown()
+
+
+def test_the_daemon_refuses_its_own_sqlite_database_whatever_the_nodes_get(
+        tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler", "daemon", "--data-dir", str(tmp_path), "--nodes",
+         "http://127.0.0.1:9", "--nodes-db", "postgresql://root@127.0.0.1/test"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "crawl nodes need a database they can all reach" in done.stderr

@@ -50,10 +50,12 @@ def node_database(db_url: str, override: str | None) -> str:
     Scrapyd's listjobs.json and on its command line)."""
     from storage.db import normalise_url
 
+    for given in (db_url, override):
+        # the daemon's own database too: its sites, runs and run lock are the nodes' ones
+        if given is not None and normalise_url(given).get_backend_name() == "sqlite":
+            raise UsageError("crawl nodes need a database they can all reach: "
+                             "--db postgresql://USER@HOST/DB (and --nodes-db)")
     url = normalise_url(override or db_url)
-    if url.get_backend_name() == "sqlite":
-        raise UsageError("crawl nodes need a database they can all reach: "
-                         "--db postgresql://USER@HOST/DB (or --nodes-db)")
     return url.set(password=None).render_as_string(hide_password=False)
 
 
