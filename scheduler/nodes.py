@@ -23,6 +23,7 @@ when a job ends, its Scrapyd log is copied to the crawl's log file in ``DATA_DIR
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -35,7 +36,7 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 from urllib.request import Request, urlopen
 
 from scheduler.runner import log_path
@@ -76,7 +77,16 @@ class ScrapydNode:
     """One Scrapyd server, through its JSON API."""
 
     def __init__(self, url: str, cap: int, *, timeout: float = 10.0) -> None:
-        self.url = url.rstrip("/")
+        # http://USER:PASSWORD@HOST:6800: Scrapyd's own username and password, sent as HTTP
+        # Basic auth and never shown (self.url, in every message, is without them)
+        parts = urlsplit(url.rstrip("/"))
+        self.headers: dict[str, str] = {}
+        if parts.username is not None:
+            secret = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            self.headers["Authorization"] = "Basic " + base64.b64encode(
+                secret.encode()).decode("ascii")
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        self.url = urlunsplit(parts)
         self.cap = cap
         self.timeout = timeout
         self.down_until = 0.0  # monotonic: not tried before then
@@ -93,7 +103,8 @@ class ScrapydNode:
         url = f"{self.url}/{endpoint}" + (f"?{urlencode(query)}" if query else "")
         body = None if data is None else urlencode(data).encode()
         try:
-            with urlopen(Request(url, data=body), timeout=self.timeout) as answer:
+            with urlopen(Request(url, data=body, headers=self.headers),
+                         timeout=self.timeout) as answer:
                 found = json.load(answer)
         except HTTPError as exc:
             raise NodeError(f"{self.url}: {endpoint} answered HTTP {exc.code}") from None
@@ -147,7 +158,8 @@ class ScrapydNode:
         # read through (Scrapyd's file server answers a Range request with an error)
         tail = b""
         try:
-            with urlopen(f"{self.url}/{log_url.lstrip('/')}", timeout=self.timeout) as answer:
+            with urlopen(Request(f"{self.url}/{log_url.lstrip('/')}", headers=self.headers),
+                         timeout=self.timeout) as answer:
                 while chunk := answer.read(1 << 20):
                     tail = (tail + chunk)[-LOG_TAIL_BYTES:]
             return tail

@@ -286,3 +286,34 @@ def test_a_lost_node_crawl_makes_a_run_already_waiting_for_its_site_the_re_run(
         daemon.running[1] = Lost()  # type: ignore[assignment]
         daemon._reap()
         assert daemon.pending[1] is waiting and waiting.recovery
+
+
+def test_a_nodes_password_is_sent_as_basic_auth_and_never_shown() -> None:
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from scheduler.nodes import NodeError, ScrapydNode
+
+    seen: list[str | None] = []
+
+    class Scrapyd(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"status": "ok", "node_name": "n"}')
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    with HTTPServer(("127.0.0.1", 0), Scrapyd) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_address[1]
+        node = ScrapydNode(f"http://arsip:s%40cret@127.0.0.1:{port}", 1)
+        assert node.status()["node_name"] == "n" and node.url == f"http://127.0.0.1:{port}"
+        assert seen == ["Basic " + base64.b64encode(b"arsip:s@cret").decode()]
+        server.shutdown()
+    with pytest.raises(NodeError) as failed:
+        ScrapydNode("http://arsip:s%40cret@127.0.0.1:9", 1).status()
+    assert "cret" not in str(failed.value) and "127.0.0.1:9" in str(failed.value)
