@@ -102,8 +102,10 @@ def nodes(nodes: tuple[str, ...], as_json: bool) -> None:
 def deploy(urls: tuple[str, ...], egg_out: Path | None) -> None:
     """Put this arsip on Scrapyd crawl nodes, as project "arsip" (an egg, addversion.json).
 
-    A node needs arsip's dependencies installed (pip install 'arsip[scale]' brings them and
-    Scrapyd); the egg makes it run this version of arsip's code.
+    A node needs arsip's dependencies and Scrapyd installed. Scrapyd puts the egg last on
+    Python's path: a node where arsip is installed as a regular package (or on PYTHONPATH) runs
+    that copy instead; an editable install (pip install -e '.[scale]') or the dependencies alone
+    let the egg run. Each crawl logs "arsip code from PATH".
 
     \b
     Example:
