@@ -191,6 +191,9 @@ class Daemon:
             # the run's jitter: it waits here, and starts ``delay`` seconds after it came due
             self.pending[site_id] = Pending(
                 site_id, due, not_before=time.monotonic() + delay if delay > 0 else 0.0)
+            if delay > 0 and site_id in self.sites:
+                logger.info("%s: due at %s; waiting out its jitter, %.1f s",
+                            self.sites[site_id].name, _hms(due), delay)
 
     def _dispatch(self) -> None:
         """Start waiting crawls while there is room: recoveries first, then by due time."""

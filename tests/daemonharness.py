@@ -1,5 +1,6 @@
 """``arsip daemon`` with the crawl command replaced by tests/fakecrawl.py, for the scheduler's
-tests: ``python -m tests.daemonharness DATA_DIR [--max-concurrent N] [-s NAME=VALUE]...``."""
+tests: ``python -m tests.daemonharness DATA_DIR [--max-concurrent N] [-s NAME=VALUE]...``.
+``--draw F`` makes every run's jitter delay F times the site's jitter, not a random share."""
 
 from __future__ import annotations
 
@@ -13,6 +14,16 @@ from scheduler.logs import configure_logging
 from storage.archive import Archive
 
 
+class _FixedDraw:
+    """A stand-in for the jobs' random draw: always the same share of the range."""
+
+    def __init__(self, share: float) -> None:
+        self.share = share
+
+    def uniform(self, low: float, high: float) -> float:
+        return low + self.share * (high - low)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("data_dir", type=Path)
@@ -22,13 +33,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sites-poll", type=float, default=0.3)
     parser.add_argument("--jitter", type=float, default=0.0)
     parser.add_argument("--keep-logs", type=int, default=100)
+    parser.add_argument("--draw", type=float, default=None)
     parser.add_argument("-s", dest="settings", action="append", default=[])
     args = parser.parse_args(argv)
     configure_logging(args.data_dir / "logs", to_stdout=False)
     db_url = f"sqlite:///{args.data_dir / 'arsip.db'}"
     archive = Archive.open(db_url)
     try:
-        return Daemon(DaemonConfig(
+        daemon = Daemon(DaemonConfig(
             data_dir=args.data_dir, db_url=db_url,
             crawl_command=(sys.executable, "-m", "tests.fakecrawl"),
             max_concurrent=args.max_concurrent, max_jitter=args.jitter,
@@ -37,7 +49,10 @@ def main(argv: list[str]) -> int:
             settings=tuple(args.settings), keep_logs=args.keep_logs,
             warc_dir=resolve_warc_dir(dict(s.partition("=")[::2] for s in args.settings)
                                       .get("ARSIP_WARC_DIR"), args.data_dir),
-        ), archive).run()
+        ), archive)
+        if args.draw is not None:
+            daemon.jobs.rng = _FixedDraw(args.draw)  # type: ignore[assignment]
+        return daemon.run()
     finally:
         archive.close()
 

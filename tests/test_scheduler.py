@@ -426,6 +426,36 @@ def test_a_restart_after_a_long_downtime_reruns_a_killed_crawl_once(harness: Har
     assert harness.stop() == 0
 
 
+def _start_delay(line: str) -> float:
+    return float(line.split("delay ", 1)[1].split(" s", 1)[0])
+
+
+def test_the_daemon_waits_out_a_runs_jitter(harness: Harness) -> None:
+    # every 60 s: a jitter of up to 6 s (10%), capped at 4 s by --jitter; the draw is half
+    harness.add("satu", 60)
+    harness.start("--jitter", "4", "--draw", "0.5", "-s", "FAKE_SECONDS=0.1")
+    line = wait_for("the run", lambda: harness.lines("satu: crawl started"), timeout=60)[0]
+    # started no earlier than its 2 s delay; the bound above leaves room for a loaded machine
+    assert 2.0 - 0.05 <= _start_delay(line) <= 4 + 5, line
+    assert harness.stop() == 0
+
+
+def test_a_site_paused_while_its_run_waits_out_the_jitter_is_not_crawled(harness: Harness
+                                                                        ) -> None:
+    harness.add("satu", 600)  # a jitter of up to 60 s, capped at 12 s; the draw is all of it
+    harness.start("--jitter", "12", "--draw", "1", "-s", "FAKE_SECONDS=0.1")
+    wait_for("the run due", lambda: harness.lines("waiting out its jitter"), timeout=30)
+    due = time.monotonic()
+    assert not harness.lines("satu: crawl started")
+    dd = ("--data-dir", str(harness.data_dir))
+    assert run_arsip("sites", "pause", "satu", *dd).returncode == 0
+    wait_for("satu unscheduled", lambda: harness.lines("satu: no longer scheduled"))
+    assert time.monotonic() - due < 12, "too slow to pause within the delay; inconclusive"
+    time.sleep(max(0.0, due + 12 + 3 - time.monotonic()))  # past the delay
+    assert not harness.lines("satu: crawl started") and harness.runs("satu") == []
+    assert harness.stop() == 0
+
+
 def test_start_repairs_the_open_warc_files_in_the_crawls_warc_folder(harness: Harness,
                                                                      tmp_path: Path) -> None:
     # -s ARSIP_WARC_DIR moves the crawls' WARC files: recovery at start must look there
