@@ -11,6 +11,11 @@ One loop, in the main thread, owns everything that happens to processes:
 - a due run that has not started keeps its site's ``next_run_at`` at its due time, so a restart
   before it starts still runs it (once); the next run is recorded only when it starts, and put
   back to the due time when the daemon's stop ends the crawl before its run began;
+- several daemons may share one database: just before a run starts, the daemon takes it in the
+  database (moves ``next_run_at`` past its due time, atomically); a run another daemon took
+  first is left to it, and a run that waits while another process crawls the site looks again
+  when that crawl ends, so a site is never crawled twice for one due time, nor re-run after
+  another daemon's crawl that finished;
 - a re-run of a crawl an earlier daemon left waits while that crawl is still closing (it
   holds the site's run lock): a quick restart does not lose it to a refusal;
 - it reaps finished crawls and logs one line per run with its figures, and a warning when the
@@ -41,7 +46,7 @@ import signal
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -91,6 +96,7 @@ class Pending:
     due: datetime
     recovery: bool = False
     told: bool = False  # the log says it is waiting
+    held_told: bool = False  # the log says it waits for a crawl another process runs
     # monotonic: not before its jitter has passed, or (a re-run) before the old crawl lets go
     not_before: float = 0.0
 
@@ -151,7 +157,6 @@ class Daemon:
                     if time.monotonic() >= next_sync:
                         self._sync()
                         next_sync = time.monotonic() + self.config.sites_poll
-                    self._write_next_runs()
             finally:
                 self.jobs.shutdown()
                 self._stop_crawls()
@@ -204,11 +209,12 @@ class Daemon:
             if not ready:
                 break
             chosen = min(ready, key=lambda p: (not p.recovery, p.due))
-            if chosen.recovery and self._held_elsewhere(chosen):
+            if self._held_elsewhere(chosen):
                 chosen.not_before = now + HELD_RETRY
                 continue
             del self.pending[chosen.site_id]
-            self._start(chosen)
+            if self._claim(chosen):
+                self._start(chosen)
         for pending in self.pending.values():
             # told only of a run that could start now but has no room (not one waiting out
             # its jitter, nor one waiting for an earlier daemon's crawl, which says so itself)
@@ -220,8 +226,10 @@ class Daemon:
                             _hms(pending.due), busy)
 
     def _held_elsewhere(self, pending: Pending) -> bool:
-        """Whether a live run the daemon did not start (the crawl an earlier daemon left,
-        still closing) holds the site; said once in the log."""
+        """Whether a live run the daemon did not start holds the site (the crawl an earlier
+        daemon left, still closing; another daemon's or a manual crawl): the run waits for it
+        to end, then looks again whether it is still wanted (``_claim``); said once in the log.
+        """
         try:
             holder = self.archive.running_run(pending.site_id)
         except Exception as exc:  # cannot tell: start it, the crawl itself checks again
@@ -229,10 +237,54 @@ class Daemon:
             return False
         if holder is None or not holder.alive:
             return False
-        if not pending.not_before:
-            logger.info("%s: waiting for run %d (pid %d on %s) to end before its re-run",
-                        holder.site, holder.id, holder.pid, holder.host)
+        if not pending.held_told:
+            pending.held_told = True
+            if pending.recovery:
+                logger.info("%s: waiting for run %d (pid %d on %s) to end before its re-run",
+                            holder.site, holder.id, holder.pid, holder.host)
+            else:
+                logger.info("%s: due at %s; waiting: run %d (pid %d on %s) is crawling it",
+                            holder.site, _hms(pending.due), holder.id, holder.pid, holder.host)
         return True
+
+    def _claim(self, pending: Pending) -> bool:
+        """Whether the run is still this daemon's to start, looked up in the database just
+        before it starts: another daemon on the same database may have run it meanwhile.
+
+        A re-run of a crawl that did not finish is not wanted once the site's newest run
+        ended by itself (a crawl that was still running at the start, another daemon's, that
+        then finished). A scheduled run is taken in the database (``claim_run``): if another
+        daemon took it first, it is left to that one, and this daemon's job moves to the next
+        run that daemon recorded.
+        """
+        from storage.health import last_daemon_runs
+        from storage.sites import claim_run
+
+        site = self.sites[pending.site_id]
+        try:
+            if pending.recovery:
+                newest = last_daemon_runs(self.archive, site.id).get(site.id)
+                if newest is not None and newest[1] not in UNFINISHED:
+                    logger.info("%s: run %d %s meanwhile; nothing to re-run", site.name,
+                                newest[0], newest[1])
+                    return False
+                return True
+            then = self.jobs.next_runs().get(site.id)
+            grid = pending.due + timedelta(seconds=site.schedule_seconds or 0)
+            then = max(then, grid) if then is not None else grid
+            other = claim_run(self.archive, site.id, pending.due, then)
+        except Exception as exc:  # cannot tell: start it, the crawl checks the run lock
+            logger.error("%s: cannot look up its runs: %s; starting it", site.name, exc)
+            return True
+        if other is None:
+            self.written_next[site.id] = then
+            return True
+        self.written_next[site.id] = other
+        logger.info("%s: its run due at %s was taken by another daemon on this database; "
+                    "next run at %s", site.name, _hms(pending.due), _hms(other))
+        if other > datetime.now(UTC):
+            self.jobs.move(site.id, other)
+        return False
 
     def _start(self, pending: Pending) -> None:
         site = self.sites[pending.site_id]
@@ -314,6 +366,7 @@ class Daemon:
         done = self.jobs.sync(SiteSchedule(site.id, site.name, site.schedule_seconds or 0,
                                            site.enabled, site.last_run_at, site.next_run_at)
                               for site in self.sites.values())
+        self._write_first_runs()
         for name in done["added"]:
             logger.info("%s: scheduled every %s", name,
                         _every(next(s for s in rows if s.name == name)))
@@ -326,23 +379,21 @@ class Daemon:
             if site_id not in self.sites:
                 del self.pending[site_id]
 
-    def _write_next_runs(self) -> None:
-        """Record each site's next run: its job's next time, or the due time of a run that is
-        waiting to start (see the module docs)."""
+    def _write_first_runs(self) -> None:
+        """Record when each new or changed job fires first. Later next runs are recorded when
+        a run is taken (``_claim``): until then a due run keeps its due time, so a restart
+        before it starts still runs it (once)."""
         from storage.sites import set_next_run
 
-        wanted = self.jobs.next_runs()
-        for site_id, pending in self.pending.items():
-            if site_id in self.sites:
-                wanted[site_id] = min(pending.due, wanted.get(site_id, pending.due))
-        for site_id, when in wanted.items():
-            if self.written_next.get(site_id) != when and site_id in self.sites:
+        for site_id, when in list(self.jobs.first_runs.items()):
+            if site_id in self.sites and self.written_next.get(site_id) != when:
                 try:
                     set_next_run(self.archive, site_id, when)
-                except Exception as exc:
+                except Exception as exc:  # tried again at the next look at the sites
                     logger.error("cannot record the next run of site %d: %s", site_id, exc)
                     return
                 self.written_next[site_id] = when
+            del self.jobs.first_runs[site_id]
 
     def _recover(self) -> None:
         """What an earlier daemon that died left: repair its open WARC files, and put the sites
@@ -358,7 +409,7 @@ class Daemon:
             logger.warning("Recovered WARC file left open by a crawl that died: %s "
                            "(%d captures indexed)", path.name, count)
         now = datetime.now(UTC)
-        for site_id, outcome in last_daemon_runs(self.archive).items():
+        for site_id, (_run, outcome) in last_daemon_runs(self.archive).items():
             if outcome in UNFINISHED:
                 self.pending[site_id] = Pending(site_id, now, recovery=True)
 

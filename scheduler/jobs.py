@@ -93,6 +93,9 @@ class Jobs:
             "default": {"type": "threadpool", "max_workers": 1}})
         self.scheduler.add_listener(self._submitted, EVENT_JOB_SUBMITTED)
         self.known: dict[int, SiteSchedule] = {}
+        # when each job added or changed by ``sync`` fires first, until the daemon records it
+        # (not the job's next time: APScheduler moves that on before it tells of the run due)
+        self.first_runs: dict[int, datetime] = {}
 
     def _submitted(self, event: JobSubmissionEvent) -> None:
         if event.job_id.startswith(_PREFIX):
@@ -121,6 +124,7 @@ class Jobs:
         for site_id in list(self.known):
             if site_id not in wanted:
                 gone = self.known.pop(site_id)
+                self.first_runs.pop(site_id, None)
                 self.scheduler.remove_job(_PREFIX + str(site_id))
                 done["removed"].append(gone.name)
         for site_id, site in wanted.items():
@@ -140,8 +144,15 @@ class Jobs:
                 next_run_time=start, coalesce=True, max_instances=1, misfire_grace_time=None,
                 replace_existing=True)
             self.known[site_id] = site
+            self.first_runs[site_id] = start
             done["changed" if old is not None else "added"].append(site.name)
         return done
+
+    def move(self, site_id: int, when: datetime) -> None:
+        """Fire the site's job next at ``when`` (its interval counts on from there)."""
+        job = self.scheduler.get_job(_PREFIX + str(site_id))
+        if job is not None and job.next_run_time != when:
+            job.modify(next_run_time=when)
 
     def next_runs(self) -> dict[int, datetime]:
         """When each site's job fires next."""

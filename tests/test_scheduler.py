@@ -121,11 +121,13 @@ class Harness:
             return site.id
 
     def start(self, *args: str) -> subprocess.Popen[str]:
+        starts = len(self.lines("arsip daemon started"))  # another daemon may share the log
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.daemonharness", str(self.data_dir), *args],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             start_new_session=True)
-        wait_for("the daemon to start", lambda: "arsip daemon started" in self.log())
+        wait_for("the daemon to start",
+                 lambda: len(self.lines("arsip daemon started")) > starts)
         return self.proc
 
     def log(self) -> str:
@@ -481,3 +483,60 @@ def test_start_repairs_the_open_warc_files_in_the_crawls_warc_folder(harness: Ha
     assert (warc_dir / "arsip-20261201-000000-00000.warc.gz").stat().st_size == len(buf.getvalue())
     assert not (harness.data_dir / "warc").exists()
     assert harness.stop() == 0
+
+
+# --- two daemons on one database ------------------------------------------------------------------
+
+def _started_dues(harness: Harness, site: str) -> list[str]:
+    """The due time of each crawl of ``site`` any daemon on the data dir started."""
+    return [line.split(", due ", 1)[1].split(",", 1)[0]
+            for line in harness.lines(f"{site}: crawl started (pid ")]
+
+
+def test_a_second_daemon_leaves_the_sites_the_first_is_crawling(harness: Harness) -> None:
+    # review S8: the second daemon took the first's running runs for crawls that did not
+    # finish, and re-ran both sites the moment they ended, an hour before their next run
+    harness.add("satu", 3600)
+    harness.add("dua", 3600)
+    harness.start("-s", "FAKE_SECONDS=4")
+    wait_for("both crawls running", lambda: len(harness.runs()) == 2)
+    second = Harness(harness.data_dir)
+    try:
+        second.start("-s", "FAKE_SECONDS=0.1")
+        assert all(r["outcome"] == "running" for r in harness.runs())  # started mid-crawl
+        for name in ("satu", "dua"):
+            # (the daemons share the log): the second says it leaves the site, or crawls it
+            wait_for(f"the second daemon to leave {name}", lambda name=name: [
+                line for line in second.lines(f"{name}: ")
+                if line.endswith("finished meanwhile; nothing to re-run")
+                or len(second.lines(f"{name}: crawl started")) > 1], timeout=60)
+        assert second.stop() == 0
+    finally:
+        second.close()
+    assert harness.stop() == 0
+    runs = harness.runs()
+    assert len(runs) == 2 and {r["outcome"] for r in runs} == {"finished"}
+    assert len(harness.lines("crawl started (pid ")) == 2
+    assert len(harness.lines("finished meanwhile; nothing to re-run")) == 2
+
+
+def test_two_daemons_on_one_database_crawl_each_due_run_once(harness: Harness) -> None:
+    harness.add("satu", 2)
+    harness.start("-s", "FAKE_SECONDS=0.7")
+    second = Harness(harness.data_dir)
+    try:
+        second.start("-s", "FAKE_SECONDS=0.7")
+        wait_for("six runs", lambda: len(harness.finished("satu")) >= 6, timeout=120)
+        wait_for("a run one daemon left to the other",
+                 lambda: harness.lines("was taken by another daemon"), timeout=60)
+        assert second.stop() == 0
+    finally:
+        second.close()
+    assert harness.stop() == 0
+    dues = _started_dues(harness, "satu")
+    assert len(dues) == len(set(dues)), dues  # no due run crawled twice
+    runs = harness.runs("satu")
+    assert all(r["finished_at"] for r in runs)
+    # the database's run lock: no two runs of the site ever overlapped
+    assert _overlap(runs) == 1
+    assert len(runs) <= len(dues)
