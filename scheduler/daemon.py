@@ -26,7 +26,8 @@ One loop, in the main thread, owns everything that happens to processes:
   files and commit, then SIGKILL; exit 0. A second signal (Ctrl-C again, another ``kill``) is
   passed on: each crawl gets a second SIGTERM, which a crawl takes as "stop now" (requests in
   flight dropped, what it fetched still written out), and the wait is cut to
-  ``stop_now_timeout`` seconds before SIGKILL. Never SIGKILL at once: a crawl killed mid-write
+  ``stop_now_timeout`` seconds before SIGKILL. Further signals are not passed on (a crawl takes
+  a third one as "leave now", which abandons its recorder mid-write): they change nothing. Never SIGKILL at once: a crawl killed mid-write
   leaves a WARC file for the next run to repair. One that came while the daemon was starting
   (``arsip`` holds them until ``run()`` takes them over) stops it before anything runs, exit 0
   too.
@@ -444,10 +445,11 @@ class Daemon:
             crawl.stop()
         deadline = time.monotonic() + self.config.stop_timeout
         seen = 1  # the signal that stopped the loop
+        told_now = False
         while self.running and time.monotonic() < deadline:
-            if self.signals > seen:
-                # a further signal: passed on, and the wait cut short (never SIGKILL at once)
-                seen = self.signals
+            if self.signals > seen and not told_now:
+                # a second signal: passed on, and the wait cut short (never SIGKILL at once)
+                seen, told_now = self.signals, True
                 deadline = min(deadline, time.monotonic() + self.config.stop_now_timeout)
                 logger.warning("stopping now (another signal): SIGTERM again to %d running "
                                "crawl%s, waiting up to %.0f s more", len(self.running),
@@ -455,6 +457,13 @@ class Daemon:
                                max(0.0, deadline - time.monotonic()))
                 for crawl in self.running.values():
                     crawl.stop_now()
+            elif self.signals > seen:
+                # a third Ctrl-C and more: not passed on (a crawl takes a third signal as "leave
+                # now", abandoning its recorder and a WARC file mid-write); the bounded wait and
+                # its SIGKILL already stand
+                seen = self.signals
+                logger.warning("another signal: the crawls are stopping now; SIGKILL to those "
+                               "left in %.0f s", max(0.0, deadline - time.monotonic()))
             self._wait(min(0.5, max(0.0, deadline - time.monotonic())))
             self._reap()
         for crawl in list(self.running.values()):
