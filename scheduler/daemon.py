@@ -27,10 +27,10 @@ One loop, in the main thread, owns everything that happens to processes:
   passed on: each crawl gets a second SIGTERM, which a crawl takes as "stop now" (requests in
   flight dropped, what it fetched still written out), and the wait is cut to
   ``stop_now_timeout`` seconds before SIGKILL. Further signals are not passed on (a crawl takes
-  a third one as "leave now", which abandons its recorder mid-write): they change nothing. Never SIGKILL at once: a crawl killed mid-write
-  leaves a WARC file for the next run to repair. One that came while the daemon was starting
-  (``arsip`` holds them until ``run()`` takes them over) stops it before anything runs, exit 0
-  too.
+  a third one as "leave now", which abandons its recorder mid-write): they change nothing.
+  Never SIGKILL at once: a crawl killed mid-write leaves a WARC file for the next run to
+  repair. One that came while the daemon was starting (``arsip`` holds them until ``run()``
+  takes them over) stops it before anything runs, exit 0 too.
 
 It sleeps in ``select`` on a pipe that signals (``signal.set_wakeup_fd``), APScheduler's thread
 and finished children (SIGCHLD) all write to, so it reacts at once and never polls in a loop.
