@@ -540,3 +540,36 @@ def test_two_daemons_on_one_database_crawl_each_due_run_once(harness: Harness) -
     # the database's run lock: no two runs of the site ever overlapped
     assert _overlap(runs) == 1
     assert len(runs) <= len(dues)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+def test_a_run_stopped_while_it_waits_out_its_jitter_runs_once_after_a_restart(
+        harness: Harness, signum: int) -> None:
+    harness.add("satu", 600)  # a jitter of up to 60 s, capped at 12 s; the draw is all of it
+    harness.start("--jitter", "12", "--draw", "1", "-s", "FAKE_SECONDS=0.1")
+    wait_for("the run due", lambda: harness.lines("waiting out its jitter"), timeout=30)
+    assert harness.stop(signum) == (0 if signum == signal.SIGTERM else -signum)  # as it waits
+    assert harness.runs("satu") == [] and not harness.lines("satu: crawl started")
+    conn = sqlite3.connect(harness.db)
+    try:
+        [(due,)] = conn.execute("SELECT next_run_at FROM sites WHERE name = 'satu'").fetchall()
+    finally:
+        conn.close()
+    assert datetime.fromisoformat(due).replace(tzinfo=UTC) <= datetime.now(UTC)  # still due
+    # the restart makes it up once (its own jitter, a fifth of 12 s, on top), and no more
+    harness.start("--jitter", "12", "--draw", "0.2", "-s", "FAKE_SECONDS=0.1")
+    [run] = wait_for("the run", lambda: harness.finished("satu"), timeout=60)
+    assert run["outcome"] == "finished"
+    conn = sqlite3.connect(harness.db)
+    try:
+        wait_for("its next run recorded, an interval on", lambda: conn.execute(
+            "SELECT next_run_at FROM sites WHERE name = 'satu' AND next_run_at > ?",
+            ((datetime.now(UTC) + timedelta(minutes=9)).replace(tzinfo=None).isoformat(" "),)
+        ).fetchone())
+    finally:
+        conn.close()
+    time.sleep(3)  # room for a second catch-up, were there one (the jitter is 2.4 s)
+    assert len(harness.runs("satu")) == 1
+    assert len(harness.lines("satu: crawl started")) == 1
+    assert len(harness.lines("waiting out its jitter")) == 2  # once for each daemon
+    assert harness.stop() == 0
