@@ -98,6 +98,7 @@ class Pending:
     recovery: bool = False
     told: bool = False  # the log says it is waiting
     held_told: bool = False  # the log says it waits for a crawl another process runs
+    claimed: bool = False  # taken in the database already (a crawl of it was refused)
     # monotonic: not before its jitter has passed, or (a re-run) before the old crawl lets go
     not_before: float = 0.0
 
@@ -259,7 +260,7 @@ class Daemon:
         run that daemon recorded.
         """
         from storage.health import last_daemon_runs
-        from storage.sites import claim_run
+        from storage.sites import SiteNotFoundError, claim_run
 
         site = self.sites[pending.site_id]
         try:
@@ -270,10 +271,16 @@ class Daemon:
                                 newest[0], newest[1])
                     return False
                 return True
+            if pending.claimed:
+                return True
             then = self.jobs.next_runs().get(site.id)
             grid = pending.due + timedelta(seconds=site.schedule_seconds or 0)
             then = max(then, grid) if then is not None else grid
             other = claim_run(self.archive, site.id, pending.due, then)
+        except SiteNotFoundError:
+            logger.info("%s: removed; its run due at %s is not started", site.name,
+                        _hms(pending.due))
+            return False
         except Exception as exc:  # cannot tell: start it, the crawl checks the run lock
             logger.error("%s: cannot look up its runs: %s; starting it", site.name, exc)
             return True
@@ -321,6 +328,7 @@ class Daemon:
 
     def _report(self, crawl: RunningCrawl) -> None:
         """One line per run with its figures, and the site's health warnings."""
+        from storage.errors import SiteBusyError
         from storage.health import find_run, health_warnings, run_figures
 
         seconds = (datetime.now(UTC) - crawl.started).total_seconds()
@@ -337,9 +345,19 @@ class Daemon:
                         crawl.site, _hms(crawl.due))
             return
         if run is None:
-            why = last_error_line(crawl.log_file) or "no message; see its log"
+            why = last_error_line(crawl.log_file)
+            if why is not None and SiteBusyError.PHRASE in why and crawl.site_id in self.sites:
+                # another process's crawl had just begun (its run not yet recorded when this
+                # one started): the run is still this daemon's, and waits for that crawl
+                self.pending.setdefault(crawl.site_id, Pending(
+                    crawl.site_id, crawl.due, recovery=crawl.recovery, claimed=True,
+                    not_before=time.monotonic() + HELD_RETRY))
+                logger.info("%s: crawl refused (%s); it runs when that crawl ends",
+                            crawl.site, why)
+                return
             logger.warning("%s: crawl ended (%s) after %.1f s without a run: %s; log %s",
-                           crawl.site, how, seconds, why, crawl.log_file.name)
+                           crawl.site, how, seconds, why or "no message; see its log",
+                           crawl.log_file.name)
             return
         fig = run_figures(run)
         errors = fig["errors"]
@@ -364,6 +382,11 @@ class Daemon:
             logger.error("cannot read the sites: %s", exc)
             return
         self.sites = {site.id: site for site in rows if site.scheduled}
+        # APScheduler sleeps on the monotonic clock, which stands still while the machine is
+        # suspended and ignores a wall clock set forward (a VM that was paused): woken here, it
+        # looks at the wall clock again, so a run due meanwhile starts within ``sites_poll``
+        # seconds, not up to an interval late
+        self.jobs.wake()
         done = self.jobs.sync(SiteSchedule(site.id, site.name, site.schedule_seconds or 0,
                                            site.enabled, site.last_run_at, site.next_run_at)
                               for site in self.sites.values())

@@ -148,6 +148,11 @@ class Jobs:
             done["changed" if old is not None else "added"].append(site.name)
         return done
 
+    def wake(self) -> None:
+        """Have APScheduler look at the wall clock now (and fire what is due by it)."""
+        if self.scheduler.running:
+            self.scheduler.wakeup()
+
     def move(self, site_id: int, when: datetime) -> None:
         """Fire the site's job next at ``when`` (its interval counts on from there)."""
         job = self.scheduler.get_job(_PREFIX + str(site_id))

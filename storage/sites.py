@@ -199,7 +199,8 @@ def set_next_run(archive: Archive, site_id: int, when: datetime | None) -> None:
 def claim_run(archive: Archive, site_id: int, due: datetime, then: datetime
               ) -> datetime | None:
     """Take the site's run due at ``due`` for this daemon, recording ``then`` as its next run;
-    None when taken, else the next run another daemon recorded when it took this one.
+    None when taken, else the next run another daemon recorded when it took this one;
+    ``SiteNotFoundError`` for a site removed meanwhile.
 
     Two daemons on one database fire at the same times (they schedule from the same
     ``next_run_at``); the first to move ``next_run_at`` past ``due`` runs it, in one atomic
@@ -214,8 +215,9 @@ def claim_run(archive: Archive, site_id: int, due: datetime, then: datetime
         if moved:
             return None
         now = conn.execute(select(_sites.c.next_run_at).where(_sites.c.id == site_id)).first()
-    # a site removed meanwhile is nobody's to run: as if taken, with no next run
-    return now[0] if now is not None and now[0] is not None else due
+    if now is None:
+        raise SiteNotFoundError(f"site {site_id} is no longer registered")
+    return now[0] if now[0] is not None else due
 
 
 _KEEP: Any = object()  # ``update_site``: leave this field as it is
