@@ -410,3 +410,33 @@ def test_a_third_ctrl_c_changes_nothing(daemon: Daemon) -> None:
     assert daemon.lines("fixture: run 1 interrupted (exit 143)")
     assert daemon.lines("another signal: the crawls are stopping now")
     assert not daemon.lines("did not stop in time: SIGKILL")
+
+
+def test_a_second_daemon_on_the_database_leaves_a_site_the_first_is_crawling(
+        daemon: Daemon) -> None:
+    """Review S8 with real crawls: a second daemon started mid-crawl waits for the first's
+    crawl, and once it finished does not crawl the site again before its interval."""
+    site = build_site(n_articles=6)
+    articles = {spec.path for spec in site.articles}
+    site.gate = threading.Event()  # the first daemon's crawl is held at the articles
+    site.held = lambda path: path in articles
+    with serve(site) as base:
+        daemon.add(base, "1h")
+        first = daemon.start("-s", "DOWNLOAD_TIMEOUT=180")
+        try:
+            wait_for("an article asked for", lambda: any(
+                r.path in articles for r in base.requests), timeout=120)
+            second = daemon.start()
+            wait_for("the second daemon waiting for the first's crawl",
+                     lambda: daemon.lines("fixture: waiting for run 1"), timeout=60)
+        finally:
+            site.gate.set()
+        wait_for("the second daemon to leave the site", lambda: daemon.lines(
+            "fixture: run 1 finished meanwhile; nothing to re-run"), timeout=180)
+        for proc in (second, first):
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(60) == 0
+    assert [r["outcome"] for r in daemon.runs()] == ["finished"]
+    assert len(daemon.lines("fixture: crawl started")) == 1
+    next_run = daemon.query("SELECT next_run_at FROM sites")[0]["next_run_at"]
+    assert _when(next_run).timestamp() > time.time() + 50 * 60
