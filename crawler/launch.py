@@ -27,17 +27,23 @@ class HeldSignals:
 
     def __init__(self) -> None:
         self.received: list[int] = []
+        # One the process was started with ignored (``nohup``, a script's ``cmd &``) stays
+        # ignored for good: that was the user's choice, and every handler after this one
+        # keeps it (storage.processes.handle_shutdown_signal).
+        self.ignored = frozenset(s for s in HELD if signal.getsignal(s) == signal.SIG_IGN)
         for signum in HELD:
-            signal.signal(signum, self._record)
+            if signum not in self.ignored:
+                signal.signal(signum, self._record)
 
     def _record(self, signum: int, _frame: Any) -> None:
         self.received.append(signum)
 
     def release(self) -> None:
         """Give the signals their usual actions back (a command that handles none itself)."""
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        for signum in HELD[1:]:
-            signal.signal(signum, signal.SIG_DFL)
+        for signum in HELD:
+            if signum not in self.ignored:
+                signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT
+                              else signal.SIG_DFL)
 
 
 def main() -> Any:

@@ -42,7 +42,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from storage.processes import SHUTDOWN_SIGNALS
+from storage.processes import SHUTDOWN_SIGNALS, handle_shutdown_signal
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -128,7 +128,7 @@ class CrawlRuntime:
         self._handling = install_signal_handlers
         if install_signal_handlers:
             for signum in SHUTDOWN_SIGNALS:
-                signal.signal(signum, self._on_signal)
+                handle_shutdown_signal(signum, self._on_signal)
         self._report()
 
     def take_signals(self, received: list[int]) -> None:

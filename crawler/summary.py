@@ -169,7 +169,9 @@ def health_lines(health: dict[str, Any] | None) -> list[str]:
     for name, share in health["shares"].items():
         label = name.replace("_", " ")
         parts.append(f"{label} {share:.0%}" + (f" (usually {usual[name]:.0%})" if usual else ""))
-    return [f"extraction health (run {health['run']}, {health['read']} articles): "
+    runs = health.get("runs") or [health["run"]]
+    named = f"run {runs[0]}" if len(runs) == 1 else f"runs {runs[-1]}-{runs[0]}"
+    return [f"extraction health ({named}, {health['read']} articles): "
             + ", ".join(parts), *(f"WARNING: {w}" for w in health["warnings"])]
 
 

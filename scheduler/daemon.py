@@ -441,11 +441,13 @@ class Daemon:
 
     @contextlib.contextmanager
     def _signals(self) -> Iterator[None]:
+        from storage.processes import handle_shutdown_signal
+
         previous = {signum: signal.getsignal(signum) for signum in (*STOP_SIGNALS,
                                                                     signal.SIGCHLD)}
         old_fd = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         for signum in STOP_SIGNALS:
-            signal.signal(signum, self._on_signal)
+            handle_shutdown_signal(signum, self._on_signal)
         # a handler (not SIG_DFL) so that a child's exit writes to the wake-up pipe
         signal.signal(signal.SIGCHLD, lambda *_: None)
         try:

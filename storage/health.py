@@ -5,10 +5,16 @@ title, or a promo label left in the text, counted by the crawl into the run's fi
 (``arsip/health/*``). Compared with the site's usual share (the median of its earlier runs) a
 jump means the site changed its layout and extraction no longer fits it: ``arsip status`` says
 so in words, and the daemon logs a warning after the run.
+
+A run that read few articles says little, and a site crawled every half hour often reads only
+a handful of new ones per run. So runs are pooled, newest first, into windows of at least
+``MIN_READ`` articles: the newest window is "now" (the last run and as many before it as that
+takes), and each earlier window is one sample of the usual share.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from statistics import median
 from typing import TYPE_CHECKING, Any
@@ -35,12 +41,15 @@ PROBLEMS = {
     "no_title": ("arsip/health/no_title", "had no title"),
     "promo_left": ("arsip/health/promo_left", "kept a promo line in the text"),
 }
-# A run that read fewer articles says little; the usual share is over this many earlier runs.
+# Runs are pooled until they read this many articles; the usual share is the median of this
+# many earlier pools.
 MIN_READ = 5
 USUAL_RUNS = 10
 # A share this much above the usual one (in points of 100) is a jump.
 JUMP = 0.25
-_RECENT = 1 + USUAL_RUNS * 3  # enough runs to find USUAL_RUNS that read articles
+# enough runs to fill the windows when most runs read a few articles; a site whose runs read
+# fewer is compared against fewer windows
+_RECENT = (1 + USUAL_RUNS) * MIN_READ
 
 
 def shares(stats: dict[str, Any] | None) -> tuple[int, dict[str, float]] | None:
@@ -79,29 +88,71 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+@dataclass
+class _Window:
+    """Consecutive runs pooled until they read at least ``MIN_READ`` articles."""
+
+    run_ids: list[int] = field(default_factory=list)
+    read: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PROBLEMS, 0))
+
+    def add(self, run: dict[str, Any], read: int) -> None:
+        stats = run.get("stats") or {}
+        self.run_ids.append(run["id"])
+        self.read += read
+        for name, (key, _) in PROBLEMS.items():
+            self.counts[name] += int(stats.get(key, 0) or 0)
+
+    def shares(self) -> dict[str, float]:
+        return {name: min(1.0, count / self.read) for name, count in self.counts.items()}
+
+    def named(self) -> str:
+        first, last = self.run_ids[-1], self.run_ids[0]
+        return f"run {last}" if first == last else f"runs {first}-{last}"
+
+
+def _windows(runs: list[dict[str, Any]]) -> list[_Window]:
+    """The runs that read articles, newest first, pooled into windows; the oldest one may
+    fall short of ``MIN_READ`` (only the newest is kept then: it is all there is)."""
+    windows: list[_Window] = []
+    current = _Window()
+    for run in runs:
+        found = shares(run.get("stats"))
+        if found is None:
+            continue
+        current.add(run, found[0])
+        if current.read >= MIN_READ:
+            windows.append(current)
+            current = _Window()
+    if current.read and not windows:
+        windows.append(current)
+    return windows[:1 + USUAL_RUNS]
+
+
 def extraction_health(runs: list[dict[str, Any]], site: str) -> dict[str, Any] | None:
-    """Shares of the newest run that read articles against the usual ones, and warnings.
+    """Shares of the newest window of runs against the usual ones, and warnings.
 
     ``runs`` are the site's finished runs, newest first.
     """
-    measured = [(run, found) for run in runs if (found := shares(run.get("stats")))]
-    if not measured:
+    windows = _windows(runs)
+    if not windows:
         return None
-    (last, (read, now_shares)), earlier = measured[0], measured[1:]
-    usual_runs = [found[1] for _, found in earlier if found[0] >= MIN_READ][:USUAL_RUNS]
-    usual = ({name: median(s[name] for s in usual_runs) for name in PROBLEMS}
-             if usual_runs else None)
+    now, earlier = windows[0], windows[1:]
+    now_shares = now.shares()
+    usual_shares = [window.shares() for window in earlier]
+    usual = ({name: median(s[name] for s in usual_shares) for name in PROBLEMS}
+             if usual_shares else None)
     warnings = []
-    if usual is not None and read >= MIN_READ:
-        for name, (key, words) in PROBLEMS.items():
+    if usual is not None and now.read >= MIN_READ:
+        for name, (_, words) in PROBLEMS.items():
             if now_shares[name] - usual[name] >= JUMP:
-                count = int((last.get("stats") or {}).get(key, 0) or 0)
                 warnings.append(
-                    f"{site}: {count} of the {read} articles read in run {last['id']} {words} "
-                    f"({now_shares[name]:.0%}; usually {usual[name]:.0%}). The site may have "
-                    "changed its layout: check a page with `arsip extract`, and its profile.")
-    return {"run": last["id"], "read": read, "shares": now_shares, "usual": usual,
-            "compared_runs": len(usual_runs), "warnings": warnings}
+                    f"{site}: {now.counts[name]} of the {now.read} articles read in "
+                    f"{now.named()} {words} ({now_shares[name]:.0%}; usually "
+                    f"{usual[name]:.0%}). The site may have changed its layout: check a page "
+                    "with `arsip extract`, and its profile.")
+    return {"run": now.run_ids[0], "runs": now.run_ids, "read": now.read, "shares": now_shares,
+            "usual": usual, "compared_runs": len(usual_shares), "warnings": warnings}
 
 
 def _recent_runs(conn: Connection, site_id: int, limit: int = _RECENT) -> list[dict[str, Any]]:

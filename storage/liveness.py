@@ -8,6 +8,13 @@ jumps (NTP stepping it, a VM resumed) cannot make a live run look dead, and a pi
 has given to another process since -- after a reboot, or after many processes -- cannot keep a
 dead run alive: the other process started at another tick, or in another boot.
 
+Two cases on the same host name still need the heartbeat. A process in another PID namespace
+(two containers given one ``hostname:``) is not in this process table, so a live run there
+would look dead: the identity carries the owner's PID namespace, ``BOOT_ID:START_TICKS/NS``, and
+a run from another namespace is judged like one from another host. And where the kernel gives no
+identity (no /proc: macOS, BSD), a pid that exists may be another process's since a reboot, so
+a run also needs a fresh heartbeat to count as alive.
+
 On another host only the heartbeat the recorder renews can answer: a run silent for
 ``STALE_AFTER`` is taken for dead. Its age is measured on one clock, the database's
 (``Archive.running_runs``), so two machines whose clocks disagree still agree on it.
@@ -30,10 +37,25 @@ STALE_AFTER = timedelta(minutes=3)
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
+_PID_NAMESPACE = Path("/proc/self/ns/pid")
+
+
 def this_process() -> RunOwner:
     """The owner to record for a run this process starts."""
     pid = os.getpid()
-    return RunOwner(pid=pid, host=socket.gethostname(), identity=process_identity(pid))
+    identity = process_identity(pid)
+    namespace = _pid_namespace()
+    if identity is not None and namespace is not None:
+        identity = f"{identity}/{namespace}"
+    return RunOwner(pid=pid, host=socket.gethostname(), identity=identity)
+
+
+def _pid_namespace() -> str | None:
+    """The inode of this process's PID namespace (``pid:[4026531836]`` -> ``4026531836``)."""
+    try:
+        return os.readlink(_PID_NAMESPACE).partition("[")[2].rstrip("]") or None
+    except OSError:
+        return None
 
 
 def process_identity(pid: int) -> str | None:
@@ -58,11 +80,16 @@ def run_is_alive(pid: int | None, host: str | None, identity: str | None,
     ``heartbeat_age``: how long ago the run last gave a sign of life, on the database's clock."""
     if pid is None or host is None:
         return False  # a run from before runs had owners: nobody can be waiting on it
-    if host == socket.gethostname():
-        if identity is not None and _BOOT_ID.exists():
-            return process_identity(pid) == identity
-        return _pid_exists(pid)  # no process identity here (no /proc): the pid must exist
-    return heartbeat_age is not None and heartbeat_age < STALE_AFTER
+    fresh = heartbeat_age is not None and heartbeat_age < STALE_AFTER
+    if host != socket.gethostname():
+        return fresh
+    if identity is not None and _BOOT_ID.exists():
+        boot_ticks, _, namespace = identity.partition("/")
+        if namespace and namespace != _pid_namespace():
+            return fresh  # another PID namespace: this process table cannot see it
+        return process_identity(pid) == boot_ticks
+    # no identity (no /proc): the pid must exist, and may be someone else's since a reboot
+    return _pid_exists(pid) and (heartbeat_age is None or fresh)
 
 
 def _pid_exists(pid: int) -> bool:

@@ -149,7 +149,8 @@ class CrawlRun(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     host: Mapped[str | None] = mapped_column(String(255))
     heartbeat_at: Mapped[datetime | None]
-    # BOOT_ID:START_TICKS of that process: tells it from a later one with the same pid
+    # BOOT_ID:START_TICKS/PID_NAMESPACE of that process: tells it from a later one with the
+    # same pid, and from one in another container
     process: Mapped[str | None] = mapped_column(String(80))
 
 

@@ -23,6 +23,13 @@ from typing import Any
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+def handle_shutdown_signal(signum: int, handler: Any) -> None:
+    """Install ``handler`` for ``signum``, unless the process was started with that signal
+    ignored: ``nohup arsip daemon &`` must outlive the terminal it was typed in."""
+    if signal.getsignal(signum) != signal.SIG_IGN:
+        signal.signal(signum, handler)
+
+
 @contextmanager
 def shutdown_signals_blocked() -> Iterator[None]:
     """Hold SIGINT, SIGTERM and SIGHUP pending in this thread; processes spawned meanwhile are

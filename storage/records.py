@@ -75,7 +75,7 @@ class RunOwner:
 
     pid: int
     host: str
-    identity: str | None = None  # BOOT_ID:START_TICKS where the kernel tells it
+    identity: str | None = None  # BOOT_ID:START_TICKS/PID_NAMESPACE where the kernel tells it
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,18 @@ from tests.dbfixtures import db_url, pg_url, sqlite_url  # noqa: F401  (fixtures
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The tests send Ctrl-C and hangups to the processes they start, which inherit this
+    # process's ignored signals, and arsip keeps a stop signal it was started with ignored
+    # (nohup). Whatever started the test run (a script's `cmd &` ignores SIGINT), they begin
+    # with the usual actions.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) == signal.SIG_IGN:
+            signal.signal(signum, signal.SIG_DFL)
 
 
 @dataclass

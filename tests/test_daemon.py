@@ -338,6 +338,35 @@ def test_systemd_stop(daemon: Daemon) -> None:
     assert _unindexed(daemon.data_dir) == []
 
 
+def _ignored_signals(pid: int) -> set[int]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(next(line for line in status.splitlines() if line.startswith("SigIgn:"))
+               .split()[1], 16)
+    return {signum for signum in range(1, 64) if mask & (1 << (signum - 1))}
+
+
+def test_a_daemon_started_under_nohup_outlives_a_hangup(daemon: Daemon) -> None:
+    """``nohup arsip daemon &``: a hangup (the SSH session closing) is ignored, as the user
+    asked; SIGTERM still stops it, with exit 0."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "daemon", "--data-dir", str(daemon.data_dir)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    daemon.procs.append(proc)
+    wait_for("the daemon to start", lambda: daemon.lines("arsip daemon started"))
+    ignored = _ignored_signals(proc.pid)
+    assert signal.SIGHUP in ignored  # the kernel drops it: nothing in the daemon can act on it
+    assert not {signal.SIGTERM, signal.SIGINT} & ignored
+    os.killpg(proc.pid, signal.SIGHUP)
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(1)
+    assert not daemon.lines("arsip daemon stopped")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    assert daemon.lines("arsip daemon stopped")
+
+
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
 def test_a_signal_while_the_daemon_starts_stops_it_cleanly(data_dir: Path, signame: str
                                                            ) -> None:

@@ -39,6 +39,22 @@ def test_a_jump_against_the_usual_share_is_a_warning() -> None:
     assert "changed its layout" in warning
 
 
+def test_runs_that_read_a_few_articles_each_are_pooled() -> None:
+    """A site crawled every half hour reads two or three new articles a run: the runs are
+    pooled until they read MIN_READ, so a layout change is still seen."""
+    runs = [_run(13, 2, no_date=2), _run(12, 2, no_date=2), _run(11, 2, no_date=2),
+            *(_run(i, 2) for i in range(10, 0, -1))]
+    health = extraction_health(runs, "tempo")
+    assert health is not None
+    assert (health["run"], health["runs"], health["read"]) == (13, [13, 12, 11], 6)
+    assert health["compared_runs"] == 3  # runs 10-8, 7-5, 4-2; run 1 alone is too few
+    [warning] = health["warnings"]
+    assert warning.startswith("tempo: 6 of the 6 articles read in runs 11-13 had no date "
+                              "(100%; usually 0%)")
+    steady = extraction_health([_run(i, 2, no_date=i % 2) for i in range(13, 0, -1)], "x")
+    assert steady is not None and steady["warnings"] == []
+
+
 def test_no_warning_without_history_or_without_a_jump() -> None:
     assert extraction_health([_run(1, 10, no_title=10)], "x")["warnings"] == []
     assert extraction_health([_run(2, 10, no_title=2), _run(1, 10, no_title=1)],

@@ -119,9 +119,32 @@ def test_a_reused_pid_does_not_keep_a_dead_run_alive() -> None:
     # after a reboot: another boot id)
     me = this_process()
     assert me.identity is not None
-    boot, ticks = me.identity.rsplit(":", 1)
-    assert not run_is_alive(me.pid, me.host, f"{boot}:{int(ticks) + 1}", None)
-    assert not run_is_alive(me.pid, me.host, f"another-boot:{ticks}", None)
+    boot_ticks, namespace = me.identity.split("/")
+    boot, ticks = boot_ticks.rsplit(":", 1)
+    assert not run_is_alive(me.pid, me.host, f"{boot}:{int(ticks) + 1}/{namespace}", None)
+    assert not run_is_alive(me.pid, me.host, f"another-boot:{ticks}/{namespace}", None)
+    # an identity written before it carried the namespace is still recognised
+    assert run_is_alive(me.pid, me.host, boot_ticks, None)
+
+
+def test_a_run_in_another_pid_namespace_is_judged_by_its_heartbeat() -> None:
+    """Two containers given one host name: the other one's processes are not in this
+    process table, so neither a missing pid nor a matching one proves anything."""
+    me = this_process()
+    assert me.identity is not None
+    boot_ticks, namespace = me.identity.split("/")
+    other = f"{boot_ticks}/{int(namespace) + 1}"
+    assert run_is_alive(dead_pid(), me.host, other, timedelta(seconds=5))
+    assert not run_is_alive(me.pid, me.host, other, STALE_AFTER + timedelta(seconds=1))
+    assert not run_is_alive(me.pid, me.host, other, None)
+
+
+def test_without_a_process_identity_a_live_pid_also_needs_a_fresh_heartbeat() -> None:
+    """No /proc (macOS): after a reboot a dead run's pid may be another process's; its
+    heartbeat, stale since the crash, tells."""
+    me, here = this_process(), socket.gethostname()
+    assert run_is_alive(me.pid, here, None, timedelta(seconds=5))
+    assert not run_is_alive(me.pid, here, None, STALE_AFTER + timedelta(seconds=1))
 
 
 def test_a_clock_step_does_not_kill_a_live_run(archive: Archive) -> None:

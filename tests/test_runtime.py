@@ -166,6 +166,30 @@ def test_a_signal_while_arsip_starts_is_held_then_acted_on(tmp_path: Path) -> No
             signal.signal(signum, handler)
 
 
+def test_a_stop_signal_started_ignored_stays_ignored() -> None:
+    """``nohup arsip ...``: holding, releasing and every later handler keep SIGHUP ignored."""
+    from crawler.launch import HELD, HeldSignals
+    from storage.processes import handle_shutdown_signal
+
+    previous = {signum: signal.getsignal(signum) for signum in HELD}
+    try:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        held = HeldSignals()
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) == held._record
+        handle_shutdown_signal(signal.SIGHUP, print)
+        handle_shutdown_signal(signal.SIGTERM, print)
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is print
+        held.release()
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 # --- every signal in every state ----------------------------------------------------------------
 
 

@@ -266,7 +266,24 @@ def test_sites_changes_reach_a_running_daemon(harness: Harness) -> None:
     assert run_arsip("sites", "resume", "satu", *dd).returncode == 0
     wait_for("satu running again", lambda: "satu: crawl started" in
              harness.log().split("satu: no longer scheduled", 1)[1])
-    assert run_arsip("sites", "remove", "dua", *dd).returncode in (0, 1)  # 1: mid-crawl
+    # removing a site the daemon runs every second: refused while a crawl of it runs
+    unscheduled = len(harness.lines("dua: no longer scheduled"))
+    deadline = time.monotonic() + 60
+    while (removed := run_arsip("sites", "remove", "dua", *dd)).returncode != 0:
+        assert removed.returncode == 1 and "is being crawled by run" in removed.stderr
+        assert time.monotonic() < deadline, "dua was never between two crawls"
+    assert removed.stdout.startswith("Removed site 'dua' from the daemon's schedule.")
+    wait_for("dua unscheduled",
+             lambda: len(harness.lines("dua: no longer scheduled")) > unscheduled)
+    wait_for("dua's runs to end",
+             lambda: all(r["outcome"] != "running" for r in harness.runs("dua")))
+    dua_runs = len(harness.runs("dua"))
+    seen = len(harness.finished("satu"))
+    wait_for("two more runs of satu", lambda: len(harness.finished("satu")) >= seen + 2)
+    assert len(harness.runs("dua")) == dua_runs  # removed: never run again
+    listed = run_arsip("sites", "list", *dd)
+    [row] = [line for line in listed.stdout.splitlines() if "│ dua " in line]
+    assert "not scheduled" in row  # kept in the archive, off the schedule
     assert harness.stop() == 0
 
 
