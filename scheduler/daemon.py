@@ -322,6 +322,8 @@ class Daemon:
                         _every(next(s for s in rows if s.name == name)))
         for name in done["removed"]:
             logger.info("%s: no longer scheduled (paused or removed); no new runs", name)
+        for why in done["failed"]:
+            logger.error("%s; this site is not scheduled, the others are", why)
         for site_id in list(self.pending):
             if site_id not in self.sites:
                 del self.pending[site_id]

@@ -200,6 +200,7 @@ def test_sites_commands_good_and_bad_input(data_dir: Path, tmp_path: Path) -> No
     for args, code, message in (
         (("sites", "add", "kudakyv.test"), 2, "not an http(s) URL"),
         (("sites", "add", "https://x.test/", "--every", "soon"), 2, "not a duration"),
+        (("sites", "add", "https://x.test/", "--every", "3000000d"), 2, "at most 366d"),
         (("sites", "add", "https://x.test/", "--max-pages", "0"), 2, "--max-pages"),
         (("sites", "add", "https://x.test/", "--profile", "nope"), 1, "no site profile"),
         (("sites", "add", "https://kudakyv.test/"), 1, "registered already"),
@@ -209,6 +210,7 @@ def test_sites_commands_good_and_bad_input(data_dir: Path, tmp_path: Path) -> No
         (("sites", "frobnicate"), 2, "No such command"),
         (("sites", "set", "kudakyv.test"), 2, "nothing to change"),
         (("sites", "set", "kudakyv.test", "--every", "often"), 2, "not a duration"),
+        (("sites", "set", "kudakyv.test", "--every", "367d"), 2, "at most 366d"),
         (("sites", "set", "kudakyv.test", "--max-pages", "-1"), 2, "--max-pages"),
         (("sites", "set", "kudakyv.test", "--profile", "kudakyv", "--no-profile"), 2,
          "not both"),

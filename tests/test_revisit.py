@@ -26,7 +26,8 @@ def test_durations_read_and_print_the_same(text: str, seconds: int) -> None:
     assert parse_duration(format_duration(seconds) or "") == seconds
 
 
-@pytest.mark.parametrize("text", ["", "0", "10x", "m", "1h 2q", "-5m"])
+@pytest.mark.parametrize("text", ["", "0", "10x", "m", "1h 2q", "-5m", "367d", "53w",
+                                  "3000000d", "99999999999999999999"])
 def test_bad_durations_say_how_to_write_one(text: str) -> None:
     with pytest.raises(ValueError, match=r"duration|second"):
         parse_duration(text)
@@ -38,6 +39,9 @@ def test_ladder_must_increase() -> None:
         parse_ladder("6h,1h")
     with pytest.raises(ValueError, match="revisit ladder"):
         parse_ladder("1h,soon")
+    assert parse_ladder("1h,366d")[-1] == 366 * D  # a year, leap day included
+    with pytest.raises(ValueError, match="at most 366d"):
+        parse_ladder("1h,3000000d")  # would overflow next_due (year 9999)
 
 
 @pytest.mark.parametrize(

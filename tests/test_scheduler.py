@@ -76,19 +76,45 @@ def test_jobs_follow_the_sites_table() -> None:
     try:
         a = SiteSchedule(1, "a", 60, True, next_run_at=NOW + timedelta(minutes=5))
         b = SiteSchedule(2, "b", 600, True)
-        assert jobs.sync([a, b], NOW) == {"added": ["a", "b"], "removed": [], "changed": []}
+        assert jobs.sync([a, b], NOW) == \
+            {"added": ["a", "b"], "removed": [], "changed": [], "failed": []}
         assert jobs.next_runs() == {1: NOW + timedelta(minutes=5), 2: NOW}
-        assert jobs.sync([a, b], NOW) == {"added": [], "removed": [], "changed": []}
+        assert jobs.sync([a, b], NOW) == \
+            {"added": [], "removed": [], "changed": [], "failed": []}
         faster = SiteSchedule(2, "b", 60, True, last_run_at=NOW - timedelta(minutes=5))
         paused = SiteSchedule(1, "a", 60, False)
         assert jobs.sync([paused, faster], NOW) == \
-            {"added": [], "removed": ["a"], "changed": ["b"]}
+            {"added": [], "removed": ["a"], "changed": ["b"], "failed": []}
         # the new interval counts from the last run, which makes it overdue: at once
         assert jobs.next_runs() == {2: NOW}
         assert jobs.sync([], NOW)["removed"] == ["b"] and jobs.next_runs() == {}
     finally:
         jobs.shutdown()
     assert due == []
+
+
+def test_a_site_that_cannot_be_scheduled_is_skipped_once_and_the_others_are_not() -> None:
+    """A row written before durations were capped (or by hand) overflowed ``datetime`` in the
+    trigger; it is said once, and tried again only when the row changes."""
+    jobs = Jobs(lambda *_: None, max_jitter=0)
+    jobs.scheduler.start(paused=True)
+    try:
+        good = SiteSchedule(1, "baik", 60, True)
+        huge = SiteSchedule(2, "rusak", 3_000_000 * 86400, True)
+        done = jobs.sync([good, huge], NOW)
+        assert done["added"] == ["baik"] and len(done["failed"]) == 1
+        assert done["failed"][0].startswith("rusak: ") and "366d" in done["failed"][0]
+        assert jobs.next_runs() == {1: NOW}
+        assert jobs.sync([good, huge], NOW)["failed"] == []  # said once
+        # a good site changed to a bad interval is taken off; fixed, it is back
+        worse = SiteSchedule(1, "baik", 3_000_000 * 86400, True)
+        done = jobs.sync([worse, huge], NOW)
+        assert done["failed"] and jobs.next_runs() == {}
+        fixed = SiteSchedule(2, "rusak", 3600, True)
+        assert jobs.sync([worse, fixed], NOW)["added"] == ["rusak"]
+        assert list(jobs.next_runs()) == [2]
+    finally:
+        jobs.shutdown()
 
 
 # --- the daemon loop, with a stand-in crawl -----------------------------------------------------
@@ -227,6 +253,35 @@ def test_sites_changes_reach_a_running_daemon(harness: Harness) -> None:
              harness.log().split("satu: no longer scheduled", 1)[1])
     assert run_arsip("sites", "remove", "dua", *dd).returncode in (0, 1)  # 1: mid-crawl
     assert harness.stop() == 0
+
+
+def test_one_bad_site_row_is_logged_once_and_the_daemon_runs_the_others(harness: Harness
+                                                                         ) -> None:
+    """An interval no ``datetime`` can hold, at start and arriving in a running daemon, used to
+    end the daemon with a traceback (and systemd restarted it into the same crash)."""
+    harness.add("satu", 1)
+    harness.add("dua", 1)
+    harness.add("rusak", 3_000_000 * 86400)  # the CLI refuses it now; an older row keeps it
+    proc = harness.start("-s", "FAKE_SECONDS=0.1")
+    wait_for("runs of satu and dua", lambda: harness.finished("satu") and harness.finished("dua"))
+    conn = sqlite3.connect(harness.db)
+    try:
+        conn.execute("UPDATE sites SET schedule_seconds = ? WHERE name = 'dua'",
+                     (3_000_000 * 86400,))
+        conn.commit()
+    finally:
+        conn.close()
+    wait_for("dua taken off", lambda: harness.lines("dua: its interval"))
+    seen = len(harness.finished("satu"))
+    # several --sites-poll rounds (0.3 s) go by while satu runs three more times
+    wait_for("satu running on", lambda: len(harness.finished("satu")) >= seen + 3)
+    assert proc.poll() is None
+    for name in ("rusak", "dua"):
+        [line] = harness.lines(f"{name}: its interval")
+        assert "ERROR" in line and "longer than 366d" in line and "not scheduled" in line
+    assert not harness.runs("rusak")
+    assert harness.stop() == 0
+    assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
 
 
 def test_a_missed_run_runs_once_at_start(harness: Harness) -> None:
