@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-from storage.durations import parse_duration
+from storage.durations import MAX_LADDER_SECONDS, parse_duration
 from storage.urls import later_page, page_url
 
 if TYPE_CHECKING:
@@ -44,8 +44,8 @@ DEFAULT_LADDER = "1h,6h,1d,3d,7d,30d"
 def parse_ladder(text: str) -> tuple[timedelta, ...]:
     """``"1h,6h,1d"`` -> the rungs as increasing ages; ``ValueError`` says what is wrong."""
     try:
-        rungs = [timedelta(seconds=parse_duration(part)) for part in text.split(",")
-                 if part.strip()]
+        rungs = [timedelta(seconds=parse_duration(part, MAX_LADDER_SECONDS))
+                 for part in text.split(",") if part.strip()]
     except ValueError as exc:
         raise ValueError(f"revisit ladder: {exc}") from None
     if not rungs:

@@ -43,10 +43,10 @@ PROFILE = ('name = "lokal"\nbase_url = "https://lokal.test/"\n\n'
     (("daemon", "-s", "CONCURRENT_REQUESTS=x"), "-s CONCURRENT_REQUESTS: expects a number"),
     (("crawl", "http://x/", "-s", "novalue"), "-s expects NAME=VALUE"),
     (("daemon", "-s", "CONCURENT_REQUESTS=4"), "did you mean CONCURRENT_REQUESTS"),
-    # a rung past a year used to overflow the ladder and fail the recorder on its first article
+    # a huge rung used to overflow the ladder and fail the recorder on its first article
     (("crawl", "http://x/", "-s", "ARSIP_REVISIT_LADDER=1h,3000000d"),
-     "ARSIP_REVISIT_LADDER: revisit ladder: '3000000d': a duration can be at most 366d"),
-    (("daemon", "-s", "ARSIP_REVISIT_LADDER=1h,367d"), "a duration can be at most 366d"),
+     "ARSIP_REVISIT_LADDER: revisit ladder: '3000000d': a duration can be at most 3660d"),
+    (("daemon", "-s", "ARSIP_REVISIT_LADDER=1h,3661d"), "a duration can be at most 3660d"),
     (("extract", "/nonexistent"), "no such file or folder: /nonexistent"),
     (("export", "--format", "xml"), "Invalid value"),
     (("history", "http://x/", "--diff", "1"), "--diff takes two version numbers"),
