@@ -28,6 +28,11 @@ PROFILE = ('name = "lokal"\nbase_url = "https://lokal.test/"\n\n'
 @pytest.mark.parametrize(("args", "message"), [
     (("crawl", "http://"), "not an http(s) URL"),
     (("crawl", "ftp://x/"), "not an http(s) URL"),
+    # urlsplit raises on these: it used to end in a traceback
+    (("crawl", "http://[::1"), "not an http(s) URL: 'http://[::1'"),
+    (("history", "http://[::1"), "not an http(s) URL: 'http://[::1'"),
+    (("sites", "add", "http://[::1", "--every", "1h"), "not an http(s) URL: 'http://[::1'"),
+    (("sites", "add", "https://x.test:99999/"), "not an http(s) URL"),
     (("crawl", "http://x/", "--max-pages", "many"), "'many' is not a valid integer"),
     (("crawl", "http://x/", "--since", "yesterday"), "is not a date"),
     (("crawl", "http://x/", "--bogus"), "No such option"),

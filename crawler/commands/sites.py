@@ -8,7 +8,12 @@ from typing import Any
 
 import click
 
-from crawler.commands.common import archive_options, expected_errors, open_existing_archive
+from crawler.commands.common import (
+    archive_options,
+    checked_url,
+    expected_errors,
+    open_existing_archive,
+)
 from crawler.errors import UsageError
 
 
@@ -63,8 +68,7 @@ def add(url: str, name: str | None, every: str, profile: str | None, max_pages: 
     from storage.durations import format_duration, parse_duration
     from storage.sites import add_site
 
-    if not url.startswith(("http://", "https://")):
-        raise click.UsageError(f"not an http(s) URL: {url!r}")
+    checked_url(url)
     try:
         seconds = parse_duration(every)
     except ValueError as exc:
