@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from scheduler.jobs import Jobs, SiteSchedule, first_run, jitter_for
+from scheduler.runner import log_path, prune_logs
 from storage.archive import Archive
 from storage.sites import add_site, set_next_run
 from tests.conftest import REPO, run_arsip
@@ -115,6 +116,21 @@ def test_a_site_that_cannot_be_scheduled_is_skipped_once_and_the_others_are_not(
         assert list(jobs.next_runs()) == [2]
     finally:
         jobs.shutdown()
+
+
+def test_pruning_a_sites_logs_leaves_other_sites_logs_alone(tmp_path: Path) -> None:
+    """``tempo``'s pruning used to take ``tempo-2``'s logs for its own, and delete them first."""
+    when = [NOW + timedelta(minutes=k) for k in range(3)]
+    tempo = [log_path(tmp_path, "tempo", t) for t in when]
+    tempo.append(log_path(tmp_path, "tempo", when[-1]))  # same second: crawl-...-2.log
+    other = [log_path(tmp_path, "tempo-2", t) for t in when]
+    stray = tmp_path / "crawl-tempo-catatan.log"
+    stray.touch()
+    assert tempo[-1].name.endswith("-2.log")
+    assert prune_logs(tmp_path, "tempo", 2) == 2
+    assert sorted(tmp_path.iterdir()) == sorted([*tempo[2:], *other, stray])
+    assert prune_logs(tmp_path, "tempo-2", 1) == 2
+    assert sorted(tmp_path.iterdir()) == sorted([*tempo[2:], other[-1], stray])
 
 
 # --- the daemon loop, with a stand-in crawl -----------------------------------------------------
