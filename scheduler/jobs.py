@@ -38,8 +38,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from storage.durations import MAX_DURATION_SECONDS
 
-# A site's runs are delayed by up to this share of its interval (capped by --jitter).
-JITTER_SHARE = 0.1
+# A site's runs are delayed by up to this share of its interval (capped by --jitter); `arsip
+# status` knows it too, to tell a late run from a daemon that is not running.
+from storage.sites import JITTER_SHARE
+
 _PREFIX = "site-"
 
 

@@ -25,13 +25,6 @@ def _archive(data_dir: Path, db_url: str, *, write: bool) -> Any:
     return open_existing_archive(data_dir, db_url)
 
 
-def _when(value: str | None, empty: str = "-") -> str:
-    if not value:
-        return empty
-    # "2026-11-30T20:04:20.123+00:00" -> "2026-11-30 20:04 UTC": minutes are what matters here
-    return value[:16].replace("T", " ") + " UTC"
-
-
 @click.group()
 def sites() -> None:
     """Register the sites ``arsip daemon`` keeps current, and change their schedules.
@@ -102,6 +95,7 @@ def list_(as_json: bool, data_dir: Path, db_url: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from crawler.summary import local_zone, minutes
     from storage.sites import list_sites
 
     archive = _archive(data_dir, db_url, write=False)
@@ -116,19 +110,22 @@ def list_(as_json: bool, data_dir: Path, db_url: str) -> None:
     if not rows:
         click.echo("No sites yet: arsip sites add URL --every 1h")
         return
-    table = Table(title="Sites", title_justify="left")
+    # local time, as `arsip status` and `sites show` print it
+    table = Table(title=f"Sites (times: {local_zone()})", title_justify="left")
     for column in ("name", "base URL", "every", "state", "last run", "next run"):
         table.add_column(column)
     for row in rows:
         table.add_row(row["name"], row["base_url"], row["every"] or "-", _state(row),
-                      _when(row["last_run_at"]), _when(row["next_run_at"]))
+                      minutes(row["last_run_at"]), minutes(row["next_run_at"]))
     Console().print(table)
 
 
 def _state(row: dict[str, Any]) -> str:
     if not row["schedule_seconds"]:
         return "not scheduled"
-    return "active" if row["enabled"] else "paused"
+    if not row["enabled"]:
+        return "paused"
+    return "active, overdue (is `arsip daemon` running?)" if row["overdue_since"] else "active"
 
 
 @sites.command("show")
