@@ -356,7 +356,8 @@ class Daemon:
         for run_id in self.archive.reap_dead_runs():
             logger.warning("Run %d died with its process: marked killed", run_id)
         for path in recover_open_files(self.config.warc_dir):
-            count = index_file(self.archive, path)
+            with self.archive.batched():  # one transaction per file, as `arsip reindex`
+                count = index_file(self.archive, path)
             logger.warning("Recovered WARC file left open by a crawl that died: %s "
                            "(%d captures indexed)", path.name, count)
         now = datetime.now(UTC)

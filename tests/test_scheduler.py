@@ -552,3 +552,48 @@ def test_start_repairs_the_open_warc_files_in_the_crawls_warc_folder(harness: Ha
     assert (warc_dir / "arsip-20261201-000000-00000.warc.gz").stat().st_size == len(buf.getvalue())
     assert not (harness.data_dir / "warc").exists()
     assert harness.stop() == 0
+
+
+def test_start_indexes_a_repaired_warc_in_one_transaction_per_file(tmp_path: Path) -> None:
+    """Recovery used to commit once per record: on PostgreSQL a large ``.open`` file kept the
+    daemon starting (and a stop waiting) for a commit per capture."""
+    from io import BytesIO
+
+    from sqlalchemy import event
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from scheduler.daemon import Daemon, DaemonConfig
+
+    warc_dir = tmp_path / "warc"
+    warc_dir.mkdir()
+    for n in range(2):
+        writer = WARCWriter(buf := BytesIO(), gzip=True)
+        for k in range(40):
+            writer.write_record(writer.create_warc_record(
+                f"http://satu.test/{n}/{k}/", "response", payload=BytesIO(b"halo"),
+                http_headers=StatusAndHeaders("200 OK", [("Content-Type", "text/plain")],
+                                              protocol="HTTP/1.1")))
+        # a crawl killed mid-record leaves a torn one at the end
+        (warc_dir / f"arsip-20261201-00000{n}-00000.warc.gz.open").write_bytes(
+            buf.getvalue() + buf.getvalue()[:30])
+    db_url = f"sqlite:///{tmp_path / 'arsip.db'}"
+    with Archive.open(db_url) as archive:
+        daemon = Daemon(DaemonConfig(data_dir=tmp_path, db_url=db_url,
+                                     crawl_command=(sys.executable,), warc_dir=warc_dir),
+                        archive)
+        commits: list[int] = []
+        event.listen(archive.engine, "commit", lambda _conn: commits.append(1))
+        daemon._recover()
+        assert len(commits) <= 2 + 2  # a transaction per file (and the reaping's)
+        site, _ = add_site(archive, base_url="http://satu.test/", name="satu",
+                           schedule_seconds=60)
+        set_next_run(archive, site.id, NOW)  # writes after recovery are not held in a batch
+        conn = sqlite3.connect(tmp_path / "arsip.db")
+        try:
+            assert conn.execute("SELECT count(*) FROM captures").fetchone() == (80,)
+            assert conn.execute("SELECT next_run_at FROM sites").fetchone()[0] is not None
+        finally:
+            conn.close()
+    assert sorted(p.name for p in warc_dir.iterdir()) == [
+        "arsip-20261201-000000-00000.warc.gz", "arsip-20261201-000001-00000.warc.gz"]
