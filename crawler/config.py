@@ -83,6 +83,8 @@ def parse_overrides(items: Iterable[str]) -> dict[str, str]:
                     "https://docs.scrapy.org/en/latest/topics/settings.html")
             raise UsageError(f"-s {name}: no such setting; {hint}")
         _check_value(name, value, defaults[name])
+        if name == "ARSIP_REVISIT_LADDER":
+            _ladder(value)  # a bad rung would fail the recorder on the first article it stores
         settings[name] = value
     return settings
 

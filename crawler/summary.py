@@ -133,6 +133,12 @@ def _took(started: str | None, finished: str | None) -> str:
     return format_duration(seconds if seconds < 60 else round(seconds / 60) * 60) or "-"
 
 
+def minutes(value: str | None, empty: str = "-") -> str:
+    """An ISO time to the minute in local time, as ``status`` and ``sites`` print them all (the
+    zone named once per output: ``local_zone``)."""
+    return _minutes(value, empty)
+
+
 def _minutes(value: str | None, empty: str = "-", *, zone: tzinfo | None = None) -> str:
     """An ISO time to the minute ("2026-12-01 03:04"): in this machine's local time, whose zone
     is named once per output (``local_zone``), or in ``zone``, named after it ("... UTC")."""
@@ -156,6 +162,10 @@ def _schedule(site: dict[str, Any]) -> str:
         return "not scheduled (crawled only by arsip crawl)"
     if not site["enabled"]:
         return f"every {site['every']}, paused (arsip sites resume)"
+    if site.get("overdue_since"):
+        # past by more than its jitter and a minute: a clock nobody reads would mislead
+        return (f"every {site['every']}, next run overdue since "
+                f"{_minutes(site['overdue_since'])} (is `arsip daemon` running?)")
     return f"every {site['every']}, next run " + _minutes(site["next_run_at"],
                                                           "when the daemon starts")
 

@@ -399,6 +399,8 @@ class Daemon:
                         _every(next(s for s in rows if s.name == name)))
         for name in done["removed"]:
             logger.info("%s: no longer scheduled (paused or removed); no new runs", name)
+        for why in done["failed"]:
+            logger.error("%s; this site is not scheduled, the others are", why)
         for site_id in list(self.pending):
             if site_id not in self.sites:
                 del self.pending[site_id]
@@ -429,7 +431,8 @@ class Daemon:
         for run_id in self.archive.reap_dead_runs():
             logger.warning("Run %d died with its process: marked killed", run_id)
         for path in recover_open_files(self.config.warc_dir):
-            count = index_file(self.archive, path)
+            with self.archive.batched():  # one transaction per file, as `arsip reindex`
+                count = index_file(self.archive, path)
             logger.warning("Recovered WARC file left open by a crawl that died: %s "
                            "(%d captures indexed)", path.name, count)
         now = datetime.now(UTC)

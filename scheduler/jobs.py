@@ -36,8 +36,12 @@ from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-# A site's runs are delayed by up to this share of its interval (capped by --jitter).
-JITTER_SHARE = 0.1
+from storage.durations import MAX_DURATION_SECONDS
+
+# A site's runs are delayed by up to this share of its interval (capped by --jitter); `arsip
+# status` knows it too, to tell a late run from a daemon that is not running.
+from storage.sites import JITTER_SHARE
+
 _PREFIX = "site-"
 
 
@@ -96,6 +100,7 @@ class Jobs:
         # when each job added or changed by ``sync`` fires first, until the daemon records it
         # (not the job's next time: APScheduler moves that on before it tells of the run due)
         self.first_runs: dict[int, datetime] = {}
+        self.rejected: dict[int, tuple[int, bool]] = {}  # site -> the key that failed
 
     def _submitted(self, event: JobSubmissionEvent) -> None:
         if event.job_id.startswith(_PREFIX):
@@ -117,32 +122,39 @@ class Jobs:
     def sync(self, sites: Iterable[SiteSchedule], now: datetime | None = None
              ) -> dict[str, list[str]]:
         """Make the jobs match ``sites``: add the new ones, drop the removed and paused ones,
-        and reschedule those whose interval changed; what was done, by site name."""
+        and reschedule those whose interval changed; what was done, by site name ("failed":
+        "name: why" for a row that cannot be scheduled, once until the row changes)."""
         now = now or datetime.now(UTC)
         wanted = {site.site_id: site for site in sites if site.enabled and site.every > 0}
-        done: dict[str, list[str]] = {"added": [], "removed": [], "changed": []}
+        done: dict[str, list[str]] = {"added": [], "removed": [], "changed": [], "failed": []}
         for site_id in list(self.known):
             if site_id not in wanted:
                 gone = self.known.pop(site_id)
                 self.first_runs.pop(site_id, None)
                 self.scheduler.remove_job(_PREFIX + str(site_id))
                 done["removed"].append(gone.name)
+        for site_id in list(self.rejected):
+            if site_id not in wanted:
+                del self.rejected[site_id]
         for site_id, site in wanted.items():
             old = self.known.get(site_id)
             if old is not None and old.key == site.key:
                 continue
-            # no APScheduler jitter: it would move the grid (see the module docs)
-            trigger = IntervalTrigger(seconds=site.every, timezone=UTC)
-            if old is None:
-                start = first_run(site, now)
-            else:
-                # a new interval counts from the last run, and a run it makes overdue is now
-                last = site.last_run_at or now
-                start = max(last + timedelta(seconds=site.every), now)
-            self.scheduler.add_job(
-                _tick, trigger, id=_PREFIX + str(site_id), name=site.name,
-                next_run_time=start, coalesce=True, max_instances=1, misfire_grace_time=None,
-                replace_existing=True)
+            if self.rejected.get(site_id) == site.key:
+                continue  # said once; the row is tried again when it changes
+            try:
+                start = self._schedule(site, old, now)
+            except (OverflowError, ValueError) as exc:
+                # one bad row (written before durations were capped, or by hand) must not
+                # stop the daemon, and with it every other site: that site alone is skipped
+                if old is not None:
+                    self.scheduler.remove_job(_PREFIX + str(site_id))
+                    del self.known[site_id]
+                    self.first_runs.pop(site_id, None)
+                self.rejected[site_id] = site.key
+                done["failed"].append(f"{site.name}: {exc}")
+                continue
+            self.rejected.pop(site_id, None)
             self.known[site_id] = site
             self.first_runs[site_id] = start
             done["changed" if old is not None else "added"].append(site.name)
@@ -158,6 +170,26 @@ class Jobs:
         job = self.scheduler.get_job(_PREFIX + str(site_id))
         if job is not None and job.next_run_time != when:
             job.modify(next_run_time=when)
+
+    def _schedule(self, site: SiteSchedule, old: SiteSchedule | None, now: datetime
+                  ) -> datetime:
+        """Add or replace ``site``'s job; when it fires first. ``ValueError``/``OverflowError``
+        for a bad row."""
+        if site.every > MAX_DURATION_SECONDS:
+            raise ValueError(f"its interval ({site.every} s) is longer than 366d")
+        # no APScheduler jitter: it would move the grid (see the module docs)
+        trigger = IntervalTrigger(seconds=site.every, timezone=UTC)
+        if old is None:
+            start = first_run(site, now)
+        else:
+            # a new interval counts from the last run, and a run it makes overdue is now
+            last = site.last_run_at or now
+            start = max(last + timedelta(seconds=site.every), now)
+        self.scheduler.add_job(
+            _tick, trigger, id=_PREFIX + str(site.site_id), name=site.name,
+            next_run_time=start, coalesce=True, max_instances=1, misfire_grace_time=None,
+            replace_existing=True)
+        return start
 
     def next_runs(self) -> dict[int, datetime]:
         """When each site's job fires next."""

@@ -108,9 +108,14 @@ def prune_logs(logs: Path, site: str, keep: int) -> int:
     """Remove all but the newest ``keep`` crawl logs of ``site``; how many went."""
     if keep <= 0:
         return 0
-    prefix = f"crawl-{_UNSAFE.sub('_', site)}-"
-    files = sorted((p for p in logs.glob(f"{prefix}*.log") if p.name[len(prefix):][:1].isdigit()),
-                   key=lambda p: p.name)
+    # exactly log_path's names: a prefix alone would take site "tempo-2"'s logs for "tempo"'s
+    # (and delete them first: they sort first)
+    own = re.compile(re.escape(f"crawl-{_UNSAFE.sub('_', site)}-")
+                     + r"(\d{8}T\d{6})(?:-(\d+))?\.log")
+    found = ((own.fullmatch(p.name), p) for p in logs.glob("crawl-*.log"))
+    # oldest first: by time, then by serial (a name's "-2" sorts before its "." otherwise)
+    files = [p for _, p in sorted(((m.group(1), int(m.group(2) or 1)), p)
+                                   for m, p in found if m)]
     removed = 0
     for path in files[:-keep]:
         try:

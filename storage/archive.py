@@ -249,6 +249,21 @@ class Archive:
         finally:
             conn.close()
 
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """The writes in the block share one transaction, committed at its end (dropped on an
+        error); after it, writes are batched or not as they were before."""
+        was, self._batching = self._batching, True
+        try:
+            yield
+        except BaseException:
+            self.rollback()
+            raise
+        else:
+            self.commit()
+        finally:
+            self._batching = was
+
     def rollback(self) -> None:
         """Drop the batch transaction, if one is open (after a failure)."""
         conn, self._batch = self._batch, None

@@ -183,8 +183,11 @@ def site_report(archive: Archive, site: SiteRow, now: datetime | None = None,
         recent = _recent_runs(conn, site.id)
         pages = _page_counts(conn, site.id, now)
     finished = [run for run in recent if run["outcome"] != "running"]
+    report = site.as_dict(now)
+    if recent and recent[0]["outcome"] == "running":
+        report["overdue_since"] = None  # a crawl of it is running: it is late, not forgotten
     return {
-        **site.as_dict(),
+        **report,
         "pages": pages,
         "runs": [run_figures(run) for run in recent[:runs]],
         "health": extraction_health(finished, site.name),

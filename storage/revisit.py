@@ -9,6 +9,10 @@
   edited is looked at often. Past the last rung it has no ``next_due``, and is fetched again
   only when a sitemap ``lastmod`` or a feed date is later than its last fetch.
 - A page whose last fetch failed on the server's side (5xx) is due on the next run.
+- A hub that answered 404 or 410 is gone: runs leave it alone, even where a menu still links
+  to it, and look at it once more a week (``GONE_HUB_RECHECK``) after that answer, in case it
+  came back. A hub answering 5xx, 429 or another error is fetched on every run as before: those
+  are usually passing.
 - A run fetches only what is due, what a sitemap or feed dates after the last fetch, and pages
   it has never seen; a revisit is a conditional request, so an unchanged article costs a 304.
 
@@ -30,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-from storage.durations import parse_duration
+from storage.durations import MAX_LADDER_SECONDS, parse_duration
 from storage.urls import later_page, page_url
 
 if TYPE_CHECKING:
@@ -44,8 +48,8 @@ DEFAULT_LADDER = "1h,6h,1d,3d,7d,30d"
 def parse_ladder(text: str) -> tuple[timedelta, ...]:
     """``"1h,6h,1d"`` -> the rungs as increasing ages; ``ValueError`` says what is wrong."""
     try:
-        rungs = [timedelta(seconds=parse_duration(part)) for part in text.split(",")
-                 if part.strip()]
+        rungs = [timedelta(seconds=parse_duration(part, MAX_LADDER_SECONDS))
+                 for part in text.split(",") if part.strip()]
     except ValueError as exc:
         raise ValueError(f"revisit ladder: {exc}") from None
     if not rungs:
@@ -160,6 +164,12 @@ class KnownIndex:
         return etag or None, modified or None
 
 
+# A hub answering these is gone (see the module docs) ...
+GONE_STATUSES = (404, 410)
+# ... until this long after that answer, when one run asks again.
+GONE_HUB_RECHECK = timedelta(days=7)
+
+
 @dataclass(frozen=True)
 class RevisitPlan:
     """A site's pages as one run starts (picklable): the hubs to fetch, the articles due (with
@@ -169,6 +179,7 @@ class RevisitPlan:
     due_pages: dict[str, KnownPage] = field(default_factory=dict)
     known: KnownIndex = field(default_factory=KnownIndex)
     revisit_all: bool = False  # ask for every known article (conditionally), due or not
+    gone: frozenset[str] = frozenset()  # hubs this run leaves alone, linked or not (404/410)
 
     @property
     def due(self) -> list[str]:
@@ -216,7 +227,7 @@ def load_plan(archive: Archive, site_id: int, now: datetime | None = None, *,
     pages = Page.__table__
     now = now or datetime.now(UTC)
     site_pages = (pages.c.site_id == site_id)
-    hubs_stmt = select(pages.c.url, pages.c.last_status).where(
+    hubs_stmt = select(pages.c.url, pages.c.last_status, pages.c.last_fetched).where(
         site_pages, pages.c.kind == "hub").order_by(pages.c.id)
     due_stmt = (select(pages.c.url, pages.c.last_fetched, pages.c.etag, pages.c.last_modified)
                 .where(site_pages, pages.c.kind == "article"))
@@ -224,10 +235,15 @@ def load_plan(archive: Archive, site_id: int, now: datetime | None = None, *,
         due_stmt = due_stmt.where(pages.c.next_due <= now).order_by(pages.c.next_due)
     else:
         due_stmt = due_stmt.order_by(pages.c.id)
+    recheck_before = now - GONE_HUB_RECHECK
     with archive.read() as conn:
-        hubs = tuple(row.url for row in conn.execute(hubs_stmt)
-                     if (row.last_status is None or row.last_status < 400)
-                     and not later_page(row.url))
+        hubs, gone = [], set()
+        for row in conn.execute(hubs_stmt):
+            if (row.last_status in GONE_STATUSES and row.last_fetched is not None
+                    and _aware(row.last_fetched) > recheck_before):
+                gone.add(row.url)
+            elif not later_page(row.url):
+                hubs.append(row.url)
         due = {row.url: KnownPage(row.last_fetched, row.etag, row.last_modified)
                for row in conn.execution_options(yield_per=2000).execute(due_stmt)}
         known = KnownIndex()
@@ -237,7 +253,8 @@ def load_plan(archive: Archive, site_id: int, now: datetime | None = None, *,
                     select(pages.c.url, _epoch(pages.c.last_fetched, conn.dialect.name),
                            pages.c.etag, pages.c.last_modified)
                     .where(site_pages, pages.c.kind == "article")))
-    return RevisitPlan(hubs=hubs, due_pages=due, known=known, revisit_all=revisit_all)
+    return RevisitPlan(hubs=tuple(hubs), due_pages=due, known=known, revisit_all=revisit_all,
+                       gone=frozenset(gone))
 
 
 def _epoch(column: Any, dialect: str) -> Any:

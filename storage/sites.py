@@ -11,7 +11,7 @@ its validators, versions and schedule.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 
 _sites = Site.__table__
 _pages = Page.__table__
+
+# The daemon delays each run by a random share of up to this much of the site's interval (its
+# jitter; scheduler.jobs), never more.
+JITTER_SHARE = 0.1
+# A next run past by more than its jitter and this is overdue: no daemon is running it.
+OVERDUE_GRACE = timedelta(minutes=1)
 
 
 class SiteNotFoundError(StorageError):
@@ -62,14 +68,29 @@ class SiteRow:
         """Whether the daemon crawls it (registered with a schedule, and not paused)."""
         return self.enabled and bool(self.schedule_seconds)
 
-    def as_dict(self) -> dict[str, Any]:
+    def overdue_since(self, now: datetime | None = None) -> datetime | None:
+        """Its next run, when that passed longer ago than the daemon ever delays a run (the
+        jitter) plus ``OVERDUE_GRACE``: then no daemon is running, or none can reach the
+        database. None for a site the daemon does not crawl."""
+        if not self.scheduled or self.next_run_at is None:
+            return None
+        late = timedelta(seconds=(self.schedule_seconds or 0) * JITTER_SHARE) + OVERDUE_GRACE
+        when = _aware(self.next_run_at)
+        return when if (now or datetime.now(UTC)) - when > late else None
+
+    def as_dict(self, now: datetime | None = None) -> dict[str, Any]:
         return {
             "id": self.id, "name": self.name, "base_url": self.base_url,
             "profile": self.profile, "every": format_duration(self.schedule_seconds),
             "schedule_seconds": self.schedule_seconds, "enabled": self.enabled,
             "max_pages": self.max_pages, "created_at": _iso(self.created_at),
             "last_run_at": _iso(self.last_run_at), "next_run_at": _iso(self.next_run_at),
+            "overdue_since": _iso(self.overdue_since(now)),
         }
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -28,6 +28,11 @@ PROFILE = ('name = "lokal"\nbase_url = "https://lokal.test/"\n\n'
 @pytest.mark.parametrize(("args", "message"), [
     (("crawl", "http://"), "not an http(s) URL"),
     (("crawl", "ftp://x/"), "not an http(s) URL"),
+    # urlsplit raises on these: it used to end in a traceback
+    (("crawl", "http://[::1"), "not an http(s) URL: 'http://[::1'"),
+    (("history", "http://[::1"), "not an http(s) URL: 'http://[::1'"),
+    (("sites", "add", "http://[::1", "--every", "1h"), "not an http(s) URL: 'http://[::1'"),
+    (("sites", "add", "https://x.test:99999/"), "not an http(s) URL"),
     (("crawl", "http://x/", "--max-pages", "many"), "'many' is not a valid integer"),
     (("crawl", "http://x/", "--since", "yesterday"), "is not a date"),
     (("crawl", "http://x/", "--bogus"), "No such option"),
@@ -43,6 +48,10 @@ PROFILE = ('name = "lokal"\nbase_url = "https://lokal.test/"\n\n'
     (("daemon", "-s", "CONCURRENT_REQUESTS=x"), "-s CONCURRENT_REQUESTS: expects a number"),
     (("crawl", "http://x/", "-s", "novalue"), "-s expects NAME=VALUE"),
     (("daemon", "-s", "CONCURENT_REQUESTS=4"), "did you mean CONCURRENT_REQUESTS"),
+    # a huge rung used to overflow the ladder and fail the recorder on its first article
+    (("crawl", "http://x/", "-s", "ARSIP_REVISIT_LADDER=1h,3000000d"),
+     "ARSIP_REVISIT_LADDER: revisit ladder: '3000000d': a duration can be at most 3660d"),
+    (("daemon", "-s", "ARSIP_REVISIT_LADDER=1h,3661d"), "a duration can be at most 3660d"),
     (("extract", "/nonexistent"), "no such file or folder: /nonexistent"),
     (("export", "--format", "xml"), "Invalid value"),
     (("history", "http://x/", "--diff", "1"), "--diff takes two version numbers"),

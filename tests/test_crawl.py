@@ -319,6 +319,35 @@ def test_recrawl_stores_no_duplicates_and_catches_edits(tmp_path: Path) -> None:
     assert "revisit" in types
 
 
+def test_a_section_that_is_gone_is_noted_and_left_alone(tmp_path: Path) -> None:
+    """A hub answering 404 used to keep its first 200 in ``pages`` and be fetched on every run
+    for good; one answering 503 is passing, and is asked again."""
+    site = make_site(n_articles=6)
+    data_dir = tmp_path / "arsip-data"
+    gone, failing = "/category/nasional/", "/category/ekonomi/"
+    with serve(site) as base:
+        assert crawl(base, data_dir).returncode == 0
+        del site.resources[gone]  # the menus still link to it
+        site.resources[failing].status = 503
+        seen = len(base.requests)
+        assert crawl(base, data_dir).returncode == 0
+        second = [(r.path, r.status) for r in base.requests[seen:]]
+        assert (gone, 404) in second and (failing, 503) in second
+        seen = len(base.requests)
+        assert crawl(base, data_dir).returncode == 0
+        third = [r.path for r in base.requests[seen:]]
+        assert gone not in third and failing in third
+        assert "/" in third  # the run itself went on
+    conn = sqlite3.connect(data_dir / "arsip.db")
+    try:
+        rows = dict(conn.execute(
+            "SELECT url, last_status FROM pages WHERE kind = 'hub' AND url IN (?, ?)",
+            (base.rstrip("/") + gone, base.rstrip("/") + failing)).fetchall())
+    finally:
+        conn.close()
+    assert rows == {base.rstrip("/") + gone: 404, base.rstrip("/") + failing: 503}
+
+
 def test_max_pages_and_since(tmp_path: Path) -> None:
     site = make_site()
     with serve(site) as base:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -200,6 +201,7 @@ def test_sites_commands_good_and_bad_input(data_dir: Path, tmp_path: Path) -> No
     for args, code, message in (
         (("sites", "add", "kudakyv.test"), 2, "not an http(s) URL"),
         (("sites", "add", "https://x.test/", "--every", "soon"), 2, "not a duration"),
+        (("sites", "add", "https://x.test/", "--every", "3000000d"), 2, "at most 366d"),
         (("sites", "add", "https://x.test/", "--max-pages", "0"), 2, "--max-pages"),
         (("sites", "add", "https://x.test/", "--profile", "nope"), 1, "no site profile"),
         (("sites", "add", "https://kudakyv.test/"), 1, "registered already"),
@@ -209,6 +211,7 @@ def test_sites_commands_good_and_bad_input(data_dir: Path, tmp_path: Path) -> No
         (("sites", "frobnicate"), 2, "No such command"),
         (("sites", "set", "kudakyv.test"), 2, "nothing to change"),
         (("sites", "set", "kudakyv.test", "--every", "often"), 2, "not a duration"),
+        (("sites", "set", "kudakyv.test", "--every", "367d"), 2, "at most 366d"),
         (("sites", "set", "kudakyv.test", "--max-pages", "-1"), 2, "--max-pages"),
         (("sites", "set", "kudakyv.test", "--profile", "kudakyv", "--no-profile"), 2,
          "not both"),
@@ -231,6 +234,40 @@ def test_sites_commands_good_and_bad_input(data_dir: Path, tmp_path: Path) -> No
     removed = run_arsip("sites", "remove", "kudakyv.test", *dd)
     assert removed.returncode == 0 and "nothing had been archived" in removed.stdout
     assert "No sites yet" in run_arsip("sites", "list", *dd).stdout
+
+
+def test_status_says_when_a_sites_next_run_is_overdue(data_dir: Path) -> None:
+    """A next run hours in the past used to be printed as a plain time, and ``sites list``
+    printed UTC where ``status`` printed local time: both print local time now."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    with Archive.open(f"sqlite:///{data_dir / 'arsip.db'}") as arc:
+        late, _ = add_site(arc, base_url="https://lambat.test/", name="lambat",
+                           schedule_seconds=1800)
+        set_next_run(arc, late.id, now - timedelta(hours=2))
+        # within its jitter (3 minutes, a tenth of its interval) and a minute: only late
+        soon, _ = add_site(arc, base_url="https://tepat.test/", name="tepat",
+                           schedule_seconds=1800)
+        set_next_run(arc, soon.id, now - timedelta(seconds=30))
+    jakarta = timezone(timedelta(hours=7))
+    overdue = (now - timedelta(hours=2)).astimezone(jakarta).strftime("%Y-%m-%d %H:%M")
+    due = (now - timedelta(seconds=30)).astimezone(jakarta).strftime("%Y-%m-%d %H:%M")
+    env = {"TZ": "Asia/Jakarta", "COLUMNS": "200"}
+    dd = ("--data-dir", str(data_dir))
+    status = run_arsip("status", *dd, env=env)
+    assert status.returncode == 0, status.stderr
+    assert (f"lambat: every 30m, next run overdue since {overdue} (is `arsip daemon` "
+            "running?)") in status.stdout
+    assert f"tepat: every 30m, next run {due};" in status.stdout
+    listed = run_arsip("sites", "list", *dd, env=env).stdout
+    assert "times: WIB, UTC+07:00" in listed
+    [lambat] = [line for line in listed.splitlines() if "lambat" in line]
+    assert overdue in lambat and "overdue" in lambat.replace(overdue, "")
+    [tepat] = [line for line in listed.splitlines() if "tepat" in line]
+    assert due in tepat and "overdue" not in tepat and "UTC" not in tepat
+    rows = {json.loads(line)["name"]: json.loads(line)
+            for line in run_arsip("sites", "list", "--json", *dd).stdout.splitlines()}
+    assert rows["lambat"]["overdue_since"] == (now - timedelta(hours=2)).isoformat()
+    assert rows["tepat"]["overdue_since"] is None
 
 
 # --- a registered site is crawled as the registry says ------------------------------------------

@@ -26,7 +26,8 @@ def test_durations_read_and_print_the_same(text: str, seconds: int) -> None:
     assert parse_duration(format_duration(seconds) or "") == seconds
 
 
-@pytest.mark.parametrize("text", ["", "0", "10x", "m", "1h 2q", "-5m"])
+@pytest.mark.parametrize("text", ["", "0", "10x", "m", "1h 2q", "-5m", "367d", "53w",
+                                  "3000000d", "99999999999999999999"])
 def test_bad_durations_say_how_to_write_one(text: str) -> None:
     with pytest.raises(ValueError, match=r"duration|second"):
         parse_duration(text)
@@ -38,6 +39,10 @@ def test_ladder_must_increase() -> None:
         parse_ladder("6h,1h")
     with pytest.raises(ValueError, match="revisit ladder"):
         parse_ladder("1h,soon")
+    # ages from publication: a rung may be years (tests/test_daemon.py uses the fixture's age)
+    assert parse_ladder("1h,3660d")[-1] == 3660 * D
+    with pytest.raises(ValueError, match="at most 3660d"):
+        parse_ladder("1h,3000000d")  # would overflow next_due (year 9999)
 
 
 @pytest.mark.parametrize(
@@ -137,12 +142,21 @@ def test_plan_fetches_hubs_due_and_newly_dated_articles(db_url: str) -> None:  #
         arc.note_fetch(failed, site_id=site, kind="article", fetched_at=PUB, status=500)
         for hub, status in (("https://kudakyv.test/", 200),
                             ("https://kudakyv.test/category/hilang/", 404),
-                            ("https://kudakyv.test/sitemap.xml", 200)):
+                            ("https://kudakyv.test/sitemap.xml", 200),
+                            ("https://kudakyv.test/feed/", 503),
+                            ("https://kudakyv.test/sitemap-2025.xml", 410)):
             arc.note_fetch(hub, site_id=site, kind="hub", fetched_at=PUB, status=status)
+        # gone a while ago: looked at once more, in case it came back
+        arc.note_fetch("https://kudakyv.test/category/lama/", site_id=site, kind="hub",
+                       fetched_at=PUB - 8 * D, status=404)
         arc.note_fetch("https://lain.test/", site_id=other, kind="hub", fetched_at=PUB,
                        status=200)
         plan = load_plan(arc, site, now)
-        assert plan.hubs == ("https://kudakyv.test/", "https://kudakyv.test/sitemap.xml")
+        assert plan.hubs == ("https://kudakyv.test/", "https://kudakyv.test/sitemap.xml",
+                             "https://kudakyv.test/feed/",  # 5xx: passing, asked again
+                             "https://kudakyv.test/category/lama/")
+        assert plan.gone == {"https://kudakyv.test/category/hilang/",
+                             "https://kudakyv.test/sitemap-2025.xml"}
         assert set(plan.due) == {fresh, failed}  # its 1h rung passed; the 500 is retried
         assert plan.wants("https://KUDAKYV.test/2026/11/09/belum-dikenal/")  # never seen
         assert not plan.wants(old)  # past its ladder, and nothing dates it

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from scheduler.jobs import Jobs, SiteSchedule, first_run, jitter_for
+from scheduler.runner import log_path, prune_logs
 from storage.archive import Archive
 from storage.sites import SiteNotFoundError, add_site, claim_run, remove_site, set_next_run
 from tests.conftest import REPO, run_arsip
@@ -77,13 +78,15 @@ def test_jobs_follow_the_sites_table() -> None:
     try:
         a = SiteSchedule(1, "a", 60, True, next_run_at=NOW + timedelta(minutes=5))
         b = SiteSchedule(2, "b", 600, True)
-        assert jobs.sync([a, b], NOW) == {"added": ["a", "b"], "removed": [], "changed": []}
+        assert jobs.sync([a, b], NOW) == \
+            {"added": ["a", "b"], "removed": [], "changed": [], "failed": []}
         assert jobs.next_runs() == {1: NOW + timedelta(minutes=5), 2: NOW}
-        assert jobs.sync([a, b], NOW) == {"added": [], "removed": [], "changed": []}
+        assert jobs.sync([a, b], NOW) == \
+            {"added": [], "removed": [], "changed": [], "failed": []}
         faster = SiteSchedule(2, "b", 60, True, last_run_at=NOW - timedelta(minutes=5))
         paused = SiteSchedule(1, "a", 60, False)
         assert jobs.sync([paused, faster], NOW) == \
-            {"added": [], "removed": ["a"], "changed": ["b"]}
+            {"added": [], "removed": ["a"], "changed": ["b"], "failed": []}
         # the new interval counts from the last run, which makes it overdue: at once
         assert jobs.next_runs() == {2: NOW}
         assert jobs.sync([], NOW)["removed"] == ["b"] and jobs.next_runs() == {}
@@ -128,6 +131,45 @@ def test_a_due_run_is_taken_once(db_url: str) -> None:
         remove_site(arc, "satu")  # never crawled: forgotten outright
         with pytest.raises(SiteNotFoundError):
             claim_run(arc, site.id, later + timedelta(minutes=1), later + timedelta(minutes=2))
+
+
+def test_a_site_that_cannot_be_scheduled_is_skipped_once_and_the_others_are_not() -> None:
+    """A row written before durations were capped (or by hand) overflowed ``datetime`` in the
+    trigger; it is said once, and tried again only when the row changes."""
+    jobs = Jobs(lambda *_: None, max_jitter=0)
+    jobs.scheduler.start(paused=True)
+    try:
+        good = SiteSchedule(1, "baik", 60, True)
+        huge = SiteSchedule(2, "rusak", 3_000_000 * 86400, True)
+        done = jobs.sync([good, huge], NOW)
+        assert done["added"] == ["baik"] and len(done["failed"]) == 1
+        assert done["failed"][0].startswith("rusak: ") and "366d" in done["failed"][0]
+        assert jobs.next_runs() == {1: NOW}
+        assert jobs.sync([good, huge], NOW)["failed"] == []  # said once
+        # a good site changed to a bad interval is taken off; fixed, it is back
+        worse = SiteSchedule(1, "baik", 3_000_000 * 86400, True)
+        done = jobs.sync([worse, huge], NOW)
+        assert done["failed"] and jobs.next_runs() == {}
+        fixed = SiteSchedule(2, "rusak", 3600, True)
+        assert jobs.sync([worse, fixed], NOW)["added"] == ["rusak"]
+        assert list(jobs.next_runs()) == [2]
+    finally:
+        jobs.shutdown()
+
+
+def test_pruning_a_sites_logs_leaves_other_sites_logs_alone(tmp_path: Path) -> None:
+    """``tempo``'s pruning used to take ``tempo-2``'s logs for its own, and delete them first."""
+    when = [NOW + timedelta(minutes=k) for k in range(3)]
+    tempo = [log_path(tmp_path, "tempo", t) for t in when]
+    tempo.append(log_path(tmp_path, "tempo", when[-1]))  # same second: crawl-...-2.log
+    other = [log_path(tmp_path, "tempo-2", t) for t in when]
+    stray = tmp_path / "crawl-tempo-catatan.log"
+    stray.touch()
+    assert tempo[-1].name.endswith("-2.log")
+    assert prune_logs(tmp_path, "tempo", 2) == 2
+    assert sorted(tmp_path.iterdir()) == sorted([*tempo[2:], *other, stray])
+    assert prune_logs(tmp_path, "tempo-2", 1) == 2
+    assert sorted(tmp_path.iterdir()) == sorted([*tempo[2:], other[-1], stray])
 
 
 # --- the daemon loop, with a stand-in crawl -----------------------------------------------------
@@ -296,6 +338,35 @@ def test_sites_changes_reach_a_running_daemon(harness: Harness) -> None:
     [row] = [line for line in listed.stdout.splitlines() if "│ dua " in line]
     assert "not scheduled" in row  # kept in the archive, off the schedule
     assert harness.stop() == 0
+
+
+def test_one_bad_site_row_is_logged_once_and_the_daemon_runs_the_others(harness: Harness
+                                                                         ) -> None:
+    """An interval no ``datetime`` can hold, at start and arriving in a running daemon, used to
+    end the daemon with a traceback (and systemd restarted it into the same crash)."""
+    harness.add("satu", 1)
+    harness.add("dua", 1)
+    harness.add("rusak", 3_000_000 * 86400)  # the CLI refuses it now; an older row keeps it
+    proc = harness.start("-s", "FAKE_SECONDS=0.1")
+    wait_for("runs of satu and dua", lambda: harness.finished("satu") and harness.finished("dua"))
+    conn = sqlite3.connect(harness.db)
+    try:
+        conn.execute("UPDATE sites SET schedule_seconds = ? WHERE name = 'dua'",
+                     (3_000_000 * 86400,))
+        conn.commit()
+    finally:
+        conn.close()
+    wait_for("dua taken off", lambda: harness.lines("dua: its interval"))
+    seen = len(harness.finished("satu"))
+    # several --sites-poll rounds (0.3 s) go by while satu runs three more times
+    wait_for("satu running on", lambda: len(harness.finished("satu")) >= seen + 3)
+    assert proc.poll() is None
+    for name in ("rusak", "dua"):
+        [line] = harness.lines(f"{name}: its interval")
+        assert "ERROR" in line and "longer than 366d" in line and "not scheduled" in line
+    assert not harness.runs("rusak")
+    assert harness.stop() == 0
+    assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
 
 
 def test_a_missed_run_runs_once_at_start(harness: Harness) -> None:
@@ -643,3 +714,48 @@ def test_a_run_stopped_while_it_waits_out_its_jitter_runs_once_after_a_restart(
     assert len(harness.lines("satu: crawl started")) == 1
     assert len(harness.lines("waiting out its jitter")) == 2  # once for each daemon
     assert harness.stop() == 0
+
+
+def test_start_indexes_a_repaired_warc_in_one_transaction_per_file(tmp_path: Path) -> None:
+    """Recovery used to commit once per record: on PostgreSQL a large ``.open`` file kept the
+    daemon starting (and a stop waiting) for a commit per capture."""
+    from io import BytesIO
+
+    from sqlalchemy import event
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from scheduler.daemon import Daemon, DaemonConfig
+
+    warc_dir = tmp_path / "warc"
+    warc_dir.mkdir()
+    for n in range(2):
+        writer = WARCWriter(buf := BytesIO(), gzip=True)
+        for k in range(40):
+            writer.write_record(writer.create_warc_record(
+                f"http://satu.test/{n}/{k}/", "response", payload=BytesIO(b"halo"),
+                http_headers=StatusAndHeaders("200 OK", [("Content-Type", "text/plain")],
+                                              protocol="HTTP/1.1")))
+        # a crawl killed mid-record leaves a torn one at the end
+        (warc_dir / f"arsip-20261201-00000{n}-00000.warc.gz.open").write_bytes(
+            buf.getvalue() + buf.getvalue()[:30])
+    db_url = f"sqlite:///{tmp_path / 'arsip.db'}"
+    with Archive.open(db_url) as archive:
+        daemon = Daemon(DaemonConfig(data_dir=tmp_path, db_url=db_url,
+                                     crawl_command=(sys.executable,), warc_dir=warc_dir),
+                        archive)
+        commits: list[int] = []
+        event.listen(archive.engine, "commit", lambda _conn: commits.append(1))
+        daemon._recover()
+        assert len(commits) <= 2 + 2  # a transaction per file (and the reaping's)
+        site, _ = add_site(archive, base_url="http://satu.test/", name="satu",
+                           schedule_seconds=60)
+        set_next_run(archive, site.id, NOW)  # writes after recovery are not held in a batch
+        conn = sqlite3.connect(tmp_path / "arsip.db")
+        try:
+            assert conn.execute("SELECT count(*) FROM captures").fetchone() == (80,)
+            assert conn.execute("SELECT next_run_at FROM sites").fetchone()[0] is not None
+        finally:
+            conn.close()
+    assert sorted(p.name for p in warc_dir.iterdir()) == [
+        "arsip-20261201-000000-00000.warc.gz", "arsip-20261201-000001-00000.warc.gz"]

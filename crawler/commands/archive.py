@@ -12,6 +12,7 @@ import click
 from crawler.commands.common import (
     EXIT_FAILED,
     archive_options,
+    checked_url,
     expected_errors,
     open_existing_archive,
 )
@@ -179,6 +180,7 @@ def history(url: str, versions: tuple[int, ...], diff: bool, as_json: bool, data
         raise click.UsageError("version numbers go with --diff: arsip history URL --diff A B")
     if diff and len(versions) not in (0, 2):
         raise click.UsageError("--diff takes two version numbers, or none for the last two")
+    checked_url(url, http_only=False)  # typed without its scheme, it is still looked for
     archive = open_existing_archive(data_dir, db_url)
     try:
         kept = article_url(archive, url)

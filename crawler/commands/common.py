@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -61,6 +62,22 @@ def expected_errors(func: F) -> F:
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def checked_url(url: str, *, http_only: bool = True) -> str:
+    """``url`` if it can be read as an http(s) URL with a host (with ``http_only=False``: read
+    at all); else a ``UsageError``. ``urlsplit`` raises ``ValueError`` on some (an unclosed
+    ``[::1``, a port out of range), which used to end the command in a traceback."""
+    try:
+        parts = urlsplit(url)
+        ok = parts.port is None or parts.port >= 0  # reading the port checks it
+        if http_only:
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise UsageError(f"not an http(s) URL: {url!r}")
+    return url
 
 
 def require_archive_file(data_dir: Path, db_url: str) -> None:

@@ -6,11 +6,10 @@ import gc
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
-from crawler.commands.common import archive_options, expected_errors
+from crawler.commands.common import archive_options, checked_url, expected_errors
 from crawler.errors import ArsipError
 from crawler.launch import HeldSignals
 
@@ -58,9 +57,7 @@ def crawl(urls: tuple[str, ...], site: str | None, site_id: int | None, max_page
     if not urls and not site and not site_id:
         raise click.UsageError("give at least one URL, or --site NAME")
     for url in urls:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise click.UsageError(f"not an http(s) URL: {url!r}")
+        checked_url(url)
     parse_since(since)
     settings: dict[str, Any] = {
         "ARSIP_DATA_DIR": str(data_dir),

@@ -8,7 +8,12 @@ from typing import Any
 
 import click
 
-from crawler.commands.common import archive_options, expected_errors, open_existing_archive
+from crawler.commands.common import (
+    archive_options,
+    checked_url,
+    expected_errors,
+    open_existing_archive,
+)
 from crawler.errors import UsageError
 
 
@@ -18,13 +23,6 @@ def _archive(data_dir: Path, db_url: str, *, write: bool) -> Any:
     if write:
         return Archive.open(db_url)  # creates or upgrades the archive: adding is a first step
     return open_existing_archive(data_dir, db_url)
-
-
-def _when(value: str | None, empty: str = "-") -> str:
-    if not value:
-        return empty
-    # "2026-11-30T20:04:20.123+00:00" -> "2026-11-30 20:04 UTC": minutes are what matters here
-    return value[:16].replace("T", " ") + " UTC"
 
 
 @click.group()
@@ -63,8 +61,7 @@ def add(url: str, name: str | None, every: str, profile: str | None, max_pages: 
     from storage.durations import format_duration, parse_duration
     from storage.sites import add_site
 
-    if not url.startswith(("http://", "https://")):
-        raise click.UsageError(f"not an http(s) URL: {url!r}")
+    checked_url(url)
     try:
         seconds = parse_duration(every)
     except ValueError as exc:
@@ -98,6 +95,7 @@ def list_(as_json: bool, data_dir: Path, db_url: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from crawler.summary import local_zone, minutes
     from storage.sites import list_sites
 
     archive = _archive(data_dir, db_url, write=False)
@@ -112,19 +110,22 @@ def list_(as_json: bool, data_dir: Path, db_url: str) -> None:
     if not rows:
         click.echo("No sites yet: arsip sites add URL --every 1h")
         return
-    table = Table(title="Sites", title_justify="left")
+    # local time, as `arsip status` and `sites show` print it
+    table = Table(title=f"Sites (times: {local_zone()})", title_justify="left")
     for column in ("name", "base URL", "every", "state", "last run", "next run"):
         table.add_column(column)
     for row in rows:
         table.add_row(row["name"], row["base_url"], row["every"] or "-", _state(row),
-                      _when(row["last_run_at"]), _when(row["next_run_at"]))
+                      minutes(row["last_run_at"]), minutes(row["next_run_at"]))
     Console().print(table)
 
 
 def _state(row: dict[str, Any]) -> str:
     if not row["schedule_seconds"]:
         return "not scheduled"
-    return "active" if row["enabled"] else "paused"
+    if not row["enabled"]:
+        return "paused"
+    return "active, overdue (is `arsip daemon` running?)" if row["overdue_since"] else "active"
 
 
 @sites.command("show")

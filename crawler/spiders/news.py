@@ -190,6 +190,8 @@ class NewsSpider(scrapy.Spider):
             self.profile = self.arsip.profile = replace(profile, name=opened.site)
             self.allowed_domains = list(self.profile.domains)
         self.plan = self.arsip.revisits = opened.plan
+        # hubs gone (404/410) are as good as asked for already: no link brings them back
+        self.scheduled.update(hash(url) for url in self.plan.gone)
         if not opened.recrawl:
             self.arsip.pool.start()  # a first crawl extracts every article: warm up now
 
@@ -474,6 +476,11 @@ class NewsSpider(scrapy.Spider):
             if response.meta.get("arsip_article"):
                 # its next visit depends on it: a server error is retried on the next run
                 self.arsip.recorder.send(FetchNoted(response.url, "article",
+                                                    _fetched_at(response), response.status))
+            elif response.request is not None and response.request.callback != self.parse_robots:
+                # a section, feed or sitemap that stopped answering: noted, so the next runs
+                # leave it alone once it is gone (404/410), not fetch it forever
+                self.arsip.recorder.send(FetchNoted(response.url, "hub",
                                                     _fetched_at(response), response.status))
             return
         request = getattr(failure, "request", None)
