@@ -11,6 +11,11 @@ One loop, in the main thread, owns everything that happens to processes:
 - a due run that has not started keeps its site's ``next_run_at`` at its due time, so a restart
   before it starts still runs it (once); the next run is recorded only when it starts, and put
   back to the due time when the daemon's stop ends the crawl before its run began;
+- several daemons may share one database: just before a run starts, the daemon takes it in the
+  database (moves ``next_run_at`` past its due time, atomically); a run another daemon took
+  first is left to it, and a run that waits while another process crawls the site looks again
+  when that crawl ends, so a site is never crawled twice for one due time, nor re-run after
+  another daemon's crawl that finished;
 - a re-run of a crawl an earlier daemon left waits while that crawl is still closing (it
   holds the site's run lock): a quick restart does not lose it to a refusal;
 - it reaps finished crawls and logs one line per run with its figures, and a warning when the
@@ -21,10 +26,11 @@ One loop, in the main thread, owns everything that happens to processes:
   files and commit, then SIGKILL; exit 0. A second signal (Ctrl-C again, another ``kill``) is
   passed on: each crawl gets a second SIGTERM, which a crawl takes as "stop now" (requests in
   flight dropped, what it fetched still written out), and the wait is cut to
-  ``stop_now_timeout`` seconds before SIGKILL. Never SIGKILL at once: a crawl killed mid-write
-  leaves a WARC file for the next run to repair. One that came while the daemon was starting
-  (``arsip`` holds them until ``run()`` takes them over) stops it before anything runs, exit 0
-  too.
+  ``stop_now_timeout`` seconds before SIGKILL. Further signals are not passed on (a crawl takes
+  a third one as "leave now", which abandons its recorder mid-write): they change nothing.
+  Never SIGKILL at once: a crawl killed mid-write leaves a WARC file for the next run to
+  repair. One that came while the daemon was starting (``arsip`` holds them until ``run()``
+  takes them over) stops it before anything runs, exit 0 too.
 
 It sleeps in ``select`` on a pipe that signals (``signal.set_wakeup_fd``), APScheduler's thread
 and finished children (SIGCHLD) all write to, so it reacts at once and never polls in a loop.
@@ -41,7 +47,7 @@ import signal
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -91,6 +97,8 @@ class Pending:
     due: datetime
     recovery: bool = False
     told: bool = False  # the log says it is waiting
+    held_told: bool = False  # the log says it waits for a crawl another process runs
+    claimed: bool = False  # taken in the database already (a crawl of it was refused)
     # monotonic: not before its jitter has passed, or (a re-run) before the old crawl lets go
     not_before: float = 0.0
 
@@ -151,7 +159,6 @@ class Daemon:
                     if time.monotonic() >= next_sync:
                         self._sync()
                         next_sync = time.monotonic() + self.config.sites_poll
-                    self._write_next_runs()
             finally:
                 self.jobs.shutdown()
                 self._stop_crawls()
@@ -204,11 +211,12 @@ class Daemon:
             if not ready:
                 break
             chosen = min(ready, key=lambda p: (not p.recovery, p.due))
-            if chosen.recovery and self._held_elsewhere(chosen):
+            if self._held_elsewhere(chosen):
                 chosen.not_before = now + HELD_RETRY
                 continue
             del self.pending[chosen.site_id]
-            self._start(chosen)
+            if self._claim(chosen):
+                self._start(chosen)
         for pending in self.pending.values():
             # told only of a run that could start now but has no room (not one waiting out
             # its jitter, nor one waiting for an earlier daemon's crawl, which says so itself)
@@ -220,8 +228,10 @@ class Daemon:
                             _hms(pending.due), busy)
 
     def _held_elsewhere(self, pending: Pending) -> bool:
-        """Whether a live run the daemon did not start (the crawl an earlier daemon left,
-        still closing) holds the site; said once in the log."""
+        """Whether a live run the daemon did not start holds the site (the crawl an earlier
+        daemon left, still closing; another daemon's or a manual crawl): the run waits for it
+        to end, then looks again whether it is still wanted (``_claim``); said once in the log.
+        """
         try:
             holder = self.archive.running_run(pending.site_id)
         except Exception as exc:  # cannot tell: start it, the crawl itself checks again
@@ -229,10 +239,60 @@ class Daemon:
             return False
         if holder is None or not holder.alive:
             return False
-        if not pending.not_before:
-            logger.info("%s: waiting for run %d (pid %d on %s) to end before its re-run",
-                        holder.site, holder.id, holder.pid, holder.host)
+        if not pending.held_told:
+            pending.held_told = True
+            if pending.recovery:
+                logger.info("%s: waiting for run %d (pid %d on %s) to end before its re-run",
+                            holder.site, holder.id, holder.pid, holder.host)
+            else:
+                logger.info("%s: due at %s; waiting: run %d (pid %d on %s) is crawling it",
+                            holder.site, _hms(pending.due), holder.id, holder.pid, holder.host)
         return True
+
+    def _claim(self, pending: Pending) -> bool:
+        """Whether the run is still this daemon's to start, looked up in the database just
+        before it starts: another daemon on the same database may have run it meanwhile.
+
+        A re-run of a crawl that did not finish is not wanted once the site's newest run
+        ended by itself (a crawl that was still running at the start, another daemon's, that
+        then finished). A scheduled run is taken in the database (``claim_run``): if another
+        daemon took it first, it is left to that one, and this daemon's job moves to the next
+        run that daemon recorded.
+        """
+        from storage.health import last_daemon_runs
+        from storage.sites import SiteNotFoundError, claim_run
+
+        site = self.sites[pending.site_id]
+        try:
+            if pending.recovery:
+                newest = last_daemon_runs(self.archive, site.id).get(site.id)
+                if newest is not None and newest[1] not in UNFINISHED:
+                    logger.info("%s: run %d %s meanwhile; nothing to re-run", site.name,
+                                newest[0], newest[1])
+                    return False
+                return True
+            if pending.claimed:
+                return True
+            then = self.jobs.next_runs().get(site.id)
+            grid = pending.due + timedelta(seconds=site.schedule_seconds or 0)
+            then = max(then, grid) if then is not None else grid
+            other = claim_run(self.archive, site.id, pending.due, then)
+        except SiteNotFoundError:
+            logger.info("%s: removed; its run due at %s is not started", site.name,
+                        _hms(pending.due))
+            return False
+        except Exception as exc:  # cannot tell: start it, the crawl checks the run lock
+            logger.error("%s: cannot look up its runs: %s; starting it", site.name, exc)
+            return True
+        if other is None:
+            self.written_next[site.id] = then
+            return True
+        self.written_next[site.id] = other
+        logger.info("%s: its run due at %s was taken by another daemon on this database; "
+                    "next run at %s", site.name, _hms(pending.due), _hms(other))
+        if other > datetime.now(UTC):
+            self.jobs.move(site.id, other)
+        return False
 
     def _start(self, pending: Pending) -> None:
         site = self.sites[pending.site_id]
@@ -268,6 +328,7 @@ class Daemon:
 
     def _report(self, crawl: RunningCrawl) -> None:
         """One line per run with its figures, and the site's health warnings."""
+        from storage.errors import SiteBusyError
         from storage.health import find_run, health_warnings, run_figures
 
         seconds = (datetime.now(UTC) - crawl.started).total_seconds()
@@ -284,9 +345,19 @@ class Daemon:
                         crawl.site, _hms(crawl.due))
             return
         if run is None:
-            why = last_error_line(crawl.log_file) or "no message; see its log"
+            why = last_error_line(crawl.log_file)
+            if why is not None and SiteBusyError.PHRASE in why and crawl.site_id in self.sites:
+                # another process's crawl had just begun (its run not yet recorded when this
+                # one started): the run is still this daemon's, and waits for that crawl
+                self.pending.setdefault(crawl.site_id, Pending(
+                    crawl.site_id, crawl.due, recovery=crawl.recovery, claimed=True,
+                    not_before=time.monotonic() + HELD_RETRY))
+                logger.info("%s: crawl refused (%s); it runs when that crawl ends",
+                            crawl.site, why)
+                return
             logger.warning("%s: crawl ended (%s) after %.1f s without a run: %s; log %s",
-                           crawl.site, how, seconds, why, crawl.log_file.name)
+                           crawl.site, how, seconds, why or "no message; see its log",
+                           crawl.log_file.name)
             return
         fig = run_figures(run)
         errors = fig["errors"]
@@ -311,9 +382,15 @@ class Daemon:
             logger.error("cannot read the sites: %s", exc)
             return
         self.sites = {site.id: site for site in rows if site.scheduled}
+        # APScheduler sleeps on the monotonic clock, which stands still while the machine is
+        # suspended and ignores a wall clock set forward (a VM that was paused): woken here, it
+        # looks at the wall clock again, so a run due meanwhile starts within ``sites_poll``
+        # seconds, not up to an interval late
+        self.jobs.wake()
         done = self.jobs.sync(SiteSchedule(site.id, site.name, site.schedule_seconds or 0,
                                            site.enabled, site.last_run_at, site.next_run_at)
                               for site in self.sites.values())
+        self._write_first_runs()
         for name in done["added"]:
             logger.info("%s: scheduled every %s", name,
                         _every(next(s for s in rows if s.name == name)))
@@ -328,23 +405,21 @@ class Daemon:
             if site_id not in self.sites:
                 del self.pending[site_id]
 
-    def _write_next_runs(self) -> None:
-        """Record each site's next run: its job's next time, or the due time of a run that is
-        waiting to start (see the module docs)."""
+    def _write_first_runs(self) -> None:
+        """Record when each new or changed job fires first. Later next runs are recorded when
+        a run is taken (``_claim``): until then a due run keeps its due time, so a restart
+        before it starts still runs it (once)."""
         from storage.sites import set_next_run
 
-        wanted = self.jobs.next_runs()
-        for site_id, pending in self.pending.items():
-            if site_id in self.sites:
-                wanted[site_id] = min(pending.due, wanted.get(site_id, pending.due))
-        for site_id, when in wanted.items():
-            if self.written_next.get(site_id) != when and site_id in self.sites:
+        for site_id, when in list(self.jobs.first_runs.items()):
+            if site_id in self.sites and self.written_next.get(site_id) != when:
                 try:
                     set_next_run(self.archive, site_id, when)
-                except Exception as exc:
+                except Exception as exc:  # tried again at the next look at the sites
                     logger.error("cannot record the next run of site %d: %s", site_id, exc)
                     return
                 self.written_next[site_id] = when
+            del self.jobs.first_runs[site_id]
 
     def _recover(self) -> None:
         """What an earlier daemon that died left: repair its open WARC files, and put the sites
@@ -361,7 +436,7 @@ class Daemon:
             logger.warning("Recovered WARC file left open by a crawl that died: %s "
                            "(%d captures indexed)", path.name, count)
         now = datetime.now(UTC)
-        for site_id, outcome in last_daemon_runs(self.archive).items():
+        for site_id, (_run, outcome) in last_daemon_runs(self.archive).items():
             if outcome in UNFINISHED:
                 self.pending[site_id] = Pending(site_id, now, recovery=True)
 
@@ -398,10 +473,11 @@ class Daemon:
             crawl.stop()
         deadline = time.monotonic() + self.config.stop_timeout
         seen = 1  # the signal that stopped the loop
+        told_now = False
         while self.running and time.monotonic() < deadline:
-            if self.signals > seen:
-                # a further signal: passed on, and the wait cut short (never SIGKILL at once)
-                seen = self.signals
+            if self.signals > seen and not told_now:
+                # a second signal: passed on, and the wait cut short (never SIGKILL at once)
+                seen, told_now = self.signals, True
                 deadline = min(deadline, time.monotonic() + self.config.stop_now_timeout)
                 logger.warning("stopping now (another signal): SIGTERM again to %d running "
                                "crawl%s, waiting up to %.0f s more", len(self.running),
@@ -409,6 +485,13 @@ class Daemon:
                                max(0.0, deadline - time.monotonic()))
                 for crawl in self.running.values():
                     crawl.stop_now()
+            elif self.signals > seen:
+                # a third Ctrl-C and more: not passed on (a crawl takes a third signal as "leave
+                # now", abandoning its recorder and a WARC file mid-write); the bounded wait and
+                # its SIGKILL already stand
+                seen = self.signals
+                logger.warning("another signal: the crawls are stopping now; SIGKILL to those "
+                               "left in %.0f s", max(0.0, deadline - time.monotonic()))
             self._wait(min(0.5, max(0.0, deadline - time.monotonic())))
             self._reap()
         for crawl in list(self.running.values()):

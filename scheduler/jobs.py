@@ -97,6 +97,9 @@ class Jobs:
             "default": {"type": "threadpool", "max_workers": 1}})
         self.scheduler.add_listener(self._submitted, EVENT_JOB_SUBMITTED)
         self.known: dict[int, SiteSchedule] = {}
+        # when each job added or changed by ``sync`` fires first, until the daemon records it
+        # (not the job's next time: APScheduler moves that on before it tells of the run due)
+        self.first_runs: dict[int, datetime] = {}
         self.rejected: dict[int, tuple[int, bool]] = {}  # site -> the key that failed
 
     def _submitted(self, event: JobSubmissionEvent) -> None:
@@ -127,6 +130,7 @@ class Jobs:
         for site_id in list(self.known):
             if site_id not in wanted:
                 gone = self.known.pop(site_id)
+                self.first_runs.pop(site_id, None)
                 self.scheduler.remove_job(_PREFIX + str(site_id))
                 done["removed"].append(gone.name)
         for site_id in list(self.rejected):
@@ -139,23 +143,38 @@ class Jobs:
             if self.rejected.get(site_id) == site.key:
                 continue  # said once; the row is tried again when it changes
             try:
-                self._schedule(site, old, now)
+                start = self._schedule(site, old, now)
             except (OverflowError, ValueError) as exc:
                 # one bad row (written before durations were capped, or by hand) must not
                 # stop the daemon, and with it every other site: that site alone is skipped
                 if old is not None:
                     self.scheduler.remove_job(_PREFIX + str(site_id))
                     del self.known[site_id]
+                    self.first_runs.pop(site_id, None)
                 self.rejected[site_id] = site.key
                 done["failed"].append(f"{site.name}: {exc}")
                 continue
             self.rejected.pop(site_id, None)
             self.known[site_id] = site
+            self.first_runs[site_id] = start
             done["changed" if old is not None else "added"].append(site.name)
         return done
 
-    def _schedule(self, site: SiteSchedule, old: SiteSchedule | None, now: datetime) -> None:
-        """Add or replace ``site``'s job; ``ValueError``/``OverflowError`` for a bad row."""
+    def wake(self) -> None:
+        """Have APScheduler look at the wall clock now (and fire what is due by it)."""
+        if self.scheduler.running:
+            self.scheduler.wakeup()
+
+    def move(self, site_id: int, when: datetime) -> None:
+        """Fire the site's job next at ``when`` (its interval counts on from there)."""
+        job = self.scheduler.get_job(_PREFIX + str(site_id))
+        if job is not None and job.next_run_time != when:
+            job.modify(next_run_time=when)
+
+    def _schedule(self, site: SiteSchedule, old: SiteSchedule | None, now: datetime
+                  ) -> datetime:
+        """Add or replace ``site``'s job; when it fires first. ``ValueError``/``OverflowError``
+        for a bad row."""
         if site.every > MAX_DURATION_SECONDS:
             raise ValueError(f"its interval ({site.every} s) is longer than 366d")
         # no APScheduler jitter: it would move the grid (see the module docs)
@@ -170,6 +189,7 @@ class Jobs:
             _tick, trigger, id=_PREFIX + str(site.site_id), name=site.name,
             next_run_time=start, coalesce=True, max_instances=1, misfire_grace_time=None,
             replace_existing=True)
+        return start
 
     def next_runs(self) -> dict[int, datetime]:
         """When each site's job fires next."""

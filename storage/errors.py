@@ -26,7 +26,10 @@ class CaptureNotFoundError(StorageError):
 class SiteBusyError(StorageError):
     """Another live crawl run of the site holds its run lock."""
 
+    # what a refused crawl's ``Error:`` line says: the daemon tells a refusal by it
+    PHRASE = "is already being crawled by run"
+
     def __init__(self, site: str, run_id: int, pid: int | None, host: str | None) -> None:
         self.site, self.run_id, self.pid, self.host = site, run_id, pid, host
-        super().__init__(f"site {site!r} is already being crawled by run {run_id} "
+        super().__init__(f"site {site!r} {self.PHRASE} {run_id} "
                          f"(pid {pid} on {host}); one crawl per site at a time")

@@ -224,11 +224,15 @@ def find_run(archive: Archive, site_id: int, since: datetime, pid: int | None = 
     return dict(row) if row else None
 
 
-def last_daemon_runs(archive: Archive) -> dict[int, str]:
-    """Outcome of each site's newest run, for the sites whose newest run the daemon started."""
-    newest = (select(_runs.c.site_id, func.max(_runs.c.id).label("id"))
-              .group_by(_runs.c.site_id).subquery())
-    stmt = (select(_runs.c.site_id, _runs.c.outcome)
-            .join(newest, newest.c.id == _runs.c.id).where(_runs.c.trigger == "daemon"))
+def last_daemon_runs(archive: Archive, site_id: int | None = None
+                     ) -> dict[int, tuple[int, str]]:
+    """Id and outcome of each site's newest run (of one site, or all), for the sites whose
+    newest run the daemon started."""
+    newest = select(_runs.c.site_id, func.max(_runs.c.id).label("id")).group_by(_runs.c.site_id)
+    if site_id is not None:
+        newest = newest.where(_runs.c.site_id == site_id)
+    last = newest.subquery()
+    stmt = (select(_runs.c.site_id, _runs.c.id, _runs.c.outcome)
+            .join(last, last.c.id == _runs.c.id).where(_runs.c.trigger == "daemon"))
     with archive.read() as conn:
-        return {row.site_id: row.outcome for row in conn.execute(stmt)}
+        return {row.site_id: (row.id, row.outcome) for row in conn.execute(stmt)}

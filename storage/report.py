@@ -293,16 +293,27 @@ def similar_article_urls(source: Archive | Engine, url: str, limit: int = 3) -> 
 
 
 def history(source: Archive | Engine, url: str) -> list[dict[str, Any]]:
-    """Every stored version of one page, oldest first, with the capture each came from."""
+    """Every stored version of one page, oldest first, with the capture each came from.
+
+    A capture can be a revisit record, which has no body: the page answered the same payload
+    as an earlier capture (a revert to an earlier text, A then B then A again). Its
+    ``refers_to`` is the response record that holds that payload (WARC-Refers-To), with where
+    it is when this archive indexes it."""
+    original = _captures.alias("original")
     stmt = (
         select(_versions.c.number, _versions.c.fetched_at, _versions.c.content_hash,
                _versions.c.title, func.length(_versions.c.text).label("text_length"),
                (_versions.c.number == _pages.c.versions).label("current"),
                _captures.c.warc_file, _captures.c.warc_offset, _captures.c.warc_record_id,
-               _captures.c.fetched_at.label("captured_at"))
+               _captures.c.fetched_at.label("captured_at"), _captures.c.record_type,
+               _captures.c.refers_to, original.c.warc_file.label("original_file"),
+               original.c.warc_offset.label("original_offset"),
+               original.c.fetched_at.label("original_at"))
         .select_from(
             _pages.join(_versions, _versions.c.page_id == _pages.c.id)
             .outerjoin(_captures, _captures.c.id == _versions.c.capture_id)
+            .outerjoin(original, (_captures.c.record_type == "revisit")
+                       & (original.c.warc_record_id == _captures.c.refers_to))
         )
         .where(_pages.c.url == page_url(url))
         .order_by(_versions.c.number)
@@ -315,9 +326,19 @@ def history(source: Archive | Engine, url: str) -> list[dict[str, Any]]:
          "text_length": row["text_length"], "current": bool(row["current"]),
          "capture": None if row["warc_file"] is None else {
              "warc_file": row["warc_file"], "warc_offset": row["warc_offset"],
-             "record_id": row["warc_record_id"], "fetched_at": _iso(row["captured_at"])}}
+             "record_id": row["warc_record_id"], "fetched_at": _iso(row["captured_at"]),
+             "record_type": row["record_type"] or "response",
+             "refers_to": _refers_to(row)}}
         for row in rows
     ]
+
+
+def _refers_to(row: Any) -> dict[str, Any] | None:
+    """The response record a revisit capture refers to (None for a response)."""
+    if row["record_type"] != "revisit" or not row["refers_to"]:
+        return None
+    return {"record_id": row["refers_to"], "warc_file": row["original_file"],
+            "warc_offset": row["original_offset"], "fetched_at": _iso(row["original_at"])}
 
 
 def version_texts(source: Archive | Engine, url: str, numbers: Iterable[int]

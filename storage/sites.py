@@ -217,6 +217,30 @@ def set_next_run(archive: Archive, site_id: int, when: datetime | None) -> None:
         conn.execute(update(_sites).where(_sites.c.id == site_id).values(next_run_at=when))
 
 
+def claim_run(archive: Archive, site_id: int, due: datetime, then: datetime
+              ) -> datetime | None:
+    """Take the site's run due at ``due`` for this daemon, recording ``then`` as its next run;
+    None when taken, else the next run another daemon recorded when it took this one;
+    ``SiteNotFoundError`` for a site removed meanwhile.
+
+    Two daemons on one database fire at the same times (they schedule from the same
+    ``next_run_at``); the first to move ``next_run_at`` past ``due`` runs it, in one atomic
+    update, and the other sees it moved and leaves the run alone (the database's run lock alone
+    would let the second crawl the site again the moment the first's crawl ends).
+    """
+    with archive.write() as conn:
+        moved = conn.execute(
+            update(_sites).where(_sites.c.id == site_id,
+                                 _sites.c.next_run_at.is_(None) | (_sites.c.next_run_at <= due))
+            .values(next_run_at=then)).rowcount
+        if moved:
+            return None
+        now = conn.execute(select(_sites.c.next_run_at).where(_sites.c.id == site_id)).first()
+    if now is None:
+        raise SiteNotFoundError(f"site {site_id} is no longer registered")
+    return now[0] if now[0] is not None else due
+
+
 _KEEP: Any = object()  # ``update_site``: leave this field as it is
 
 

@@ -20,6 +20,7 @@ import time
 
 from scheduler.child import exit_with_daemon
 from storage.archive import Archive
+from storage.errors import SiteBusyError
 from storage.liveness import this_process
 from storage.sites import get_site
 
@@ -43,7 +44,12 @@ def main(argv: list[str]) -> int:
     archive = Archive.open(os.environ["ARSIP_DB_URL"])
     try:
         site = get_site(archive, str(site_id)).name
-        run = archive.start_run(site_id, settings.get("ARSIP_TRIGGER", "cli"), this_process())
+        try:
+            run = archive.start_run(site_id, settings.get("ARSIP_TRIGGER", "cli"),
+                                    this_process())
+        except SiteBusyError as exc:  # as the real crawl says it
+            print(f"Error: {exc}", flush=True)
+            return 1
         cap = argv[argv.index("--max-pages") + 1] if "--max-pages" in argv else "none"
         print(f"fake crawl of {site}: run {run} started (max pages {cap})", flush=True)
         deadline = time.monotonic() + float(settings.get("FAKE_SECONDS", "1"))

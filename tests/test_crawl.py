@@ -13,13 +13,14 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from tests.conftest import REPO, run_arsip, slow_site, start_crawl, wait_for_requests
-from tests.newsite import BaseURL, Site, build_site, serve
+from tests.newsite import WIB, BaseURL, Site, _add_discovery, build_site, serve
 from tests.signal_cases import wait_for_state, wait_until
 
 # The slow page sleeps 8 s; a 3 s timeout and no retries make it a certain timeout, with room
@@ -551,3 +552,53 @@ def test_a_read_only_archive_can_be_queried(crawled, read_only_archive: Path) ->
         assert result.returncode == 0, (args, result.stderr)
         assert result.stdout.strip()
     assert sorted(p.name for p in read_only_archive.iterdir()) == before  # nothing was written
+
+
+def test_history_of_a_revert_cites_the_revisit_and_the_response_it_refers_to(
+        tmp_path: Path) -> None:
+    """A, then B, then A again: the third version's capture is a revisit record (the page
+    answered the payload the first capture holds), which has no body. History says so and
+    names the response record that has the body (review S2)."""
+    site = make_site(n_articles=6)
+    data_dir = tmp_path / "arsip-data"
+    spec = site.articles[1]
+    original, first_modified = list(spec.text), spec.modified
+    with serve(site) as base:
+        assert crawl(base, data_dir).returncode == 0
+        site.edit_article(spec.path, text=[*original[:-1], "Paragraf yang diganti."])
+        assert crawl(base, data_dir).returncode == 0
+        # the page as it was, byte for byte (a revert that keeps the old page), while the
+        # sitemap dates the change, so the crawl asks for it again
+        site.edit_article(spec.path, text=original, modified=first_modified)
+        spec.modified = datetime.now(WIB)
+        _add_discovery(site, [a for a in site.articles if "hidden" not in a.flags])
+        assert crawl(base, data_dir).returncode == 0
+    url = spec.url(base)
+    dd = ("--data-dir", str(data_dir))
+    shown = run_arsip("history", url, "--json", *dd)
+    assert shown.returncode == 0, shown.stderr
+    first, _, revert = versions = json.loads(shown.stdout)
+    assert [v["version"] for v in versions] == [1, 2, 3]
+    assert first["content_hash"] == revert["content_hash"]
+    assert first["capture"]["record_type"] == "response" and first["capture"]["refers_to"] is None
+    capture = revert["capture"]
+    assert capture["record_type"] == "revisit"
+    refers = capture["refers_to"]
+    assert refers["record_id"] == first["capture"]["record_id"]
+    assert refers["warc_file"] == first["capture"]["warc_file"]
+    assert refers["warc_offset"] == first["capture"]["warc_offset"]
+    # what the WARC files hold: a revisit without a body, referring to a response with one
+    found = {record.rec_headers.get_header("WARC-Record-ID"): record
+             for _, record in records(data_dir)}
+    revisit = found[capture["record_id"]]
+    assert revisit.rec_type == "revisit"
+    assert revisit.rec_headers.get_header("WARC-Refers-To") == refers["record_id"]
+    assert found[refers["record_id"]].rec_type == "response"
+    listed = run_arsip("history", url, *dd).stdout.splitlines()
+    at = listed.index(next(line for line in listed if line.startswith("v3")))
+    assert listed[at + 1].strip() == (
+        f"WARC revisit record {capture['record_id']} in {capture['warc_file']} "
+        "(no body: the same payload as an earlier capture)")
+    assert listed[at + 2].strip().startswith(
+        f"its body: WARC response record {refers['record_id']} in {refers['warc_file']} "
+        "(WARC-Refers-To, captured ")

@@ -402,3 +402,70 @@ def test_a_signal_while_the_daemon_starts_stops_it_cleanly(data_dir: Path, signa
     with sqlite3.connect(data_dir / "arsip.db") as conn:  # migrated whole, nothing run
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall()
         assert conn.execute("SELECT count(*) FROM crawl_runs").fetchone() == (0,)
+
+
+def test_a_third_ctrl_c_changes_nothing(daemon: Daemon) -> None:
+    """Ctrl-C three times to the daemon's group (review S3): the first stops it gracefully,
+    the second tells the crawls to stop now; the third is not passed on, because a crawl takes
+    a third signal as "leave now" and abandons its recorder (a WARC file left ``.open``, the
+    run left ``running``)."""
+    site = build_site(n_articles=8)
+    articles = {spec.path for spec in site.articles}
+    site.gate = threading.Event()  # the articles are held: the crawl is mid-crawl for good
+    site.held = lambda path: path in articles
+    with serve(site) as base:
+        daemon.add(base, "1h")
+        proc = daemon.start("-s", "DOWNLOAD_TIMEOUT=180")
+        try:
+            wait_for("an article asked for", lambda: any(
+                r.path in articles for r in base.requests), timeout=120)
+            wait_for("the WARC file open", lambda: list(
+                (daemon.data_dir / "warc").glob("*.open")), timeout=60)
+            os.killpg(proc.pid, signal.SIGINT)
+            wait_for("the crawl told to stop", lambda: daemon.lines("stopping: SIGTERM to 1"))
+            os.killpg(proc.pid, signal.SIGINT)
+            wait_for("the crawl told to stop now", lambda: daemon.lines("stopping now"))
+            # at once: a crawl acts on a repeated SIGTERM a second after it (scheduler.child)
+            os.killpg(proc.pid, signal.SIGINT)
+            assert proc.wait(60) == 0
+        finally:
+            site.gate.set()
+    files = sorted((daemon.data_dir / "warc").iterdir())
+    assert files and not [f for f in files if f.name.endswith(".open")]
+    warcio_check(files)
+    assert _unindexed(daemon.data_dir) == []
+    [run] = daemon.runs()
+    assert run["outcome"] == "interrupted"  # ended by the crawl, not abandoned
+    assert daemon.lines("fixture: run 1 interrupted (exit 143)")
+    assert daemon.lines("another signal: the crawls are stopping now")
+    assert not daemon.lines("did not stop in time: SIGKILL")
+
+
+def test_a_second_daemon_on_the_database_leaves_a_site_the_first_is_crawling(
+        daemon: Daemon) -> None:
+    """Review S8 with real crawls: a second daemon started mid-crawl waits for the first's
+    crawl, and once it finished does not crawl the site again before its interval."""
+    site = build_site(n_articles=6)
+    articles = {spec.path for spec in site.articles}
+    site.gate = threading.Event()  # the first daemon's crawl is held at the articles
+    site.held = lambda path: path in articles
+    with serve(site) as base:
+        daemon.add(base, "1h")
+        first = daemon.start("-s", "DOWNLOAD_TIMEOUT=180")
+        try:
+            wait_for("an article asked for", lambda: any(
+                r.path in articles for r in base.requests), timeout=120)
+            second = daemon.start()
+            wait_for("the second daemon waiting for the first's crawl",
+                     lambda: daemon.lines("fixture: waiting for run 1"), timeout=60)
+        finally:
+            site.gate.set()
+        wait_for("the second daemon to leave the site", lambda: daemon.lines(
+            "fixture: run 1 finished meanwhile; nothing to re-run"), timeout=180)
+        for proc in (second, first):
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(60) == 0
+    assert [r["outcome"] for r in daemon.runs()] == ["finished"]
+    assert len(daemon.lines("fixture: crawl started")) == 1
+    next_run = daemon.query("SELECT next_run_at FROM sites")[0]["next_run_at"]
+    assert _when(next_run).timestamp() > time.time() + 50 * 60

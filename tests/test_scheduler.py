@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -26,7 +27,7 @@ import pytest
 from scheduler.jobs import Jobs, SiteSchedule, first_run, jitter_for
 from scheduler.runner import log_path, prune_logs
 from storage.archive import Archive
-from storage.sites import add_site, set_next_run
+from storage.sites import SiteNotFoundError, add_site, claim_run, remove_site, set_next_run
 from tests.conftest import REPO, run_arsip
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -92,6 +93,44 @@ def test_jobs_follow_the_sites_table() -> None:
     finally:
         jobs.shutdown()
     assert due == []
+
+
+def test_a_run_due_by_the_wall_clock_fires_when_the_jobs_are_woken() -> None:
+    """A suspend, or a wall clock set forward, makes a run due while APScheduler sleeps out
+    the wait it computed on the monotonic clock; the daemon wakes it at every look at the
+    sites (``Daemon._sync``), and it fires then, not up to an interval late."""
+    due: list[datetime] = []
+    jobs = Jobs(lambda site, when, _delay: due.append(when), max_jitter=0)
+    jobs.sync([SiteSchedule(1, "a", 3600, True,
+                            next_run_at=datetime.now(UTC) + timedelta(hours=1))])
+    jobs.start()
+    try:
+        # the job's time passes behind APScheduler's back (its store, without a wake-up)
+        passed = datetime.now(UTC) - timedelta(seconds=1)
+        job = jobs.scheduler.get_job("site-1")
+        job._modify(next_run_time=passed)
+        jobs.scheduler._lookup_jobstore("default").update_job(job)
+        time.sleep(0.5)
+        assert due == []  # still asleep: the premise
+        jobs.wake()
+        wait_for("the run fired", lambda: due, timeout=10)
+    finally:
+        jobs.shutdown()
+    assert due == [passed]
+
+
+def test_a_due_run_is_taken_once(db_url: str) -> None:
+    """Two daemons on one database: the first to take a due run moves the site's next run past
+    it; the other is told that next run (SQLite and PostgreSQL)."""
+    later = NOW + timedelta(minutes=1)
+    with Archive.open(db_url) as arc:
+        site, _ = add_site(arc, base_url="http://satu.test/", name="satu", schedule_seconds=60)
+        assert claim_run(arc, site.id, NOW, later) is None  # never run: no next run yet
+        assert claim_run(arc, site.id, NOW, later) == later  # the other daemon, same due time
+        assert claim_run(arc, site.id, later, later + timedelta(minutes=1)) is None
+        remove_site(arc, "satu")  # never crawled: forgotten outright
+        with pytest.raises(SiteNotFoundError):
+            claim_run(arc, site.id, later + timedelta(minutes=1), later + timedelta(minutes=2))
 
 
 def test_a_site_that_cannot_be_scheduled_is_skipped_once_and_the_others_are_not() -> None:
@@ -163,11 +202,13 @@ class Harness:
             return site.id
 
     def start(self, *args: str) -> subprocess.Popen[str]:
+        starts = len(self.lines("arsip daemon started"))  # another daemon may share the log
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.daemonharness", str(self.data_dir), *args],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             start_new_session=True)
-        wait_for("the daemon to start", lambda: "arsip daemon started" in self.log())
+        wait_for("the daemon to start",
+                 lambda: len(self.lines("arsip daemon started")) > starts)
         return self.proc
 
     def log(self) -> str:
@@ -182,7 +223,8 @@ class Harness:
         conn.row_factory = sqlite3.Row
         try:
             rows = conn.execute(
-                "SELECT r.id, s.name AS site, r.outcome, r.trigger, r.started_at, r.finished_at"
+                "SELECT r.id, s.name AS site, r.outcome, r.trigger, r.started_at, r.finished_at,"
+                " r.pid"
                 " FROM crawl_runs r JOIN sites s ON s.id = r.site_id ORDER BY r.id").fetchall()
         finally:
             conn.close()
@@ -249,6 +291,14 @@ def test_cycles_run_under_the_cap_and_coalesce(harness: Harness) -> None:
     assert harness.lines("arsip daemon stopped")
 
 
+def _all_crawls_reported(harness: Harness, site: str) -> bool:
+    """Every crawl of ``site`` the daemon started has ended (its end is in the log)."""
+    ends = re.compile(rf" {re.escape(site)}: (run \d+ \S+ \(|crawl ended|crawl stopped|"
+                      r"crawl refused)")
+    ended = [line for line in harness.log().splitlines() if ends.search(line)]
+    return len(ended) == len(harness.lines(f"{site}: crawl started"))
+
+
 def test_sites_changes_reach_a_running_daemon(harness: Harness) -> None:
     harness.add("satu", 1)
     harness.start("-s", "FAKE_SECONDS=0.2")
@@ -276,8 +326,10 @@ def test_sites_changes_reach_a_running_daemon(harness: Harness) -> None:
     assert removed.stdout.startswith("Removed site 'dua' from the daemon's schedule.")
     wait_for("dua unscheduled",
              lambda: len(harness.lines("dua: no longer scheduled")) > unscheduled)
-    wait_for("dua's runs to end",
-             lambda: all(r["outcome"] != "running" for r in harness.runs("dua")))
+    # every crawl of dua the daemon started has ended, also one it started just before the
+    # removal whose run was not recorded yet (the removal could not see it)
+    wait_for("dua's crawls to end", lambda: _all_crawls_reported(harness, "dua") and
+             all(r["outcome"] != "running" for r in harness.runs("dua")))
     dua_runs = len(harness.runs("dua"))
     seen = len(harness.finished("satu"))
     wait_for("two more runs of satu", lambda: len(harness.finished("satu")) >= seen + 2)
@@ -568,6 +620,99 @@ def test_start_repairs_the_open_warc_files_in_the_crawls_warc_folder(harness: Ha
     assert sorted(f.name for f in warc_dir.iterdir()) == ["arsip-20261201-000000-00000.warc.gz"]
     assert (warc_dir / "arsip-20261201-000000-00000.warc.gz").stat().st_size == len(buf.getvalue())
     assert not (harness.data_dir / "warc").exists()
+    assert harness.stop() == 0
+
+
+# --- two daemons on one database ------------------------------------------------------------------
+
+def _started_crawls(harness: Harness, site: str) -> list[tuple[int, str]]:
+    """(pid, due time) of each crawl of ``site`` any daemon on the data dir started."""
+    return [(int(line.split("(pid ", 1)[1].split(",", 1)[0]),
+             line.split(", due ", 1)[1].split(",", 1)[0])
+            for line in harness.lines(f"{site}: crawl started (pid ")]
+
+
+def test_a_second_daemon_leaves_the_sites_the_first_is_crawling(harness: Harness) -> None:
+    # review S8: the second daemon took the first's running runs for crawls that did not
+    # finish, and re-ran both sites the moment they ended, an hour before their next run
+    harness.add("satu", 3600)
+    harness.add("dua", 3600)
+    harness.start("-s", "FAKE_SECONDS=4")
+    wait_for("both crawls running", lambda: len(harness.runs()) == 2)
+    second = Harness(harness.data_dir)
+    try:
+        second.start("-s", "FAKE_SECONDS=0.1")
+        assert all(r["outcome"] == "running" for r in harness.runs())  # started mid-crawl
+        for name in ("satu", "dua"):
+            # (the daemons share the log): the second says it leaves the site, or crawls it
+            wait_for(f"the second daemon to leave {name}", lambda name=name: [
+                line for line in second.lines(f"{name}: ")
+                if line.endswith("finished meanwhile; nothing to re-run")
+                or len(second.lines(f"{name}: crawl started")) > 1], timeout=60)
+        assert second.stop() == 0
+    finally:
+        second.close()
+    assert harness.stop() == 0
+    runs = harness.runs()
+    assert len(runs) == 2 and {r["outcome"] for r in runs} == {"finished"}
+    assert len(harness.lines("crawl started (pid ")) == 2
+    assert len(harness.lines("finished meanwhile; nothing to re-run")) == 2
+
+
+def test_two_daemons_on_one_database_crawl_each_due_run_once(harness: Harness) -> None:
+    harness.add("satu", 2)
+    harness.start("-s", "FAKE_SECONDS=0.7")
+    second = Harness(harness.data_dir)
+    try:
+        second.start("-s", "FAKE_SECONDS=0.7")
+        wait_for("six runs", lambda: len(harness.finished("satu")) >= 6, timeout=120)
+        wait_for("a run one daemon left to the other",
+                 lambda: harness.lines("was taken by another daemon"), timeout=60)
+        assert second.stop() == 0
+    finally:
+        second.close()
+    assert harness.stop() == 0
+    runs = harness.runs("satu")
+    assert all(r["finished_at"] for r in runs)
+    # the database's run lock: no two runs of the site ever overlapped
+    assert _overlap(runs) == 1
+    # no due run crawled twice (a crawl stopped before its run began leaves its run due, and
+    # refused crawls have no run: only crawls that ran count)
+    ran = {r["pid"] for r in runs}
+    dues = [due for pid, due in _started_crawls(harness, "satu") if pid in ran]
+    assert len(dues) == len(set(dues)) == len(runs), dues
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+def test_a_run_stopped_while_it_waits_out_its_jitter_runs_once_after_a_restart(
+        harness: Harness, signum: int) -> None:
+    harness.add("satu", 600)  # a jitter of up to 60 s, capped at 12 s; the draw is all of it
+    harness.start("--jitter", "12", "--draw", "1", "-s", "FAKE_SECONDS=0.1")
+    wait_for("the run due", lambda: harness.lines("waiting out its jitter"), timeout=30)
+    assert harness.stop(signum) == (0 if signum == signal.SIGTERM else -signum)  # as it waits
+    assert harness.runs("satu") == [] and not harness.lines("satu: crawl started")
+    conn = sqlite3.connect(harness.db)
+    try:
+        [(due,)] = conn.execute("SELECT next_run_at FROM sites WHERE name = 'satu'").fetchall()
+    finally:
+        conn.close()
+    assert datetime.fromisoformat(due).replace(tzinfo=UTC) <= datetime.now(UTC)  # still due
+    # the restart makes it up once (its own jitter, a fifth of 12 s, on top), and no more
+    harness.start("--jitter", "12", "--draw", "0.2", "-s", "FAKE_SECONDS=0.1")
+    [run] = wait_for("the run", lambda: harness.finished("satu"), timeout=60)
+    assert run["outcome"] == "finished"
+    conn = sqlite3.connect(harness.db)
+    try:
+        wait_for("its next run recorded, an interval on", lambda: conn.execute(
+            "SELECT next_run_at FROM sites WHERE name = 'satu' AND next_run_at > ?",
+            ((datetime.now(UTC) + timedelta(minutes=9)).replace(tzinfo=None).isoformat(" "),)
+        ).fetchone())
+    finally:
+        conn.close()
+    time.sleep(3)  # room for a second catch-up, were there one (the jitter is 2.4 s)
+    assert len(harness.runs("satu")) == 1
+    assert len(harness.lines("satu: crawl started")) == 1
+    assert len(harness.lines("waiting out its jitter")) == 2  # once for each daemon
     assert harness.stop() == 0
 
 

@@ -199,14 +199,34 @@ def history(url: str, versions: tuple[int, ...], diff: bool, as_json: bool, data
         click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
     for version in found:
-        capture = version["capture"]
         mark = " (current)" if version["current"] else ""
-        # the WARC-Record-ID is what a reader can cite and look up in any WARC tool; the file
-        # says where it is (its offset is in --json)
-        where = (f"WARC record {capture['record_id']} in {capture['warc_file']}" if capture
-                 else "no WARC record (stored without a capture)")
+        where = "\n    ".join(_cited(version["capture"]))
         click.echo(f"v{version['version']}{mark}  {version['fetched_at']}  "
                    f"{version['text_length']} chars  {version['title']}\n    {where}")
+
+
+def _cited(capture: dict[str, Any] | None) -> list[str]:
+    """The lines that say which WARC record holds a version."""
+    # the WARC-Record-ID is what a reader can cite and look up in any WARC tool; the file says
+    # where it is (its offset is in --json)
+    if capture is None:
+        return ["no WARC record (stored without a capture)"]
+    record = f"{capture['record_id']} in {capture['warc_file']}"
+    if capture["record_type"] != "revisit":
+        return [f"WARC record {record}"]
+    # a revisit record has no body: the page answered what an earlier capture holds (a revert)
+    lines = [f"WARC revisit record {record} (no body: the same payload as an earlier capture)"]
+    original = capture["refers_to"]
+    if original is None:
+        lines.append("its body: not named by the revisit record (no WARC-Refers-To)")
+    elif original["warc_file"] is None:
+        lines.append(f"its body: WARC response record {original['record_id']} "
+                     f"(WARC-Refers-To; not in this archive's index)")
+    else:
+        lines.append(f"its body: WARC response record {original['record_id']} in "
+                     f"{original['warc_file']} (WARC-Refers-To, captured "
+                     f"{original['fetched_at']})")
+    return lines
 
 
 def show_diff(archive: Any, url: str, found: list[dict[str, Any]], versions: tuple[int, ...],
