@@ -295,6 +295,24 @@ def test_a_list_of_linked_headlines_is_navigation() -> None:
     assert looks_like_navigation("\n".join(menu), _links_page(menu))
 
 
+def test_a_menu_as_list_items_is_navigation() -> None:
+    # trafilatura writes list items as "- Item": the dash is not part of the link's text
+    menu = ["Berita", "Bola", "Video", "Indeks", "Foto"]
+    lead = ("Pemerintah kota menyiapkan anggaran tambahan untuk memperbaiki jalan yang rusak "
+            "setelah banjir pekan lalu.")
+    text = "\n".join([lead] + [f"- {item}" for item in menu])
+    assert looks_like_navigation(text, _links_page(menu))
+
+
+def test_a_long_run_of_short_items_without_sentences_is_navigation() -> None:
+    # a calendar or a list of categories, linked or not; a short ingredient list is not
+    days = [f"| {d} | {d + 1} | {d + 2} |" for d in range(1, 40, 3)]
+    assert looks_like_navigation("\n".join(days), _links_page([]))
+    ingredients = ["- 125 g Mehl", "- 65 g Zucker", "- 1 Ei", "- 1 TL Backpulver",
+                   "Alles verkneten und kalt stellen."]
+    assert not looks_like_navigation("\n".join(ingredients), _links_page([]))
+
+
 def test_prose_with_a_few_linked_lines_is_not_navigation() -> None:
     prose = ("Pemerintah kota menyiapkan anggaran tambahan untuk memperbaiki jalan yang rusak "
              "setelah banjir pekan lalu, kata kepala dinas kepada wartawan di balai kota.")

@@ -15,6 +15,7 @@ with their teasers) is cut off: it is the site's, not the article's.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 
@@ -29,6 +30,10 @@ from crawler.extraction.promos import drop_placeholders
 # path that kept only a standfirst, a caption or a teaser lands below it.
 SHORT_TEXT = 700
 _SHORT_LINE = 40
+# This many lines or more, mostly short and hardly one ending a sentence, is a list of items (a
+# calendar, categories), not an article: fewer could be a short recipe's ingredients.
+_ITEMS = 10
+_SENTENCE_END = re.compile(r"[.!?…。:;][\"'”’»)\]]*$")
 # Longer than this, a line is prose, not a headline.
 _HEADLINE = 150
 # Up to this length, a fast-path answer holding less than this share of the text of the page's
@@ -189,13 +194,27 @@ def _extract(tree: HtmlElement, url: str | None, *, fast: bool) -> str | None:
 
 def looks_like_navigation(text: str, links: LinkTexts) -> bool:
     """A menu or a list of headlines rather than prose: most lines are the text of a link, or
-    most are short and a good share of them are links."""
-    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    most are short and a good share of them are links; or a long run of short items with
+    hardly a sentence among them (a calendar, a list of categories), links or not."""
+    lines = [_bare(line) for line in text.splitlines() if line.strip()]
+    lines = [line for line in lines if line]
     if len(lines) < 3:
         return False
     short = sum(len(line) < _SHORT_LINE for line in lines)
     headline_sized = sum(len(line) < _HEADLINE for line in lines)
     if headline_sized < 0.6 * len(lines) and short < 0.7 * len(lines):
         return False  # mostly long lines: prose, whatever its links (and no link scan needed)
+    if (len(lines) >= _ITEMS and short >= 0.7 * len(lines)
+            and sum(bool(_SENTENCE_END.search(line)) for line in lines) < 0.1 * len(lines)):
+        return True
     linked = sum(line in links.all for line in lines)
     return linked >= 0.6 * len(lines) or (short >= 0.7 * len(lines) and linked >= 0.3 * len(lines))
+
+
+def _bare(line: str) -> str:
+    """A line of the text as the page shows it: whitespace collapsed, without the list dash or
+    the table bars trafilatura's text adds ("- Home", "| 1 | 2 |")."""
+    line = " ".join(line.split())
+    if line.startswith("|"):
+        line = " ".join(cell.strip() for cell in line.split("|") if cell.strip())
+    return line[2:] if line.startswith("- ") else line
