@@ -482,3 +482,16 @@ def test_a_stripped_promo_block_keeps_its_place_in_the_container() -> None:
     assert "Baca" not in area.text_content()
     text = f"{prose}\n{PLACEHOLDER}\n- {PLACEHOLDER}\n| {PLACEHOLDER} |\n---"
     assert drop_placeholders(text) == f"{prose}\n---"
+
+
+def test_a_label_cut_out_of_a_word_by_the_window_edge_is_no_label() -> None:
+    # the search window's first character is no start of text: "sp|read more:" is a sentence
+    from crawler.extraction.promos import _TRAILING_WINDOW, PromoStripper
+
+    stripper = PromoStripper(None)
+    label = "read more:"
+    chunk = "Farmers say they must sp" + label + " " * (_TRAILING_WINDOW - len(label))
+    assert stripper._label_before(chunk) is None
+    closing = "Harvests were late this year. Read more: "
+    found = stripper._label_before(closing)
+    assert found is not None and found.group("label") == "Read more"
