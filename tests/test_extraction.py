@@ -495,3 +495,17 @@ def test_a_label_cut_out_of_a_word_by_the_window_edge_is_no_label() -> None:
     closing = "Harvests were late this year. Read more: "
     found = stripper._label_before(closing)
     assert found is not None and found.group("label") == "Read more"
+
+
+def test_subheadings_count_as_lost_only_beside_kept_paragraphs() -> None:
+    from crawler.extraction.maintext import lost_subheadings
+
+    prose = "Warga mengungsi ke masjid setelah air sungai naik sejak dini hari tadi pagi. " * 2
+    other = "Harga cabai rawit di pasar induk turun dua ribu rupiah per kilogram pekan ini. " * 2
+    page = (f"<html><body><div><p>{prose}</p><h2>Air mulai surut</h2><p>{prose}x</p></div>"
+            f"<div><h3>Terpopuler</h3><p>{other}</p></div></body></html>")
+    tree = parse(page)
+    bare = f"{' '.join(prose.split())}\n{' '.join((prose + 'x').split())}"
+    assert lost_subheadings(bare, body_of(tree)) == ("Air mulai surut",)
+    kept = bare.replace("\n", "\nAir mulai surut\n")
+    assert lost_subheadings(kept, body_of(tree)) == ()  # the answer has its structure

@@ -3,8 +3,10 @@
 The fast path (``fast=True``, page furniture dropped beforehand) is right on most news pages and
 a third cheaper, but with trafilatura's fallback extractors off it has nothing to fall back on:
 on some layouts it returns the site's menu, a sidebar, or only the standfirst. So its answer is
-checked: when it is short, holds a small part of the page's paragraph text, or reads like
-navigation (most lines short and the text of links, or a list of linked headlines), the page is
+checked: when it is short, holds a small part of the page's paragraph text, reads like
+navigation (most lines short and the text of links, a list of linked headlines, or a long run of
+short items with hardly a sentence), or kept the paragraphs of an article but none of the
+subheadings between them (trafilatura's fallback on the page's bare paragraphs), the page is
 extracted again the way plain ``trafilatura.extract`` does it (readability and jusText
 compared, no furniture trimmed) from a fresh tree, and the better candidate wins. The fast
 answer stays whenever it passes, so what the fast path gains on pages it reads right is kept.
@@ -47,6 +49,11 @@ _WALL = 3000
 # On such a page and on a table layout, the full comparison's answer wins unless it is shorter
 # than this share of the fast one.
 _ABOUT_AS_LONG = 0.9
+
+# Subheadings: headings that share a parent with paragraphs. A paragraph this long beside one,
+# found in the fast answer, places the heading in the article that answer holds.
+_SUBHEADINGS = XPath(".//h2[../p] | .//h3[../p] | .//h4[../p]")
+_KEPT_PARAGRAPH = 100
 
 # A run of text this long outside any <p> is a paragraph set in another element.
 _PROSE_RUN = 150
@@ -124,14 +131,50 @@ def main_text(tree: HtmlElement, body: HtmlElement, url: str | None,
     fast = _extract(tree, url, fast=True)
     links = LinkTexts(tree)
     odd_layout = bool(fast) and (_wall(fast) or _tabular(body))
+    lost: tuple[str, ...] = ()
     if (fast and not odd_layout and not _short(fast, body)
             and not looks_like_navigation(fast, links)):
-        return drop_trailing_headlines(fast, links)
+        lost = lost_subheadings(fast, body)
+        if not lost:
+            return drop_trailing_headlines(fast, links)
     second = fresh_tree()
     full = _extract(second, url, fast=False)
     second_links = LinkTexts(second)
-    text = _better(fast, links, full, second_links, odd_layout=odd_layout)
+    if lost and full and _restores(full, lost) and not _wall(full) and not looks_like_navigation(
+            full, second_links):
+        # the fast path fell back on the page's bare paragraphs; the comparison found the
+        # article with its structure
+        text: str | None = full
+    else:
+        text = _better(fast, links, full, second_links, odd_layout=odd_layout)
     return drop_trailing_headlines(text, second_links) if text else text
+
+
+def lost_subheadings(text: str, body: HtmlElement) -> tuple[str, ...]:
+    """The subheadings of the article the fast answer holds, when it kept none of them: the
+    <h2>-<h4> beside a paragraph of that answer. trafilatura's fast path, when its main
+    extractor finds no body, falls back on the page's bare paragraphs and loses the headings
+    and lists between them; its full comparison does not."""
+    lines: set[str] | None = None
+    beside: list[str] = []
+    for heading in _SUBHEADINGS(body):
+        title = " ".join(heading.text_content().split())
+        if not title:
+            continue
+        if lines is None:
+            lines = {" ".join(line.split()) for line in text.splitlines()}
+        if title in lines:
+            return ()  # the answer has the article's structure
+        parent = heading.getparent()
+        if any(len(prose) >= _KEPT_PARAGRAPH and prose in lines
+               for prose in (" ".join(p.text_content().split()) for p in parent.iterchildren("p"))):
+            beside.append(title)
+    return tuple(beside)
+
+
+def _restores(text: str, headings: tuple[str, ...]) -> bool:
+    lines = {" ".join(line.split()) for line in text.splitlines()}
+    return any(title in lines for title in headings)
 
 
 def _short(text: str, body: HtmlElement) -> bool:
