@@ -107,18 +107,22 @@ def drop_trailing_headlines(text: str, links: LinkTexts) -> str:
     """A list of linked headlines closing the text ("- <a>Pochettino fired</a> Teaser ...",
     "More stories") is the site's, not the article's: three or more final lines that each
     open with the text of a link (list items, or headlines set as paragraphs) go, with a short
-    heading just above them."""
+    heading just above them. A list split in two by such a short line (a stray date, a
+    section label) goes whole: the cut is repeated while another list closes what is left."""
     lines = text.split("\n")
     end = len(lines)
-    while end and links.headline_line(lines[end - 1]):
-        end -= 1
-    if len(lines) - end < 3 or end == 0:
-        return text
-    heading = lines[end - 1].strip()
-    if end > 1 and len(heading) <= 50 and (heading[-1:] not in ".!?\"'”’»)"
-                                           or heading.endswith(("...", "…"))):
-        end -= 1
-    return "\n".join(lines[:end]).rstrip()
+    while True:
+        start = end
+        while start and links.headline_line(lines[start - 1]):
+            start -= 1
+        if end - start < 3 or start == 0:
+            break
+        heading = lines[start - 1].strip()
+        if start > 1 and len(heading) <= 50 and (heading[-1:] not in ".!?\"'”’»)"
+                                                 or heading.endswith(("...", "…"))):
+            start -= 1
+        end = start
+    return text if end == len(lines) else "\n".join(lines[:end]).rstrip()
 
 
 def main_text(tree: HtmlElement, body: HtmlElement, url: str | None,
