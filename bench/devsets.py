@@ -24,6 +24,9 @@ Building the sets (the sources are public repositories; nothing here needs the n
     python bench/devsets.py newspaper4k SRC/newspaper4k OUT/newspaper4k
     python bench/devsets.py indonesian SRC/slasherrb SRC/fundus OUT/indonesian
 
+Any clone serves, a local mirror too (``git clone MIRROR/fundus.git SRC/fundus``): the
+converters read the checkout's files and nothing else.
+
 - fundus: ``tests/resources/parser/test_data``, one or more pages per publisher (about 200
   publishers, 40 countries), each with the body its hand-written parser must return (summary,
   sub-headlines and paragraphs, in order). Pages pair with the parser versions by date.

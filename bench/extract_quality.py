@@ -17,7 +17,25 @@ snippet found a false positive, counted over the set; F1 from those counts.
 
 Each set with pages laid out by <table> (most of the body text in table cells, the 2008 style)
 gets a second row, "SET [table layout]", scored on those pages alone: a layout no set is made
-of, measured wherever it occurs.
+of, measured wherever it occurs. The row reuses the set's own pass (the same outputs and
+timings); no page is extracted twice.
+
+Navigation check ("nav" column, and the pages listed): a page where arsip's output is mostly
+navigation while trafilatura's is prose. Over an output's lines holding a word character
+(whitespace collapsed, table bars "|" taken off), with the page's link texts (every <a>'s
+text, whitespace collapsed):
+
+- linked share: the share of the output's characters in lines that are the whole text of a
+  link of the page, or a list item ("- ...") opening with a link text of 15+ characters;
+- short share: the share of lines under 40 characters;
+- sentence share: the share of lines that end a sentence (., !, ?, … or a closing quote or
+  bracket after one).
+
+Output is *navigation* when it has 3+ lines, its sentence share is under 0.3, and its linked
+share is at least 0.5 or its short share at least 0.7. Output is *prose* when it is not
+navigation, has 200+ characters, and its sentence share is at least 0.5 or its short share
+under 0.5. A page is flagged when arsip's output is navigation and trafilatura's is prose; the
+target is none on any set.
 
 Both extractors get the page's bytes and URL; plain trafilatura is ``trafilatura.extract`` with
 its defaults, the baseline the benchmark's own figure is for. Also printed: ms per page (the two
@@ -29,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections import defaultdict
@@ -36,6 +55,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import lxml.etree
+import lxml.html
 import trafilatura
 
 REPO = Path(__file__).resolve().parent.parent
@@ -115,6 +136,107 @@ def promo_lines(text: str) -> int:
     return sum(1 for line in text.splitlines() if _PROMO_LINE.match(line))
 
 
+# ---- the navigation check (see the module docstring) ------------------------------------------
+
+NAV_MIN_LINES = 3
+NAV_SHORT_LINE = 40
+NAV_LINKED = 0.5
+NAV_SHORT = 0.7
+NAV_SENTENCES = 0.3
+PROSE_MIN_CHARS = 200
+PROSE_SENTENCES = 0.5
+PROSE_SHORT = 0.5
+_SENTENCE_END = re.compile(r"[.!?…。][\"'”’»)\]]*$")
+_LIST_LINK = 15
+_WORD = re.compile(r"\w")
+
+
+def page_link_texts(html: bytes) -> frozenset[str]:
+    """Every link's text on the page, whitespace collapsed."""
+    try:
+        tree = lxml.html.fromstring(html)
+    except (lxml.etree.ParserError, ValueError):  # an empty document, an odd declaration
+        return frozenset()
+    return frozenset(t for t in (" ".join(a.text_content().split()) for a in tree.iter("a")) if t)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What an output is made of: the three shares the navigation check reads."""
+
+    lines: int
+    chars: int
+    linked: float
+    short: float
+    sentences: float
+
+    @property
+    def navigation(self) -> bool:
+        return (self.lines >= NAV_MIN_LINES and self.sentences < NAV_SENTENCES
+                and (self.linked >= NAV_LINKED or self.short >= NAV_SHORT))
+
+    @property
+    def prose(self) -> bool:
+        return (not self.navigation and self.chars >= PROSE_MIN_CHARS
+                and (self.sentences >= PROSE_SENTENCES or self.short < PROSE_SHORT))
+
+
+def _bare_line(line: str) -> str:
+    """A line without its table bars (trafilatura's "| a | b |" rows), whitespace collapsed."""
+    return " ".join(line.strip().strip("|").replace(" | ", " ").split()).strip("| ")
+
+
+def shape(text: str, links: frozenset[str]) -> Shape:
+    lines = [bare for bare in map(_bare_line, text.splitlines()) if _WORD.search(bare)]
+    if not lines:
+        return Shape(0, 0, 0.0, 0.0, 0.0)
+    long_links = [t for t in links if len(t) >= _LIST_LINK]
+
+    def linked(line: str) -> bool:
+        if line in links:
+            return True
+        item = line[2:] if line.startswith("- ") else ""
+        return bool(item) and any(item.startswith(t) for t in long_links)
+
+    chars = sum(len(line) for line in lines)
+    return Shape(
+        lines=len(lines), chars=chars,
+        linked=sum(len(line) for line in lines if linked(line)) / chars,
+        short=sum(len(line) < NAV_SHORT_LINE for line in lines) / len(lines),
+        sentences=sum(bool(_SENTENCE_END.search(line)) for line in lines) / len(lines),
+    )
+
+
+def navigation_instead_of_prose(arsip_text: str, plain_text: str,
+                                links: frozenset[str]) -> bool:
+    """arsip's output is navigation where trafilatura's is prose."""
+    return shape(arsip_text, links).navigation and shape(plain_text, links).prose
+
+
+@dataclass(frozen=True)
+class PageRun:
+    """One page extracted by both: the outputs and the seconds each took."""
+
+    page: Page
+    outputs: dict[str, str]
+    seconds: dict[str, float]
+
+
+def run_pages(pages: Iterable[Page]) -> list[PageRun]:
+    runs = []
+    for index, page in enumerate(pages):
+        # alternate which runs first, so neither always pays for a cold cache
+        order = NAMES if index % 2 == 0 else NAMES[::-1]
+        outputs: dict[str, str] = {}
+        seconds: dict[str, float] = {}
+        for extractor in order:
+            started = time.perf_counter()
+            outputs[extractor] = EXTRACTORS[extractor](page.html, page.url)
+            seconds[extractor] = time.perf_counter() - started
+        runs.append(PageRun(page, outputs, seconds))
+    return runs
+
+
 @dataclass
 class SetResult:
     name: str
@@ -125,20 +247,19 @@ class SetResult:
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(NAMES, 0.0))
     promos: dict[str, int] = field(default_factory=lambda: dict.fromkeys(NAMES, 0))
     trailing: list[tuple[float, str, float, float]] = field(default_factory=list)
+    navigation: list[str] = field(default_factory=list)
     per_page: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def score_set(name: str, pages: Iterable[Page], trailing: float) -> SetResult:
+def score_set(name: str, runs: Iterable[PageRun], trailing: float) -> SetResult:
     result = SetResult(name)
-    for index, page in enumerate(pages):
+    for run in runs:
+        page = run.page
         result.pages += 1
-        # alternate which runs first, so neither always pays for a cold cache
-        order = NAMES if index % 2 == 0 else NAMES[::-1]
         f1s: dict[str, float] = {}
-        for extractor in order:
-            started = time.perf_counter()
-            output = EXTRACTORS[extractor](page.html, page.url)
-            result.seconds[extractor] += time.perf_counter() - started
+        for extractor in NAMES:
+            output = run.outputs[extractor]
+            result.seconds[extractor] += run.seconds[extractor]
             f1s[extractor] = result.scores[extractor].add(page, output)
             result.by_publisher[page.publisher][extractor].add(page, output)
             result.promos[extractor] += promo_lines(output)
@@ -146,6 +267,9 @@ def score_set(name: str, pages: Iterable[Page], trailing: float) -> SetResult:
         gap = f1s["trafilatura"] - f1s["arsip"]
         if gap > trailing:
             result.trailing.append((gap, page.id, f1s["trafilatura"], f1s["arsip"]))
+        if navigation_instead_of_prose(run.outputs["arsip"], run.outputs["trafilatura"],
+                                       page_link_texts(page.html)):
+            result.navigation.append(page.id)
     return result
 
 
@@ -153,21 +277,22 @@ def _row(label: str, scores: dict[str, Score], width: int = 28) -> str:
     cells = []
     for extractor in NAMES:
         p, r, f = scores[extractor].figures()
-        cells.append(f"{p:6.3f} {r:6.3f} {f:6.3f}")
+        cells.append(f"{p:6.3f} {r:6.3f} {f:7.4f}")
     delta = scores["arsip"].figures()[2] - scores["trafilatura"].figures()[2]
-    return f"{label[:width]:<{width}} " + "   ".join(cells) + f"  {delta:+7.3f}"
+    return f"{label[:width]:<{width}} " + "   ".join(cells) + f"  {delta:+8.4f}"
 
 
 def report(results: list[SetResult], publishers: bool) -> None:
-    header = (f"{'set':<28} {'trafilatura P/R/F1':>20}   {'arsip P/R/F1':>20}  {'ΔF1':>7}"
-              f"  {'pages':>5} {'ms/page t/a':>12} {'promo lines t/a':>16}")
+    header = (f"{'set':<28} {'trafilatura P/R/F1':>21}   {'arsip P/R/F1':>21}  {'ΔF1':>8}"
+              f"  {'pages':>5} {'ms/page t/a':>12} {'promo lines t/a':>16} {'nav':>4}")
     print(header)
     for result in results:
         ms = {n: 1000 * result.seconds[n] / max(result.pages, 1) for n in NAMES}
         metric = " (snippets)" if result.scores["arsip"].snippets else ""
         print(_row(result.name + metric, result.scores) + f"  {result.pages:>5} "
               f"{ms['trafilatura']:5.1f}/{ms['arsip']:<5.1f} "
-              f"{result.promos['trafilatura']:>7}/{result.promos['arsip']:<7}")
+              f"{result.promos['trafilatura']:>7}/{result.promos['arsip']:<7} "
+              f"{len(result.navigation):>4}")
     for result in results:
         if publishers:
             print(f"\n{result.name}: per publisher")
@@ -179,6 +304,11 @@ def report(results: list[SetResult], publishers: bool) -> None:
             for gap, page_id, plain_f1, arsip_f1 in sorted(result.trailing, reverse=True):
                 print(f"  {page_id:<60} trafilatura {plain_f1:.3f}  arsip {arsip_f1:.3f}"
                       f"  (-{gap:.3f})")
+        if result.navigation:
+            print(f"\n{result.name}: pages where arsip returns navigation and trafilatura "
+                  f"prose ({len(result.navigation)})")
+            for page_id in result.navigation:
+                print(f"  {page_id}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="only pages whose id contains this")
     parser.add_argument("--dump", type=Path, default=None,
                         help="write every page's F1 for both extractors here (JSON)")
+    parser.add_argument("--outputs", type=Path, default=None,
+                        help="write every page's output from both extractors here (JSON)")
     args = parser.parse_args(argv)
     try:
         sets = list(find_sets(args.dirs))
@@ -198,17 +330,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     results = []
+    outputs: dict[str, dict[str, dict[str, str]]] = {}
     for root in sets:
         pages = [p for p in load_set(root) if args.only in p.id]
         if args.limit:
             pages = pages[:args.limit]
-        results.append(score_set(root.name, pages, args.trailing))
-        tables = [p for p in pages if uses_table_layout(p.html)]
+        runs = run_pages(pages)
+        outputs[root.name] = {run.page.id: run.outputs for run in runs}
+        results.append(score_set(root.name, runs, args.trailing))
+        tables = [run for run in runs if uses_table_layout(run.page.html)]
         if tables:
             results.append(score_set(f"{root.name} [table layout]", tables, args.trailing))
     report(results, args.publishers)
     if args.dump:
         args.dump.write_text(json.dumps({r.name: r.per_page for r in results}, indent=1))
+    if args.outputs:
+        args.outputs.write_text(json.dumps(outputs, ensure_ascii=False))
     return 0
 
 

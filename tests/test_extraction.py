@@ -295,6 +295,24 @@ def test_a_list_of_linked_headlines_is_navigation() -> None:
     assert looks_like_navigation("\n".join(menu), _links_page(menu))
 
 
+def test_a_menu_as_list_items_is_navigation() -> None:
+    # trafilatura writes list items as "- Item": the dash is not part of the link's text
+    menu = ["Berita", "Bola", "Video", "Indeks", "Foto"]
+    lead = ("Pemerintah kota menyiapkan anggaran tambahan untuk memperbaiki jalan yang rusak "
+            "setelah banjir pekan lalu.")
+    text = "\n".join([lead] + [f"- {item}" for item in menu])
+    assert looks_like_navigation(text, _links_page(menu))
+
+
+def test_a_long_run_of_short_items_without_sentences_is_navigation() -> None:
+    # a calendar or a list of categories, linked or not; a short ingredient list is not
+    days = [f"| {d} | {d + 1} | {d + 2} |" for d in range(1, 40, 3)]
+    assert looks_like_navigation("\n".join(days), _links_page([]))
+    ingredients = ["- 125 g Mehl", "- 65 g Zucker", "- 1 Ei", "- 1 TL Backpulver",
+                   "Alles verkneten und kalt stellen."]
+    assert not looks_like_navigation("\n".join(ingredients), _links_page([]))
+
+
 def test_prose_with_a_few_linked_lines_is_not_navigation() -> None:
     prose = ("Pemerintah kota menyiapkan anggaran tambahan untuk memperbaiki jalan yang rusak "
              "setelah banjir pekan lalu, kata kepala dinas kepada wartawan di balai kota.")
@@ -464,3 +482,30 @@ def test_a_stripped_promo_block_keeps_its_place_in_the_container() -> None:
     assert "Baca" not in area.text_content()
     text = f"{prose}\n{PLACEHOLDER}\n- {PLACEHOLDER}\n| {PLACEHOLDER} |\n---"
     assert drop_placeholders(text) == f"{prose}\n---"
+
+
+def test_a_label_cut_out_of_a_word_by_the_window_edge_is_no_label() -> None:
+    # the search window's first character is no start of text: "sp|read more:" is a sentence
+    from crawler.extraction.promos import _TRAILING_WINDOW, PromoStripper
+
+    stripper = PromoStripper(None)
+    label = "read more:"
+    chunk = "Farmers say they must sp" + label + " " * (_TRAILING_WINDOW - len(label))
+    assert stripper._label_before(chunk) is None
+    closing = "Harvests were late this year. Read more: "
+    found = stripper._label_before(closing)
+    assert found is not None and found.group("label") == "Read more"
+
+
+def test_subheadings_count_as_lost_only_beside_kept_paragraphs() -> None:
+    from crawler.extraction.maintext import lost_subheadings
+
+    prose = "Warga mengungsi ke masjid setelah air sungai naik sejak dini hari tadi pagi. " * 2
+    other = "Harga cabai rawit di pasar induk turun dua ribu rupiah per kilogram pekan ini. " * 2
+    page = (f"<html><body><div><p>{prose}</p><h2>Air mulai surut</h2><p>{prose}x</p></div>"
+            f"<div><h3>Terpopuler</h3><p>{other}</p></div></body></html>")
+    tree = parse(page)
+    bare = f"{' '.join(prose.split())}\n{' '.join((prose + 'x').split())}"
+    assert lost_subheadings(bare, body_of(tree)) == ("Air mulai surut",)
+    kept = bare.replace("\n", "\nAir mulai surut\n")
+    assert lost_subheadings(kept, body_of(tree)) == ()  # the answer has its structure

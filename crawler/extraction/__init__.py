@@ -7,8 +7,9 @@ Decisions worth knowing:
 - The page is parsed once (trafilatura's own loader, so its heuristics see the tree they expect);
   promo stripping and site rules edit that tree, trafilatura then extracts from it.
 - The body: trafilatura's fast path, checked; when its answer is short, a small part of the
-  page's paragraph text, or reads like navigation, trafilatura's full comparison (readability,
-  jusText) runs on a fresh tree and the better candidate wins (``maintext.py``).
+  page's paragraph text, reads like navigation, or lost the subheadings between its paragraphs,
+  trafilatura's full comparison (readability, jusText) runs on a fresh tree and the better
+  candidate wins (``maintext.py``).
 - Promos are recognised by general rules (label + separator or link, short or link-dominated
   rest) in ``promos.py``; their links become ``ArticleRecord.related``, absolute, in order,
   deduplicated. Ad labels, share bars, tag lines and "[Gambas:...]" go without a trace.

@@ -84,7 +84,10 @@ def extract_article(html: str | bytes, url: str | None = None, *,
 # Scripts and styles are most of a modern news page's bytes (three quarters of the fixture
 # site's): once the metadata is read they are dead weight that every later pass would scan and
 # trafilatura would copy several times. JSON-LD stays: trafilatura can fall back on articleBody.
-_CODE = XPath("//script[not(@type='application/ld+json')] | //style")
+# A <template> with a type is code too: a client-side template (AMP's type="amp-mustache") whose
+# "{{#id}}" placeholders and menus are filled in by a script, never shown as written. (A
+# declarative shadow root, <template shadowrootmode>, has no type and is the page's content.)
+_CODE = XPath("//script[not(@type='application/ld+json')] | //style | //template[@type]")
 
 
 def _link_base(meta: Metadata, url: str | None) -> str | None:

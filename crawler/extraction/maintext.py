@@ -3,8 +3,10 @@
 The fast path (``fast=True``, page furniture dropped beforehand) is right on most news pages and
 a third cheaper, but with trafilatura's fallback extractors off it has nothing to fall back on:
 on some layouts it returns the site's menu, a sidebar, or only the standfirst. So its answer is
-checked: when it is short, holds a small part of the page's paragraph text, or reads like
-navigation (most lines short and the text of links, or a list of linked headlines), the page is
+checked: when it is short, holds a small part of the page's paragraph text, reads like
+navigation (most lines short and the text of links, a list of linked headlines, or a long run of
+short items with hardly a sentence), or kept the paragraphs of an article but none of the
+subheadings between them (trafilatura's fallback on the page's bare paragraphs), the page is
 extracted again the way plain ``trafilatura.extract`` does it (readability and jusText
 compared, no furniture trimmed) from a fresh tree, and the better candidate wins. The fast
 answer stays whenever it passes, so what the fast path gains on pages it reads right is kept.
@@ -15,6 +17,7 @@ with their teasers) is cut off: it is the site's, not the article's.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 
@@ -29,6 +32,10 @@ from crawler.extraction.promos import drop_placeholders
 # path that kept only a standfirst, a caption or a teaser lands below it.
 SHORT_TEXT = 700
 _SHORT_LINE = 40
+# This many lines or more, mostly short and hardly one ending a sentence, is a list of items (a
+# calendar, categories), not an article: fewer could be a short recipe's ingredients.
+_ITEMS = 10
+_SENTENCE_END = re.compile(r"[.!?…。:;][\"'”’»)\]]*$")
 # Longer than this, a line is prose, not a headline.
 _HEADLINE = 150
 # Up to this length, a fast-path answer holding less than this share of the text of the page's
@@ -42,6 +49,11 @@ _WALL = 3000
 # On such a page and on a table layout, the full comparison's answer wins unless it is shorter
 # than this share of the fast one.
 _ABOUT_AS_LONG = 0.9
+
+# Subheadings: headings that share a parent with paragraphs. A paragraph this long beside one,
+# found in the fast answer, places the heading in the article that answer holds.
+_SUBHEADINGS = XPath(".//h2[../p] | .//h3[../p] | .//h4[../p]")
+_KEPT_PARAGRAPH = 100
 
 # A run of text this long outside any <p> is a paragraph set in another element.
 _PROSE_RUN = 150
@@ -95,18 +107,22 @@ def drop_trailing_headlines(text: str, links: LinkTexts) -> str:
     """A list of linked headlines closing the text ("- <a>Pochettino fired</a> Teaser ...",
     "More stories") is the site's, not the article's: three or more final lines that each
     open with the text of a link (list items, or headlines set as paragraphs) go, with a short
-    heading just above them."""
+    heading just above them. A list split in two by such a short line (a stray date, a
+    section label) goes whole: the cut is repeated while another list closes what is left."""
     lines = text.split("\n")
     end = len(lines)
-    while end and links.headline_line(lines[end - 1]):
-        end -= 1
-    if len(lines) - end < 3 or end == 0:
-        return text
-    heading = lines[end - 1].strip()
-    if end > 1 and len(heading) <= 50 and (heading[-1:] not in ".!?\"'”’»)"
-                                           or heading.endswith(("...", "…"))):
-        end -= 1
-    return "\n".join(lines[:end]).rstrip()
+    while True:
+        start = end
+        while start and links.headline_line(lines[start - 1]):
+            start -= 1
+        if end - start < 3 or start == 0:
+            break
+        heading = lines[start - 1].strip()
+        if start > 1 and len(heading) <= 50 and (heading[-1:] not in ".!?\"'”’»)"
+                                                 or heading.endswith(("...", "…"))):
+            start -= 1
+        end = start
+    return text if end == len(lines) else "\n".join(lines[:end]).rstrip()
 
 
 def main_text(tree: HtmlElement, body: HtmlElement, url: str | None,
@@ -119,14 +135,50 @@ def main_text(tree: HtmlElement, body: HtmlElement, url: str | None,
     fast = _extract(tree, url, fast=True)
     links = LinkTexts(tree)
     odd_layout = bool(fast) and (_wall(fast) or _tabular(body))
+    lost: tuple[str, ...] = ()
     if (fast and not odd_layout and not _short(fast, body)
             and not looks_like_navigation(fast, links)):
-        return drop_trailing_headlines(fast, links)
+        lost = lost_subheadings(fast, body)
+        if not lost:
+            return drop_trailing_headlines(fast, links)
     second = fresh_tree()
     full = _extract(second, url, fast=False)
     second_links = LinkTexts(second)
-    text = _better(fast, links, full, second_links, odd_layout=odd_layout)
+    if lost and full and _restores(full, lost) and not _wall(full) and not looks_like_navigation(
+            full, second_links):
+        # the fast path fell back on the page's bare paragraphs; the comparison found the
+        # article with its structure
+        text: str | None = full
+    else:
+        text = _better(fast, links, full, second_links, odd_layout=odd_layout)
     return drop_trailing_headlines(text, second_links) if text else text
+
+
+def lost_subheadings(text: str, body: HtmlElement) -> tuple[str, ...]:
+    """The subheadings of the article the fast answer holds, when it kept none of them: the
+    <h2>-<h4> beside a paragraph of that answer. trafilatura's fast path, when its main
+    extractor finds no body, falls back on the page's bare paragraphs and loses the headings
+    and lists between them; its full comparison does not."""
+    lines: set[str] | None = None
+    beside: list[str] = []
+    for heading in _SUBHEADINGS(body):
+        title = " ".join(heading.text_content().split())
+        if not title:
+            continue
+        if lines is None:
+            lines = {" ".join(line.split()) for line in text.splitlines()}
+        if title in lines:
+            return ()  # the answer has the article's structure
+        parent = heading.getparent()
+        if any(len(prose) >= _KEPT_PARAGRAPH and prose in lines
+               for prose in (" ".join(p.text_content().split()) for p in parent.iterchildren("p"))):
+            beside.append(title)
+    return tuple(beside)
+
+
+def _restores(text: str, headings: tuple[str, ...]) -> bool:
+    lines = {" ".join(line.split()) for line in text.splitlines()}
+    return any(title in lines for title in headings)
 
 
 def _short(text: str, body: HtmlElement) -> bool:
@@ -189,13 +241,27 @@ def _extract(tree: HtmlElement, url: str | None, *, fast: bool) -> str | None:
 
 def looks_like_navigation(text: str, links: LinkTexts) -> bool:
     """A menu or a list of headlines rather than prose: most lines are the text of a link, or
-    most are short and a good share of them are links."""
-    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    most are short and a good share of them are links; or a long run of short items with
+    hardly a sentence among them (a calendar, a list of categories), links or not."""
+    lines = [_bare(line) for line in text.splitlines() if line.strip()]
+    lines = [line for line in lines if line]
     if len(lines) < 3:
         return False
     short = sum(len(line) < _SHORT_LINE for line in lines)
     headline_sized = sum(len(line) < _HEADLINE for line in lines)
     if headline_sized < 0.6 * len(lines) and short < 0.7 * len(lines):
         return False  # mostly long lines: prose, whatever its links (and no link scan needed)
+    if (len(lines) >= _ITEMS and short >= 0.7 * len(lines)
+            and sum(bool(_SENTENCE_END.search(line)) for line in lines) < 0.1 * len(lines)):
+        return True
     linked = sum(line in links.all for line in lines)
     return linked >= 0.6 * len(lines) or (short >= 0.7 * len(lines) and linked >= 0.3 * len(lines))
+
+
+def _bare(line: str) -> str:
+    """A line of the text as the page shows it: whitespace collapsed, without the list dash or
+    the table bars trafilatura's text adds ("- Home", "| 1 | 2 |")."""
+    line = " ".join(line.split())
+    if line.startswith("|"):
+        line = " ".join(cell.strip() for cell in line.split("|") if cell.strip())
+    return line[2:] if line.startswith("- ") else line

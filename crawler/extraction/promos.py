@@ -64,6 +64,7 @@ BLOCK_TAGS = frozenset(
     "h4 h5 h6 dl dt dd figure figcaption header footer nav form pre hr main center".split()
 )
 _STOP_TAGS = frozenset(("body", "html"))
+_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 _MAX_PROMO_CHARS = 1500  # a longer block is content, whatever its first words
 
 
@@ -233,9 +234,10 @@ class PromoStripper:
             verdict = self._is_promo(text, *_link_stats(candidate.iter("a")))
             if verdict:
                 best, noise = candidate, False
-            elif verdict is None or (text.endswith(":") and len(text) <= 150):
-                # a bare label, or a labelled heading ("Mehr zum Thema finden Sie hier:"):
-                # a promo when a list of links follows it
+            elif verdict is None or (len(text) <= 150 and (text.endswith(":")
+                                                          or candidate.tag in _HEADINGS)):
+                # a bare label, or a labelled heading ("Mehr zum Thema finden Sie hier:",
+                # <h3>Mehr zum Thema auf X</h3>): a promo when a list of links follows it
                 bare = candidate
         if best is not None:
             self._drop(best, collect=not noise)
@@ -286,8 +288,12 @@ class PromoStripper:
         holder.drop_tree()  # its tail, the rest of the sentence, stays in place
         self.removed += 1
 
-    def _label_before(self, text: str) -> bool:
-        return self.trailing.search(text[-_TRAILING_WINDOW:]) is not None
+    def _label_before(self, text: str) -> re.Match[str] | None:
+        """A label with its separator closing ``text``, looked for in its last
+        ``_TRAILING_WINDOW`` characters. Searched from a position, not in a slice: "^" then
+        matches only at the text's real start and the look-behind sees the characters before
+        the window, so a label cut out of mid-sentence by the window's edge is no label."""
+        return self.trailing.search(text, max(0, len(text) - _TRAILING_WINDOW))
 
     def _strip_text_label(self, parent: HtmlElement | None, before: HtmlElement | None) -> None:
         """"... kembali lancar. Baca Juga: <a>Judul</a> Pedagang ..." with the label as plain
@@ -303,7 +309,7 @@ class PromoStripper:
         title = _text(link)
         if not title or len(title) > 300 or " " not in title:
             return
-        match = self.trailing.search(chunk, max(0, len(chunk) - _TRAILING_WINDOW))
+        match = self._label_before(chunk)
         if match is None:
             return
         following = (link.tail or "").lstrip()
