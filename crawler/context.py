@@ -67,6 +67,7 @@ class CrawlContext:
         # a new archive means a first crawl: warm the workers up at once (else see the docs)
         pool = ExtractionPool(config.workers, start=_new_archive(config.db_url))
         recorder = RecorderClient()
+        named_node = {} if config.node is None else {"hostname": config.node}
         recorder.open(RecorderConfig(
             db_url=config.db_url,
             warc=WarcWriterConfig(
@@ -74,6 +75,7 @@ class CrawlContext:
                 prefix=config.warc_prefix,
                 max_size=config.warc_max_size,
                 idle_timeout=config.warc_idle_timeout,
+                **named_node,
             ),
             site=profile.name,
             base_url=profile.base_url,

@@ -77,6 +77,12 @@ class DaemonConfig:
     sites_poll: float = 5.0
     settings: tuple[str, ...] = ()  # NAME=VALUE for every crawl
     keep_logs: int = 100
+    # Scrapyd crawl nodes to dispatch to instead of local subprocesses (scheduler.nodes), each
+    # running ``per_node`` crawls at most; the database URL they get (no password)
+    nodes: tuple[str, ...] = ()
+    per_node: int = 1
+    nodes_db_url: str = ""
+    node_lost_after: float = 30.0  # a node unreachable this long has lost its crawls
 
     @property
     def logs(self) -> Path:
@@ -105,6 +111,12 @@ class Daemon:
         # (``arsip`` holds them from its first moment): the same as one received in the loop
         self.held = held
         self.archive = archive
+        self.nodes = None
+        if config.nodes:  # the crawls run on Scrapyd crawl nodes, not here
+            from scheduler.nodes import Nodes
+
+            self.nodes = Nodes(config.nodes, config.per_node, config.nodes_db_url,
+                               lost_after=config.node_lost_after)
         self.jobs = Jobs(self._on_due, config.max_jitter)
         self.due: queue.SimpleQueue[tuple[int, datetime, float]] = queue.SimpleQueue()
         self.pending: dict[int, Pending] = {}
@@ -208,7 +220,10 @@ class Daemon:
                 chosen.not_before = now + HELD_RETRY
                 continue
             del self.pending[chosen.site_id]
-            self._start(chosen)
+            if not self._start(chosen):
+                self.pending[chosen.site_id] = chosen  # no crawl node takes it now
+                chosen.not_before = now + HELD_RETRY * 10
+                break
         for pending in self.pending.values():
             # told only of a run that could start now but has no room (not one waiting out
             # its jitter, nor one waiting for an earlier daemon's crawl, which says so itself)
@@ -234,8 +249,10 @@ class Daemon:
                         holder.site, holder.id, holder.pid, holder.host)
         return True
 
-    def _start(self, pending: Pending) -> None:
+    def _start(self, pending: Pending) -> bool:
         site = self.sites[pending.site_id]
+        if self.nodes is not None:
+            return self._start_on_node(pending)
         try:
             crawl = start_crawl(
                 list(self.config.crawl_command), site_id=site.id, site=site.name,
@@ -244,7 +261,7 @@ class Daemon:
                 recovery=pending.recovery)
         except OSError as exc:
             logger.error("%s: cannot start a crawl: %s", site.name, exc)
-            return
+            return True
         self.running[site.id] = crawl
         self.last_started[site.id] = crawl.started
         delay = (crawl.started - pending.due).total_seconds()
@@ -252,6 +269,35 @@ class Daemon:
                     crawl.pid, _hms(pending.due), delay,
                     ", re-run of a crawl that did not finish" if pending.recovery else "",
                     crawl.log_file.name)
+        return True
+
+    def _start_on_node(self, pending: Pending) -> bool:
+        """Dispatch the crawl to a Scrapyd node (``scheduler.nodes``); False when none takes
+        it now."""
+        assert self.nodes is not None
+        site = self.sites[pending.site_id]
+        try:
+            crawl = self.nodes.start(
+                site_id=site.id, site=site.name, due=pending.due, max_pages=site.max_pages,
+                settings=self.config.settings, logs=self.config.logs,
+                running=self.running.values(), recovery=pending.recovery)
+        except OSError as exc:  # its log file
+            logger.error("%s: cannot start a crawl: %s", site.name, exc)
+            return True
+        if crawl is None:
+            if not pending.told:
+                logger.warning("%s: no crawl node takes the crawl now; trying again",
+                               site.name)
+                pending.told = True
+            return False
+        self.running[site.id] = crawl  # type: ignore[assignment]
+        self.last_started[site.id] = crawl.started
+        logger.info("%s: crawl started on %s (job %s, due %s, delay %.3f s%s); log %s",
+                    site.name, crawl.node.url, crawl.job, _hms(pending.due),
+                    (crawl.started - pending.due).total_seconds(),
+                    ", re-run of a crawl that did not finish" if pending.recovery else "",
+                    crawl.log_file.name)
+        return True
 
     def _reap(self) -> None:
         for site_id, crawl in list(self.running.items()):
@@ -259,6 +305,10 @@ class Daemon:
                 continue
             del self.running[site_id]
             self.runs_done += 1
+            if getattr(crawl, "lost", False) and not self.signals:
+                # its node went away mid-crawl: the site goes to another node, once its
+                # run is seen dead (the run lock is the database's)
+                self.pending.setdefault(site_id, Pending(site_id, crawl.due, recovery=True))
             try:
                 self._report(crawl)
             except Exception as exc:  # the archive is unreadable for a moment: log and go on
@@ -271,7 +321,8 @@ class Daemon:
         from storage.health import find_run, health_warnings, run_figures
 
         seconds = (datetime.now(UTC) - crawl.started).total_seconds()
-        run = find_run(self.archive, crawl.site_id, crawl.started, crawl.pid)
+        # a crawl node's job whose pid was never seen: its newest run since it started
+        run = find_run(self.archive, crawl.site_id, crawl.started, crawl.pid or None)
         how = "killed" if crawl.killed else f"exit {crawl.exit_code}"
         if run is None and crawl.stop_sent is not None:
             # stopped by the daemon's own stop before its run began: it never ran, so it stays

@@ -31,10 +31,12 @@ import traceback
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 from storage.errors import DatabaseError, DiskFullError, SiteBusyError, StorageError, WarcError
+from storage.journal import Journal
 from storage.liveness import HEARTBEAT_SECONDS
 from storage.processes import become_helper, helper_context
 from storage.protocol import (
@@ -53,7 +55,7 @@ from storage.protocol import (
     RecorderConfig,
     ToRecorder,
 )
-from storage.records import CaptureRecord, Fetch
+from storage.records import ArticleRecord, CaptureRecord, Fetch
 from storage.reindex import bare_mime, index_file
 from storage.revisit import RevisitPlan, RevisitPolicy, load_plan
 from storage.urls import page_url
@@ -82,7 +84,7 @@ WAIT_POLL_SECONDS = 1.0
 UNOPENED_GRACE_SECONDS = 5.0
 
 if TYPE_CHECKING:
-    from storage.archive import Archive
+    from storage.archive import Archive, StoredText
     from storage.boilerplate import SiteBoilerplate
 
 
@@ -136,6 +138,8 @@ class Recorder:
             self.archive.close()
             raise
         self.archive.batch()
+        # the batch's writes, made again when PostgreSQL drops the batch (storage.journal)
+        self.journal = Journal(self.archive)
         self.writer = WarcWriter(replace(config.warc,
                                          is_part_of=f"{site.name}/run-{self.run_id}"))
         self.seen: dict[str, RevisitOf] = {}
@@ -165,7 +169,8 @@ class Recorder:
     def recover(self) -> None:
         """Repair WARC files a killed crawl left open, and index their records: the rows of
         the batch that crawl never committed would otherwise be missing from ``captures``."""
-        for path in recover_open_files(self.writer.config.directory):
+        for path in recover_open_files(self.writer.config.directory,
+                                          self.writer.config.hostname):
             indexed = index_file(self.archive, path)
             self.archive.commit()
             self.reply(Note(f"Recovered WARC file left open by an earlier crawl: {path.name} "
@@ -209,29 +214,50 @@ class Recorder:
         judging = boilerplate is not None and not boilerplate.judged
         if boilerplate is not None and len(self.stored_urls) < MAX_RESTRIPPED_PAGES:
             self.stored_urls.add(page_url(message.url))
-        # stripped against the page's text as the same statement reads it: no query of its own
-        new = self.archive.store_article(
-            site_id=self.site_id, url=message.url, article=message.article,
-            capture_id=self.captures.pop(message.key, None), fetched_at=message.fetched_at,
-            fetch=message.fetch, prepare=boilerplate.prepare if boilerplate else None,
-        )
+        capture_id = self.captures.pop(message.key, None)
+        prepared = 0
+
+        def prepare(article: ArticleRecord, stored: StoredText) -> ArticleRecord:
+            # made again when the journal writes the batch again: counted the first time only
+            nonlocal prepared
+            prepared += 1
+            assert boilerplate is not None
+            return boilerplate.prepare(article, stored, first=False if prepared > 1 else None)
+
+        def store() -> bool:
+            # stripped against the page's text as the same statement reads it: no query of
+            # its own
+            return self.archive.store_article(
+                site_id=self.site_id, url=message.url, article=message.article,
+                capture_id=self.journal.capture_id(capture_id), fetched_at=message.fetched_at,
+                fetch=message.fetch, prepare=prepare if boilerplate is not None else None,
+            )
+
+        new = self.journal.write(store)
         self.counts["arsip/articles_stored" if new else "arsip/articles_unchanged"] += 1
         if judging and boilerplate is not None and boilerplate.judged and boilerplate.learned:
             from storage.boilerplate import restrip
 
             # this article made the site judged: the texts stored before it lose its lines too
-            restrip(self.archive, boilerplate, self.site_id)
+            self.journal.write(partial(restrip, self.archive, boilerplate, self.site_id))
 
     def on_extraction_failed(self, message: ExtractionFailed) -> None:
-        # no validators: a page we could not read must be fetched whole next time
-        self.archive.record_extraction_error(
-            site_id=self.site_id, url=message.url, capture_id=self.captures.pop(message.key, None),
-            fetched_at=message.fetched_at, error=message.error, fetch=Fetch(message.status),
-        )
+        capture_id = self.captures.pop(message.key, None)
+
+        def record() -> None:
+            # no validators: a page we could not read must be fetched whole next time
+            self.archive.record_extraction_error(
+                site_id=self.site_id, url=message.url,
+                capture_id=self.journal.capture_id(capture_id), fetched_at=message.fetched_at,
+                error=message.error, fetch=Fetch(message.status),
+            )
+
+        self.journal.write(record)
 
     def on_fetch(self, message: FetchNoted) -> None:
-        self.archive.note_fetch(message.url, site_id=self.site_id, kind=message.kind,
-                                fetched_at=message.fetched_at, status=message.status)
+        self.journal.write(partial(
+            self.archive.note_fetch, message.url, site_id=self.site_id, kind=message.kind,
+            fetched_at=message.fetched_at, status=message.status))
 
     def on_finish(self, message: Finish) -> None:
         self.finish(message.outcome, message.stats)
@@ -246,27 +272,30 @@ class Recorder:
                 from storage.boilerplate import restrip
 
                 # a line learned during the run: the texts it stored before then lose it too
-                restrip(self.archive, self.boilerplate, self.site_id, self.stored_urls)
-            self.boilerplate.flush(self.archive, final=True)
+                self.journal.write(partial(restrip, self.archive, self.boilerplate,
+                                           self.site_id, self.stored_urls))
+            self.boilerplate.flush(self.archive, final=True, through=self.journal.write)
             for name, value in (("stripped", self.boilerplate.stripped),
                                 ("learned", len(self.boilerplate.learned))):
                 if value:  # a small site learns nothing, and its figures say nothing of it
                     self.counts[f"arsip/boilerplate_lines_{name}"] = value
-        self.archive.finish_run(self.run_id, self.failed or outcome,
-                                {**(stats or {}), **self.counts})
+        if self.journal.replays:
+            self.counts["arsip/db_batches_replayed"] = self.journal.replays
+        self.journal.write(partial(self.archive.finish_run, self.run_id, self.failed or outcome,
+                                   {**(stats or {}), **self.counts}))
 
     def commit(self) -> None:
         """Commit the batch, with the boilerplate counts that changed since the last one."""
         if self.boilerplate is not None:
-            self.boilerplate.flush(self.archive)
-        self.archive.commit()
+            self.boilerplate.flush(self.archive, through=self.journal.write)
+        self.journal.commit()
 
     def heartbeat(self) -> None:
         """Renew the run's sign of life (with the figures so far) now and then."""
         if self.finished or time.monotonic() - self.last_heartbeat < HEARTBEAT_SECONDS:
             return
         self.last_heartbeat = time.monotonic()
-        self.archive.heartbeat(self.run_id, self.counts)
+        self.journal.write(partial(self.archive.heartbeat, self.run_id, dict(self.counts)))
 
     # --- work -----------------------------------------------------------------------------------
 
@@ -274,7 +303,8 @@ class Recorder:
         digest: str | None = payload_digest(ex.body)
         refers_to = None
         if ex.status == 304:
-            earlier = self.archive.latest_response(ex.url) if self.recrawl else None
+            earlier = (self.journal.read(partial(self.archive.latest_response, ex.url))
+                       if self.recrawl else None)
             target = (RevisitOf(earlier.location.record_id, earlier.url, earlier.fetched_at)
                       if earlier else None)
             location, _ = self.writer.write_not_modified(ex, target)
@@ -289,17 +319,17 @@ class Recorder:
             if dedup and revisit is None and len(self.seen) < MAX_REMEMBERED_PAYLOADS:
                 self.seen[digest] = RevisitOf(location.record_id, ex.url, ex.fetched_at)
         self.counts[f"arsip/warc_{record_type}_records"] += 1
-        return self.archive.record_capture(CaptureRecord(
+        return self.journal.write(partial(self.archive.record_capture, CaptureRecord(
             url=ex.url, fetched_at=ex.fetched_at, status=ex.status, mime=_mime(ex),
             payload_digest=digest, location=location, record_type=record_type,
             refers_to=refers_to, run_id=self.run_id,
-        ))
+        )), capture=True)
 
     def _original(self, digest: str, url: str) -> RevisitOf | None:
         known = self.seen.get(digest)
         if known is not None or not self.recrawl:
             return known
-        original = self.archive.find_original(digest, url)
+        original = self.journal.read(partial(self.archive.find_original, digest, url))
         if original is None:
             return None
         return RevisitOf(original.location.record_id, original.url, original.fetched_at)
@@ -332,7 +362,8 @@ class Recorder:
                 self.archive.rollback()
         with contextlib.suppress(Exception):
             self.writer.abandon()
-            for path in recover_open_files(self.writer.config.directory):
+            for path in recover_open_files(self.writer.config.directory,
+                                           self.writer.config.hostname):
                 index_file(self.archive, path)
                 self.archive.commit()
         self.finished = False  # its end may have been in the batch that failed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -204,3 +205,115 @@ def test_a_recorder_that_ends_without_a_word_is_a_fatal_error() -> None:
     replies = client.pump(5.0)
     assert replies[0] == Closed({}) and isinstance(replies[1], Fatal)
     assert client.fatal is not None and "stopped unexpectedly" in client.fatal.message
+
+
+@pytest.mark.postgres
+def test_two_recorders_at_once_on_postgresql_store_everything_once(
+        tmp_path: Path, pg_url: str) -> None:
+    """Two crawl nodes record into one PostgreSQL archive at once, in batches, and meet on the
+    same pages in opposite orders (a page both sites link to): neither fails, nothing is lost
+    or stored twice."""
+    import threading
+
+    shared = [f"https://shared.test/2025/04/28/berita-{n}/" for n in range(12)]
+    configs = [RecorderConfig(pg_url, WarcWriterConfig(directory=tmp_path / f"warc-{name}"),
+                              site=name, base_url=f"https://{name}.test/", owner=this_process())
+               for name in ("a", "b")]
+    recorders = [Recorder(config, lambda _reply: None) for config in configs]
+    # each holds its batch open over six pages in turn, the same six, b in a's order reversed
+    orders = [shared, [*shared[5::-1], *shared[:5:-1]]]
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def crawl(recorder: Recorder, urls: list[str], name: str) -> None:
+        try:
+            start.wait()
+            for key, url in enumerate([*urls, *(f"https://{name}.test/{n}/" for n in range(12))]):
+                recorder.handle(Capture(key, exchange(url=url, body=f"<p>{name}{key}</p>".encode(),
+                                                      fetched_at=T0)))
+                recorder.handle(Article(key, url, ArticleRecord(url=url, title="t", text=url),
+                                        T0, Fetch(200)))
+                time.sleep(0.02)  # the other recorder's batch takes its rows in between
+                if key % 6 == 5:
+                    recorder.commit()
+            recorder.handle(Finish("finished", {}))
+            recorder.commit()
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=crawl, args=(r, urls, c.site))
+               for r, urls, c in zip(recorders, orders, configs, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    for recorder in recorders:
+        recorder.close()
+    assert failures == []
+    with Archive.open(pg_url) as archive, archive.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM captures").scalar() == 48
+        pages = conn.exec_driver_sql(
+            "SELECT url, versions FROM pages WHERE kind = 'article'").fetchall()
+        assert len(pages) == 36 and {v for _, v in pages} == {1}  # one text per page, once
+        assert conn.exec_driver_sql("SELECT count(*) FROM article_versions").scalar() == 36
+        assert conn.exec_driver_sql(
+            "SELECT count(*) FROM article_versions WHERE capture_id IS NULL").scalar() == 0
+        assert conn.exec_driver_sql(
+            "SELECT outcome FROM crawl_runs ORDER BY id").scalars().all() == ["finished"] * 2
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("when", ["mid-batch", "at-commit"])
+def test_a_dropped_connection_loses_no_capture_or_article(
+        tmp_path: Path, pg_url: str, when: str) -> None:
+    """PostgreSQL ends the recorder's connection (a restart, ``pg_terminate_backend``) with a
+    batch open: the recorder writes the batch again on a new connection and goes on."""
+    from sqlalchemy import create_engine, text
+
+    from tests.dbfixtures import pg_server_url
+
+    recorder = Recorder(config_for(tmp_path, pg_url), lambda _reply: None)
+    urls = [f"https://kudakyv.test/2025/04/28/berita-{n}/" for n in range(10)]
+
+    def send(keys: range) -> None:
+        for key in keys:
+            recorder.handle(Capture(key, exchange(url=urls[key], body=f"<p>{key}</p>".encode(),
+                                                  fetched_at=T0)))
+            recorder.handle(Article(key, urls[key],
+                                    ArticleRecord(url=urls[key], title="t", text=f"teks {key}"),
+                                    T0, Fetch(200)))
+
+    def drop() -> None:
+        admin = create_engine(pg_server_url())
+        with admin.begin() as conn:
+            ended = conn.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid() AND application_name = :name"),
+                {"name": dict(x.split("=", 1) for x in pg_url.split("?", 1)[1].split("&"))
+                 ["application_name"]}).scalars().all()
+        admin.dispose()
+        assert ended and all(ended)
+
+    recorder.commit()
+    send(range(5))
+    if when == "mid-batch":
+        drop()
+        send(range(5, 10))
+    else:
+        send(range(5, 10))
+        drop()
+    recorder.commit()
+    recorder.handle(Finish("finished", {}))
+    recorder.commit()
+    assert recorder.journal.replays >= 1
+    recorder.close()
+    with Archive.open(pg_url) as archive, archive.read() as conn:
+        linked = conn.exec_driver_sql(
+            "SELECT c.url, v.text FROM article_versions v JOIN captures c ON c.id = v.capture_id "
+            "ORDER BY c.url").fetchall()
+        assert linked == sorted((url, f"teks {n}") for n, url in enumerate(urls))
+        assert conn.exec_driver_sql("SELECT count(*) FROM captures").scalar() == 10
+        outcome, stats = conn.exec_driver_sql("SELECT outcome, stats FROM crawl_runs").one()
+        assert outcome == "finished" and stats["arsip/db_batches_replayed"] == 1
+        # each article counted once for the site's boilerplate, although written twice
+        assert conn.exec_driver_sql("SELECT pages FROM boilerplate_sites").scalar() == 10

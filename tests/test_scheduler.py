@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import pytest
 from scheduler.jobs import Jobs, SiteSchedule, first_run, jitter_for
 from storage.archive import Archive
 from storage.sites import add_site, set_next_run
+from storage.warcroots import name_part
 from tests.conftest import REPO, run_arsip
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -472,12 +474,14 @@ def test_start_repairs_the_open_warc_files_in_the_crawls_warc_folder(harness: Ha
     writer.write_record(writer.create_warc_record(
         "http://satu.test/", "resource", payload=BytesIO(b"halo"),
         warc_content_type="text/plain"))
-    left = warc_dir / "arsip-20261201-000000-00000.warc.gz.open"
+    # named as this machine's crawls name theirs: only those are this daemon's to repair
+    name = f"arsip-20261201000000000-00000-{name_part(socket.gethostname())}.warc.gz"
+    left = warc_dir / f"{name}.open"
     left.write_bytes(buf.getvalue() + buf.getvalue()[:20])
     harness.start("-s", f"ARSIP_WARC_DIR={warc_dir}")
     [line] = wait_for("the recovery", lambda: harness.lines("Recovered WARC file"))
-    assert "arsip-20261201-000000-00000.warc.gz " in line
-    assert sorted(f.name for f in warc_dir.iterdir()) == ["arsip-20261201-000000-00000.warc.gz"]
-    assert (warc_dir / "arsip-20261201-000000-00000.warc.gz").stat().st_size == len(buf.getvalue())
+    assert f"{name} " in line
+    assert sorted(f.name for f in warc_dir.iterdir()) == [name]
+    assert (warc_dir / name).stat().st_size == len(buf.getvalue())
     assert not (harness.data_dir / "warc").exists()
     assert harness.stop() == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,8 +14,12 @@ from crawler.commands.common import (
     archive_options,
     expected_errors,
     open_existing_archive,
+    warc_root_options,
 )
 from crawler.errors import ArsipError
+
+if TYPE_CHECKING:
+    from storage.warcroots import WarcRoots
 
 
 @click.command()
@@ -51,8 +55,9 @@ def export(fmt: str, output: Path | None, data_dir: Path, db_url: str) -> None:
 
 @click.command()
 @archive_options
+@warc_root_options
 @expected_errors
-def reindex(data_dir: Path, db_url: str) -> None:
+def reindex(data_dir: Path, db_url: str, warc_roots: WarcRoots) -> None:
     """Rebuild the captures index from the WARC files, after a database failure or restore.
 
     Every response and revisit record of every closed WARC file gets its row back; rows
@@ -65,11 +70,12 @@ def reindex(data_dir: Path, db_url: str) -> None:
     from storage.archive import Archive
     from storage.reindex import reindex as reindex_archive
 
-    if not (data_dir / "warc").is_dir():  # before the database, which opening would create
-        raise ArsipError(f"no WARC folder at {data_dir / 'warc'}")
+    for folder in warc_roots.folders():
+        if not folder.is_dir():  # before the database, which opening would create
+            raise ArsipError(f"no WARC folder at {folder}")
     archive = Archive.open(db_url)
     try:
-        result = reindex_archive(archive, data_dir / "warc")
+        result = reindex_archive(archive, warc_roots)
     finally:
         archive.close()
     click.echo(f"{result.files} WARC files, {result.records} response and revisit records read, "
