@@ -308,7 +308,10 @@ class Daemon:
             if getattr(crawl, "lost", False) and not self.signals:
                 # its node went away mid-crawl: the site goes to another node, once its
                 # run is seen dead (the run lock is the database's)
-                self.pending.setdefault(site_id, Pending(site_id, crawl.due, recovery=True))
+                pending = self.pending.setdefault(site_id, Pending(site_id, crawl.due))
+                # a run already waiting (the site came due again) becomes the re-run: it
+                # waits for the lost run to be seen dead, or the site lock refuses it
+                pending.recovery = True
             try:
                 self._report(crawl)
             except Exception as exc:  # the archive is unreadable for a moment: log and go on

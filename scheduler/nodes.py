@@ -23,6 +23,7 @@ when a job ends, its Scrapyd log is copied to the crawl's log file in ``DATA_DIR
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -31,10 +32,11 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 from urllib.request import Request, urlopen
 
 from scheduler.runner import log_path
@@ -75,12 +77,22 @@ class ScrapydNode:
     """One Scrapyd server, through its JSON API."""
 
     def __init__(self, url: str, cap: int, *, timeout: float = 10.0) -> None:
-        self.url = url.rstrip("/")
+        # http://USER:PASSWORD@HOST:6800: Scrapyd's own username and password, sent as HTTP
+        # Basic auth and never shown (self.url, in every message, is without them)
+        parts = urlsplit(url.rstrip("/"))
+        self.headers: dict[str, str] = {}
+        if parts.username is not None:
+            secret = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            self.headers["Authorization"] = "Basic " + base64.b64encode(
+                secret.encode()).decode("ascii")
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        self.url = urlunsplit(parts)
         self.cap = cap
         self.timeout = timeout
         self.down_until = 0.0  # monotonic: not tried before then
         self.last_error: str | None = None
         self._jobs: tuple[float, dict[str, dict[str, Any]]] | None = None
+        self.scheduled_at = 0.0  # monotonic: the last schedule.json this node took
 
     def __repr__(self) -> str:
         return f"ScrapydNode({self.url!r})"
@@ -91,13 +103,16 @@ class ScrapydNode:
         url = f"{self.url}/{endpoint}" + (f"?{urlencode(query)}" if query else "")
         body = None if data is None else urlencode(data).encode()
         try:
-            with urlopen(Request(url, data=body), timeout=self.timeout) as answer:
+            with urlopen(Request(url, data=body, headers=self.headers),
+                         timeout=self.timeout) as answer:
                 found = json.load(answer)
         except HTTPError as exc:
             raise NodeError(f"{self.url}: {endpoint} answered HTTP {exc.code}") from None
-        except (URLError, OSError) as exc:
+        except (URLError, OSError, HTTPException) as exc:
+            # HTTPException: not HTTP at all, or an answer cut short (a node killed mid-answer)
             why = getattr(exc, "reason", None) or exc
-            raise NodeError(f"{self.url}: {why}") from None
+            raise NodeError(f"{self.url}: {type(exc).__name__}: {why}"
+                            if isinstance(exc, HTTPException) else f"{self.url}: {why}") from None
         except ValueError:
             raise NodeError(f"{self.url}: {endpoint} did not answer JSON; is it Scrapyd?"
                             ) from None
@@ -112,7 +127,14 @@ class ScrapydNode:
     def schedule(self, job: str, settings: dict[str, str]) -> str:
         data = [("project", PROJECT), ("spider", SPIDER), ("jobid", job)]
         data += [("setting", f"{name}={value}") for name, value in settings.items()]
+        self._jobs = None  # a listing from before this job would miss it
+        self.scheduled_at = time.monotonic()
         return str(self.call("schedule.json", data)["jobid"])
+
+    @property
+    def listed_at(self) -> float:
+        """When the listing ``jobs`` answers from was asked for (monotonic)."""
+        return self._jobs[0] if self._jobs is not None else 0.0
 
     def jobs(self, max_age: float = JOBS_TTL) -> dict[str, dict[str, Any]]:
         """The node's jobs of this project by id, each with its ``state``."""
@@ -136,12 +158,13 @@ class ScrapydNode:
         # read through (Scrapyd's file server answers a Range request with an error)
         tail = b""
         try:
-            with urlopen(f"{self.url}/{log_url.lstrip('/')}", timeout=self.timeout) as answer:
+            with urlopen(Request(f"{self.url}/{log_url.lstrip('/')}", headers=self.headers),
+                         timeout=self.timeout) as answer:
                 while chunk := answer.read(1 << 20):
                     tail = (tail + chunk)[-LOG_TAIL_BYTES:]
             return tail
-        except (URLError, OSError) as exc:
-            raise NodeError(f"{self.url}: cannot read {log_url}: {exc}") from None
+        except (URLError, OSError, HTTPException) as exc:
+            raise NodeError(f"{self.url}: cannot read {log_url}: {exc!r}") from None
 
 
 @dataclass
@@ -163,6 +186,7 @@ class NodeCrawl:
     node_pid: int | None = None  # the crawl's pid on its node, once seen running
     unreachable_since: float | None = None
     lost_after: float = LOST_AFTER
+    scheduled_at: float = field(default_factory=time.monotonic)
 
     @property
     def pid(self) -> int:
@@ -188,7 +212,9 @@ class NodeCrawl:
             return self.exit_code
         self.unreachable_since = None
         if job is None:
-            self._lose("it no longer knows the job (restarted?)")
+            # only a listing asked for after the job was scheduled can miss it for good
+            if self.node.listed_at > self.scheduled_at:
+                self._lose("it no longer knows the job (restarted?)")
         elif job["state"] == "running":
             self.node_pid = job.get("pid") or self.node_pid
         elif job["state"] == "finished":

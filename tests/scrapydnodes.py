@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO
 from tests.test_scheduler import wait_for
 
 
@@ -49,9 +48,13 @@ class Node:
         (self.folder / "scrapyd.conf").write_text(
             f"[scrapyd]\nbind_address = 127.0.0.1\nhttp_port = {port}\npoll_interval = 0.2\n"
             "max_proc = 4\n", encoding="utf-8")
+        # no PYTHONPATH: the jobs must run the egg ``arsip deploy`` put on the node (an
+        # editable install's finder comes after the egg on sys.path; a checkout on the path
+        # would not)
         env = {**os.environ, "ARSIP_DATA_DIR": str(self.folder / "arsip-data"),
-               "ARSIP_NODE": self.name, "PYTHONPATH": str(REPO), **self.env}
-        env.pop("ARSIP_DB_URL", None)
+               "ARSIP_NODE": self.name, **self.env}
+        for name in ("ARSIP_DB_URL", "PYTHONPATH"):
+            env.pop(name, None)
         with open(self.folder / "scrapyd.log", "ab") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "scrapyd"], cwd=self.folder,
                                          stdout=out, stderr=subprocess.STDOUT, env=env,

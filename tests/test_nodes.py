@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -180,3 +181,139 @@ def test_the_daemon_refuses_nodes_it_cannot_use(tmp_path: Path, args: list[str],
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert message in done.stderr.splitlines()[-1]
+
+
+class _ListingNode:
+    """A Scrapyd stand-in answering from a dict of jobs (``call`` replaced, nothing else)."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, str] = {}
+
+    def __call__(self, endpoint: str, data: list[tuple[str, str]] | None = None,
+                 query: dict[str, str] | None = None) -> dict[str, object]:
+        if endpoint == "schedule.json":
+            job = dict(data or [])["jobid"]
+            self.jobs[job] = "pending"
+            return {"status": "ok", "jobid": job}
+        assert endpoint == "listjobs.json"
+        return {"status": "ok", **{state: [{"id": j} for j, s in self.jobs.items() if s == state]
+                                   for state in ("pending", "running", "finished")}}
+
+
+def test_a_job_scheduled_after_the_last_listing_is_not_taken_for_lost(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from scheduler.nodes import Nodes
+
+    nodes = Nodes(["http://127.0.0.1:9"], 2, "postgresql://db/arsip")
+    stub = _ListingNode()
+    nodes.nodes[0].call = stub  # type: ignore[method-assign]
+    now = datetime.now(UTC)
+    first = nodes.start(site_id=1, site="a", due=now, max_pages=None, settings=(),
+                        logs=tmp_path, running=[])
+    assert first is not None and first.poll() is None  # listed: pending
+    second = nodes.start(site_id=2, site="b", due=now, max_pages=None, settings=(),
+                         logs=tmp_path, running=[first])
+    assert second is not None and second.poll() is None and not second.lost
+    assert nodes.nodes[0].down_until == 0.0
+    del stub.jobs[second.job]  # the node restarted: a listing asked for now misses it
+    time.sleep(0.01)
+    nodes.nodes[0]._jobs = None
+    assert second.poll() == -9 and second.lost
+
+
+def test_a_node_that_does_not_speak_http_is_a_node_error() -> None:
+    import socketserver
+    import threading
+
+    from scheduler.nodes import NodeError, ScrapydNode
+
+    class Ssh(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+    with socketserver.TCPServer(("127.0.0.1", 0), Ssh) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        node = ScrapydNode(f"http://127.0.0.1:{server.server_address[1]}", 1, timeout=5)
+        with pytest.raises(NodeError, match="BadStatusLine"):
+            node.status()
+        server.shutdown()
+
+
+def test_the_daemon_refuses_its_own_sqlite_database_whatever_the_nodes_get(
+        tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler", "daemon", "--data-dir", str(tmp_path), "--nodes",
+         "http://127.0.0.1:9", "--nodes-db", "postgresql://root@127.0.0.1/test"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "crawl nodes need a database they can all reach" in done.stderr
+
+
+def test_a_lost_node_crawl_makes_a_run_already_waiting_for_its_site_the_re_run(
+        tmp_path: Path) -> None:
+    """The site came due again while its crawl ran on the node that went away: the run that
+    waits is the re-run now, so it waits for the lost run to be seen dead (a plain due run would
+    go straight to another node and be refused by the site lock)."""
+    from dataclasses import dataclass
+    from datetime import UTC, datetime
+
+    from scheduler.daemon import Daemon, DaemonConfig, Pending
+
+    @dataclass
+    class Lost:
+        site_id: int = 1
+        site: str = "a"
+        due: datetime = datetime(2026, 12, 1, tzinfo=UTC)
+        started: datetime = datetime(2026, 12, 1, tzinfo=UTC)
+        pid: int = 0
+        killed: bool = True
+        lost: bool = True
+        stop_sent: float | None = None
+        recovery: bool = False
+        exit_code: int = -9
+        log_file: Path = tmp_path / "crawl-a.log"
+
+        def poll(self) -> int:
+            return self.exit_code
+
+    db_url = f"sqlite:///{tmp_path / 'arsip.db'}"
+    with Archive.open(db_url) as archive:
+        daemon = Daemon(DaemonConfig(data_dir=tmp_path, db_url=db_url, crawl_command=(),
+                                     warc_dir=tmp_path / "warc"), archive)
+        waiting = Pending(1, datetime.now(UTC))
+        daemon.pending[1] = waiting
+        daemon.running[1] = Lost()  # type: ignore[assignment]
+        daemon._reap()
+        assert daemon.pending[1] is waiting and waiting.recovery
+
+
+def test_a_nodes_password_is_sent_as_basic_auth_and_never_shown() -> None:
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from scheduler.nodes import NodeError, ScrapydNode
+
+    seen: list[str | None] = []
+
+    class Scrapyd(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"status": "ok", "node_name": "n"}')
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    with HTTPServer(("127.0.0.1", 0), Scrapyd) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_address[1]
+        node = ScrapydNode(f"http://arsip:s%40cret@127.0.0.1:{port}", 1)
+        assert node.status()["node_name"] == "n" and node.url == f"http://127.0.0.1:{port}"
+        assert seen == ["Basic " + base64.b64encode(b"arsip:s@cret").decode()]
+        server.shutdown()
+    with pytest.raises(NodeError) as failed:
+        ScrapydNode("http://arsip:s%40cret@127.0.0.1:9", 1).status()
+    assert "cret" not in str(failed.value) and "127.0.0.1:9" in str(failed.value)

@@ -155,6 +155,9 @@ def test_the_daemon_dispatches_two_sites_to_two_nodes_through_dropped_connection
     # the crawls' logs come back from their nodes
     logs = sorted((data_dir / "logs").glob("crawl-site-*.log"))
     assert len(logs) == 2 and all("Spider closed (finished)" in p.read_text() for p in logs)
+    # and the jobs ran the code arsip deploy put on the nodes, not a copy found elsewhere
+    assert all(".egg" in next(line for line in p.read_text().splitlines()
+                              if "arsip code from " in line) for p in logs)
     report = run_arsip("nodes", "--nodes", ",".join(n.url for n in nodes), "--json")
     assert report.returncode == 0, report.stderr
     assert [(e["health"], e["finished"]) for e in json.loads(report.stdout)] == [("ok", 1)] * 2

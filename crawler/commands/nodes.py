@@ -50,10 +50,12 @@ def node_database(db_url: str, override: str | None) -> str:
     Scrapyd's listjobs.json and on its command line)."""
     from storage.db import normalise_url
 
+    for given in (db_url, override):
+        # the daemon's own database too: its sites, runs and run lock are the nodes' ones
+        if given is not None and normalise_url(given).get_backend_name() == "sqlite":
+            raise UsageError("crawl nodes need a database they can all reach: "
+                             "--db postgresql://USER@HOST/DB (and --nodes-db)")
     url = normalise_url(override or db_url)
-    if url.get_backend_name() == "sqlite":
-        raise UsageError("crawl nodes need a database they can all reach: "
-                         "--db postgresql://USER@HOST/DB (or --nodes-db)")
     return url.set(password=None).render_as_string(hide_password=False)
 
 
@@ -100,8 +102,10 @@ def nodes(nodes: tuple[str, ...], as_json: bool) -> None:
 def deploy(urls: tuple[str, ...], egg_out: Path | None) -> None:
     """Put this arsip on Scrapyd crawl nodes, as project "arsip" (an egg, addversion.json).
 
-    A node needs arsip's dependencies installed (pip install 'arsip[scale]' brings them and
-    Scrapyd); the egg makes it run this version of arsip's code.
+    A node needs arsip's dependencies and Scrapyd installed. Scrapyd puts the egg last on
+    Python's path: a node where arsip is installed as a regular package (or on PYTHONPATH) runs
+    that copy instead; an editable install (pip install -e '.[scale]') or the dependencies alone
+    let the egg run. Each crawl logs "arsip code from PATH".
 
     \b
     Example:

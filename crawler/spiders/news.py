@@ -158,6 +158,8 @@ class NewsSpider(scrapy.Spider):
         # a registered site named alone gets its domains once the recorder has found it
         spider.allowed_domains = list(profile.domains) if profile.base_url else []
         runtime = spider.runtime_arg or CrawlRuntime()
+        # which arsip runs, in the log: on a crawl node, the egg deployed or an installed copy
+        logger.info("arsip code from %s", __file__.rsplit("/crawler/", 1)[0])
         spider.arsip = CrawlContext.open(config, profile, runtime,
                                          named=spider.site_arg or config.site)
         runtime.attach(crawler, spider.arsip)
