@@ -16,6 +16,14 @@ with SIGKILL when it does not stop in time), ``daemonstatus.json`` says a node i
   its crawls runs, or that no longer knows the job (it restarted), has lost that crawl: the
   daemon dispatches the site again, once the lost run is seen dead (``storage.liveness``).
 - One crawl per site at a time holds across nodes: the run lock is in the database.
+- A ``schedule.json`` that fails without a clear answer (a timeout, a connection cut) may have
+  scheduled the job all the same: the node's listing is asked for the job id before the crawl
+  goes to another node, and a job found there is the crawl. A node that cannot be asked keeps
+  the job as "unsure": it is cancelled as soon as the node answers again, so the site does not
+  run twice.
+- Every call is bounded by the node's ``timeout``, and a node that failed to answer is not
+  asked again for ``POLL_BACKOFF`` seconds (its crawls count as unreachable meanwhile): a node
+  that hangs holds up the daemon's loop once per backoff, not once per crawl and loop.
 
 ``NodeCrawl`` answers the daemon as ``scheduler.runner.RunningCrawl`` does for a local crawl;
 when a job ends, its Scrapyd log is copied to the crawl's log file in ``DATA_DIR/logs``.
@@ -51,12 +59,21 @@ DOWN_SECONDS = 30.0
 LOST_AFTER = 30.0
 # One listjobs.json answer serves every crawl of the node for this long.
 JOBS_TTL = 1.0
+# A node that did not answer a listing is not asked again for this long.
+POLL_BACKOFF = 5.0
+# Jobs kept to cancel after a schedule.json without a clear answer (the oldest go first).
+MAX_UNSURE = 1000
 # The tail of a finished job's log copied into the crawl's log file.
 LOG_TAIL_BYTES = 4_000_000
 
 
 class NodeError(Exception):
-    """A crawl node did not answer, or answered with an error."""
+    """A crawl node did not answer, or answered with an error (``answered``: it did answer,
+    so a request it refused was not carried out)."""
+
+    def __init__(self, message: str, *, answered: bool = False) -> None:
+        super().__init__(message)
+        self.answered = answered
 
 
 def parse_nodes(values: Iterable[str]) -> tuple[str, ...]:
@@ -93,6 +110,7 @@ class ScrapydNode:
         self.last_error: str | None = None
         self._jobs: tuple[float, dict[str, dict[str, Any]]] | None = None
         self.scheduled_at = 0.0  # monotonic: the last schedule.json this node took
+        self.quiet_until = 0.0  # monotonic: its listing is not asked for before then
 
     def __repr__(self) -> str:
         return f"ScrapydNode({self.url!r})"
@@ -107,18 +125,19 @@ class ScrapydNode:
                          timeout=self.timeout) as answer:
                 found = json.load(answer)
         except HTTPError as exc:
-            raise NodeError(f"{self.url}: {endpoint} answered HTTP {exc.code}") from None
+            raise NodeError(f"{self.url}: {endpoint} answered HTTP {exc.code}",
+                            answered=True) from None
         except (URLError, OSError, HTTPException) as exc:
             # HTTPException: not HTTP at all, or an answer cut short (a node killed mid-answer)
             why = getattr(exc, "reason", None) or exc
             raise NodeError(f"{self.url}: {type(exc).__name__}: {why}"
                             if isinstance(exc, HTTPException) else f"{self.url}: {why}") from None
         except ValueError:
-            raise NodeError(f"{self.url}: {endpoint} did not answer JSON; is it Scrapyd?"
-                            ) from None
+            raise NodeError(f"{self.url}: {endpoint} did not answer JSON; is it Scrapyd?",
+                            answered=True) from None
         if not isinstance(found, dict) or found.get("status") != "ok":
             message = found.get("message") if isinstance(found, dict) else found
-            raise NodeError(f"{self.url}: {endpoint}: {message}")
+            raise NodeError(f"{self.url}: {endpoint}: {message}", answered=True)
         return found
 
     def status(self) -> dict[str, Any]:
@@ -204,9 +223,14 @@ class NodeCrawl:
             return self.exit_code
         now = time.monotonic()
         try:
+            if now < self.node.quiet_until:  # not asked again so soon (see the module docs)
+                raise NodeError(self.node.last_error or f"{self.node.url}: not answering")
             job = self.node.jobs().get(self.job)
         except NodeError as exc:
             self.unreachable_since = self.unreachable_since or now
+            if now >= self.node.quiet_until:
+                self.node.quiet_until = now + POLL_BACKOFF
+                self.node.last_error = str(exc)
             if now - self.unreachable_since >= self.lost_after:
                 self._lose(f"unreachable for {self.lost_after:.0f} s ({exc})")
             return self.exit_code
@@ -282,6 +306,9 @@ class Nodes:
         self.nodes = [ScrapydNode(url, cap, timeout=timeout) for url in urls]
         self.db_url = db_url
         self.lost_after = lost_after
+        # jobs whose schedule.json failed without a clear answer, on nodes that could not be
+        # asked whether they took them: cancelled once the node answers (see the module docs)
+        self.unsure: list[tuple[ScrapydNode, str]] = []
 
     @property
     def capacity(self) -> int:
@@ -292,6 +319,7 @@ class Nodes:
               recovery: bool = False) -> NodeCrawl | None:
         """Schedule the site's crawl on the least busy node that takes it; None when none
         does now (each failure is logged, and the node left out for a while)."""
+        self._cancel_unsure()
         busy = Counter(getattr(crawl, "node", None) for crawl in running)
         now = time.monotonic()
         free = [node for node in self.nodes if busy[node] < node.cap and node.down_until <= now]
@@ -307,7 +335,11 @@ class Nodes:
             job = f"site{site_id}-{uuid.uuid4().hex[:12]}"
             started = datetime.now(UTC)
             try:
-                node.schedule(job, wanted)
+                try:
+                    node.schedule(job, wanted)
+                except NodeError as exc:
+                    if not self._took_it(node, job, exc):
+                        raise
             except NodeError as exc:
                 node.down_until = time.monotonic() + DOWN_SECONDS
                 node.last_error = str(exc)
@@ -319,6 +351,40 @@ class Nodes:
                              job=job, log_file=log_path(logs, site, started),
                              recovery=recovery, lost_after=self.lost_after)
         return None
+
+    def _took_it(self, node: ScrapydNode, job: str, exc: NodeError) -> bool:
+        """Whether the node has ``job`` after a schedule.json that failed with ``exc``; one
+        it cannot say of is left for ``_cancel_unsure``."""
+        if exc.answered:
+            return False  # a clear refusal: nothing was scheduled
+        try:
+            if job in node.jobs(max_age=0):
+                logger.warning("%s: schedule.json of job %s failed (%s), but the node has the "
+                               "job: it is the crawl", node.url, job, exc)
+                return True
+        except NodeError:
+            pass
+        # not listed, or not known: the request may still reach it, so the job is cancelled
+        # once the node answers (a job it never took is answered with no previous state)
+        self.unsure = [*self.unsure[-(MAX_UNSURE - 1):], (node, job)]
+        return False
+
+    def _cancel_unsure(self) -> None:
+        now = time.monotonic()
+        for node, job in list(self.unsure):
+            if now < node.quiet_until:
+                continue
+            try:
+                state = node.cancel(job, "TERM")
+            except NodeError as exc:
+                if not exc.answered:
+                    node.quiet_until = now + POLL_BACKOFF
+                    continue
+                state = None  # it answered: it does not have the job
+            self.unsure.remove((node, job))
+            if state is not None:  # it had taken the job after all
+                logger.warning("%s: cancelled job %s, scheduled there although its "
+                               "schedule.json failed (the crawl went elsewhere)", node.url, job)
 
 
 def node_report(urls: Iterable[str], *, timeout: float = 5.0) -> list[dict[str, Any]]:

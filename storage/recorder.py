@@ -36,7 +36,7 @@ from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 from storage.errors import DatabaseError, DiskFullError, SiteBusyError, StorageError, WarcError
-from storage.journal import Journal
+from storage.journal import FIRST_WAIT, LAST_WAIT, Journal, batch_was_dropped
 from storage.liveness import HEARTBEAT_SECONDS
 from storage.processes import become_helper, helper_context
 from storage.protocol import (
@@ -80,6 +80,10 @@ MAX_PENDING_CAPTURES = 50_000
 MAX_RESTRIPPED_PAGES = 200_000
 # How often a crawl told to --wait looks again whether the site's other run has ended.
 WAIT_POLL_SECONDS = 1.0
+# How long opening the archive and starting the run is tried again when PostgreSQL drops the
+# connection (a restart, a failover, ``pg_terminate_backend``): a crawl that gives up there
+# has no run, and its site waits for the daemon's retry (scheduler.daemon).
+OPEN_RETRY_SECONDS = 60.0
 # How long a recorder that never finished opening the archive gets to stop by itself.
 UNOPENED_GRACE_SECONDS = 5.0
 
@@ -102,34 +106,41 @@ class Recorder:
         from storage.sites import registered_site, resolve_for_crawl
 
         self.reply = reply
-        self.archive: Archive = Archive.open(config.db_url)
+        # every step of opening is a read, or a write that can be made twice (the run's start
+        # is told apart: ``_start_run``), so each is made again when the connection drops
+        again = partial(_again, reply)
+        self.archive: Archive = again(partial(Archive.open, config.db_url))
         self.archive.revisits = RevisitPolicy.from_text(config.revisit_ladder)
         try:
-            self.archive.reap_dead_runs()
+            again(self.archive.reap_dead_runs)
             # the registered site this crawl belongs to: the one it named (by id, or by a name
             # the registry holds, whatever profile has that name too), else by name or URL
-            site = registered_site(self.archive, site_id=config.site_id, name=config.named)
+            site = again(partial(registered_site, self.archive, site_id=config.site_id,
+                                 name=config.named))
             registered = site is not None
             if site is None:
-                site = resolve_for_crawl(self.archive, name=config.site,
-                                         url=config.base_url or None, profile=config.profile)
+                site = again(partial(resolve_for_crawl, self.archive, name=config.site,
+                                     url=config.base_url or None, profile=config.profile))
             self.site_id = site.id
             self.run_id = self._start_run(config)
             # on a first crawl of a site the database holds nothing to refer to: only this
             # run's own payloads are looked up; a re-crawl asks the database too
-            self.recrawl = self.archive.has_captures(self.site_id, before_run=self.run_id)
+            self.recrawl = again(partial(self.archive.has_captures, self.site_id,
+                                         before_run=self.run_id))
             # what the run fetches of what the archive knows: its hubs, the articles due, and
             # the validators of every known article (the crawl process reads no database)
-            plan = (load_plan(self.archive, self.site_id,
-                              revisit_all=config.revisit_all) if self.recrawl
+            plan = (again(partial(load_plan, self.archive, self.site_id,
+                                  revisit_all=config.revisit_all)) if self.recrawl
                     else RevisitPlan(revisit_all=config.revisit_all))
             self.opened = Opened(self.site_id, self.run_id,
-                                 revalidate=self.archive.has_validators(self.site_id),
+                                 revalidate=again(partial(self.archive.has_validators,
+                                                          self.site_id)),
                                  site=site.name, base_url=site.base_url, profile=site.profile,
                                  recrawl=self.recrawl, plan=plan, registered=registered)
             # the site's boilerplate, learned and stripped here: this process owns the database
             self.boilerplate: SiteBoilerplate | None = (
-                SiteBoilerplate.load(self.archive, self.site_id, config.boilerplate)
+                again(partial(SiteBoilerplate.load, self.archive, self.site_id,
+                              config.boilerplate))
                 if config.boilerplate.enabled else None)
             # the pages this run stored a text of (up to a bound): stripped again at its end
             # when the run learned a line after storing some of them
@@ -155,10 +166,23 @@ class Recorder:
         """Start the site's run; with ``config.wait``, wait while another live run of the site
         goes on (``SiteBusyError`` otherwise: one crawl per site at a time)."""
         told = False
+        dropped = False
+        deadline = time.monotonic() + OPEN_RETRY_SECONDS
         while True:
             try:
                 return self.archive.start_run(self.site_id, config.trigger, config.owner)
+            except DatabaseError as exc:
+                if not batch_was_dropped(exc) or time.monotonic() >= deadline:
+                    raise
+                # the run may have been written before the connection went: found below
+                dropped = True
+                _again(self.reply, partial(self.archive.running_run, self.site_id))
+                continue
             except SiteBusyError as exc:
+                owner = config.owner
+                if dropped and owner is not None and (exc.pid, exc.host) == (owner.pid,
+                                                                             owner.host):
+                    return exc.run_id  # this process's own run, started as the line dropped
                 if not config.wait:
                     raise
                 if not told:
@@ -372,6 +396,27 @@ class Recorder:
             self.archive.commit()
         with contextlib.suppress(Exception):
             self.archive.close()
+
+
+def _again(reply: Callable[[FromRecorder], None], call: Callable[[], Any], *,
+           seconds: float = OPEN_RETRY_SECONDS) -> Any:
+    """``call()``, made again while the database drops the connection (see
+    ``OPEN_RETRY_SECONDS``); the crawl's log says so once."""
+    deadline = time.monotonic() + seconds
+    wait = FIRST_WAIT
+    told = False
+    while True:
+        try:
+            return call()
+        except DatabaseError as exc:
+            if not batch_was_dropped(exc) or time.monotonic() >= deadline:
+                raise
+            if not told:
+                reply(Note(f"The database dropped the connection while the run opened "
+                           f"({exc}); trying again"))
+                told = True
+        time.sleep(wait)
+        wait = min(wait * 2, LAST_WAIT)
 
 
 def _mime(ex: Exchange) -> str | None:

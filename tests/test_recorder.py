@@ -6,6 +6,7 @@ import multiprocessing
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
@@ -13,7 +14,7 @@ from warcio.archiveiterator import ArchiveIterator
 from storage.archive import Archive
 from storage.errors import DatabaseError
 from storage.liveness import this_process
-from storage.protocol import Article, Capture, Closed, Fatal, Finish, RecorderConfig
+from storage.protocol import Article, Capture, Closed, Fatal, Finish, Note, RecorderConfig
 from storage.recorder import Recorder, RecorderClient
 from storage.records import ArticleRecord, Fetch
 from storage.warc import WarcWriterConfig
@@ -317,3 +318,81 @@ def test_a_dropped_connection_loses_no_capture_or_article(
         assert outcome == "finished" and stats["arsip/db_batches_replayed"] == 1
         # each article counted once for the site's boilerplate, although written twice
         assert conn.exec_driver_sql("SELECT pages FROM boilerplate_sites").scalar() == 10
+
+
+def _dropped(pg_url: str) -> DatabaseError:
+    """The archive's error for a connection PostgreSQL ended (``pg_terminate_backend``, as
+    in a restart), made for real: a connection is ended, then used."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tests.dbfixtures import pg_server_url
+
+    engine = create_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            admin = create_engine(pg_server_url())
+            with admin.begin() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.dispose()
+            try:
+                conn.exec_driver_sql("SELECT 1")
+            except SQLAlchemyError as exc:
+                try:
+                    raise DatabaseError("cannot read the archive database: dropped") from exc
+                except DatabaseError as error:
+                    return error
+    finally:
+        engine.dispose()
+    raise AssertionError("the ended connection still answered")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("where", ["before-the-run", "as-the-run-starts"])
+def test_a_connection_dropped_while_the_recorder_opens_is_made_again(
+        tmp_path: Path, pg_url: str, where: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL ends the connection while the recorder opens the archive: before the run
+    starts, or as it starts (the run written, its answer lost). The recorder tries again and
+    opens with one run, its own, instead of failing before the run (which left the site for
+    its next interval)."""
+    from storage import sites
+
+    Archive.open(pg_url).close()  # the schema, made before anything is dropped
+    error = _dropped(pg_url)
+    dropped: list[str] = []
+    if where == "before-the-run":
+        real_site = sites.registered_site
+
+        def registered_site(*args: Any, **kwargs: Any) -> Any:
+            if not dropped:
+                dropped.append(where)
+                raise error
+            return real_site(*args, **kwargs)
+
+        monkeypatch.setattr(sites, "registered_site", registered_site)
+    else:
+        real_start = Archive.start_run
+
+        def start_run(self: Archive, *args: Any, **kwargs: Any) -> int:
+            run = real_start(self, *args, **kwargs)
+            if not dropped:
+                dropped.append(where)
+                raise error  # written, but the answer never came
+            return run
+
+        monkeypatch.setattr(Archive, "start_run", start_run)
+    replies: list[Any] = []
+    recorder = Recorder(config_for(tmp_path, pg_url), replies.append)
+    try:
+        assert dropped == [where]
+        if where == "before-the-run":  # the crawl's log says so
+            assert any(isinstance(r, Note) and "dropped the connection" in r.message
+                       for r in replies)
+        with Archive.open(pg_url) as archive, archive.read() as conn:
+            runs = conn.exec_driver_sql("SELECT id, outcome FROM crawl_runs").fetchall()
+        assert [tuple(r) for r in runs] == [(recorder.run_id, "running")]
+        recorder.handle(Finish("finished", {}))
+        recorder.commit()
+    finally:
+        recorder.close()

@@ -485,3 +485,40 @@ def test_start_repairs_the_open_warc_files_in_the_crawls_warc_folder(harness: Ha
     assert (warc_dir / name).stat().st_size == len(buf.getvalue())
     assert not (harness.data_dir / "warc").exists()
     assert harness.stop() == 0
+
+
+def test_a_crawl_that_ends_without_a_run_is_tried_again_within_seconds(harness: Harness
+                                                                        ) -> None:
+    """A crawl that fails before its run opens (its database connection dropped at start)
+    is tried again after the first backoff delay (5 s), not at the site's next interval (an
+    hour); the attempt that gets a run ends the backoff."""
+    harness.add("satu", 3600)
+    harness.start("-s", "FAKE_SECONDS=0.1", "-s", "FAKE_FAIL_FIRST=1")
+    started = time.monotonic()
+    wait_for("the retried crawl's run", lambda: harness.finished("satu"), timeout=60)
+    assert time.monotonic() - started < 45
+    assert harness.stop() == 0
+    assert [r["outcome"] for r in harness.runs("satu")] == ["finished"]
+    assert len(harness.lines("satu: crawl started")) == 2
+    assert harness.lines("satu: crawl ended (exit 1)")
+    assert "without a run: cannot read the archive database" in harness.log()
+    assert harness.lines("satu: trying again in 5 s (attempt 1 of 4")
+
+
+def test_a_crawl_that_never_gets_a_run_is_tried_a_bounded_number_of_times(harness: Harness
+                                                                           ) -> None:
+    """A failure that does not go away: the backoff's attempts, then the site waits for its
+    next scheduled run, and the log says so; a crawl that gets a run later starts afresh."""
+    harness.add("satu", 3600)
+    harness.start("--retry-delays", "0.3,0.6", "-s", "FAKE_SECONDS=0.1",
+                  "-s", "FAKE_FAIL_FIRST=100")
+    wait_for("the attempts to end", lambda: harness.lines("not tried again"), timeout=60)
+    time.sleep(2.0)  # nothing more starts: a bounded wait for something that must not happen
+    assert harness.stop() == 0
+    assert len(harness.lines("satu: crawl started")) == 3  # the first and two more
+    assert [line.split("satu: ", 1)[1] for line in harness.lines("trying again")] == [
+        "trying again in 0.3 s (attempt 1 of 2 after a crawl without a run)",
+        "trying again in 0.6 s (attempt 2 of 2 after a crawl without a run)"]
+    assert harness.lines("satu: 3 attempts in a row ended without a run; not tried again "
+                         "before its next scheduled run")
+    assert harness.runs("satu") == []

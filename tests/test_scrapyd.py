@@ -29,6 +29,8 @@ from tests.scrapydnodes import Node
 from tests.test_failures import warcio_check
 from tests.test_scheduler import wait_for
 
+# the longest the crawls may take to finish, terminations and retries included
+FINISH_WITHIN = 300.0
 CRAWL = ("-s", "AUTOTHROTTLE_ENABLED=False", "-s", "ARSIP_EXTRACT_WORKERS=1",
          "-s", "ARSIP_REQUISITES=False", "-s", "DOWNLOAD_TIMEOUT=5", "-s", "RETRY_TIMES=0")
 
@@ -129,8 +131,14 @@ def test_the_daemon_dispatches_two_sites_to_two_nodes_through_dropped_connection
             wait_for("a crawl on each node", lambda: all(n.running() for n in nodes),
                      timeout=120)
             ended = 0
+            deadline = time.monotonic() + FINISH_WITHIN
             while len(query(pg_url, "SELECT id FROM crawl_runs WHERE outcome = 'finished'")
                        ) < 2:
+                # bounded: a crawl the daemon never runs again must fail here, not hang
+                assert time.monotonic() < deadline, (
+                    f"both sites' crawls did not finish within {FINISH_WITHIN} s; runs: "
+                    f"{query(pg_url, 'SELECT site_id, outcome FROM crawl_runs')}; daemon log "
+                    f"tail:\n{daemon_log(data_dir)[-3000:]}")
                 ended += terminate_backends(pg_url)
                 time.sleep(0.7)
                 assert daemon.poll() is None, daemon.stderr.read() if daemon.stderr else ""
@@ -141,9 +149,11 @@ def test_the_daemon_dispatches_two_sites_to_two_nodes_through_dropped_connection
     log = daemon_log(data_dir)
     for node in nodes:
         assert f"crawl started on {node.url}" in log
-        names = [p.name for p in node.warc.iterdir()]
-        assert names and all(name.endswith(f"-{node.name.replace('-', '_')}.warc.gz")
-                             for name in names)
+        # a crawl tried again after a start the terminations broke may have gone to the
+        # other node: each node's files carry its own name, wherever they are
+        names = [p.name for p in node.warc.iterdir()] if node.warc.exists() else []
+        assert all(name.endswith(f"-{node.name.replace('-', '_')}.warc.gz") for name in names)
+    assert any(node.warc.exists() and any(node.warc.iterdir()) for node in nodes)
     assert "run 1 finished" in log or "run 2 finished" in log
     runs = query(pg_url, "SELECT outcome, trigger, stats FROM crawl_runs")
     assert sorted((outcome, trigger) for outcome, trigger, _ in runs) == [
@@ -152,15 +162,19 @@ def test_the_daemon_dispatches_two_sites_to_two_nodes_through_dropped_connection
     assert sum(stats.get("arsip/db_batches_replayed", 0) for _, _, stats in runs) >= 1, runs
     stored_once(pg_url, {spec.url(base) for site, base in zip(sites, bases, strict=True)
                          for spec in site.articles})
-    # the crawls' logs come back from their nodes
-    logs = sorted((data_dir / "logs").glob("crawl-site-*.log"))
-    assert len(logs) == 2 and all("Spider closed (finished)" in p.read_text() for p in logs)
+    # the crawls' logs come back from their nodes (a crawl the terminations ended before its
+    # run opened was tried again: its log is there too, without a finished spider)
+    logs = [p for p in sorted((data_dir / "logs").glob("crawl-site-*.log"))
+            if "Spider closed (finished)" in p.read_text()]
+    assert len(logs) == 2, daemon_log(data_dir)[-3000:]
+    assert log.count("trying again in") == log.count(" s without a run: ")
     # and the jobs ran the code arsip deploy put on the nodes, not a copy found elsewhere
     assert all(".egg" in next(line for line in p.read_text().splitlines()
                               if "arsip code from " in line) for p in logs)
     report = run_arsip("nodes", "--nodes", ",".join(n.url for n in nodes), "--json")
     assert report.returncode == 0, report.stderr
-    assert [(e["health"], e["finished"]) for e in json.loads(report.stdout)] == [("ok", 1)] * 2
+    assert [(e["health"], e["finished"] >= 1) for e in json.loads(report.stdout)] == [
+        ("ok", True)] * 2
 
 
 @pytest.mark.postgres
@@ -176,7 +190,8 @@ def test_a_node_killed_mid_crawl_leaves_nothing_corrupt_and_its_site_runs_elsewh
             wait_for("the crawl to run on a node", lambda: any(n.running() for n in nodes),
                      timeout=120)
             victim = next(n for n in nodes if n.running())
-            wait_for_requests(base, 8)
+            wait_for_requests(base, 8, timeout=120)
+            assert len(base.requests) >= 8, "the crawl on the node fetched too little in 120 s"
             victim.kill()
             wait_for("the site's crawl to finish elsewhere", lambda: query(
                 pg_url, "SELECT id FROM crawl_runs WHERE outcome = 'finished'"), timeout=180)

@@ -26,6 +26,12 @@ from crawler.commands.nodes import node_database, nodes_option
                    "take effect within this).")
 @click.option("--keep-logs", type=click.IntRange(min=1), default=100, show_default=True,
               help="Crawl logs kept per site (the oldest are removed).")
+@click.option("--retry-delays", default="5,15,60,300", show_default=True, metavar="S,S,...",
+              callback=lambda _ctx, _param, value: _delays(value),
+              help="A crawl that ends without a run (it failed before its run opened, e.g. a "
+                   "dropped database connection) runs again after each of these waits in "
+                   "turn, never later than its next scheduled run; then the site waits for "
+                   "that. An empty value: no retries.")
 @click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
               help="A setting for every crawl, as `arsip crawl -s` takes (repeatable).")
 @nodes_option
@@ -41,7 +47,8 @@ from crawler.commands.nodes import node_database, nodes_option
 @archive_options
 @expected_errors
 def daemon(max_concurrent: int | None, jitter: float, stop_timeout: float, sites_poll: float,
-           keep_logs: int, settings: tuple[str, ...], nodes: tuple[str, ...], per_node: int,
+           keep_logs: int, retry_delays: tuple[float, ...], settings: tuple[str, ...],
+           nodes: tuple[str, ...], per_node: int,
            nodes_db: str | None, node_lost_after: float, data_dir: Path, db_url: str) -> None:
     """Crawl every site registered with `arsip sites add` on its schedule, until stopped.
 
@@ -86,8 +93,19 @@ def daemon(max_concurrent: int | None, jitter: float, stop_timeout: float, sites
             sites_poll=sites_poll, settings=settings, keep_logs=keep_logs,
             warc_dir=resolve_warc_dir(overrides.get("ARSIP_WARC_DIR"), data_dir),
             nodes=nodes, per_node=per_node, nodes_db_url=nodes_db_url,
-            node_lost_after=node_lost_after,
+            node_lost_after=node_lost_after, retry_delays=retry_delays,
         ), archive, held.received if held else ()).run()
     finally:
         archive.close()
     sys.exit(code)
+
+
+def _delays(value: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(item) for item in value.split(",") if item.strip())
+    except ValueError:
+        raise click.BadParameter(f"seconds separated by commas (5,15,60), not {value!r}"
+                                 ) from None
+    if any(delay <= 0 for delay in delays):
+        raise click.BadParameter(f"each wait is more than 0 seconds, not {value!r}")
+    return delays
