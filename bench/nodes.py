@@ -53,7 +53,8 @@ def arsip(*args: str) -> None:
         raise SystemExit(f"arsip {args[0]} failed: {done.stderr}")
 
 
-def one_side(side: str, bases: list[str], db_url: str, work: Path) -> tuple[float, list[float]]:
+def one_side(side: str, bases: list[str], db_url: str, work: Path,
+             crawl: tuple[str, ...] = CRAWL) -> tuple[float, list[float], int]:
     from storage.archive import Archive
 
     data_dir = work / "arsip-data"
@@ -62,7 +63,7 @@ def one_side(side: str, bases: list[str], db_url: str, work: Path) -> tuple[floa
               "--data-dir", str(data_dir), "--db", db_url)
     nodes = [Node(f"node-{n}", work / f"node-{n}") for n in range({"1 node": 1,
                                                                   "2 nodes": 2}.get(side, 0))]
-    args = ["--jitter", "0", "--sites-poll", "0.5", *CRAWL]
+    args = ["--jitter", "0", "--sites-poll", "0.5", *crawl]
     if nodes:
         for node in nodes:
             node.start()
@@ -98,7 +99,9 @@ def one_side(side: str, bases: list[str], db_url: str, work: Path) -> tuple[floa
             node.stop()
     if {r.outcome for r in runs} != {"finished"}:
         raise SystemExit(f"{side}: a crawl did not finish: {[r.outcome for r in runs]}")
-    return articles / seconds, dispatch_delays(data_dir / "logs" / "daemon.log", runs)
+    debug = sum(log.read_text(encoding="utf-8", errors="replace").count(" DEBUG: ")
+                for log in (data_dir / "logs").glob("crawl-*.log"))
+    return articles / seconds, dispatch_delays(data_dir / "logs" / "daemon.log", runs), debug
 
 
 def dispatch_delays(log: Path, runs: list[Any]) -> list[float]:
@@ -118,11 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pg", default="postgresql+psycopg://root@127.0.0.1:5432/test")
+    parser.add_argument("--log-level", default=None,
+                        help="LOG_LEVEL for every crawl (-s LOG_LEVEL=...) [default: arsip's, "
+                             "INFO]")
     args = parser.parse_args(argv)
+    crawl = CRAWL + (("-s", f"LOG_LEVEL={args.log_level}") if args.log_level else ())
 
     sides = ["local", "1 node", "2 nodes"]
     rates: dict[str, list[float]] = {side: [] for side in sides}
     delays: dict[str, list[float]] = {side: [] for side in sides}
+    debug: dict[str, int] = dict.fromkeys(sides, 0)
     with (ExitStack() as stack, pg_schemas(args.pg, "bench_nodes") as new_schema,
           tempfile.TemporaryDirectory(prefix="arsip-bench-") as tmp):
         bases = [stack.enter_context(serve(build_site(n_articles=args.articles, seed=n)))
@@ -131,15 +139,18 @@ def main(argv: list[str] | None = None) -> int:
             for side in (sides if round_no % 2 == 0 else sides[::-1]):
                 work = Path(tmp) / f"{side.replace(' ', '-')}-{round_no}"
                 work.mkdir()
-                rate, waits = one_side(side, [str(b) for b in bases], new_schema(), work)
+                rate, waits, lines = one_side(side, [str(b) for b in bases], new_schema(), work,
+                                              crawl)
                 rates[side].append(rate)
                 delays[side].extend(waits)
+                debug[side] += lines
     print(f"{args.sites} sites x {args.articles} articles, first crawls, 2 at a time, into "
           f"PostgreSQL ({os.cpu_count()} cores); medians of {args.rounds} alternating rounds")
-    print(f"{'':10}{'articles/s':>12}{'dispatch s':>12}   articles/s per round")
+    print(f"{'':10}{'articles/s':>12}{'dispatch s':>12}{'DEBUG lines':>13}   "
+          "articles/s per round")
     for side in sides:
         print(f"{side:10}{statistics.median(rates[side]):12.1f}"
-              f"{statistics.median(delays[side]):12.2f}   "
+              f"{statistics.median(delays[side]):12.2f}{debug[side]:13}   "
               + "  ".join(f"{r:.1f}" for r in rates[side]))
     return 0
 

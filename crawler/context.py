@@ -19,6 +19,7 @@ CPU each, which a daemon would pay on every run of every site.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -88,6 +89,7 @@ class CrawlContext:
             revisit_all=config.revisit_all,
             wait=config.wait,
             boilerplate=config.boilerplate,
+            job=os.environ.get("SCRAPY_JOB") or None,
         ))
         return cls(config=config, profile=profile, runtime=runtime, recorder=recorder,
                    pool=pool)

@@ -382,7 +382,8 @@ class Daemon:
 
         seconds = (datetime.now(UTC) - crawl.started).total_seconds()
         # a crawl node's job whose pid was never seen: its newest run since it started
-        run = find_run(self.archive, crawl.site_id, crawl.started, crawl.pid or None)
+        run = find_run(self.archive, crawl.site_id, crawl.started, crawl.pid or None,
+                       job=getattr(crawl, "job", None))
         how = "killed" if crawl.killed else f"exit {crawl.exit_code}"
         if run is None and crawl.stop_sent is not None:
             # stopped by the daemon's own stop before its run began: it never ran, so it stays
@@ -437,6 +438,9 @@ class Daemon:
         for site_id in list(self.pending):
             if site_id not in self.sites:
                 del self.pending[site_id]
+        for site_id in list(self.retries):
+            if site_id not in self.sites:  # paused or removed: its attempts start afresh
+                del self.retries[site_id]
 
     def _write_next_runs(self) -> None:
         """Record each site's next run: its job's next time, or the due time of a run that is

@@ -40,6 +40,7 @@ from storage.journal import FIRST_WAIT, LAST_WAIT, Journal, batch_was_dropped
 from storage.liveness import HEARTBEAT_SECONDS
 from storage.processes import become_helper, helper_context
 from storage.protocol import (
+    JOB_STAT,
     Article,
     Capture,
     Close,
@@ -161,6 +162,10 @@ class Recorder:
         self.failed: str | None = None
         self.finished = False
         self.last_heartbeat = time.monotonic()
+        # kept in the run's figures from its start: which node job it is (scheduler.nodes)
+        self.tags: dict[str, str] = {JOB_STAT: config.job} if config.job else {}
+        if self.tags:
+            self.journal.write(partial(self.archive.heartbeat, self.run_id, self.tags))
 
     def _start_run(self, config: RecorderConfig) -> int:
         """Start the site's run; with ``config.wait``, wait while another live run of the site
@@ -306,7 +311,7 @@ class Recorder:
         if self.journal.replays:
             self.counts["arsip/db_batches_replayed"] = self.journal.replays
         self.journal.write(partial(self.archive.finish_run, self.run_id, self.failed or outcome,
-                                   {**(stats or {}), **self.counts}))
+                                   {**(stats or {}), **self.counts, **self.tags}))
 
     def commit(self) -> None:
         """Commit the batch, with the boilerplate counts that changed since the last one."""
@@ -319,7 +324,8 @@ class Recorder:
         if self.finished or time.monotonic() - self.last_heartbeat < HEARTBEAT_SECONDS:
             return
         self.last_heartbeat = time.monotonic()
-        self.journal.write(partial(self.archive.heartbeat, self.run_id, dict(self.counts)))
+        self.journal.write(partial(self.archive.heartbeat, self.run_id,
+                                   {**self.counts, **self.tags}))
 
     # --- work -----------------------------------------------------------------------------------
 

@@ -112,13 +112,21 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # quiet: the daemon logs what it dispatched
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that gave up waiting (the daemon's timeout, on purpose in the tests)
+        # closed the connection before the answer: not worth a traceback
+        pass
+
+
 @contextmanager
 def fake_node(crawl: Crawl) -> Iterator[FakeNode]:
     """A stand-in Scrapyd node on a free loopback port, for the ``with`` block."""
     node = FakeNode(crawl)
     handler = type("Handler", (_Handler,), {"node": node})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), handler)
     node.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                               daemon=True)

@@ -127,3 +127,55 @@ def test_a_node_that_hangs_holds_up_the_loop_once_per_backoff(tmp_path: Path) ->
             assert crawl.poll() is None
         assert time.monotonic() - started < 2.0  # one timeout (0.4 s), not ten
         assert crawl.unreachable_since is not None
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(180)
+def test_a_node_crawls_run_is_found_by_its_job_id_not_by_site_and_time(
+        tmp_path: Path, pg_url: str) -> None:
+    """The node's job fails before its run opens, while another run of the site (another
+    job's) starts and ends meanwhile: that run is not the job's (review 10-1, should-fix c),
+    so the job ended without a run and the site is dispatched again."""
+    data_dir = tmp_path / "arsip-data"
+    attempts: list[str] = []
+
+    def run_of(job: str, site_id: int) -> None:
+        with Archive.open(pg_url) as archive:
+            run = archive.start_run(site_id, "daemon", this_process())
+            archive.heartbeat(run, {"arsip/job": job})
+            archive.finish_run(run, "finished", {"arsip/job": job})
+
+    def crawl(job: str, settings: dict[str, str]) -> None:
+        attempts.append(job)
+        site_id = int(settings["ARSIP_SITE_ID"])
+        # the first job: another job's run of the site, and none of its own
+        run_of(job if len(attempts) > 1 else "another-job", site_id)
+
+    added = run_arsip("sites", "add", "http://satu.test/", "--name", "satu", "--every", "1h",
+                      "--data-dir", str(data_dir), "--db", pg_url)
+    assert added.returncode == 0, added.stderr
+    with fake_node(crawl) as node:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "crawler", "daemon", "--data-dir", str(data_dir),
+             "--db", pg_url, "--nodes", node.url, "--nodes-db", pg_url, "--jitter", "0",
+             "--sites-poll", "0.5"],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)
+        try:
+            wait_for("the second dispatch's run", lambda: len(_runs(pg_url)) == 2 and
+                     "run 2 finished" in _log(data_dir), timeout=90)
+            os.killpg(daemon.pid, signal.SIGTERM)
+            assert daemon.wait(60) == 0, daemon.stderr.read() if daemon.stderr else ""
+        finally:
+            if daemon.poll() is None:
+                os.killpg(daemon.pid, signal.SIGKILL)
+                daemon.wait(10)
+    log = _log(data_dir)
+    assert len(node.scheduled) == 2
+    assert "run 1 finished" not in log  # another job's run is not taken for this job's
+    assert "satu: trying again in 5 s" in log
+
+
+def _log(data_dir: Path) -> str:
+    path = data_dir / "logs" / "daemon.log"
+    return path.read_text(encoding="utf-8") if path.exists() else ""

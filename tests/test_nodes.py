@@ -317,3 +317,39 @@ def test_a_nodes_password_is_sent_as_basic_auth_and_never_shown() -> None:
     with pytest.raises(NodeError) as failed:
         ScrapydNode("http://arsip:s%40cret@127.0.0.1:9", 1).status()
     assert "cret" not in str(failed.value) and "127.0.0.1:9" in str(failed.value)
+
+
+def test_reindex_recovers_the_open_files_of_a_dead_node(tmp_path: Path) -> None:
+    """A crawl node that died for good left its last WARC file open, torn mid-record: `arsip
+    reindex --recover NODE` repairs that node's files (no other's) and indexes them (review
+    10-1, should-fix e)."""
+    import gzip
+
+    from tests.test_warc import exchange, make_writer, warcio_check
+
+    data_dir = tmp_path / "arsip-data"
+    warc = data_dir / "warc"
+    writer = make_writer(tmp_path / "w")
+    for n in range(3):
+        writer.write_exchange(exchange(url=f"https://a.example/{n}"))
+    name = writer.current_file
+    assert name is not None and name.endswith("-test_host.warc.gz")
+    whole = (tmp_path / "w" / (name + ".open")).read_bytes()
+    writer.close()
+    torn = gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\n" + os.urandom(300))[:60]
+    warc.mkdir(parents=True)
+    dead = warc / (name.replace("-test_host.", "-node_b.") + ".open")
+    alive = warc / (name.replace("-test_host.", "-node_a.") + ".open")
+    for path in (dead, alive):
+        path.write_bytes(whole + torn)
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler", "reindex", "--data-dir", str(data_dir),
+         "--recover", "node-b"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    repaired = dead.with_suffix("")
+    assert f"1 WARC file node node-b left open repaired: {repaired.name}" in done.stdout
+    assert repaired.read_bytes() == whole
+    warcio_check(repaired)
+    assert alive.read_bytes() == whole + torn  # another node's file is left alone
+    assert "3 captures added to the index" in done.stdout
+    assert f"Left to the crawl writing them: {alive.name}" in done.stdout

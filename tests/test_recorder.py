@@ -396,3 +396,44 @@ def test_a_connection_dropped_while_the_recorder_opens_is_made_again(
         recorder.commit()
     finally:
         recorder.close()
+
+
+@pytest.mark.postgres
+def test_a_batch_written_again_after_a_commit_that_went_through_makes_no_duplicate(
+        tmp_path: Path, pg_url: str) -> None:
+    """The connection drops as the batch commits, and the commit had gone through (its answer
+    lost): the journal writes the batch again. Nothing is there twice: a capture is keyed by
+    its WARC record id, an article's text that is already its current version is no new one,
+    and the site's boilerplate count is written as a value, not added to (review 10-1,
+    should-fix d)."""
+    recorder = Recorder(config_for(tmp_path, pg_url), lambda _reply: None)
+    urls = [f"https://kudakyv.test/2025/04/28/berita-{n}/" for n in range(6)]
+    for key, url in enumerate(urls):
+        recorder.handle(Capture(key, exchange(url=url, body=f"<p>{key}</p>".encode(),
+                                              fetched_at=T0)))
+        recorder.handle(Article(key, url, ArticleRecord(url=url, title="t", text=f"teks {key}"),
+                                T0, Fetch(200)))
+    error = _dropped(pg_url)
+    real_commit = recorder.archive.commit
+    lost: list[bool] = []
+
+    def commit() -> None:
+        real_commit()
+        if not lost:
+            lost.append(True)
+            raise error  # committed, but the answer never came
+
+    recorder.archive.commit = commit  # type: ignore[method-assign]
+    recorder.commit()
+    assert lost and recorder.journal.replays == 1
+    recorder.handle(Finish("finished", {}))
+    recorder.commit()
+    recorder.close()
+    with Archive.open(pg_url) as archive, archive.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM captures").scalar() == 6
+        assert conn.exec_driver_sql("SELECT count(*) FROM article_versions").scalar() == 6
+        assert {v for (v,) in conn.exec_driver_sql("SELECT versions FROM pages "
+                                                   "WHERE kind = 'article'")} == {1}
+        assert conn.exec_driver_sql("SELECT pages FROM boilerplate_sites").scalar() == 6
+        assert conn.exec_driver_sql(
+            "SELECT count(*) FROM article_versions WHERE capture_id IS NULL").scalar() == 0

@@ -158,6 +158,8 @@ def test_the_daemon_dispatches_two_sites_to_two_nodes_through_dropped_connection
     runs = query(pg_url, "SELECT outcome, trigger, stats FROM crawl_runs")
     assert sorted((outcome, trigger) for outcome, trigger, _ in runs) == [
         ("finished", "daemon")] * 2
+    # each run names the Scrapyd job that ran it: the daemon found it by that
+    assert all(f"(job {stats['arsip/job']}," in log for _, _, stats in runs), runs
     # the crawls' recorders lost open batches to the terminations, and wrote them again
     assert sum(stats.get("arsip/db_batches_replayed", 0) for _, _, stats in runs) >= 1, runs
     stored_once(pg_url, {spec.url(base) for site, base in zip(sites, bases, strict=True)
