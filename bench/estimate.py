@@ -23,7 +23,6 @@ of articles change once (a full fetch and a new version), and each site runs eve
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,21 +33,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.pgschemas import pg_schemas  # noqa: E402
+from bench.recrawl import children_cpu, warc_bytes  # noqa: E402
 from tests.newsite import BaseURL, build_site, serve  # noqa: E402
 
 SETTINGS = ("CONCURRENT_REQUESTS=16", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
             "AUTOTHROTTLE_ENABLED=False", "LOG_LEVEL=INFO")
 REVISITS = 6  # the ladder's steps: 1h, 6h, 1d, 3d, 7d, 30d
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def warc_bytes(data_dir: Path) -> int:
-    folder = data_dir / "warc"
-    return sum(p.stat().st_size for p in folder.iterdir()) if folder.is_dir() else 0
 
 
 def db_bytes(db_url: str) -> int:

@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,8 +22,34 @@ from scheduler.nodes import NodeCrawl, Nodes
 from storage.archive import Archive
 from storage.liveness import this_process
 from tests.conftest import REPO, run_arsip
-from tests.fakenode import fake_node
+from tests.fakenode import FakeNode, fake_node
 from tests.test_scheduler import wait_for
+
+
+def _add_site(data_dir: Path, pg_url: str) -> None:
+    added = run_arsip("sites", "add", "http://satu.test/", "--name", "satu", "--every", "1h",
+                      "--data-dir", str(data_dir), "--db", pg_url)
+    assert added.returncode == 0, added.stderr
+
+
+@contextmanager
+def _daemon(data_dir: Path, pg_url: str, node: FakeNode) -> Iterator[subprocess.Popen[str]]:
+    """``arsip daemon`` dispatching to ``node``; stopped (SIGTERM, exit 0) when the block
+    ends without an error, killed when it fails."""
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "daemon", "--data-dir", str(data_dir),
+         "--db", pg_url, "--nodes", node.url, "--nodes-db", pg_url, "--jitter", "0",
+         "--sites-poll", "0.5"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        yield daemon
+        os.killpg(daemon.pid, signal.SIGTERM)
+        assert daemon.wait(60) == 0, daemon.stderr.read() if daemon.stderr else ""
+    finally:
+        if daemon.poll() is None:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(10)
 
 
 def _runs(db_url: str) -> list[str]:
@@ -45,27 +73,11 @@ def test_a_node_crawl_that_ends_without_a_run_is_dispatched_again_within_seconds
             run = archive.start_run(int(settings["ARSIP_SITE_ID"]), "daemon", this_process())
             archive.finish_run(run, "finished", {"response_received_count": 1})
 
-    added = run_arsip("sites", "add", "http://satu.test/", "--name", "satu", "--every", "1h",
-                      "--data-dir", str(data_dir), "--db", pg_url)
-    assert added.returncode == 0, added.stderr
-    with fake_node(crawl) as node:
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "crawler", "daemon", "--data-dir", str(data_dir),
-             "--db", pg_url, "--nodes", node.url, "--nodes-db", pg_url, "--jitter", "0",
-             "--sites-poll", "0.5"],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            start_new_session=True)
-        try:
-            started = time.monotonic()
-            wait_for("the retried crawl's run", lambda: _runs(pg_url) == ["finished"],
-                     timeout=90)
-            elapsed = time.monotonic() - started
-            os.killpg(daemon.pid, signal.SIGTERM)
-            assert daemon.wait(60) == 0, daemon.stderr.read() if daemon.stderr else ""
-        finally:
-            if daemon.poll() is None:
-                os.killpg(daemon.pid, signal.SIGKILL)
-                daemon.wait(10)
+    _add_site(data_dir, pg_url)
+    with fake_node(crawl) as node, _daemon(data_dir, pg_url, node):
+        started = time.monotonic()
+        wait_for("the retried crawl's run", lambda: _runs(pg_url) == ["finished"], timeout=90)
+        elapsed = time.monotonic() - started
     assert elapsed < 75  # seconds, not the hour of its interval
     assert len(node.scheduled) == 2
     log = (data_dir / "logs" / "daemon.log").read_text(encoding="utf-8")
@@ -151,25 +163,10 @@ def test_a_node_crawls_run_is_found_by_its_job_id_not_by_site_and_time(
         # the first job: another job's run of the site, and none of its own
         run_of(job if len(attempts) > 1 else "another-job", site_id)
 
-    added = run_arsip("sites", "add", "http://satu.test/", "--name", "satu", "--every", "1h",
-                      "--data-dir", str(data_dir), "--db", pg_url)
-    assert added.returncode == 0, added.stderr
-    with fake_node(crawl) as node:
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "crawler", "daemon", "--data-dir", str(data_dir),
-             "--db", pg_url, "--nodes", node.url, "--nodes-db", pg_url, "--jitter", "0",
-             "--sites-poll", "0.5"],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            start_new_session=True)
-        try:
-            wait_for("the second dispatch's run", lambda: len(_runs(pg_url)) == 2 and
-                     "run 2 finished" in _log(data_dir), timeout=90)
-            os.killpg(daemon.pid, signal.SIGTERM)
-            assert daemon.wait(60) == 0, daemon.stderr.read() if daemon.stderr else ""
-        finally:
-            if daemon.poll() is None:
-                os.killpg(daemon.pid, signal.SIGKILL)
-                daemon.wait(10)
+    _add_site(data_dir, pg_url)
+    with fake_node(crawl) as node, _daemon(data_dir, pg_url, node):
+        wait_for("the second dispatch's run", lambda: len(_runs(pg_url)) == 2 and
+                 "run 2 finished" in _log(data_dir), timeout=90)
     log = _log(data_dir)
     assert len(node.scheduled) == 2
     assert "run 1 finished" not in log  # another job's run is not taken for this job's
