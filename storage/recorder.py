@@ -200,8 +200,10 @@ class Recorder:
         the batch that crawl never committed would otherwise be missing from ``captures``."""
         for path in recover_open_files(self.writer.config.directory,
                                           self.writer.config.hostname):
-            indexed = index_file(self.archive, path)
-            self.archive.commit()
+            # through the journal: indexing a file again keeps the rows it wrote (keyed by
+            # record id), so a batch the database drops is simply written again
+            indexed = self.journal.write(partial(index_file, self.archive, path))
+            self.journal.commit()
             self.reply(Note(f"Recovered WARC file left open by an earlier crawl: {path.name} "
                             f"({indexed} captures indexed)"))
 
@@ -373,7 +375,12 @@ class Recorder:
         try:
             self.writer.close()
         finally:
-            self.archive.close()
+            try:
+                # the last batch (the run's end) through the journal: a batch the database
+                # drops as it commits is written again, not lost with the run's outcome
+                self.journal.commit()
+            finally:
+                self.archive.close()
 
     def give_up(self, exc: Exception) -> None:
         """The recorder cannot go on (a database that fails mid-run, a bug): the crawl hears

@@ -437,3 +437,36 @@ def test_a_batch_written_again_after_a_commit_that_went_through_makes_no_duplica
         assert conn.exec_driver_sql("SELECT pages FROM boilerplate_sites").scalar() == 6
         assert conn.exec_driver_sql(
             "SELECT count(*) FROM article_versions WHERE capture_id IS NULL").scalar() == 0
+
+
+@pytest.mark.postgres
+def test_a_connection_dropped_as_the_run_ends_loses_nothing(tmp_path: Path,
+                                                             pg_url: str) -> None:
+    """The connection drops as the last batch (the run's end) commits: that batch is written
+    again, and the run ends finished with every row, not failed (a dropped last commit failed
+    the run before)."""
+    recorder = Recorder(config_for(tmp_path, pg_url), lambda _reply: None)
+    urls = [f"https://kudakyv.test/2025/04/28/akhir-{n}/" for n in range(3)]
+    for key, url in enumerate(urls):
+        recorder.handle(Capture(key, exchange(url=url, body=f"<p>{key}</p>".encode(),
+                                              fetched_at=T0)))
+        recorder.handle(Article(key, url, ArticleRecord(url=url, title="t", text=f"akhir {key}"),
+                                T0, Fetch(200)))
+    recorder.handle(Finish("finished", {}))
+    error = _dropped(pg_url)
+    real_commit = recorder.archive.commit
+    dropped: list[bool] = []
+
+    def commit() -> None:
+        if not dropped:
+            dropped.append(True)
+            raise error  # the batch is gone with its connection
+        real_commit()
+
+    recorder.archive.commit = commit  # type: ignore[method-assign]
+    recorder.close()
+    assert dropped and recorder.journal.replays == 1
+    with Archive.open(pg_url) as archive, archive.read() as conn:
+        assert conn.exec_driver_sql("SELECT outcome FROM crawl_runs").scalar() == "finished"
+        assert conn.exec_driver_sql("SELECT count(*) FROM captures").scalar() == 3
+        assert conn.exec_driver_sql("SELECT count(*) FROM article_versions").scalar() == 3
