@@ -19,7 +19,6 @@ CPU each, which a daemon would pay on every run of every site.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,9 +56,10 @@ class CrawlContext:
 
     @classmethod
     def open(cls, config: CrawlConfig, profile: SiteProfile, runtime: CrawlRuntime,
-             named: str | None = None) -> CrawlContext:
+             named: str | None = None, job: str | None = None) -> CrawlContext:
         """``named``: the site the crawl was asked for by name (``--site``), which the
-        recorder looks up in the registry before anything else."""
+        recorder looks up in the registry before anything else. ``job``: the Scrapyd job
+        running the crawl, recorded with its run."""
         try:
             config.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -89,7 +89,7 @@ class CrawlContext:
             revisit_all=config.revisit_all,
             wait=config.wait,
             boilerplate=config.boilerplate,
-            job=os.environ.get("SCRAPY_JOB") or None,
+            job=job,
         ))
         return cls(config=config, profile=profile, runtime=runtime, recorder=recorder,
                    pool=pool)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -160,8 +161,11 @@ class NewsSpider(scrapy.Spider):
         runtime = spider.runtime_arg or CrawlRuntime()
         # which arsip runs, in the log: on a crawl node, the egg deployed or an installed copy
         logger.info("arsip code from %s", __file__.rsplit("/crawler/", 1)[0])
+        # a Scrapyd job: its id comes as the spider argument ``_job`` (older Scrapyd: in the
+        # environment), and the run keeps it so that the daemon finds the job's run by it
+        job = getattr(spider, "_job", None) or os.environ.get("SCRAPY_JOB") or None
         spider.arsip = CrawlContext.open(config, profile, runtime,
-                                         named=spider.site_arg or config.site)
+                                         named=spider.site_arg or config.site, job=job)
         runtime.attach(crawler, spider.arsip)
         spider.scheduled = set()
         spider.not_due = set()  # hashes of known articles this run leaves alone
