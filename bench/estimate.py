@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.edited:.0%} edited once, a run per site every {args.interval_min:g} min "
           f"({runs_day:,.0f} runs/day)")
     print(f"  CPU      {cpu_day / 3600:8.1f} core-hours/day -> {cores:.1f} cores with 2x "
-          f"headroom (e.g. {max(1, -(-cores // 4)):.0f} nodes of 4 cores)")
+          f"headroom (e.g. {max(1, -(-cores // 4)):.0f} node(s) of 4 cores)")
     print(f"  WARC     {warc_day / 1024 ** 3:8.1f} GiB/day -> {warc_day * args.days / tib:.2f} "
           f"TiB in {args.days} days (re-crawls: "
           f"{(REVISITS * warc_rev * per_day + runs_day * warc_run) / warc_day:.0%} of it)")
