@@ -14,6 +14,7 @@ from crawler.commands.archive import export, history, reindex, search, status
 from crawler.commands.crawl import crawl
 from crawler.commands.daemon import daemon
 from crawler.commands.extract import extract
+from crawler.commands.nodes import deploy, nodes
 from crawler.commands.replay import replay
 from crawler.commands.sites import sites
 from crawler.launch import HeldSignals
@@ -51,6 +52,8 @@ main.add_command(reindex)
 main.add_command(replay)
 main.add_command(sites)
 main.add_command(daemon)
+main.add_command(nodes)
+main.add_command(deploy)
 
 
 if __name__ == "__main__":

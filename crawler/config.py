@@ -14,6 +14,8 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,8 +124,11 @@ def setting_defaults() -> dict[str, object]:
     too, a third of a second and its memory."""
     scrapy = importlib.util.find_spec("scrapy")
     assert scrapy is not None and scrapy.submodule_search_locations
-    sources = [Path(next(iter(scrapy.submodule_search_locations))) / "settings" /
-               "default_settings.py", Path(__file__).with_name("settings.py")]
+    # arsip's as a package resource, not a path beside this file: inside a Scrapyd egg (a zip)
+    # there is none
+    sources: list[Path | Traversable] = [
+        Path(next(iter(scrapy.submodule_search_locations))) / "settings" / "default_settings.py",
+        files("crawler") / "settings.py"]
     defaults: dict[str, object] = {}
     for source in sources:
         for node in ast.parse(source.read_text(encoding="utf-8")).body:
@@ -155,6 +160,7 @@ class CrawlConfig:
     db_url: str
     warc_dir: Path
     warc_prefix: str = "arsip"
+    node: str | None = None  # HOST in the WARC file names; None: the host name
     warc_max_size: int = 1_000_000_000
     warc_idle_timeout: float = 300.0
     extract_workers: int = 0
@@ -195,6 +201,8 @@ class CrawlConfig:
             db_url=resolve_db_url(settings.get("ARSIP_DB_URL"), data_dir),
             warc_dir=resolve_warc_dir(settings.get("ARSIP_WARC_DIR"), data_dir),
             warc_prefix=settings.get("ARSIP_WARC_PREFIX", "arsip"),
+            # a Scrapyd node names itself in its environment: its jobs get no setting for it
+            node=settings.get("ARSIP_NODE") or os.environ.get("ARSIP_NODE") or None,
             warc_max_size=settings.getint("ARSIP_WARC_MAX_SIZE", 1_000_000_000),
             warc_idle_timeout=settings.getfloat("ARSIP_WARC_IDLE_TIMEOUT", 300.0),
             extract_workers=settings.getint("ARSIP_EXTRACT_WORKERS", 0),

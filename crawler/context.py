@@ -56,9 +56,10 @@ class CrawlContext:
 
     @classmethod
     def open(cls, config: CrawlConfig, profile: SiteProfile, runtime: CrawlRuntime,
-             named: str | None = None) -> CrawlContext:
+             named: str | None = None, job: str | None = None) -> CrawlContext:
         """``named``: the site the crawl was asked for by name (``--site``), which the
-        recorder looks up in the registry before anything else."""
+        recorder looks up in the registry before anything else. ``job``: the Scrapyd job
+        running the crawl, recorded with its run."""
         try:
             config.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -67,6 +68,7 @@ class CrawlContext:
         # a new archive means a first crawl: warm the workers up at once (else see the docs)
         pool = ExtractionPool(config.workers, start=_new_archive(config.db_url))
         recorder = RecorderClient()
+        named_node = {} if config.node is None else {"hostname": config.node}
         recorder.open(RecorderConfig(
             db_url=config.db_url,
             warc=WarcWriterConfig(
@@ -74,6 +76,7 @@ class CrawlContext:
                 prefix=config.warc_prefix,
                 max_size=config.warc_max_size,
                 idle_timeout=config.warc_idle_timeout,
+                **named_node,
             ),
             site=profile.name,
             base_url=profile.base_url,
@@ -86,6 +89,7 @@ class CrawlContext:
             revisit_all=config.revisit_all,
             wait=config.wait,
             boilerplate=config.boilerplate,
+            job=job,
         ))
         return cls(config=config, profile=profile, runtime=runtime, recorder=recorder,
                    pool=pool)

@@ -53,6 +53,7 @@ from storage.liveness import this_process
 from storage.records import ArticleRecord, BoilerplateConfig
 from storage.replay.capture import CaptureUnavailable, payload_source, replay_of
 from storage.warcread import decode_content
+from storage.warcroots import WarcRoots
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 COMMIT_EVERY = 200
@@ -236,7 +237,8 @@ def _charset(content_type: str) -> str | None:
     return match.group(1) if match else None
 
 
-def reextract(archive: Archive, warc_dir: Path, data_dir: Path, *, site: str | None = None,
+def reextract(archive: Archive, warc_dir: Path | WarcRoots, data_dir: Path, *,
+              site: str | None = None,
               since: datetime | None = None, workers: int | None = None,
               progress: Callable[[int, int], None] | None = None,
               boilerplate: BoilerplateConfig | None = None) -> ReextractResult:

@@ -19,6 +19,10 @@ ARSIP_DB_URL = None
 ARSIP_WARC_DIR = None
 # WARC file names are PREFIX-TIMESTAMP-SERIAL-HOST.warc.gz.
 ARSIP_WARC_PREFIX = "arsip"
+# The crawl node's name, HOST in its WARC file names; None means $ARSIP_NODE, else this
+# machine's host name. A crawl repairs only the .open files of its own node; replay finds a
+# node's files by it (--warc-root HOST=DIR). Two nodes on one machine need a name each.
+ARSIP_NODE = None
 # Start a new WARC file past this many bytes (1 GB, the usual archive convention).
 ARSIP_WARC_MAX_SIZE = 1_000_000_000
 # Close the open WARC file after this many idle seconds, so a quiet crawl leaves no .open file.

@@ -25,13 +25,13 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from crawler.errors import ProfileError
 from storage.urls import site_name_for
-
-BUNDLED = Path(__file__).parent / "profiles"
 
 
 @dataclass(frozen=True)
@@ -163,15 +163,16 @@ def load_profile(name_or_path: str, search_dirs: tuple[Path, ...] = ()) -> SiteP
     A bundled profile is stored in the archive by its name (it is part of arsip, and improves
     with it); any other is stored as its TOML text, so the site does not depend on the file.
     """
+    own: Traversable | None = None
     if is_profile_path(name_or_path):
-        paths = [Path(name_or_path)]
+        paths: list[Path | Traversable] = [Path(name_or_path)]
     else:
-        paths = [d / f"{name_or_path}.toml" for d in (*search_dirs, BUNDLED)]
+        own = bundled(name_or_path)
+        paths = [*(d / f"{name_or_path}.toml" for d in search_dirs), own]
     for path in paths:
         if path.is_file():
             text = path.read_text(encoding="utf-8")
-            bundled = path.parent == BUNDLED and path.stem == name_or_path
-            return parse_profile(text, str(path), stored=name_or_path if bundled else None)
+            return parse_profile(text, str(path), stored=name_or_path if path is own else None)
     raise ProfileError(f"no site profile named {name_or_path!r} (looked in: "
                        + ", ".join(str(p) for p in paths) + ")")
 
@@ -185,9 +186,15 @@ def stored_profile(stored: str, site: str) -> SiteProfile:
     """The profile a site keeps in the archive: a bundled profile's name, or TOML text."""
     if is_profile_text(stored):
         return parse_profile(stored, f"<the profile stored for site {site!r}>")
-    path = BUNDLED / f"{stored}.toml"
+    path = bundled(stored)
     if not path.is_file():
         raise ProfileError(f"site {site!r} uses the bundled profile {stored!r}, which this "
                            "arsip does not have")
     return parse_profile(path.read_text(encoding="utf-8"), str(path), stored=stored)
 
+
+
+def bundled(name: str) -> Traversable:
+    """The bundled profile ``name``, read as a package resource: inside Scrapyd's egg (a zip)
+    there is no folder beside this module to look in."""
+    return files("crawler").joinpath("profiles", f"{name}.toml")

@@ -20,6 +20,11 @@ One loop, in the main thread, owns everything that happens to processes:
   holds the site's run lock): a quick restart does not lose it to a refusal;
 - it reaps finished crawls and logs one line per run with its figures, and a warning when the
   site's extraction health jumped (``storage.health``);
+- a crawl that ended without a run (it failed before its run opened: the database connection
+  dropped, as in a PostgreSQL restart, or the site's lock was held) runs again after a backoff
+  (``retry_delays``: 5 s, 15 s, 60 s, 300 s by default; never later than the site's next
+  scheduled run); after the last of them the site waits for its next interval, and the log
+  says so. A run found again ends the backoff;
 - every ``sites_poll`` seconds it re-reads ``sites`` and brings the jobs in step;
 - SIGTERM, SIGINT or SIGHUP (to the daemon or to its whole process group) stop it: no new runs,
   SIGTERM to each running crawl, up to ``stop_timeout`` seconds for them to close their WARC
@@ -66,6 +71,8 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 HELD_RETRY = 0.5
 # runs of the daemon's crawls that did not end by themselves: their sites are crawled first
 UNFINISHED = ("killed", "interrupted", "running")
+# seconds before each new attempt at a crawl that ended without a run (see the module docs)
+RETRY_DELAYS = (5.0, 15.0, 60.0, 300.0)
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,13 @@ class DaemonConfig:
     sites_poll: float = 5.0
     settings: tuple[str, ...] = ()  # NAME=VALUE for every crawl
     keep_logs: int = 100
+    # Scrapyd crawl nodes to dispatch to instead of local subprocesses (scheduler.nodes), each
+    # running ``per_node`` crawls at most; the database URL they get (no password)
+    nodes: tuple[str, ...] = ()
+    per_node: int = 1
+    nodes_db_url: str = ""
+    node_lost_after: float = 30.0  # a node unreachable this long has lost its crawls
+    retry_delays: tuple[float, ...] = RETRY_DELAYS
 
     @property
     def logs(self) -> Path:
@@ -99,6 +113,7 @@ class Pending:
     told: bool = False  # the log says it is waiting
     held_told: bool = False  # the log says it waits for a crawl another process runs
     claimed: bool = False  # taken in the database already (a crawl of it was refused)
+    retry: bool = False  # another attempt at a crawl that ended without a run
     # monotonic: not before its jitter has passed, or (a re-run) before the old crawl lets go
     not_before: float = 0.0
 
@@ -113,6 +128,12 @@ class Daemon:
         # (``arsip`` holds them from its first moment): the same as one received in the loop
         self.held = held
         self.archive = archive
+        self.nodes = None
+        if config.nodes:  # the crawls run on Scrapyd crawl nodes, not here
+            from scheduler.nodes import Nodes
+
+            self.nodes = Nodes(config.nodes, config.per_node, config.nodes_db_url,
+                               lost_after=config.node_lost_after)
         self.jobs = Jobs(self._on_due, config.max_jitter)
         self.due: queue.SimpleQueue[tuple[int, datetime, float]] = queue.SimpleQueue()
         self.pending: dict[int, Pending] = {}
@@ -120,6 +141,7 @@ class Daemon:
         self.last_started: dict[int, datetime] = {}  # when each site's latest crawl started
         self.sites: dict[int, SiteRow] = {}
         self.written_next: dict[int, datetime | None] = {}
+        self.retries: dict[int, int] = {}  # attempts in a row that ended without a run
         self.signals = 0
         self.runs_done = 0
         self._wake_r, self._wake_w = os.pipe()
@@ -188,7 +210,12 @@ class Daemon:
             except queue.Empty:
                 return
             if site_id in self.pending:
-                continue  # coalesced with the run already waiting
+                # coalesced with the run already waiting; a retry waiting out its backoff
+                # runs no later than this due run would
+                waiting = self.pending[site_id]
+                if waiting.retry and waiting.not_before:
+                    waiting.not_before = min(waiting.not_before, time.monotonic() + delay)
+                continue
             started = self.last_started.get(site_id)
             if started is not None and due <= started:
                 # a crawl that started at or after the due time covers it (after a downtime,
@@ -216,7 +243,11 @@ class Daemon:
                 continue
             del self.pending[chosen.site_id]
             if self._claim(chosen):
-                self._start(chosen)
+                if not self._start(chosen):
+                    chosen.claimed = True  # taken already: only its start waits
+                    self.pending[chosen.site_id] = chosen  # no crawl node takes it now
+                    chosen.not_before = now + HELD_RETRY * 10
+                    break
         for pending in self.pending.values():
             # told only of a run that could start now but has no room (not one waiting out
             # its jitter, nor one waiting for an earlier daemon's crawl, which says so itself)
@@ -294,8 +325,10 @@ class Daemon:
             self.jobs.move(site.id, other)
         return False
 
-    def _start(self, pending: Pending) -> None:
+    def _start(self, pending: Pending) -> bool:
         site = self.sites[pending.site_id]
+        if self.nodes is not None:
+            return self._start_on_node(pending)
         try:
             crawl = start_crawl(
                 list(self.config.crawl_command), site_id=site.id, site=site.name,
@@ -304,7 +337,8 @@ class Daemon:
                 recovery=pending.recovery)
         except OSError as exc:
             logger.error("%s: cannot start a crawl: %s", site.name, exc)
-            return
+            self._retry(site.id, site.name, pending.due, pending.recovery)
+            return True
         self.running[site.id] = crawl
         self.last_started[site.id] = crawl.started
         delay = (crawl.started - pending.due).total_seconds()
@@ -312,6 +346,36 @@ class Daemon:
                     crawl.pid, _hms(pending.due), delay,
                     ", re-run of a crawl that did not finish" if pending.recovery else "",
                     crawl.log_file.name)
+        return True
+
+    def _start_on_node(self, pending: Pending) -> bool:
+        """Dispatch the crawl to a Scrapyd node (``scheduler.nodes``); False when none takes
+        it now."""
+        assert self.nodes is not None
+        site = self.sites[pending.site_id]
+        try:
+            crawl = self.nodes.start(
+                site_id=site.id, site=site.name, due=pending.due, max_pages=site.max_pages,
+                settings=self.config.settings, logs=self.config.logs,
+                running=self.running.values(), recovery=pending.recovery)
+        except OSError as exc:  # its log file
+            logger.error("%s: cannot start a crawl: %s", site.name, exc)
+            self._retry(site.id, site.name, pending.due, pending.recovery)
+            return True
+        if crawl is None:
+            if not pending.told:
+                logger.warning("%s: no crawl node takes the crawl now; trying again",
+                               site.name)
+                pending.told = True
+            return False
+        self.running[site.id] = crawl  # type: ignore[assignment]
+        self.last_started[site.id] = crawl.started
+        logger.info("%s: crawl started on %s (job %s, due %s, delay %.3f s%s); log %s",
+                    site.name, crawl.node.url, crawl.job, _hms(pending.due),
+                    (crawl.started - pending.due).total_seconds(),
+                    ", re-run of a crawl that did not finish" if pending.recovery else "",
+                    crawl.log_file.name)
+        return True
 
     def _reap(self) -> None:
         for site_id, crawl in list(self.running.items()):
@@ -319,20 +383,73 @@ class Daemon:
                 continue
             del self.running[site_id]
             self.runs_done += 1
-            try:
-                self._report(crawl)
-            except Exception as exc:  # the archive is unreadable for a moment: log and go on
-                logger.error("%s: crawl ended (exit %s), but its run cannot be read: %s",
-                             crawl.site, crawl.exit_code, exc)
+            if getattr(crawl, "lost", False) and not self.signals:
+                # its node went away mid-crawl: the site goes to another node, once its
+                # run is seen dead (the run lock is the database's)
+                pending = self.pending.setdefault(site_id, Pending(site_id, crawl.due))
+                # a run already waiting (the site came due again) becomes the re-run: it
+                # waits for the lost run to be seen dead, or the site lock refuses it
+                pending.recovery = True
+            ran = self._report_once_more(crawl)
+            if ran:
+                self.retries.pop(site_id, None)
+            elif ran is not None and not self.signals and not getattr(crawl, "lost", False):
+                self._retry(site_id, crawl.site, crawl.due, crawl.recovery)
             prune_logs(self.config.logs, crawl.site, self.config.keep_logs)
 
-    def _report(self, crawl: RunningCrawl) -> None:
-        """One line per run with its figures, and the site's health warnings."""
+    def _report_once_more(self, crawl: RunningCrawl) -> bool | None:
+        """``_report``, read again once when the archive cannot be read (a connection just
+        dropped: the next one is new). Whether the crawl had a run, None when it was stopped
+        by the daemon before its run began; False when it cannot be told either (another
+        attempt is then cheaper than a site left for a whole interval: the database's site
+        lock keeps it from overlapping a run that is still there)."""
+        for attempt in (1, 2):
+            try:
+                return self._report(crawl)
+            except Exception as exc:
+                if attempt == 2:
+                    logger.error("%s: crawl ended (exit %s), but its run cannot be read: %s",
+                                 crawl.site, crawl.exit_code, exc)
+        return False
+
+    def _retry(self, site_id: int, site: str, due: datetime, recovery: bool) -> None:
+        """Another attempt at a crawl that ended without a run, after the next backoff
+        delay; after the last one, the site waits for its next scheduled run."""
+        delays = self.config.retry_delays
+        attempt = self.retries.get(site_id, 0) + 1
+        upcoming = self.jobs.next_runs().get(site_id)
+        if attempt > len(delays):
+            self.retries.pop(site_id, None)
+            logger.warning("%s: %d attempts in a row ended without a run; not tried again "
+                           "before its next scheduled run (%s)", site, attempt,
+                           _hms(upcoming) if upcoming else "none")
+            return
+        delay = delays[attempt - 1]
+        self.retries[site_id] = attempt
+        if upcoming is not None and (upcoming - datetime.now(UTC)).total_seconds() <= delay:
+            logger.info("%s: its next scheduled run (%s) comes before another attempt would",
+                        site, _hms(upcoming))
+            return
+        # the attempt's run was taken in the database already (``_claim``): another claim
+        # would find it gone and take it for another daemon's
+        pending = self.pending.setdefault(site_id, Pending(site_id, due, recovery=recovery,
+                                                           claimed=True))
+        pending.retry = True
+        pending.not_before = max(pending.not_before, time.monotonic() + delay)
+        logger.warning("%s: trying again in %g s (attempt %d of %d after a crawl without a "
+                       "run)", site, delay, attempt, len(delays))
+
+    def _report(self, crawl: RunningCrawl) -> bool | None:
+        """One line per run with its figures, and the site's health warnings. Whether the
+        crawl had a run; None when the daemon's stop ended it before its run began, or it was
+        refused for another process's crawl and waits for it."""
         from storage.errors import SiteBusyError
         from storage.health import find_run, health_warnings, run_figures
 
         seconds = (datetime.now(UTC) - crawl.started).total_seconds()
-        run = find_run(self.archive, crawl.site_id, crawl.started, crawl.pid)
+        # a crawl node's job whose pid was never seen: its newest run since it started
+        run = find_run(self.archive, crawl.site_id, crawl.started, crawl.pid or None,
+                       job=getattr(crawl, "job", None))
         how = "killed" if crawl.killed else f"exit {crawl.exit_code}"
         if run is None and crawl.stop_sent is not None:
             # stopped by the daemon's own stop before its run began: it never ran, so it stays
@@ -343,7 +460,7 @@ class Daemon:
             self.written_next[crawl.site_id] = crawl.due
             logger.info("%s: crawl stopped before its run began; still due (since %s)",
                         crawl.site, _hms(crawl.due))
-            return
+            return None
         if run is None:
             why = last_error_line(crawl.log_file)
             if why is not None and SiteBusyError.PHRASE in why and crawl.site_id in self.sites:
@@ -354,11 +471,11 @@ class Daemon:
                     not_before=time.monotonic() + HELD_RETRY))
                 logger.info("%s: crawl refused (%s); it runs when that crawl ends",
                             crawl.site, why)
-                return
+                return None
             logger.warning("%s: crawl ended (%s) after %.1f s without a run: %s; log %s",
                            crawl.site, how, seconds, why or "no message; see its log",
                            crawl.log_file.name)
-            return
+            return False
         fig = run_figures(run)
         errors = fig["errors"]
         logger.info(
@@ -369,6 +486,7 @@ class Daemon:
             errors["extraction"], crawl.log_file.name)
         for warning in health_warnings(self.archive, crawl.site_id, fig["id"]):
             logger.warning("%s", warning)
+        return True
 
     # --- the sites ------------------------------------------------------------------------------
 
@@ -404,6 +522,9 @@ class Daemon:
         for site_id in list(self.pending):
             if site_id not in self.sites:
                 del self.pending[site_id]
+        for site_id in list(self.retries):
+            if site_id not in self.sites:  # paused or removed: its attempts start afresh
+                del self.retries[site_id]
 
     def _write_first_runs(self) -> None:
         """Record when each new or changed job fires first. Later next runs are recorded when

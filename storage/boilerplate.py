@@ -61,9 +61,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -193,11 +194,13 @@ class SiteBoilerplate:
         self.pages = 0
         self._site_dirty = True
 
-    def flush(self, archive: Archive, *, final: bool = False) -> None:
+    def flush(self, archive: Archive, *, final: bool = False,
+              through: Callable[[Callable[[], None]], None] | None = None) -> None:
         """Write what changed. While a run goes on (the recorder flushes with each commit) that
         is the learned lines and those that stopped being learned, with the site's count: a
         killed run keeps what it learned. ``final`` (the end of a run) writes every count that
-        changed, lines seen once while recent, and forgets the faded lines."""
+        changed, lines seen once while recent, and forgets the faded lines. ``through`` makes
+        the write (the recorder's journal, which can make it again: ``storage.journal``)."""
         if final:
             self._prune(keep_singletons=True)
         rows = []
@@ -217,29 +220,16 @@ class SiteBoilerplate:
         self._flipped.clear()
         if not (rows or self._forgotten or self._wipe or (final and self._site_dirty)):
             return
-        table = BoilerplateLine.__table__
-        with archive.write() as conn:
-            if self._wipe:
-                conn.execute(delete(table).where(table.c.site_id == self.site_id))
-                self._wipe = False
-            forgotten = [_digest(key) for key in self._forgotten]
-            self._forgotten.clear()
-            for start in range(0, len(forgotten), 500):
-                conn.execute(delete(table).where(table.c.site_id == self.site_id,
-                                                 table.c.key.in_(forgotten[start:start + 500])))
-            if rows:
-                stmt = archive._insert(table)
-                conn.execute(stmt.on_conflict_do_update(
-                    index_elements=[table.c.site_id, table.c.key],
-                    set_={name: stmt.excluded[name]
-                          for name in ("weight", "at", "pages", "learned", "retired")}), rows)
-            sites = BoilerplateSite.__table__
-            stmt = archive._insert(sites).values(site_id=self.site_id, pages=self.pages,
-                                                  updated_at=datetime.now(UTC))
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=[sites.c.site_id],
-                set_={"pages": stmt.excluded.pages, "updated_at": stmt.excluded.updated_at}))
+        # what is written is taken out of this state now, so the write can be made again
+        wipe, self._wipe = self._wipe, False
+        forgotten = [_digest(key) for key in self._forgotten]
+        self._forgotten.clear()
         self._site_dirty = False
+        write = partial(_write_changes, archive, self.site_id, self.pages, wipe, forgotten, rows)
+        if through is None:
+            write()
+        else:
+            through(write)
 
     def _prune(self, *, keep_singletons: bool) -> None:
         """Forget lines whose count has faded, and lines seen once that are no longer recent
@@ -400,6 +390,29 @@ class SiteBoilerplate:
         lines = sorted(self.lines.values(), key=lambda line: (not line.learned, -self.share(line)))
         return [LearnedLine(line.text, line.pages, round(self.share(line), 3), line.learned)
                 for line in lines[:limit] if line.pages >= 2]
+
+
+def _write_changes(archive: Archive, site_id: int, pages: float, wipe: bool,
+                   forgotten: list[str], rows: list[dict[str, Any]]) -> None:
+    table = BoilerplateLine.__table__
+    with archive.write() as conn:
+        if wipe:
+            conn.execute(delete(table).where(table.c.site_id == site_id))
+        for start in range(0, len(forgotten), 500):
+            conn.execute(delete(table).where(table.c.site_id == site_id,
+                                             table.c.key.in_(forgotten[start:start + 500])))
+        if rows:
+            stmt = archive._insert(table)
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=[table.c.site_id, table.c.key],
+                set_={name: stmt.excluded[name]
+                      for name in ("weight", "at", "pages", "learned", "retired")}), rows)
+        sites = BoilerplateSite.__table__
+        stmt = archive._insert(sites).values(site_id=site_id, pages=pages,
+                                              updated_at=datetime.now(UTC))
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=[sites.c.site_id],
+            set_={"pages": stmt.excluded.pages, "updated_at": stmt.excluded.updated_at}))
 
 
 def restrip(archive: Archive, state: SiteBoilerplate, site_id: int,

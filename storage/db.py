@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -35,7 +40,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from storage.errors import DatabaseError
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# a package resource, not a path beside this file: inside a Scrapyd egg (a zip) there is none
+MIGRATIONS: Traversable = files("storage") / "migrations"
 
 # execution option for connections that write: SQLite starts their transactions IMMEDIATE
 WRITE = {"arsip_write": True}
@@ -254,14 +260,38 @@ def upgrade_with_alembic(conn: Connection) -> None:
     from alembic.util.exc import CommandError
 
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = conn
     try:
-        command.upgrade(config, "head")
+        with migration_scripts() as folder:
+            config.set_main_option("script_location", str(folder))
+            command.upgrade(config, "head")
     except CommandError as exc:
         # typically a revision this arsip does not know: a newer arsip wrote the archive
         raise DatabaseError(f"cannot upgrade the archive schema ({schema_version(conn)}): "
                             f"{one_line(exc)}; is it from a newer arsip?") from None
+
+
+@contextmanager
+def migration_scripts() -> Iterator[Path]:
+    """The migration scripts as a folder Alembic can read: the package's own, or a temporary
+    copy when arsip runs from a zip (a Scrapyd egg), whose files Alembic cannot open."""
+    if isinstance(MIGRATIONS, Path):
+        yield MIGRATIONS
+        return
+    with tempfile.TemporaryDirectory(prefix="arsip-migrations-") as tmp:
+        folder = Path(tmp) / "migrations"
+        _copy_tree(MIGRATIONS, folder)
+        yield folder
+
+
+def _copy_tree(source: Traversable, target: Path) -> None:
+    target.mkdir()
+    for item in source.iterdir():
+        if item.is_dir():
+            if item.name != "__pycache__":
+                _copy_tree(item, target / item.name)
+        else:
+            (target / item.name).write_bytes(item.read_bytes())
 
 
 def open_engine(url: str | URL, *, read_only: bool = False, migrated: bool = False) -> Engine:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from storage.models import CrawlRun, Page, Site
+from storage.protocol import JOB_STAT
 from storage.sites import SiteRow, list_sites
 
 if TYPE_CHECKING:
@@ -209,19 +210,25 @@ def health_warnings(archive: Archive, site_id: int, run_id: int) -> list[str]:
     return health["warnings"] if health and health["run"] == run_id else []
 
 
-def find_run(archive: Archive, site_id: int, since: datetime, pid: int | None = None
-             ) -> dict[str, Any] | None:
+def find_run(archive: Archive, site_id: int, since: datetime, pid: int | None = None,
+             job: str | None = None) -> dict[str, Any] | None:
     """The run a crawl process started: the site's newest run begun after ``since`` by that
-    process (``pid``, as the run records its owner)."""
+    process (``pid``, as the run records its owner). ``job``: a crawl node's job, whose run
+    carries the job's id in its figures (``JOB_STAT``); a run that names another job is not
+    its run (one without a job id is, as an older crawl on a node writes none)."""
     # the run starts after the process does, on the same clock (a second of slack for rounding)
     stmt = (select(_runs).where(_runs.c.site_id == site_id,
                                 _runs.c.started_at >= since - timedelta(seconds=1))
-            .order_by(_runs.c.started_at.desc(), _runs.c.id.desc()).limit(1))
+            .order_by(_runs.c.started_at.desc(), _runs.c.id.desc()).limit(20))
     if pid is not None:
         stmt = stmt.where(_runs.c.pid == pid)
     with archive.read() as conn:
-        row = conn.execute(stmt).mappings().first()
-    return dict(row) if row else None
+        rows = conn.execute(stmt).mappings().all()
+    for row in rows:
+        named = (row["stats"] or {}).get(JOB_STAT)
+        if job is None or named in (job, None):
+            return dict(row)
+    return None
 
 
 def last_daemon_runs(archive: Archive, site_id: int | None = None

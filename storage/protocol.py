@@ -66,6 +66,13 @@ class RecorderConfig:
     wait: bool = False  # wait for a live run of the site to end, rather than fail
     # when the site's boilerplate lines are learned and stripped (storage.boilerplate)
     boilerplate: BoilerplateConfig = field(default_factory=BoilerplateConfig)
+    # the Scrapyd job running the crawl (its SCRAPY_JOB), kept in the run's figures as
+    # ``arsip/job``: the daemon finds its node crawl's run by it (scheduler.nodes)
+    job: str | None = None
+
+
+# the run's figure naming the Scrapyd job that ran it (``RecorderConfig.job``)
+JOB_STAT = "arsip/job"
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,13 +31,16 @@ import traceback
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 from storage.errors import DatabaseError, DiskFullError, SiteBusyError, StorageError, WarcError
+from storage.journal import FIRST_WAIT, LAST_WAIT, Journal, batch_was_dropped
 from storage.liveness import HEARTBEAT_SECONDS
 from storage.processes import become_helper, helper_context
 from storage.protocol import (
+    JOB_STAT,
     Article,
     Capture,
     Close,
@@ -53,7 +56,7 @@ from storage.protocol import (
     RecorderConfig,
     ToRecorder,
 )
-from storage.records import CaptureRecord, Fetch
+from storage.records import ArticleRecord, CaptureRecord, Fetch
 from storage.reindex import bare_mime, index_file
 from storage.revisit import RevisitPlan, RevisitPolicy, load_plan
 from storage.urls import page_url
@@ -78,11 +81,15 @@ MAX_PENDING_CAPTURES = 50_000
 MAX_RESTRIPPED_PAGES = 200_000
 # How often a crawl told to --wait looks again whether the site's other run has ended.
 WAIT_POLL_SECONDS = 1.0
+# How long opening the archive and starting the run is tried again when PostgreSQL drops the
+# connection (a restart, a failover, ``pg_terminate_backend``): a crawl that gives up there
+# has no run, and its site waits for the daemon's retry (scheduler.daemon).
+OPEN_RETRY_SECONDS = 60.0
 # How long a recorder that never finished opening the archive gets to stop by itself.
 UNOPENED_GRACE_SECONDS = 5.0
 
 if TYPE_CHECKING:
-    from storage.archive import Archive
+    from storage.archive import Archive, StoredText
     from storage.boilerplate import SiteBoilerplate
 
 
@@ -100,34 +107,41 @@ class Recorder:
         from storage.sites import registered_site, resolve_for_crawl
 
         self.reply = reply
-        self.archive: Archive = Archive.open(config.db_url)
+        # every step of opening is a read, or a write that can be made twice (the run's start
+        # is told apart: ``_start_run``), so each is made again when the connection drops
+        again = partial(_again, reply)
+        self.archive: Archive = again(partial(Archive.open, config.db_url))
         self.archive.revisits = RevisitPolicy.from_text(config.revisit_ladder)
         try:
-            self.archive.reap_dead_runs()
+            again(self.archive.reap_dead_runs)
             # the registered site this crawl belongs to: the one it named (by id, or by a name
             # the registry holds, whatever profile has that name too), else by name or URL
-            site = registered_site(self.archive, site_id=config.site_id, name=config.named)
+            site = again(partial(registered_site, self.archive, site_id=config.site_id,
+                                 name=config.named))
             registered = site is not None
             if site is None:
-                site = resolve_for_crawl(self.archive, name=config.site,
-                                         url=config.base_url or None, profile=config.profile)
+                site = again(partial(resolve_for_crawl, self.archive, name=config.site,
+                                     url=config.base_url or None, profile=config.profile))
             self.site_id = site.id
             self.run_id = self._start_run(config)
             # on a first crawl of a site the database holds nothing to refer to: only this
             # run's own payloads are looked up; a re-crawl asks the database too
-            self.recrawl = self.archive.has_captures(self.site_id, before_run=self.run_id)
+            self.recrawl = again(partial(self.archive.has_captures, self.site_id,
+                                         before_run=self.run_id))
             # what the run fetches of what the archive knows: its hubs, the articles due, and
             # the validators of every known article (the crawl process reads no database)
-            plan = (load_plan(self.archive, self.site_id,
-                              revisit_all=config.revisit_all) if self.recrawl
+            plan = (again(partial(load_plan, self.archive, self.site_id,
+                                  revisit_all=config.revisit_all)) if self.recrawl
                     else RevisitPlan(revisit_all=config.revisit_all))
             self.opened = Opened(self.site_id, self.run_id,
-                                 revalidate=self.archive.has_validators(self.site_id),
+                                 revalidate=again(partial(self.archive.has_validators,
+                                                          self.site_id)),
                                  site=site.name, base_url=site.base_url, profile=site.profile,
                                  recrawl=self.recrawl, plan=plan, registered=registered)
             # the site's boilerplate, learned and stripped here: this process owns the database
             self.boilerplate: SiteBoilerplate | None = (
-                SiteBoilerplate.load(self.archive, self.site_id, config.boilerplate)
+                again(partial(SiteBoilerplate.load, self.archive, self.site_id,
+                              config.boilerplate))
                 if config.boilerplate.enabled else None)
             # the pages this run stored a text of (up to a bound): stripped again at its end
             # when the run learned a line after storing some of them
@@ -136,6 +150,8 @@ class Recorder:
             self.archive.close()
             raise
         self.archive.batch()
+        # the batch's writes, made again when PostgreSQL drops the batch (storage.journal)
+        self.journal = Journal(self.archive)
         self.writer = WarcWriter(replace(config.warc,
                                          is_part_of=f"{site.name}/run-{self.run_id}"))
         self.seen: dict[str, RevisitOf] = {}
@@ -146,15 +162,32 @@ class Recorder:
         self.failed: str | None = None
         self.finished = False
         self.last_heartbeat = time.monotonic()
+        # kept in the run's figures from its start: which node job it is (scheduler.nodes)
+        self.tags: dict[str, str] = {JOB_STAT: config.job} if config.job else {}
+        if self.tags:
+            self.journal.write(partial(self.archive.heartbeat, self.run_id, self.tags))
 
     def _start_run(self, config: RecorderConfig) -> int:
         """Start the site's run; with ``config.wait``, wait while another live run of the site
         goes on (``SiteBusyError`` otherwise: one crawl per site at a time)."""
         told = False
+        dropped = False
+        deadline = time.monotonic() + OPEN_RETRY_SECONDS
         while True:
             try:
                 return self.archive.start_run(self.site_id, config.trigger, config.owner)
+            except DatabaseError as exc:
+                if not batch_was_dropped(exc) or time.monotonic() >= deadline:
+                    raise
+                # the run may have been written before the connection went: found below
+                dropped = True
+                _again(self.reply, partial(self.archive.running_run, self.site_id))
+                continue
             except SiteBusyError as exc:
+                owner = config.owner
+                if dropped and owner is not None and (exc.pid, exc.host) == (owner.pid,
+                                                                             owner.host):
+                    return exc.run_id  # this process's own run, started as the line dropped
                 if not config.wait:
                     raise
                 if not told:
@@ -165,9 +198,12 @@ class Recorder:
     def recover(self) -> None:
         """Repair WARC files a killed crawl left open, and index their records: the rows of
         the batch that crawl never committed would otherwise be missing from ``captures``."""
-        for path in recover_open_files(self.writer.config.directory):
-            indexed = index_file(self.archive, path)
-            self.archive.commit()
+        for path in recover_open_files(self.writer.config.directory,
+                                          self.writer.config.hostname):
+            # through the journal: indexing a file again keeps the rows it wrote (keyed by
+            # record id), so a batch the database drops is simply written again
+            indexed = self.journal.write(partial(index_file, self.archive, path))
+            self.journal.commit()
             self.reply(Note(f"Recovered WARC file left open by an earlier crawl: {path.name} "
                             f"({indexed} captures indexed)"))
 
@@ -209,29 +245,50 @@ class Recorder:
         judging = boilerplate is not None and not boilerplate.judged
         if boilerplate is not None and len(self.stored_urls) < MAX_RESTRIPPED_PAGES:
             self.stored_urls.add(page_url(message.url))
-        # stripped against the page's text as the same statement reads it: no query of its own
-        new = self.archive.store_article(
-            site_id=self.site_id, url=message.url, article=message.article,
-            capture_id=self.captures.pop(message.key, None), fetched_at=message.fetched_at,
-            fetch=message.fetch, prepare=boilerplate.prepare if boilerplate else None,
-        )
+        capture_id = self.captures.pop(message.key, None)
+        prepared = 0
+
+        def prepare(article: ArticleRecord, stored: StoredText) -> ArticleRecord:
+            # made again when the journal writes the batch again: counted the first time only
+            nonlocal prepared
+            prepared += 1
+            assert boilerplate is not None
+            return boilerplate.prepare(article, stored, first=False if prepared > 1 else None)
+
+        def store() -> bool:
+            # stripped against the page's text as the same statement reads it: no query of
+            # its own
+            return self.archive.store_article(
+                site_id=self.site_id, url=message.url, article=message.article,
+                capture_id=self.journal.capture_id(capture_id), fetched_at=message.fetched_at,
+                fetch=message.fetch, prepare=prepare if boilerplate is not None else None,
+            )
+
+        new = self.journal.write(store)
         self.counts["arsip/articles_stored" if new else "arsip/articles_unchanged"] += 1
         if judging and boilerplate is not None and boilerplate.judged and boilerplate.learned:
             from storage.boilerplate import restrip
 
             # this article made the site judged: the texts stored before it lose its lines too
-            restrip(self.archive, boilerplate, self.site_id)
+            self.journal.write(partial(restrip, self.archive, boilerplate, self.site_id))
 
     def on_extraction_failed(self, message: ExtractionFailed) -> None:
-        # no validators: a page we could not read must be fetched whole next time
-        self.archive.record_extraction_error(
-            site_id=self.site_id, url=message.url, capture_id=self.captures.pop(message.key, None),
-            fetched_at=message.fetched_at, error=message.error, fetch=Fetch(message.status),
-        )
+        capture_id = self.captures.pop(message.key, None)
+
+        def record() -> None:
+            # no validators: a page we could not read must be fetched whole next time
+            self.archive.record_extraction_error(
+                site_id=self.site_id, url=message.url,
+                capture_id=self.journal.capture_id(capture_id), fetched_at=message.fetched_at,
+                error=message.error, fetch=Fetch(message.status),
+            )
+
+        self.journal.write(record)
 
     def on_fetch(self, message: FetchNoted) -> None:
-        self.archive.note_fetch(message.url, site_id=self.site_id, kind=message.kind,
-                                fetched_at=message.fetched_at, status=message.status)
+        self.journal.write(partial(
+            self.archive.note_fetch, message.url, site_id=self.site_id, kind=message.kind,
+            fetched_at=message.fetched_at, status=message.status))
 
     def on_finish(self, message: Finish) -> None:
         self.finish(message.outcome, message.stats)
@@ -246,27 +303,31 @@ class Recorder:
                 from storage.boilerplate import restrip
 
                 # a line learned during the run: the texts it stored before then lose it too
-                restrip(self.archive, self.boilerplate, self.site_id, self.stored_urls)
-            self.boilerplate.flush(self.archive, final=True)
+                self.journal.write(partial(restrip, self.archive, self.boilerplate,
+                                           self.site_id, self.stored_urls))
+            self.boilerplate.flush(self.archive, final=True, through=self.journal.write)
             for name, value in (("stripped", self.boilerplate.stripped),
                                 ("learned", len(self.boilerplate.learned))):
                 if value:  # a small site learns nothing, and its figures say nothing of it
                     self.counts[f"arsip/boilerplate_lines_{name}"] = value
-        self.archive.finish_run(self.run_id, self.failed or outcome,
-                                {**(stats or {}), **self.counts})
+        if self.journal.replays:
+            self.counts["arsip/db_batches_replayed"] = self.journal.replays
+        self.journal.write(partial(self.archive.finish_run, self.run_id, self.failed or outcome,
+                                   {**(stats or {}), **self.counts, **self.tags}))
 
     def commit(self) -> None:
         """Commit the batch, with the boilerplate counts that changed since the last one."""
         if self.boilerplate is not None:
-            self.boilerplate.flush(self.archive)
-        self.archive.commit()
+            self.boilerplate.flush(self.archive, through=self.journal.write)
+        self.journal.commit()
 
     def heartbeat(self) -> None:
         """Renew the run's sign of life (with the figures so far) now and then."""
         if self.finished or time.monotonic() - self.last_heartbeat < HEARTBEAT_SECONDS:
             return
         self.last_heartbeat = time.monotonic()
-        self.archive.heartbeat(self.run_id, self.counts)
+        self.journal.write(partial(self.archive.heartbeat, self.run_id,
+                                   {**self.counts, **self.tags}))
 
     # --- work -----------------------------------------------------------------------------------
 
@@ -274,7 +335,8 @@ class Recorder:
         digest: str | None = payload_digest(ex.body)
         refers_to = None
         if ex.status == 304:
-            earlier = self.archive.latest_response(ex.url) if self.recrawl else None
+            earlier = (self.journal.read(partial(self.archive.latest_response, ex.url))
+                       if self.recrawl else None)
             target = (RevisitOf(earlier.location.record_id, earlier.url, earlier.fetched_at)
                       if earlier else None)
             location, _ = self.writer.write_not_modified(ex, target)
@@ -289,17 +351,17 @@ class Recorder:
             if dedup and revisit is None and len(self.seen) < MAX_REMEMBERED_PAYLOADS:
                 self.seen[digest] = RevisitOf(location.record_id, ex.url, ex.fetched_at)
         self.counts[f"arsip/warc_{record_type}_records"] += 1
-        return self.archive.record_capture(CaptureRecord(
+        return self.journal.write(partial(self.archive.record_capture, CaptureRecord(
             url=ex.url, fetched_at=ex.fetched_at, status=ex.status, mime=_mime(ex),
             payload_digest=digest, location=location, record_type=record_type,
             refers_to=refers_to, run_id=self.run_id,
-        ))
+        )), capture=True)
 
     def _original(self, digest: str, url: str) -> RevisitOf | None:
         known = self.seen.get(digest)
         if known is not None or not self.recrawl:
             return known
-        original = self.archive.find_original(digest, url)
+        original = self.journal.read(partial(self.archive.find_original, digest, url))
         if original is None:
             return None
         return RevisitOf(original.location.record_id, original.url, original.fetched_at)
@@ -313,7 +375,12 @@ class Recorder:
         try:
             self.writer.close()
         finally:
-            self.archive.close()
+            try:
+                # the last batch (the run's end) through the journal: a batch the database
+                # drops as it commits is written again, not lost with the run's outcome
+                self.journal.commit()
+            finally:
+                self.archive.close()
 
     def give_up(self, exc: Exception) -> None:
         """The recorder cannot go on (a database that fails mid-run, a bug): the crawl hears
@@ -332,7 +399,8 @@ class Recorder:
                 self.archive.rollback()
         with contextlib.suppress(Exception):
             self.writer.abandon()
-            for path in recover_open_files(self.writer.config.directory):
+            for path in recover_open_files(self.writer.config.directory,
+                                           self.writer.config.hostname):
                 index_file(self.archive, path)
                 self.archive.commit()
         self.finished = False  # its end may have been in the batch that failed
@@ -341,6 +409,27 @@ class Recorder:
             self.archive.commit()
         with contextlib.suppress(Exception):
             self.archive.close()
+
+
+def _again(reply: Callable[[FromRecorder], None], call: Callable[[], Any], *,
+           seconds: float = OPEN_RETRY_SECONDS) -> Any:
+    """``call()``, made again while the database drops the connection (see
+    ``OPEN_RETRY_SECONDS``); the crawl's log says so once."""
+    deadline = time.monotonic() + seconds
+    wait = FIRST_WAIT
+    told = False
+    while True:
+        try:
+            return call()
+        except DatabaseError as exc:
+            if not batch_was_dropped(exc) or time.monotonic() >= deadline:
+                raise
+            if not told:
+                reply(Note(f"The database dropped the connection while the run opened "
+                           f"({exc}); trying again"))
+                told = True
+        time.sleep(wait)
+        wait = min(wait * 2, LAST_WAIT)
 
 
 def _mime(ex: Exchange) -> str | None:

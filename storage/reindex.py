@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from storage.errors import WarcError
 from storage.records import CaptureRecord
 from storage.warcread import OPEN_SUFFIX, StoredRecord, iter_records
+from storage.warcroots import WarcRoots
 
 if TYPE_CHECKING:
     from storage.archive import Archive
@@ -65,21 +66,26 @@ def index_file(archive: Archive, path: Path) -> int:
     return read
 
 
-def reindex(archive: Archive, warc_dir: Path) -> ReindexResult:
-    """Index every closed WARC file in ``warc_dir`` (see the module docs)."""
-    if not warc_dir.is_dir():
-        raise WarcError(f"no WARC folder at {warc_dir}")
+def reindex(archive: Archive, warc_dir: Path | WarcRoots) -> ReindexResult:
+    """Index every closed WARC file in ``warc_dir``, or in every folder of the archive and its
+    nodes' storage roots (see the module docs)."""
+    folders = warc_dir.folders() if isinstance(warc_dir, WarcRoots) else [warc_dir]
+    for folder in folders:
+        if not folder.is_dir():
+            raise WarcError(f"no WARC folder at {folder}")
     before = _captures(archive)
     files = records = 0
     archive.batch()
     try:
-        for path in sorted(warc_dir.glob("*.warc.gz")):
-            records += index_file(archive, path)
-            files += 1
-            archive.commit()  # one transaction per file: a long reindex holds no lock for long
+        for folder in folders:
+            for path in sorted(folder.glob("*.warc.gz")):
+                records += index_file(archive, path)
+                files += 1
+                archive.commit()  # one transaction per file: a long reindex holds no lock long
     finally:
         archive.commit()
-    still_open = tuple(sorted(p.name for p in warc_dir.glob(f"*.warc.gz{OPEN_SUFFIX}")))
+    still_open = tuple(sorted(p.name for folder in folders
+                              for p in folder.glob(f"*.warc.gz{OPEN_SUFFIX}")))
     return ReindexResult(files, records, _captures(archive) - before, still_open)
 
 

@@ -33,6 +33,7 @@ from sqlalchemy import Engine, or_, select
 
 from storage.errors import StorageError
 from storage.index import CaptureIndex, CaptureRow, CdxQuery, format_cdx, site_range
+from storage.warcroots import WarcRoots, locate
 
 WACZ_VERSION = "1.1.1"
 INDEX_BLOCK = 1024  # lines per gzip block, as py-wacz
@@ -121,7 +122,7 @@ class _HashingWriter:
         self.size += len(data)
 
 
-def export_wacz(engine: Engine, warc_dir: Path, out: Path, *, site: str | None = None,
+def export_wacz(engine: Engine, warc_dir: Path | WarcRoots, out: Path, *, site: str | None = None,
                 since: datetime | None = None, title: str | None = None,
                 software: str = "arsip") -> WaczResult:
     """Write the selection (see the module docs) to ``out``; it is written beside and renamed
@@ -132,15 +133,15 @@ def export_wacz(engine: Engine, warc_dir: Path, out: Path, *, site: str | None =
                         + (f" site {site!r}" if site else "") + (" since then" if since else ""))
     files = sorted({row.warc_file for row in rows})
     for name in files:
-        if "/" in name or name.startswith(".") or not (warc_dir / name).is_file():
-            raise WaczError(f"WARC file {name} is not in {warc_dir}")
+        if "/" in name or name.startswith(".") or not locate(warc_dir, name).is_file():
+            raise WaczError(f"WARC file {name} is not in {locate(warc_dir, name).parent}")
     partial = out.with_name(out.name + ".partial")
     resources: list[dict[str, Any]] = []
     try:
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED,
                              allowZip64=True) as wacz:
             for name in files:
-                resources.append(_add_file(wacz, f"archive/{name}", warc_dir / name))
+                resources.append(_add_file(wacz, f"archive/{name}", locate(warc_dir, name)))
             resources.extend(_add_index(wacz, rows))
             pages = list(_pages(engine, {row.id for row in rows}))
             header = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages",

@@ -12,7 +12,6 @@ import errno
 import hashlib
 import io
 import os
-import re
 import socket
 import struct
 import time
@@ -31,6 +30,7 @@ from warcio.warcwriter import WARCWriter as _WarcioWriter
 from storage.errors import DiskFullError, WarcError
 from storage.records import WarcLocation
 from storage.warcread import OPEN_SUFFIX, StoredRecord, iter_records, read_record
+from storage.warcroots import name_part
 
 try:  # advisory locks keep recovery away from files a live writer still holds
     import fcntl
@@ -241,11 +241,6 @@ def _already_compressed(ex: Exchange) -> bool:
                                 b"application/gzip", b"application/pdf")):
                 return True
     return False
-
-
-def _safe_name_part(text: str) -> str:
-    # '-' separates the fields of a file name, so it may not appear inside one
-    return re.sub(r"[^A-Za-z0-9._]+", "_", text).strip("_") or "host"
 
 
 class WarcWriter:
@@ -491,8 +486,8 @@ class WarcWriter:
             cfg.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _os_error(exc, f"cannot create WARC folder {cfg.directory}") from exc
-        host = _safe_name_part(cfg.hostname)
-        prefix = _safe_name_part(cfg.prefix)
+        host = name_part(cfg.hostname)
+        prefix = name_part(cfg.prefix)
         while True:
             now = self._clock()
             stamp = now.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
@@ -579,17 +574,22 @@ def _os_error(exc: OSError, message: str) -> WarcError:
 # -- recovery ---------------------------------------------------------------------------
 
 
-def recover_open_files(directory: Path) -> list[Path]:
-    """Finish ``*.warc.gz.open`` files a killed process left behind.
+def recover_open_files(directory: Path, hostname: str | None = None) -> list[Path]:
+    """Finish ``*.warc.gz.open`` files a killed process of this host left behind.
 
     Keeps every complete gzip member (each one a whole record), cuts a torn tail, and renames
     the file to its final name. Files still locked by a live writer are left alone; a file with
     no complete record at all is removed. Returns the renamed files.
+
+    Only files whose name carries ``hostname`` (this machine's by default) are touched: in a
+    folder that crawl nodes share over NFS a lock may not be seen (or taken) across machines,
+    so another node's live file would look abandoned.
     """
     recovered: list[Path] = []
     if not directory.is_dir():
         return recovered
-    for open_path in sorted(directory.glob(f"*.warc.gz{OPEN_SUFFIX}")):
+    host = name_part(socket.gethostname() if hostname is None else hostname)
+    for open_path in sorted(directory.glob(f"*-{host}.warc.gz{OPEN_SUFFIX}")):
         final = open_path.with_name(open_path.name.removesuffix(OPEN_SUFFIX))
         try:
             with open(open_path, "r+b") as fh:

@@ -20,6 +20,7 @@ from warcio.timeutils import iso_date_to_datetime
 
 from storage.errors import WarcError
 from storage.records import WarcLocation
+from storage.warcroots import WarcRoots, locate
 
 _HTTP_RECORD_TYPES = ("response", "request", "revisit")
 # A WARC file still being written is NAME.warc.gz.open; it loses the suffix when closed.
@@ -170,8 +171,10 @@ def _read_block(record: object) -> bytes:
     return record.raw_stream.read()  # type: ignore[attr-defined]
 
 
-def read_record(directory: Path, location: WarcLocation | tuple[str, int]) -> StoredRecord:
-    """The record starting at ``offset`` of ``warc_file`` in ``directory``.
+def read_record(directory: Path | WarcRoots,
+                location: WarcLocation | tuple[str, int]) -> StoredRecord:
+    """The record starting at ``offset`` of ``warc_file`` in ``directory`` (or in its node's
+    storage root, ``storage.warcroots``).
 
     A file still being written (``NAME.warc.gz.open``) is read too: each of its records was
     appended whole.
@@ -180,9 +183,9 @@ def read_record(directory: Path, location: WarcLocation | tuple[str, int]) -> St
         warc_file, offset = location.warc_file, location.offset
     else:
         warc_file, offset = location
-    path = directory / warc_file
-    if not path.exists() and (directory / (warc_file + OPEN_SUFFIX)).exists():
-        path = directory / (warc_file + OPEN_SUFFIX)
+    path = locate(directory, warc_file)
+    if not path.exists() and path.with_name(warc_file + OPEN_SUFFIX).exists():
+        path = path.with_name(warc_file + OPEN_SUFFIX)
     try:
         with open(path, "rb") as fh:
             fh.seek(offset)

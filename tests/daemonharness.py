@@ -34,6 +34,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--jitter", type=float, default=0.0)
     parser.add_argument("--keep-logs", type=int, default=100)
     parser.add_argument("--draw", type=float, default=None)
+    parser.add_argument("--retry-delays", default="5,15,60,300")
     parser.add_argument("-s", dest="settings", action="append", default=[])
     args = parser.parse_args(argv)
     configure_logging(args.data_dir / "logs", to_stdout=False)
@@ -47,6 +48,7 @@ def main(argv: list[str]) -> int:
             stop_timeout=args.stop_timeout,
             stop_now_timeout=args.stop_now_timeout, sites_poll=args.sites_poll,
             settings=tuple(args.settings), keep_logs=args.keep_logs,
+            retry_delays=tuple(float(x) for x in args.retry_delays.split(",") if x),
             warc_dir=resolve_warc_dir(dict(s.partition("=")[::2] for s in args.settings)
                                       .get("ARSIP_WARC_DIR"), args.data_dir),
         ), archive)

@@ -7,7 +7,9 @@ crawl does, after ``FAKE_STOP_SECONDS`` (0) of closing; with ``-s FAKE_STOP_NOW=
 SIGTERM cuts that short (the real crawl's "stop now"; not by default, because a killed daemon's
 crawl can get its parent-death SIGTERM twice, see scheduler/child.py). ``-s FAKE_IGNORE_TERM=1``
 makes it
-ignore SIGTERM (a stuck crawl). Real crawls under
+ignore SIGTERM (a stuck crawl). ``-s FAKE_FAIL_FIRST=N`` makes the site's first N crawls fail
+before their run opens, as a crawl whose database connection dropped at its start does (counted
+in ``DATA_DIR/fake-failed-SITE``). Real crawls under
 the daemon are tested in tests/test_daemon.py.
 """
 
@@ -17,6 +19,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from scheduler.child import exit_with_daemon
 from storage.archive import Archive
@@ -41,6 +44,10 @@ def main(argv: list[str]) -> int:
     if stop:
         print("Error: interrupted (SIGTERM); nothing was fetched", flush=True)
         return 143
+    if _fails_now(site_id, int(settings.get("FAKE_FAIL_FIRST", "0"))):
+        print("Error: cannot read the archive database: server closed the connection "
+              "unexpectedly (a stand-in failure before the run opened)", flush=True)
+        return 1
     archive = Archive.open(os.environ["ARSIP_DB_URL"])
     try:
         site = get_site(archive, str(site_id)).name
@@ -69,6 +76,18 @@ def main(argv: list[str]) -> int:
     finally:
         archive.close()
     return 143 if stop else 0
+
+
+def _fails_now(site_id: int, first: int) -> bool:
+    """Whether this crawl is one of the site's first ``first``, which fail."""
+    if not first:
+        return False
+    counter = Path(os.environ["ARSIP_DATA_DIR"]) / f"fake-failed-{site_id}"
+    failed = int(counter.read_text()) if counter.exists() else 0
+    if failed >= first:
+        return False
+    counter.write_text(str(failed + 1))
+    return True
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import os
 import random
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from scheduler.jobs import Jobs, SiteSchedule, first_run, jitter_for
 from scheduler.runner import log_path, prune_logs
 from storage.archive import Archive
 from storage.sites import SiteNotFoundError, add_site, claim_run, remove_site, set_next_run
+from storage.warcroots import name_part
 from tests.conftest import REPO, run_arsip
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -612,13 +614,15 @@ def test_start_repairs_the_open_warc_files_in_the_crawls_warc_folder(harness: Ha
     writer.write_record(writer.create_warc_record(
         "http://satu.test/", "resource", payload=BytesIO(b"halo"),
         warc_content_type="text/plain"))
-    left = warc_dir / "arsip-20261201-000000-00000.warc.gz.open"
+    # named as this machine's crawls name theirs: only those are this daemon's to repair
+    name = f"arsip-20261201000000000-00000-{name_part(socket.gethostname())}.warc.gz"
+    left = warc_dir / f"{name}.open"
     left.write_bytes(buf.getvalue() + buf.getvalue()[:20])
     harness.start("-s", f"ARSIP_WARC_DIR={warc_dir}")
     [line] = wait_for("the recovery", lambda: harness.lines("Recovered WARC file"))
-    assert "arsip-20261201-000000-00000.warc.gz " in line
-    assert sorted(f.name for f in warc_dir.iterdir()) == ["arsip-20261201-000000-00000.warc.gz"]
-    assert (warc_dir / "arsip-20261201-000000-00000.warc.gz").stat().st_size == len(buf.getvalue())
+    assert f"{name} " in line
+    assert sorted(f.name for f in warc_dir.iterdir()) == [name]
+    assert (warc_dir / name).stat().st_size == len(buf.getvalue())
     assert not (harness.data_dir / "warc").exists()
     assert harness.stop() == 0
 
@@ -759,3 +763,40 @@ def test_start_indexes_a_repaired_warc_in_one_transaction_per_file(tmp_path: Pat
             conn.close()
     assert sorted(p.name for p in warc_dir.iterdir()) == [
         "arsip-20261201-000000-00000.warc.gz", "arsip-20261201-000001-00000.warc.gz"]
+
+
+def test_a_crawl_that_ends_without_a_run_is_tried_again_within_seconds(harness: Harness
+                                                                        ) -> None:
+    """A crawl that fails before its run opens (its database connection dropped at start)
+    is tried again after the first backoff delay (5 s), not at the site's next interval (an
+    hour); the attempt that gets a run ends the backoff."""
+    harness.add("satu", 3600)
+    harness.start("-s", "FAKE_SECONDS=0.1", "-s", "FAKE_FAIL_FIRST=1")
+    started = time.monotonic()
+    wait_for("the retried crawl's run", lambda: harness.finished("satu"), timeout=60)
+    assert time.monotonic() - started < 45
+    assert harness.stop() == 0
+    assert [r["outcome"] for r in harness.runs("satu")] == ["finished"]
+    assert len(harness.lines("satu: crawl started")) == 2
+    assert harness.lines("satu: crawl ended (exit 1)")
+    assert "without a run: cannot read the archive database" in harness.log()
+    assert harness.lines("satu: trying again in 5 s (attempt 1 of 4")
+
+
+def test_a_crawl_that_never_gets_a_run_is_tried_a_bounded_number_of_times(harness: Harness
+                                                                           ) -> None:
+    """A failure that does not go away: the backoff's attempts, then the site waits for its
+    next scheduled run, and the log says so; a crawl that gets a run later starts afresh."""
+    harness.add("satu", 3600)
+    harness.start("--retry-delays", "0.3,0.6", "-s", "FAKE_SECONDS=0.1",
+                  "-s", "FAKE_FAIL_FIRST=100")
+    wait_for("the attempts to end", lambda: harness.lines("not tried again"), timeout=60)
+    time.sleep(2.0)  # nothing more starts: a bounded wait for something that must not happen
+    assert harness.stop() == 0
+    assert len(harness.lines("satu: crawl started")) == 3  # the first and two more
+    assert [line.split("satu: ", 1)[1] for line in harness.lines("trying again")] == [
+        "trying again in 0.3 s (attempt 1 of 2 after a crawl without a run)",
+        "trying again in 0.6 s (attempt 2 of 2 after a crawl without a run)"]
+    assert harness.lines("satu: 3 attempts in a row ended without a run; not tried again "
+                         "before its next scheduled run")
+    assert harness.runs("satu") == []

@@ -489,15 +489,16 @@ def test_recover_open_file_with_torn_tail(tmp_path: Path) -> None:
     assert name is not None
     complete = (live / (name + ".open")).read_bytes()
     # a live writer's file is locked: recovery must not touch it
-    assert recover_open_files(live) == []
+    assert recover_open_files(live, "test-host") == []
     assert (live / (name + ".open")).exists()
     writer.close()
 
     # what a kill mid-write leaves: whole records, then half of the next gzip member
     torn_member = gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\n" + os.urandom(500))
     (crashed / (name + ".open")).write_bytes(complete + torn_member[: len(torn_member) // 2])
-    (crashed / "arsip-20240101000000000-00000-other.warc.gz.open").write_bytes(torn_member[:40])
-    recovered = recover_open_files(crashed)
+    (crashed / "arsip-20240101000000000-00000-test_host.warc.gz.open").write_bytes(
+        torn_member[:40])
+    recovered = recover_open_files(crashed, "test-host")
     assert recovered == [crashed / name]
     assert [p.name for p in crashed.iterdir()] == [name]  # the all-torn file is gone
     assert (crashed / name).read_bytes() == complete
@@ -510,7 +511,27 @@ def test_recover_open_file_with_torn_tail(tmp_path: Path) -> None:
         "request",
     ]
     assert read_record(crashed, locs[1][0]).url == "https://a.example/1"
-    assert recover_open_files(crashed) == []
+    assert recover_open_files(crashed, "test-host") == []
+
+
+def test_recovery_leaves_other_hosts_files_alone(tmp_path: Path) -> None:
+    """On a folder crawl nodes share over NFS a failed flock proves nothing: a file named for
+    another host may be that node's live file, and only that node may repair it."""
+    torn_member = gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\n" + os.urandom(500))
+    writer = make_writer(tmp_path / "w")
+    writer.write_exchange(exchange())
+    name = writer.current_file
+    assert name is not None and name.endswith("-test_host.warc.gz")
+    whole = (tmp_path / "w" / (name + ".open")).read_bytes()
+    writer.close()
+    theirs = tmp_path / (name.replace("-test_host.", "-node2.") + ".open")
+    theirs.write_bytes(whole + torn_member[:50])
+    ours = tmp_path / (name + ".open")
+    ours.write_bytes(whole + torn_member[:50])
+    assert recover_open_files(tmp_path, "test-host") == [tmp_path / name]
+    assert theirs.read_bytes() == whole + torn_member[:50]  # untouched, still .open
+    assert recover_open_files(tmp_path, "node2") == [theirs.with_suffix("")]
+    warcio_check(theirs.with_suffix(""))
 
 
 def test_disk_full_on_a_new_file_leaves_no_file_without_warcinfo(
@@ -591,7 +612,7 @@ def test_killed_writer_leaves_a_recoverable_file(tmp_path: Path) -> None:
         proc.kill()
         proc.wait(timeout=30)
     (left,) = list(tmp_path.glob("*.warc.gz.open"))
-    (recovered,) = recover_open_files(tmp_path)
+    (recovered,) = recover_open_files(tmp_path, "test-host")
     assert recovered == left.with_name(left.name[: -len(".open")])
     warcio_check(recovered)
     types = [r.rec_type for r in iter_records(recovered)]

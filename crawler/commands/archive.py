@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,8 +15,12 @@ from crawler.commands.common import (
     checked_url,
     expected_errors,
     open_existing_archive,
+    warc_root_options,
 )
 from crawler.errors import ArsipError
+
+if TYPE_CHECKING:
+    from storage.warcroots import WarcRoots
 
 
 @click.command()
@@ -51,26 +55,44 @@ def export(fmt: str, output: Path | None, data_dir: Path, db_url: str) -> None:
 
 
 @click.command()
+@click.option("--recover", "recover", multiple=True, metavar="NODE",
+              help="First repair the WARC files crawl node NODE left open (its name as in "
+                   "its files: ARSIP_NODE, or its host name), in every WARC folder. Only for "
+                   "a node that is down for good: on a shared folder a live node's lock may "
+                   "not be seen, and its file would be cut (repeatable).")
 @archive_options
+@warc_root_options
 @expected_errors
-def reindex(data_dir: Path, db_url: str) -> None:
+def reindex(recover: tuple[str, ...], data_dir: Path, db_url: str,
+            warc_roots: WarcRoots) -> None:
     """Rebuild the captures index from the WARC files, after a database failure or restore.
 
     Every response and revisit record of every closed WARC file gets its row back; rows
     already there are left alone, so it is safe to run at any time, even during a crawl.
+    A crawl node that died leaves its last WARC file open; it repairs that itself when it
+    crawls again, or --recover NODE does it here.
 
     \b
     Example:
       arsip reindex --data-dir /srv/arsip
+      arsip reindex --recover node-b --warc-root node-b=/mnt/node-b/warc
     """
     from storage.archive import Archive
     from storage.reindex import reindex as reindex_archive
+    from storage.warc import recover_open_files
 
-    if not (data_dir / "warc").is_dir():  # before the database, which opening would create
-        raise ArsipError(f"no WARC folder at {data_dir / 'warc'}")
+    for folder in warc_roots.folders():
+        if not folder.is_dir():  # before the database, which opening would create
+            raise ArsipError(f"no WARC folder at {folder}")
+    for node in recover:
+        repaired = [path for folder in warc_roots.folders()
+                    for path in recover_open_files(folder, node)]
+        click.echo(f"{len(repaired)} WARC file{'s' * (len(repaired) != 1)} node {node} left "
+                   f"open repaired{': ' if repaired else '.'}"
+                   + ", ".join(path.name for path in repaired))
     archive = Archive.open(db_url)
     try:
-        result = reindex_archive(archive, data_dir / "warc")
+        result = reindex_archive(archive, warc_roots)
     finally:
         archive.close()
     click.echo(f"{result.files} WARC files, {result.records} response and revisit records read, "

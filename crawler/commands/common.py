@@ -45,6 +45,29 @@ def archive_options(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def warc_root_options(func: F) -> F:
+    """``--warc-root HOST=DIR``: where the WARC files of crawl nodes whose storage root is not
+    the archive's own WARC folder are read (``storage.warcroots``). Goes below
+    ``archive_options``; the command gets ``warc_roots``."""
+
+    @click.option("--warc-root", "warc_root", multiple=True, metavar="HOST=DIR",
+                  envvar="ARSIP_WARC_ROOTS",
+                  help="Read the WARC files crawl node HOST wrote from DIR (repeatable; env "
+                       "ARSIP_WARC_ROOTS, comma-separated) [default: every file in "
+                       "DATA_DIR/warc].")
+    @functools.wraps(func)
+    def wrapper(*args: Any, data_dir: Path, warc_root: tuple[str, ...], **kwargs: Any) -> Any:
+        from storage.warcroots import WarcRootError, WarcRoots
+
+        try:
+            roots = WarcRoots.parse(data_dir / "warc", warc_root)
+        except WarcRootError as exc:
+            raise click.BadParameter(str(exc), param_hint="--warc-root") from None
+        return func(*args, data_dir=data_dir, warc_roots=roots, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def expected_errors(func: F) -> F:
     """Turn expected failures into one ``Error: ...`` line: exit 2 for a usage error, 1 for
     anything else, 130 for Ctrl-C."""

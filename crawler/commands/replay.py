@@ -6,6 +6,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,8 +15,12 @@ from crawler.commands.common import (
     archive_options,
     expected_errors,
     require_archive_file,
+    warc_root_options,
 )
 from crawler.errors import ArsipError
+
+if TYPE_CHECKING:
+    from storage.warcroots import WarcRoots
 
 
 def open_replay_archive(data_dir: Path, db_url: str) -> None:
@@ -57,9 +62,10 @@ def replay() -> None:
               help="Also answer requests for this Host name (behind a proxy; repeatable). "
                    "On 127.0.0.1 only 127.0.0.1 and localhost are answered.")
 @archive_options
+@warc_root_options
 @expected_errors
 def serve(host: str, port: int, allow_hosts: tuple[str, ...], data_dir: Path,
-          db_url: str) -> None:
+          db_url: str, warc_roots: WarcRoots) -> None:
     """Serve the archive in a web browser: pages as captured, search, CDX and Memento.
 
     Pages load only from the archive: nothing is ever fetched from the live web.
@@ -74,12 +80,12 @@ def serve(host: str, port: int, allow_hosts: tuple[str, ...], data_dir: Path,
     from storage.replay.app import LOOPBACK_HOSTS, ReplayConfig, create_app
 
     open_replay_archive(data_dir, db_url)
-    warc_dir = data_dir / "warc"
-    if not warc_dir.is_dir():
-        click.echo(f"Warning: no WARC folder at {warc_dir}: pages cannot be replayed, only "
-                   "listed and searched.", err=True)
+    for folder in warc_roots.folders():
+        if not folder.is_dir():
+            click.echo(f"Warning: no WARC folder at {folder}: its pages cannot be replayed, "
+                       "only listed and searched.", err=True)
     names = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else ("*",)
-    app = create_app(ReplayConfig(db_url=db_url, warc_dir=warc_dir,
+    app = create_app(ReplayConfig(db_url=db_url, warc_dir=warc_roots,
                                   allowed_hosts=(*names, *allow_hosts)))
     try:
         sock = socket.create_server((host, port), family=_family(host), reuse_port=False)
@@ -120,9 +126,11 @@ def _family(host: str) -> socket.AddressFamily:
 @click.option("--boilerplate/--no-boilerplate", default=True, show_default=True,
               help="Learn each site's boilerplate lines again and strip them.")
 @archive_options
+@warc_root_options
 @expected_errors
 def reextract(site: str | None, since: str | None, workers: int | None, as_json: bool,
-              progress: bool | None, boilerplate: bool, data_dir: Path, db_url: str) -> None:
+              progress: bool | None, boilerplate: bool, data_dir: Path, db_url: str,
+              warc_roots: WarcRoots) -> None:
     """Run today's extraction again over the archived pages; nothing is fetched.
 
     Stores a new article version wherever the text now differs. After `arsip reindex` on an
@@ -154,7 +162,7 @@ def reextract(site: str | None, since: str | None, workers: int | None, as_json:
     archive = Archive.open(db_url)
     try:
         with bar:
-            result = run_reextract(archive, data_dir / "warc", data_dir, site=site,
+            result = run_reextract(archive, warc_roots, data_dir, site=site,
                                    since=since_at, workers=workers, progress=advance,
                                    boilerplate=BoilerplateConfig(enabled=boilerplate))
     finally:
@@ -171,9 +179,10 @@ def reextract(site: str | None, since: str | None, workers: int | None, as_json:
 @click.option("--site", help="Only this site's captures.")
 @click.option("--since", help="Only captures from DATE on (YYYY-MM-DD or ISO 8601).")
 @archive_options
+@warc_root_options
 @expected_errors
 def export_wacz(output: Path, site: str | None, since: str | None, data_dir: Path,
-                db_url: str) -> None:
+                db_url: str, warc_roots: WarcRoots) -> None:
     """Export the archive as a WACZ file (for ReplayWeb.page, pywb and other tools).
 
     It holds the WARC files, a CDXJ index, every article's title and clean text
@@ -193,7 +202,7 @@ def export_wacz(output: Path, site: str | None, since: str | None, data_dir: Pat
     open_replay_archive(data_dir, db_url)
     engine = create_engine_for(db_url)
     try:
-        result = write_wacz(engine, data_dir / "warc", output, site=site, since=since_at,
+        result = write_wacz(engine, warc_roots, output, site=site, since=since_at,
                             software=f"arsip {_version()}")
     finally:
         engine.dispose()

@@ -45,15 +45,19 @@ class ConditionalRequestMiddleware:
         # looked like a listing and redirected to a known article is asked conditionally too);
         # hubs are never in it: they are fetched whole, to be read on every run
         known = self.ctx.revisits.validators(request.url)
-        if not known:
-            return
-        etag, last_modified = known
-        if etag:
-            request.headers[b"If-None-Match"] = etag
-        if last_modified:
-            request.headers[b"If-Modified-Since"] = last_modified
-        if etag or last_modified:
+        if known and ask_conditionally(request, *known):
             request.meta["arsip_validated"] = request.url
-            request.meta["handle_httpstatus_list"] = [
-                *request.meta.get("handle_httpstatus_list", []), 304
-            ]
+
+
+def ask_conditionally(request: Request, etag: str | None, last_modified: str | None) -> bool:
+    """Send the validators with ``request``, and let its 304 reach the spider; whether there
+    was one to send."""
+    if etag:
+        request.headers[b"If-None-Match"] = etag
+    if last_modified:
+        request.headers[b"If-Modified-Since"] = last_modified
+    if not (etag or last_modified):
+        return False
+    request.meta["handle_httpstatus_list"] = [
+        *request.meta.get("handle_httpstatus_list", []), 304]
+    return True

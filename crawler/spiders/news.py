@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -41,7 +42,7 @@ from crawler.discovery import (
     same_site,
     should_skip,
 )
-from crawler.errors import ProfileError, UsageError
+from crawler.errors import ArsipError, ProfileError, UsageError
 from crawler.items import PageItem
 from crawler.requisites import MAX_CSS_DEPTH, css_requisites, host_allowed, host_of, page_requisites
 from crawler.runtime import CrawlRuntime
@@ -52,6 +53,7 @@ from crawler.sites import (
     load_profile,
     stored_profile,
 )
+from storage.errors import StorageError
 from storage.protocol import FetchNoted, Opened
 from storage.revisit import RevisitPlan
 
@@ -96,6 +98,24 @@ def _profile_for(config: CrawlConfig, site: str | None, urls: tuple[str, ...]
     return default_profile(urls[0]).with_start_urls(urls), False
 
 
+class _SaidAlready(logging.Filter):
+    """Drops the records that log ``exc`` again, with its traceback."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__()
+        self.exc = exc
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and record.exc_info[1] is self.exc)
+
+
+def said_already(exc: BaseException) -> None:
+    """``exc`` has been reported in one line: where Scrapy's event loop (asyncio, or Twisted's
+    log of an unhandled error) would log it again with its traceback, it is not."""
+    for name in ("asyncio", "twisted", "scrapy.crawler", "scrapy.utils.signal"):
+        logging.getLogger(name).addFilter(_SaidAlready(exc))
+
+
 class NewsSpider(scrapy.Spider):
     name = "news"
 
@@ -119,6 +139,18 @@ class NewsSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider: NewsSpider = super().from_crawler(crawler, *args, **kwargs)
+        try:
+            return cls._set_up(spider, crawler)
+        except (ArsipError, StorageError) as exc:
+            if spider.runtime_arg is None:
+                # outside ``arsip crawl`` (``scrapy crawl``, a Scrapyd job) nobody else reads
+                # this error: one line in the log, not the traceback of a task nobody awaited
+                logger.critical("Error: %s", exc)
+                said_already(exc)
+            raise
+
+    @staticmethod
+    def _set_up(spider: NewsSpider, crawler: Crawler) -> NewsSpider:
         config = CrawlConfig.from_settings(crawler.settings)
         profile, spider.chosen_profile = _profile_for(config, spider.site_arg,
                                                       spider.start_url_args)
@@ -127,8 +159,13 @@ class NewsSpider(scrapy.Spider):
         # a registered site named alone gets its domains once the recorder has found it
         spider.allowed_domains = list(profile.domains) if profile.base_url else []
         runtime = spider.runtime_arg or CrawlRuntime()
+        # which arsip runs, in the log: on a crawl node, the egg deployed or an installed copy
+        logger.info("arsip code from %s", __file__.rsplit("/crawler/", 1)[0])
+        # a Scrapyd job: its id comes as the spider argument ``_job`` (older Scrapyd: in the
+        # environment), and the run keeps it so that the daemon finds the job's run by it
+        job = getattr(spider, "_job", None) or os.environ.get("SCRAPY_JOB") or None
         spider.arsip = CrawlContext.open(config, profile, runtime,
-                                         named=spider.site_arg or config.site)
+                                         named=spider.site_arg or config.site, job=job)
         runtime.attach(crawler, spider.arsip)
         spider.scheduled = set()
         spider.not_due = set()  # hashes of known articles this run leaves alone

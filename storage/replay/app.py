@@ -72,6 +72,7 @@ from storage.replay.memento import (
 from storage.replay.rewrite import UrlRewriter, rewrite_css, rewrite_html
 from storage.search import MARK_END, MARK_START, SearchQueryError
 from storage.warcread import decode_content
+from storage.warcroots import WarcRoots
 
 # /{timestamp}{modifier}/{url} and /{timestamp}*/{url}, /*/{url}
 ARCHIVE_PATH = re.compile(r"^/(?P<ts>\d{4,14})?(?P<mod>[a-z]{2}_)?(?P<star>\*)?/(?P<url>.+)$",
@@ -122,7 +123,7 @@ class ReplayConfig:
     it answers to (``("*",)``: any)."""
 
     db_url: str
-    warc_dir: Path
+    warc_dir: Path | WarcRoots  # the archive's WARC folder, and the nodes' storage roots
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
 
 

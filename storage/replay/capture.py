@@ -14,6 +14,7 @@ from pathlib import Path
 from storage.errors import WarcError
 from storage.index import CaptureIndex, CaptureRow
 from storage.warcread import StoredRecord, read_record
+from storage.warcroots import WarcRoots
 
 # never forwarded as they were: they describe the connection, not the resource
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer",
@@ -84,7 +85,7 @@ def _safe(value: bytes) -> bytes:
     return value.translate(None, _CONTROL)
 
 
-def _read(warc_dir: Path, row: CaptureRow) -> StoredRecord:
+def _read(warc_dir: Path | WarcRoots, row: CaptureRow) -> StoredRecord:
     name = row.warc_file
     if not name or "/" in name or "\\" in name or name.startswith("."):
         # the index is data too: it never names a file outside the WARC folder
@@ -100,7 +101,7 @@ def _read(warc_dir: Path, row: CaptureRow) -> StoredRecord:
     return record
 
 
-def load(index: CaptureIndex, warc_dir: Path, capture: CaptureRow) -> Replayable:
+def load(index: CaptureIndex, warc_dir: Path | WarcRoots, capture: CaptureRow) -> Replayable:
     """The capture as it replays (see the module docs)."""
     return replay_of(warc_dir, capture, payload_source(index, capture))
 
