@@ -741,7 +741,8 @@ def test_start_indexes_a_repaired_warc_in_one_transaction_per_file(tmp_path: Pat
                 http_headers=StatusAndHeaders("200 OK", [("Content-Type", "text/plain")],
                                               protocol="HTTP/1.1")))
         # a crawl killed mid-record leaves a torn one at the end
-        (warc_dir / f"arsip-20261201-00000{n}-00000.warc.gz.open").write_bytes(
+        host = name_part(socket.gethostname())  # recovery takes only this node's files
+        (warc_dir / f"arsip-2026120100000{n}000-00000-{host}.warc.gz.open").write_bytes(
             buf.getvalue() + buf.getvalue()[:30])
     db_url = f"sqlite:///{tmp_path / 'arsip.db'}"
     with Archive.open(db_url) as archive:
@@ -762,7 +763,8 @@ def test_start_indexes_a_repaired_warc_in_one_transaction_per_file(tmp_path: Pat
         finally:
             conn.close()
     assert sorted(p.name for p in warc_dir.iterdir()) == [
-        "arsip-20261201-000000-00000.warc.gz", "arsip-20261201-000001-00000.warc.gz"]
+        f"arsip-2026120100000{n}000-00000-{name_part(socket.gethostname())}.warc.gz"
+        for n in range(2)]
 
 
 def test_a_crawl_that_ends_without_a_run_is_tried_again_within_seconds(harness: Harness
