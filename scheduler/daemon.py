@@ -215,6 +215,14 @@ class Daemon:
                 waiting = self.pending[site_id]
                 if waiting.retry and waiting.not_before:
                     waiting.not_before = min(waiting.not_before, time.monotonic() + delay)
+                if waiting.claimed and due > waiting.due:
+                    # it waits for a due time taken already (a retry's backoff, a refusal, no
+                    # node): the newer one must be taken in the database too, or another
+                    # daemon crawls it as well; its crawl covers the older one. A re-run
+                    # becomes this scheduled run (it still waits for a live holder)
+                    waiting.due = due
+                    waiting.claimed = False
+                    waiting.recovery = False
                 continue
             started = self.last_started.get(site_id)
             if started is not None and due <= started:
@@ -244,8 +252,9 @@ class Daemon:
             del self.pending[chosen.site_id]
             if self._claim(chosen):
                 if not self._start(chosen):
-                    chosen.claimed = True  # taken already: only its start waits
-                    self.pending[chosen.site_id] = chosen  # no crawl node takes it now
+                    # no crawl node takes it now; its claim (``_claim`` marks one it made)
+                    # stays, so only its start waits
+                    self.pending[chosen.site_id] = chosen
                     chosen.not_before = now + HELD_RETRY * 10
                     break
         for pending in self.pending.values():
@@ -317,6 +326,9 @@ class Daemon:
             return True
         if other is None:
             self.written_next[site.id] = then
+            # taken: a later try (no node took it) must not claim it again, nor take it for
+            # another daemon's; not set when the claim could not be made (``except`` above)
+            pending.claimed = True
             return True
         self.written_next[site.id] = other
         logger.info("%s: its run due at %s was taken by another daemon on this database; "
@@ -383,17 +395,20 @@ class Daemon:
                 continue
             del self.running[site_id]
             self.runs_done += 1
-            if getattr(crawl, "lost", False) and not self.signals:
-                # its node went away mid-crawl: the site goes to another node, once its
-                # run is seen dead (the run lock is the database's)
-                pending = self.pending.setdefault(site_id, Pending(site_id, crawl.due))
-                # a run already waiting (the site came due again) becomes the re-run: it
-                # waits for the lost run to be seen dead, or the site lock refuses it
-                pending.recovery = True
+            lost = getattr(crawl, "lost", False)
             ran = self._report_once_more(crawl)
+            if lost and not self.signals and site_id not in self.pending:
+                # its node went away: the site goes to another node (its due time was
+                # claimed when it started). A re-run only if the lost crawl had a run: one
+                # lost before its run began has nothing to re-run, and the newest run (the
+                # last interval's, finished) must not drop it. A run already waiting is left
+                # as it is: it claims its own due time, and ``_held_elsewhere`` makes it wait
+                # for the lost run to be seen dead
+                self.pending[site_id] = Pending(site_id, crawl.due, recovery=bool(ran),
+                                                claimed=True)
             if ran:
                 self.retries.pop(site_id, None)
-            elif ran is not None and not self.signals and not getattr(crawl, "lost", False):
+            elif ran is not None and not self.signals and not lost:
                 self._retry(site_id, crawl.site, crawl.due, crawl.recovery)
             prune_logs(self.config.logs, crawl.site, self.config.keep_logs)
 
@@ -484,7 +499,12 @@ class Daemon:
             crawl.site, fig["id"], fig["outcome"], how, seconds, fig["pages"], fig["articles"],
             fig["versions"], fig["not_modified"], errors["fetch"], errors["http"],
             errors["extraction"], crawl.log_file.name)
-        for warning in health_warnings(self.archive, crawl.site_id, fig["id"]):
+        try:
+            warnings = health_warnings(self.archive, crawl.site_id, fig["id"])
+        except Exception as exc:  # the run was found: no retry for want of its warnings
+            logger.error("%s: cannot read the health of run %d: %s", crawl.site, fig["id"], exc)
+            warnings = []
+        for warning in warnings:
             logger.warning("%s", warning)
         return True
 
