@@ -112,6 +112,9 @@ class Pending:
     recovery: bool = False
     told: bool = False  # the log says it is waiting
     held_told: bool = False  # the log says it waits for a crawl another process runs
+    # the log says no crawl node takes it (apart from ``told``: a run that first waited for a
+    # slot must still get this warning)
+    node_told: bool = False
     claimed: bool = False  # taken in the database already (a crawl of it was refused)
     retry: bool = False  # another attempt at a crawl that ended without a run
     # monotonic: not before its jitter has passed, or (a re-run) before the old crawl lets go
@@ -375,10 +378,10 @@ class Daemon:
             self._retry(site.id, site.name, pending.due, pending.recovery)
             return True
         if crawl is None:
-            if not pending.told:
+            if not pending.node_told:
                 logger.warning("%s: no crawl node takes the crawl now; trying again",
                                site.name)
-                pending.told = True
+                pending.node_told = True
             return False
         self.running[site.id] = crawl  # type: ignore[assignment]
         self.last_started[site.id] = crawl.started

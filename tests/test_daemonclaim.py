@@ -158,3 +158,22 @@ def test_a_run_found_is_not_retried_when_only_its_health_cannot_be_read(
         daemon.running[site_id] = crawl  # type: ignore[assignment]
         daemon._reap()
         assert site_id not in daemon.pending and not daemon.retries
+
+
+def test_a_run_that_waited_for_a_slot_is_still_told_no_node_takes_it(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The "slots are taken" line does not hide the warning that no node takes the crawl
+    (should-fix 4)."""
+
+    class NoNode:
+        def start(self, **_kwargs: object) -> None:
+            return None
+
+    with _daemon(tmp_path) as (daemon, _archive, site_id):
+        daemon.nodes = NoNode()  # type: ignore[assignment]
+        pending = Pending(site_id, datetime.now(UTC), told=True, claimed=True)
+        with caplog.at_level("WARNING", logger="arsip.daemon"):
+            assert not daemon._start(pending)
+            assert not daemon._start(pending)
+        said = [r.getMessage() for r in caplog.records if "no crawl node" in r.getMessage()]
+        assert said == ["a: no crawl node takes the crawl now; trying again"]
