@@ -448,6 +448,13 @@ class Daemon:
             logger.info("%s: its next scheduled run (%s) comes before another attempt would",
                         site, _hms(upcoming))
             return
+        waiting = self.pending.get(site_id)
+        if waiting is not None and waiting.due > due:
+            # the site came due again meanwhile: that run is the next attempt, at its own
+            # time (not held back by the backoff of an older run's failure)
+            logger.info("%s: its run due at %s waits already; it is the next attempt", site,
+                        _hms(waiting.due))
+            return
         # the attempt's run was taken in the database already (``_claim``): another claim
         # would find it gone and take it for another daemon's
         pending = self.pending.setdefault(site_id, Pending(site_id, due, recovery=recovery,

@@ -177,3 +177,16 @@ def test_a_run_that_waited_for_a_slot_is_still_told_no_node_takes_it(
             assert not daemon._start(pending)
         said = [r.getMessage() for r in caplog.records if "no crawl node" in r.getMessage()]
         assert said == ["a: no crawl node takes the crawl now; trying again"]
+
+
+def test_a_failed_attempt_does_not_hold_back_a_newer_run_already_waiting(
+        tmp_path: Path) -> None:
+    """The crawl of T1 ended without a run while T2 waits: T2 starts at its own time, not
+    after T1's backoff (should-fix 2)."""
+    with _daemon(tmp_path) as (daemon, _archive, site_id):
+        t1 = datetime.now(UTC) - timedelta(seconds=600)
+        waiting = Pending(site_id, t1 + timedelta(seconds=600))
+        daemon.pending[site_id] = waiting
+        daemon._retry(site_id, "a", t1, False)
+        assert daemon.pending[site_id] is waiting
+        assert waiting.not_before == 0.0 and not waiting.retry and not waiting.claimed
