@@ -112,6 +112,9 @@ class Pending:
     recovery: bool = False
     told: bool = False  # the log says it is waiting
     held_told: bool = False  # the log says it waits for a crawl another process runs
+    # the log says no crawl node takes it (apart from ``told``: a run that first waited for a
+    # slot must still get this warning)
+    node_told: bool = False
     claimed: bool = False  # taken in the database already (a crawl of it was refused)
     retry: bool = False  # another attempt at a crawl that ended without a run
     # monotonic: not before its jitter has passed, or (a re-run) before the old crawl lets go
@@ -215,6 +218,14 @@ class Daemon:
                 waiting = self.pending[site_id]
                 if waiting.retry and waiting.not_before:
                     waiting.not_before = min(waiting.not_before, time.monotonic() + delay)
+                if waiting.claimed and due > waiting.due:
+                    # it waits for a due time taken already (a retry's backoff, a refusal, no
+                    # node): the newer one must be taken in the database too, or another
+                    # daemon crawls it as well; its crawl covers the older one. A re-run
+                    # becomes this scheduled run (it still waits for a live holder)
+                    waiting.due = due
+                    waiting.claimed = False
+                    waiting.recovery = False
                 continue
             started = self.last_started.get(site_id)
             if started is not None and due <= started:
@@ -244,8 +255,9 @@ class Daemon:
             del self.pending[chosen.site_id]
             if self._claim(chosen):
                 if not self._start(chosen):
-                    chosen.claimed = True  # taken already: only its start waits
-                    self.pending[chosen.site_id] = chosen  # no crawl node takes it now
+                    # no crawl node takes it now; its claim (``_claim`` marks one it made)
+                    # stays, so only its start waits
+                    self.pending[chosen.site_id] = chosen
                     chosen.not_before = now + HELD_RETRY * 10
                     break
         for pending in self.pending.values():
@@ -317,6 +329,9 @@ class Daemon:
             return True
         if other is None:
             self.written_next[site.id] = then
+            # taken: a later try (no node took it) must not claim it again, nor take it for
+            # another daemon's; not set when the claim could not be made (``except`` above)
+            pending.claimed = True
             return True
         self.written_next[site.id] = other
         logger.info("%s: its run due at %s was taken by another daemon on this database; "
@@ -363,10 +378,10 @@ class Daemon:
             self._retry(site.id, site.name, pending.due, pending.recovery)
             return True
         if crawl is None:
-            if not pending.told:
+            if not pending.node_told:
                 logger.warning("%s: no crawl node takes the crawl now; trying again",
                                site.name)
-                pending.told = True
+                pending.node_told = True
             return False
         self.running[site.id] = crawl  # type: ignore[assignment]
         self.last_started[site.id] = crawl.started
@@ -383,17 +398,20 @@ class Daemon:
                 continue
             del self.running[site_id]
             self.runs_done += 1
-            if getattr(crawl, "lost", False) and not self.signals:
-                # its node went away mid-crawl: the site goes to another node, once its
-                # run is seen dead (the run lock is the database's)
-                pending = self.pending.setdefault(site_id, Pending(site_id, crawl.due))
-                # a run already waiting (the site came due again) becomes the re-run: it
-                # waits for the lost run to be seen dead, or the site lock refuses it
-                pending.recovery = True
+            lost = getattr(crawl, "lost", False)
             ran = self._report_once_more(crawl)
+            if lost and not self.signals and site_id not in self.pending:
+                # its node went away: the site goes to another node (its due time was
+                # claimed when it started). A re-run only if the lost crawl had a run: one
+                # lost before its run began has nothing to re-run, and the newest run (the
+                # last interval's, finished) must not drop it. A run already waiting is left
+                # as it is: it claims its own due time, and ``_held_elsewhere`` makes it wait
+                # for the lost run to be seen dead
+                self.pending[site_id] = Pending(site_id, crawl.due, recovery=bool(ran),
+                                                claimed=True)
             if ran:
                 self.retries.pop(site_id, None)
-            elif ran is not None and not self.signals and not getattr(crawl, "lost", False):
+            elif ran is not None and not self.signals and not lost:
                 self._retry(site_id, crawl.site, crawl.due, crawl.recovery)
             prune_logs(self.config.logs, crawl.site, self.config.keep_logs)
 
@@ -429,6 +447,13 @@ class Daemon:
         if upcoming is not None and (upcoming - datetime.now(UTC)).total_seconds() <= delay:
             logger.info("%s: its next scheduled run (%s) comes before another attempt would",
                         site, _hms(upcoming))
+            return
+        waiting = self.pending.get(site_id)
+        if waiting is not None and waiting.due > due:
+            # the site came due again meanwhile: that run is the next attempt, at its own
+            # time (not held back by the backoff of an older run's failure)
+            logger.info("%s: its run due at %s waits already; it is the next attempt", site,
+                        _hms(waiting.due))
             return
         # the attempt's run was taken in the database already (``_claim``): another claim
         # would find it gone and take it for another daemon's
@@ -484,7 +509,12 @@ class Daemon:
             crawl.site, fig["id"], fig["outcome"], how, seconds, fig["pages"], fig["articles"],
             fig["versions"], fig["not_modified"], errors["fetch"], errors["http"],
             errors["extraction"], crawl.log_file.name)
-        for warning in health_warnings(self.archive, crawl.site_id, fig["id"]):
+        try:
+            warnings = health_warnings(self.archive, crawl.site_id, fig["id"])
+        except Exception as exc:  # the run was found: no retry for want of its warnings
+            logger.error("%s: cannot read the health of run %d: %s", crawl.site, fig["id"], exc)
+            warnings = []
+        for warning in warnings:
             logger.warning("%s", warning)
         return True
 

@@ -250,44 +250,6 @@ def test_the_daemon_refuses_its_own_sqlite_database_whatever_the_nodes_get(
     assert "crawl nodes need a database they can all reach" in done.stderr
 
 
-def test_a_lost_node_crawl_makes_a_run_already_waiting_for_its_site_the_re_run(
-        tmp_path: Path) -> None:
-    """The site came due again while its crawl ran on the node that went away: the run that
-    waits is the re-run now, so it waits for the lost run to be seen dead (a plain due run would
-    go straight to another node and be refused by the site lock)."""
-    from dataclasses import dataclass
-    from datetime import UTC, datetime
-
-    from scheduler.daemon import Daemon, DaemonConfig, Pending
-
-    @dataclass
-    class Lost:
-        site_id: int = 1
-        site: str = "a"
-        due: datetime = datetime(2026, 12, 1, tzinfo=UTC)
-        started: datetime = datetime(2026, 12, 1, tzinfo=UTC)
-        pid: int = 0
-        killed: bool = True
-        lost: bool = True
-        stop_sent: float | None = None
-        recovery: bool = False
-        exit_code: int = -9
-        log_file: Path = tmp_path / "crawl-a.log"
-
-        def poll(self) -> int:
-            return self.exit_code
-
-    db_url = f"sqlite:///{tmp_path / 'arsip.db'}"
-    with Archive.open(db_url) as archive:
-        daemon = Daemon(DaemonConfig(data_dir=tmp_path, db_url=db_url, crawl_command=(),
-                                     warc_dir=tmp_path / "warc"), archive)
-        waiting = Pending(1, datetime.now(UTC))
-        daemon.pending[1] = waiting
-        daemon.running[1] = Lost()  # type: ignore[assignment]
-        daemon._reap()
-        assert daemon.pending[1] is waiting and waiting.recovery
-
-
 def test_a_nodes_password_is_sent_as_basic_auth_and_never_shown() -> None:
     import base64
     import threading
