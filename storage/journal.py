@@ -66,6 +66,25 @@ def batch_was_dropped(exc: BaseException) -> bool:
     return state in _DROPPED or state.startswith("08")
 
 
+def while_dropped(call: Callable[[], T], *, seconds: float,
+                  on_drop: Callable[[DatabaseError], None],
+                  sleep: Callable[[float], None] = time.sleep) -> T:
+    """``call()``, made again while the database drops the transaction or the connection
+    (``batch_was_dropped``), for up to ``seconds``, waiting longer each time; ``on_drop`` is
+    told of each drop before the wait. Any other failure, or one past the deadline, is raised."""
+    deadline = time.monotonic() + seconds
+    wait = FIRST_WAIT
+    while True:
+        try:
+            return call()
+        except DatabaseError as exc:
+            if not batch_was_dropped(exc) or time.monotonic() >= deadline:
+                raise
+            on_drop(exc)
+        sleep(wait)
+        wait = min(wait * 2, LAST_WAIT)
+
+
 @dataclass
 class _Write:
     call: Callable[[], object]
@@ -107,27 +126,26 @@ class Journal:
         return self.moved.get(capture_id, capture_id)
 
     def _attempt(self, call: Callable[[], T]) -> T:
-        deadline = time.monotonic() + self.retry_seconds
-        wait = FIRST_WAIT
-        while True:
-            try:
-                return call()
-            except DatabaseError as exc:
-                if not batch_was_dropped(exc) or time.monotonic() >= deadline:
-                    raise
+        replay = False  # the batch was dropped: it is written again before ``call``
+
+        def once() -> T:
+            nonlocal replay
+            if replay:
+                self._replay()
+                replay = False
+            return call()
+
+        def dropped(exc: DatabaseError) -> None:
+            nonlocal replay
+            if not replay:
                 logger.warning("The database dropped the open batch (%s); writing its %d "
                                "writes again", exc, len(self.writes))
-            while True:
-                with contextlib.suppress(Exception):
-                    self.archive.rollback()
-                self.sleep(wait)
-                wait = min(wait * 2, LAST_WAIT)
-                try:
-                    self._replay()
-                    break
-                except DatabaseError as exc:
-                    if not batch_was_dropped(exc) or time.monotonic() >= deadline:
-                        raise
+            replay = True
+            with contextlib.suppress(Exception):
+                self.archive.rollback()
+
+        return while_dropped(once, seconds=self.retry_seconds, on_drop=dropped,
+                             sleep=self.sleep)
 
     def _replay(self) -> None:
         self.replays += 1

@@ -36,7 +36,7 @@ from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 from storage.errors import DatabaseError, DiskFullError, SiteBusyError, StorageError, WarcError
-from storage.journal import FIRST_WAIT, LAST_WAIT, Journal, batch_was_dropped
+from storage.journal import Journal, batch_was_dropped, while_dropped
 from storage.liveness import HEARTBEAT_SECONDS
 from storage.processes import become_helper, helper_context
 from storage.protocol import (
@@ -415,21 +415,16 @@ def _again(reply: Callable[[FromRecorder], None], call: Callable[[], Any], *,
            seconds: float = OPEN_RETRY_SECONDS) -> Any:
     """``call()``, made again while the database drops the connection (see
     ``OPEN_RETRY_SECONDS``); the crawl's log says so once."""
-    deadline = time.monotonic() + seconds
-    wait = FIRST_WAIT
     told = False
-    while True:
-        try:
-            return call()
-        except DatabaseError as exc:
-            if not batch_was_dropped(exc) or time.monotonic() >= deadline:
-                raise
-            if not told:
-                reply(Note(f"The database dropped the connection while the run opened "
-                           f"({exc}); trying again"))
-                told = True
-        time.sleep(wait)
-        wait = min(wait * 2, LAST_WAIT)
+
+    def dropped(exc: DatabaseError) -> None:
+        nonlocal told
+        if not told:
+            reply(Note(f"The database dropped the connection while the run opened ({exc}); "
+                       "trying again"))
+            told = True
+
+    return while_dropped(call, seconds=seconds, on_drop=dropped)
 
 
 def _mime(ex: Exchange) -> str | None:
