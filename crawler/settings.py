@@ -146,8 +146,9 @@ REMOTE_CONTROL_ENABLED = False
 DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 
 # First in, first out within a priority: the spider gives discovery documents (robots, sitemaps,
-# feeds) the highest priority, articles the next, listing pages the lowest, so --max-pages spends
-# its budget on articles rather than on page 40 of a section.
+# feeds) the highest priority, then listing pages, then articles; under --max-pages listing pages
+# come last, so the budget goes to articles rather than to page 40 of a section
+# (crawler.spiders.news, PRIORITY_*).
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 

@@ -59,8 +59,13 @@ from storage.revisit import RevisitPlan
 
 logger = logging.getLogger(__name__)
 
-# Discovery documents first, then articles, then listing pages (see settings: FIFO queues).
+# Discovery documents first (see settings: FIFO queues). Under --max-pages, articles before
+# listing pages, so the budget goes to articles rather than to page 40 of a section. Without a
+# budget the order changes only when a page is fetched, not whether, and listing pages go first:
+# a paginated listing is a chain (each page names the next), and a chain left for the end of a
+# crawl is walked one request at a time while every other slot stands idle.
 PRIORITY_DISCOVERY = 30
+PRIORITY_HUB_UNCAPPED = 25
 PRIORITY_ARTICLE = 20
 PRIORITY_HUB = 10
 PRIORITY_REQUISITE = 5
@@ -170,6 +175,7 @@ class NewsSpider(scrapy.Spider):
         spider.scheduled = set()
         spider.not_due = set()  # hashes of known articles this run leaves alone
         spider.plan = RevisitPlan()  # until the run is open
+        spider.hub_priority = PRIORITY_HUB if config.max_pages else PRIORITY_HUB_UNCAPPED
         return spider
 
     # --- discovery ------------------------------------------------------------------------------
@@ -197,11 +203,11 @@ class NewsSpider(scrapy.Spider):
             yield self._request(url, self.parse_feed, PRIORITY_DISCOVERY)
         for url in profile.start_urls:
             self._first_time(url)
-            yield self._request(url, self.parse_page, PRIORITY_HUB + 1, start=True)
+            yield self._request(url, self.parse_page, self.hub_priority + 1, start=True)
         # every hub the site has shown before, whatever this run's discovery finds
         for url in self.plan.hubs:
             if self._first_time(url):
-                yield self._request(url, self.parse_known_hub, PRIORITY_HUB)
+                yield self._request(url, self.parse_known_hub, self.hub_priority)
         # and the articles whose turn has come, even if no listing shows them any more
         for url in self.plan.due:
             if self._first_time(url):
@@ -399,12 +405,16 @@ class NewsSpider(scrapy.Spider):
     def follow_up(self, articles: tuple[str, ...], hubs: tuple[str, ...]
                   ) -> Iterator[scrapy.Request]:
         """Requests for links an extraction worker found on an article page."""
+        scheduled, not_due = self.scheduled, self.not_due
         for url in articles:
+            key = hash(url)
+            if key in scheduled or key in not_due:
+                continue  # related links repeat on every article: answer cheaply
             if self._due(url) and self._first_time(url):
                 yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
         for url in hubs:
             if self._first_time(url):
-                yield self._request(url, self.parse_page, PRIORITY_HUB)
+                yield self._request(url, self.parse_page, self.hub_priority)
 
     # --- page requisites ------------------------------------------------------------------------
 
@@ -490,7 +500,7 @@ class NewsSpider(scrapy.Spider):
                 if self._due(url) and self._first_time(url):
                     yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
             elif looks_like_hub(url) and self._first_time(url):
-                yield self._request(url, self.parse_page, PRIORITY_HUB)
+                yield self._request(url, self.parse_page, self.hub_priority)
 
     def _item(self, response: TextResponse, *, want_links: bool) -> PageItem:
         headers = response.headers
