@@ -147,13 +147,19 @@ class KnownIndex:
         return len(self.keys)
 
     def _find(self, url: str) -> int | None:
-        key = url_key(url)
+        return self._at(url_key(url))
+
+    def _at(self, key: int) -> int | None:
         at = bisect_left(self.keys, key)
         return at if at < len(self.keys) and self.keys[at] == key else None
 
     def last_fetched(self, url: str) -> float:
         """Epoch seconds of the last fetch; NaN: never fetched; -inf: not a known article."""
-        at = self._find(url)
+        return self.last_fetched_by_key(url_key(url))
+
+    def last_fetched_by_key(self, key: int) -> float:
+        """``last_fetched`` of a URL already keyed (``url_key``)."""
+        at = self._at(key)
         return _MISSING if at is None else self.fetched[at]
 
     def validators(self, url: str) -> tuple[str | None, str | None] | None:
@@ -190,9 +196,12 @@ class RevisitPlan:
         """Whether a run should fetch a link to ``url`` it found, which a sitemap or feed may
         date (``lastmod``, ``updated``, ``pubDate``): new pages, due ones, and ones dated after
         their last fetch."""
-        if self.revisit_all or page_url(url) in self.due_pages:
+        if self.revisit_all or not (self.known or self.due_pages):
+            return True  # a first crawl: every link is new
+        stored = page_url(url)  # once: it is most of the cost of a link, and a page has many
+        if stored in self.due_pages:
             return True
-        last = self.known.last_fetched(url)
+        last = self.known.last_fetched_by_key(_key(stored))
         if last == _MISSING:
             return True  # never seen
         if dated is None:
