@@ -53,7 +53,7 @@ from storage.models import (
     db_now,
 )
 from storage.records import ArticleRecord, CaptureRecord, Fetch, RunOwner, WarcLocation
-from storage.revisit import RevisitPolicy, schedule_pages
+from storage.revisit import RevisitPolicy, schedule_pages, schedule_statements
 from storage.urls import page_url
 
 _SPACE = re.compile(r"\s+")
@@ -194,6 +194,8 @@ class Archive:
             .order_by(captures.c.fetched_at.desc(), captures.c.id.desc())
             .limit(1)
         )
+
+        self._scheduling = schedule_statements()
 
         versions = ArticleVersion.__table__
         self._new_version = self._insert(versions)
@@ -551,7 +553,7 @@ class Archive:
 
     def _schedule(self, conn: Connection, page_id: int, fetched_at: datetime,
                   status: int | None) -> None:
-        schedule_pages(conn, (page_id,), self.revisits, fetched_at, status)
+        schedule_pages(conn, (page_id,), self.revisits, fetched_at, status, self._scheduling)
 
     def _upsert_article_page(self, conn: Connection, url: str, site_id: int | None,
                              fetched_at: datetime, error: str | None = None,

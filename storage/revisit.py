@@ -281,24 +281,31 @@ def _anchor(row: Any, policy: RevisitPolicy) -> datetime:
                          changes=row["changes"], last_changed_at=row["last_changed_at"])
 
 
-def schedule_pages(conn: Connection, page_ids: Iterable[int], policy: RevisitPolicy,
-                   fetched_at: datetime, status: int | None) -> None:
-    """Set ``next_due`` of article pages just fetched (inside the caller's transaction)."""
+def schedule_statements() -> tuple[Any, Any]:
+    """The two statements of ``schedule_pages``, for a caller that runs it often to build once
+    (building them costs more than running them on SQLite)."""
     from sqlalchemy import bindparam, select, update
 
     from storage.models import Page
 
     pages = Page.__table__
-    ids = list(page_ids)
-    rows = conn.execute(
-        select(pages.c.id, pages.c.published, pages.c.first_seen, pages.c.changes,
-               pages.c.last_changed_at).where(pages.c.id.in_(ids), pages.c.kind == "article")
-    ).mappings().all()
+    rows = select(pages.c.id, pages.c.published, pages.c.first_seen, pages.c.changes,
+                  pages.c.last_changed_at).where(
+        pages.c.id.in_(bindparam("ids", expanding=True)), pages.c.kind == "article")
+    set_due = (update(pages).where(pages.c.id == bindparam("page_id"))
+               .values(next_due=bindparam("due", type_=pages.c.next_due.type)))
+    return rows, set_due
+
+
+def schedule_pages(conn: Connection, page_ids: Iterable[int], policy: RevisitPolicy,
+                   fetched_at: datetime, status: int | None,
+                   statements: tuple[Any, Any] | None = None) -> None:
+    """Set ``next_due`` of article pages just fetched (inside the caller's transaction);
+    ``statements`` from ``schedule_statements``, else built here."""
+    select_rows, set_due = statements or schedule_statements()
+    rows = conn.execute(select_rows, {"ids": list(page_ids)}).mappings().all()
     if not rows:
         return
-    conn.execute(
-        update(pages).where(pages.c.id == bindparam("page_id"))
-        .values(next_due=bindparam("due", type_=pages.c.next_due.type)),
-        [{"page_id": row["id"],
-          "due": policy.next_due(_anchor(row, policy), fetched_at, status)} for row in rows],
-    )
+    conn.execute(set_due, [
+        {"page_id": row["id"], "due": policy.next_due(_anchor(row, policy), fetched_at, status)}
+        for row in rows])
