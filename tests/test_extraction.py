@@ -509,3 +509,17 @@ def test_subheadings_count_as_lost_only_beside_kept_paragraphs() -> None:
     assert lost_subheadings(bare, body_of(tree)) == ("Air mulai surut",)
     kept = bare.replace("\n", "\nAir mulai surut\n")
     assert lost_subheadings(kept, body_of(tree)) == ()  # the answer has its structure
+
+
+def test_the_parsed_tree_is_made_of_plain_html_elements() -> None:
+    # parse() picks element classes in C (crawler.extraction.document); an lxml that ignored
+    # the lookup, or trafilatura needing lxml.html's form classes, would show here first
+    from lxml.html import HtmlElement
+
+    tree = parse("<html><body><form><input name=q value=x><select><option>a</option></select>"
+                 "</form><p>Satu <b>dua</b> tiga.</p></body></html>")
+    assert {type(el) for el in tree.iter()} == {HtmlElement}
+    paragraph = tree.find(".//p")
+    assert paragraph.text_content() == "Satu dua tiga."
+    paragraph.find("b").drop_tag()
+    assert paragraph.text == "Satu dua tiga."
