@@ -523,3 +523,22 @@ def test_the_parsed_tree_is_made_of_plain_html_elements() -> None:
     assert paragraph.text_content() == "Satu dua tiga."
     paragraph.find("b").drop_tag()
     assert paragraph.text == "Satu dua tiga."
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_shared_trafilatura_options_extract_as_the_keyword_call_does(fast: bool) -> None:
+    # maintext builds trafilatura's Extractor once and copies it per page, setting the URL
+    # itself: a trafilatura whose options grew or renamed a field would extract differently
+    import trafilatura
+
+    from crawler.extraction.maintext import _extract
+
+    url = "https://kudakyv.test/2025/05/03/berita/"
+    for case in CASE_NAMES[:12]:
+        page, _ = _load(case)
+        plain = trafilatura.bare_extraction(
+            parse(page.decode("utf-8", "replace")), url=url, include_comments=False,
+            with_metadata=False, deduplicate=False, fast=fast)
+        expected = " ".join(plain.text.split()) if plain is not None and plain.text else None
+        ours = _extract(parse(page.decode("utf-8", "replace")), url, fast=fast)
+        assert (" ".join(ours.split()) if ours else None) == expected, case
