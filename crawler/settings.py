@@ -146,9 +146,8 @@ REMOTE_CONTROL_ENABLED = False
 DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 
 # First in, first out within a priority: the spider gives discovery documents (robots, sitemaps,
-# feeds) the highest priority, then listing pages, then articles; under --max-pages listing pages
-# come last, so the budget goes to articles rather than to page 40 of a section
-# (crawler.spiders.news, PRIORITY_*).
+# feeds) the highest priority, then articles; a few listing pages at a time go ahead of articles
+# so that pagination chains keep moving, none under --max-pages (crawler.spiders.order).
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 

@@ -53,22 +53,19 @@ from crawler.sites import (
     load_profile,
     stored_profile,
 )
+from crawler.spiders.order import (
+    PRIORITY_ARTICLE,
+    PRIORITY_DISCOVERY,
+    PRIORITY_HUB,
+    PRIORITY_REQUISITE,
+    ListingOrder,
+)
 from storage.errors import StorageError
 from storage.protocol import FetchNoted, Opened
 from storage.revisit import RevisitPlan
 
 logger = logging.getLogger(__name__)
 
-# Discovery documents first (see settings: FIFO queues). Under --max-pages, articles before
-# listing pages, so the budget goes to articles rather than to page 40 of a section. Without a
-# budget the order changes only when a page is fetched, not whether, and listing pages go first:
-# a paginated listing is a chain (each page names the next), and a chain left for the end of a
-# crawl is walked one request at a time while every other slot stands idle.
-PRIORITY_DISCOVERY = 30
-PRIORITY_HUB_UNCAPPED = 25
-PRIORITY_ARTICLE = 20
-PRIORITY_HUB = 10
-PRIORITY_REQUISITE = 5
 
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
 _OG_TYPE = re.compile(
@@ -175,7 +172,8 @@ class NewsSpider(scrapy.Spider):
         spider.scheduled = set()
         spider.not_due = set()  # hashes of known articles this run leaves alone
         spider.plan = RevisitPlan()  # until the run is open
-        spider.hub_priority = PRIORITY_HUB if config.max_pages else PRIORITY_HUB_UNCAPPED
+        spider.order = ListingOrder.from_settings(crawler.settings, budget=bool(config.max_pages))
+        crawler.signals.connect(spider._dropped, signal=signals.request_dropped)
         return spider
 
     # --- discovery ------------------------------------------------------------------------------
@@ -203,11 +201,11 @@ class NewsSpider(scrapy.Spider):
             yield self._request(url, self.parse_feed, PRIORITY_DISCOVERY)
         for url in profile.start_urls:
             self._first_time(url)
-            yield self._request(url, self.parse_page, self.hub_priority + 1, start=True)
+            yield self._request(url, self.parse_page, self.order.start_priority, start=True)
         # every hub the site has shown before, whatever this run's discovery finds
         for url in self.plan.hubs:
             if self._first_time(url):
-                yield self._request(url, self.parse_known_hub, self.hub_priority)
+                yield self._hub(url, self.parse_known_hub)
         # and the articles whose turn has come, even if no listing shows them any more
         for url in self.plan.due:
             if self._first_time(url):
@@ -250,6 +248,14 @@ class NewsSpider(scrapy.Spider):
         return scrapy.Request(url, callback=callback, errback=self.on_error, priority=priority,
                               meta=meta)
 
+    def _hub(self, url: str, callback: Any) -> scrapy.Request:
+        request = self._request(url, callback, PRIORITY_HUB)
+        request.priority = self.order.claim(request.meta)
+        return request
+
+    def _dropped(self, request: scrapy.Request, spider: scrapy.Spider) -> None:
+        self.order.release(request.meta)
+
     def _robots_parsed(self, robotparser: Any, request: scrapy.Request) -> None:
         if urlsplit(request.url).hostname != self.profile.host or self.crawler.engine is None:
             return
@@ -280,6 +286,7 @@ class NewsSpider(scrapy.Spider):
 
     def parse_known_hub(self, response: Response) -> Iterator[scrapy.Request | PageItem]:
         """A hub the archive knew: a sitemap, a feed or a listing page, told by its body."""
+        self.order.release(response.meta)
         head = response.body[:4096]
         if head[:2] == b"\x1f\x8b":  # a .xml.gz file: a sitemap
             yield from self.parse_sitemap(response)
@@ -346,6 +353,7 @@ class NewsSpider(scrapy.Spider):
     # --- pages ----------------------------------------------------------------------------------
 
     def parse_page(self, response: Response) -> Iterator[scrapy.Request | PageItem]:
+        self.order.release(response.meta)
         if response.status == 304:
             self._count("arsip/not_modified")
             self.arsip.recorder.send(FetchNoted(response.url, "article", _fetched_at(response),
@@ -414,7 +422,7 @@ class NewsSpider(scrapy.Spider):
                 yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
         for url in hubs:
             if self._first_time(url):
-                yield self._request(url, self.parse_page, self.hub_priority)
+                yield self._hub(url, self.parse_page)
 
     # --- page requisites ------------------------------------------------------------------------
 
@@ -500,7 +508,7 @@ class NewsSpider(scrapy.Spider):
                 if self._due(url) and self._first_time(url):
                     yield self._request(url, self.parse_page, PRIORITY_ARTICLE, article=True)
             elif looks_like_hub(url) and self._first_time(url):
-                yield self._request(url, self.parse_page, self.hub_priority)
+                yield self._hub(url, self.parse_page)
 
     def _item(self, response: TextResponse, *, want_links: bool) -> PageItem:
         headers = response.headers
@@ -516,6 +524,9 @@ class NewsSpider(scrapy.Spider):
         )
 
     def on_error(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        if request is not None:
+            self.order.release(request.meta)
         if failure.check(HttpError):
             # archived already (WARC + captures); Scrapy counts it by status in its stats
             response = failure.value.response
@@ -530,7 +541,6 @@ class NewsSpider(scrapy.Spider):
                 self.arsip.recorder.send(FetchNoted(response.url, "hub",
                                                     _fetched_at(response), response.status))
             return
-        request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
         if failure.check(IgnoreRequest):
             # robots.txt disallow, off-site redirect, size cap: a decision, not a failure
