@@ -146,8 +146,9 @@ REMOTE_CONTROL_ENABLED = False
 DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 
 # First in, first out within a priority: the spider gives discovery documents (robots, sitemaps,
-# feeds) the highest priority, then articles; a few listing pages at a time go ahead of articles
-# so that pagination chains keep moving, none under --max-pages (crawler.spiders.order).
+# feeds) the highest priority, then the hubs known from earlier runs, then articles; a few listing
+# pages at a time go ahead of articles so that pagination chains keep moving, none under
+# --max-pages or with one request at a time (crawler.spiders.order).
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 

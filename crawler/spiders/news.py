@@ -205,7 +205,7 @@ class NewsSpider(scrapy.Spider):
         # every hub the site has shown before, whatever this run's discovery finds
         for url in self.plan.hubs:
             if self._first_time(url):
-                yield self._hub(url, self.parse_known_hub)
+                yield self._request(url, self.parse_known_hub, self.order.known_priority)
         # and the articles whose turn has come, even if no listing shows them any more
         for url in self.plan.due:
             if self._first_time(url):
@@ -286,7 +286,6 @@ class NewsSpider(scrapy.Spider):
 
     def parse_known_hub(self, response: Response) -> Iterator[scrapy.Request | PageItem]:
         """A hub the archive knew: a sitemap, a feed or a listing page, told by its body."""
-        self.order.release(response.meta)
         head = response.body[:4096]
         if head[:2] == b"\x1f\x8b":  # a .xml.gz file: a sitemap
             yield from self.parse_sitemap(response)
@@ -543,7 +542,7 @@ class NewsSpider(scrapy.Spider):
             return
         url = request.url if request is not None else "?"
         if failure.check(IgnoreRequest):
-            # robots.txt disallow, off-site redirect, size cap: a decision, not a failure
+            # robots.txt disallow, size cap, too many redirects: a decision, not a failure
             logger.info("Skipped %s: %s", url, failure.getErrorMessage())
             return
         self._count("arsip/fetch_errors")
