@@ -9,6 +9,7 @@ from pathlib import Path
 
 from scrapy.settings import Settings
 
+from crawler.spiders.news import NewsSpider
 from crawler.spiders.order import (
     PRIORITY_ARTICLE,
     PRIORITY_HUB,
@@ -143,3 +144,20 @@ def test_a_recrawl_reads_the_hubs_it_knows_before_the_articles_due(tmp_path: Pat
     tenth = served.index(seen[9])
     # the sections, the news sitemap and the feed: where new articles show up
     assert (sections | discovery) <= set(served[:tenth]), served
+
+
+def test_a_known_hub_linked_before_start_reaches_it_still_goes_ahead() -> None:
+    # the first page is answered and parsed while start() is still yielding: its links to the
+    # sections the archive knows must not fall behind the articles for want of a slot
+    spider = NewsSpider()
+    spider.scheduled = set()
+    spider.order = ListingOrder(1)
+    spider.known_hubs = frozenset({"https://example.test/category/nasional/"})
+    held: dict = {}
+    assert spider.order.claim(held) == PRIORITY_HUB_AHEAD  # the one slot is taken
+    known = spider._hub("https://example.test/category/nasional/", spider.parse_page)
+    other = spider._hub("https://example.test/category/nasional/page/2/", spider.parse_page)
+    assert known.priority == PRIORITY_HUB_AHEAD > PRIORITY_ARTICLE > other.priority
+    assert spider.order.ahead == 1
+    budget = ListingOrder(0, budget=True)
+    assert budget.claim({}, known=True) == PRIORITY_HUB  # under --max-pages, articles first

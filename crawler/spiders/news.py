@@ -172,6 +172,7 @@ class NewsSpider(scrapy.Spider):
         spider.scheduled = set()
         spider.not_due = set()  # hashes of known articles this run leaves alone
         spider.plan = RevisitPlan()  # until the run is open
+        spider.known_hubs: frozenset[str] = frozenset()
         spider.order = ListingOrder.from_settings(crawler.settings, budget=bool(config.max_pages))
         crawler.signals.connect(spider._dropped, signal=signals.request_dropped)
         return spider
@@ -231,6 +232,7 @@ class NewsSpider(scrapy.Spider):
             self.profile = self.arsip.profile = replace(profile, name=opened.site)
             self.allowed_domains = list(self.profile.domains)
         self.plan = self.arsip.revisits = opened.plan
+        self.known_hubs = frozenset(self.plan.hubs)
         # hubs gone (404/410) are as good as asked for already: no link brings them back
         self.scheduled.update(hash(url) for url in self.plan.gone)
         if not opened.recrawl:
@@ -250,7 +252,9 @@ class NewsSpider(scrapy.Spider):
 
     def _hub(self, url: str, callback: Any) -> scrapy.Request:
         request = self._request(url, callback, PRIORITY_HUB)
-        request.priority = self.order.claim(request.meta)
+        # a page linking a known hub may be parsed before start() reaches that hub: it keeps
+        # its place ahead of the articles either way
+        request.priority = self.order.claim(request.meta, known=url in self.known_hubs)
         return request
 
     def _dropped(self, request: scrapy.Request, spider: scrapy.Spider) -> None:
