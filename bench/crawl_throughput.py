@@ -223,10 +223,12 @@ def run_naive(base: str, work: Path, timeout: float) -> Result:
 
 
 def arsip_command() -> list[str] | None:
-    """The ``arsip`` console script, else the CLI module; None while the CLI does not exist."""
-    exe = shutil.which("arsip")
-    if exe:
-        return [exe]
+    """The ``arsip`` console script of this interpreter, else the CLI module; None while the CLI
+    does not exist. Not the one on PATH: that may be another install of arsip (a pyenv shim, the
+    system Python's), and the figure would be of other code."""
+    exe = Path(sys.executable).parent / "arsip"
+    if exe.exists():
+        return [str(exe)]
     if (REPO / "crawler" / "cli.py").exists():
         return [sys.executable, "-m", "crawler"]
     return None
