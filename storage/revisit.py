@@ -31,6 +31,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -186,6 +187,14 @@ class RevisitPlan:
     known: KnownIndex = field(default_factory=KnownIndex)
     revisit_all: bool = False  # ask for every known article (conditionally), due or not
     gone: frozenset[str] = frozenset()  # hubs this run leaves alone, linked or not (404/410)
+
+    @cached_property
+    def _hub_set(self) -> frozenset[str]:
+        return frozenset(self.hubs)
+
+    def is_hub(self, url: str) -> bool:
+        """Whether ``url`` (as requested: percent-encoded) is one of the hubs to fetch."""
+        return bool(self.hubs) and page_url(url) in self._hub_set
 
     @property
     def due(self) -> list[str]:

@@ -663,6 +663,10 @@ def not_found_page() -> Resource:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # socketserver listens with a backlog of 5: a crawl opening a dozen connections at once
+    # overflowed it, and the kernel dropped the SYNs, which the client sends again after a
+    # second (TcpExtListenOverflows). nginx listens with 511.
+    request_queue_size = 511
 
     def __init__(self, addr: tuple[str, int], site: Site) -> None:
         super().__init__(addr, _Handler)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
+from scrapy.http import HtmlResponse
 from scrapy.settings import Settings
 
+from crawler.sites import default_profile
 from crawler.spiders.news import NewsSpider
 from crawler.spiders.order import (
     PRIORITY_ARTICLE,
@@ -16,6 +18,7 @@ from crawler.spiders.order import (
     PRIORITY_HUB_AHEAD,
     ListingOrder,
 )
+from storage.revisit import RevisitPlan
 from tests.newsite import build_site, serve
 from tests.test_crawl import crawl
 
@@ -148,16 +151,29 @@ def test_a_recrawl_reads_the_hubs_it_knows_before_the_articles_due(tmp_path: Pat
 
 def test_a_known_hub_linked_before_start_reaches_it_still_goes_ahead() -> None:
     # the first page is answered and parsed while start() is still yielding: its links to the
-    # sections the archive knows must not fall behind the articles for want of a slot
+    # hubs the archive knows (in the stored form: host lower-cased, path percent-encoded) keep
+    # their place ahead of the articles for want of a slot, and a sitemap linked by <a href>
+    # is read as a sitemap
+    base = "https://example.test"
     spider = NewsSpider()
-    spider.scheduled = set()
+    spider.scheduled, spider.not_due = set(), set()
+    spider.profile = default_profile(base + "/")
+    spider.plan = RevisitPlan(hubs=(f"{base}/category/nasional/", f"{base}/sitemap_index.xml",
+                                    f"{base}/category/%C3%A9konomi/"))
     spider.order = ListingOrder(1)
-    spider.known_hubs = frozenset({"https://example.test/category/nasional/"})
     held: dict = {}
     assert spider.order.claim(held) == PRIORITY_HUB_AHEAD  # the one slot is taken
-    known = spider._hub("https://example.test/category/nasional/", spider.parse_page)
-    other = spider._hub("https://example.test/category/nasional/page/2/", spider.parse_page)
-    assert known.priority == PRIORITY_HUB_AHEAD > PRIORITY_ARTICLE > other.priority
+    page = HtmlResponse(base + "/", body=b"<html></html>", encoding="utf-8")
+    links = ["/category/nasional/", "https://EXAMPLE.test/sitemap_index.xml",
+             "/category/\u00e9konomi/", "/category/nasional/page/2/"]
+    requests = {r.url: r for r in spider._follow(page, links)}
+    known = [requests[f"{base}/category/nasional/"], requests[f"{base}/sitemap_index.xml"],
+             requests[f"{base}/category/%C3%A9konomi/"]]
+    assert [r.priority for r in known] == [PRIORITY_HUB_AHEAD] * 3
+    assert all(r.callback == spider.parse_known_hub for r in known)
+    assert requests[f"{base}/category/nasional/page/2/"].priority == PRIORITY_HUB < PRIORITY_ARTICLE
     assert spider.order.ahead == 1
-    budget = ListingOrder(0, budget=True)
-    assert budget.claim({}, known=True) == PRIORITY_HUB  # under --max-pages, articles first
+    # under --max-pages, articles first: known hubs too
+    spider.order = ListingOrder(0, budget=True)
+    spider.scheduled.clear()
+    assert {r.priority for r in spider._follow(page, links)} == {PRIORITY_HUB}

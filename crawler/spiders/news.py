@@ -172,7 +172,6 @@ class NewsSpider(scrapy.Spider):
         spider.scheduled = set()
         spider.not_due = set()  # hashes of known articles this run leaves alone
         spider.plan = RevisitPlan()  # until the run is open
-        spider.known_hubs: frozenset[str] = frozenset()
         spider.order = ListingOrder.from_settings(crawler.settings, budget=bool(config.max_pages))
         crawler.signals.connect(spider._dropped, signal=signals.request_dropped)
         return spider
@@ -196,17 +195,23 @@ class NewsSpider(scrapy.Spider):
         else:
             yield self._request(urljoin(profile.base_url, "/robots.txt"), self.parse_robots,
                                 PRIORITY_DISCOVERY, dont_obey_robotstxt=True)
-        for url in profile.sitemaps:
-            yield self._request(url, self.parse_sitemap, PRIORITY_DISCOVERY)
-        for url in profile.feeds:
-            yield self._request(url, self.parse_feed, PRIORITY_DISCOVERY)
+        # Priority orders the scheduler only: while the downloader has room, a request goes in
+        # as soon as it is yielded, and waits there first come, first served. So what must be
+        # fetched first is yielded first, before a sitemap answered meanwhile fills the room
+        # with articles: the start URLs, then every hub the site has shown before (whatever
+        # this run's discovery finds), then the discovery documents not among them.
         for url in profile.start_urls:
             self._first_time(url)
             yield self._request(url, self.parse_page, self.order.start_priority, start=True)
-        # every hub the site has shown before, whatever this run's discovery finds
         for url in self.plan.hubs:
             if self._first_time(url):
                 yield self._request(url, self.parse_known_hub, self.order.known_priority)
+        for url in profile.sitemaps:
+            if self._first_time(url):
+                yield self._request(url, self.parse_sitemap, PRIORITY_DISCOVERY)
+        for url in profile.feeds:
+            if self._first_time(url):
+                yield self._request(url, self.parse_feed, PRIORITY_DISCOVERY)
         # and the articles whose turn has come, even if no listing shows them any more
         for url in self.plan.due:
             if self._first_time(url):
@@ -232,7 +237,6 @@ class NewsSpider(scrapy.Spider):
             self.profile = self.arsip.profile = replace(profile, name=opened.site)
             self.allowed_domains = list(self.profile.domains)
         self.plan = self.arsip.revisits = opened.plan
-        self.known_hubs = frozenset(self.plan.hubs)
         # hubs gone (404/410) are as good as asked for already: no link brings them back
         self.scheduled.update(hash(url) for url in self.plan.gone)
         if not opened.recrawl:
@@ -252,9 +256,14 @@ class NewsSpider(scrapy.Spider):
 
     def _hub(self, url: str, callback: Any) -> scrapy.Request:
         request = self._request(url, callback, PRIORITY_HUB)
-        # a page linking a known hub may be parsed before start() reaches that hub: it keeps
-        # its place ahead of the articles either way
-        request.priority = self.order.claim(request.meta, known=url in self.known_hubs)
+        if self.plan.is_hub(request.url):
+            # a page may link a known hub before start() reaches it: it keeps its place ahead
+            # of the articles, and is read for what it is (a sitemap or a feed linked by
+            # <a href> too), as start() would have read it
+            request.callback = self.parse_known_hub
+            request.priority = self.order.known_priority
+        else:
+            request.priority = self.order.claim(request.meta)
         return request
 
     def _dropped(self, request: scrapy.Request, spider: scrapy.Spider) -> None:

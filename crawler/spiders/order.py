@@ -85,12 +85,9 @@ class ListingOrder:
         """The start URLs' priority: the first listing pages of all, a few per crawl."""
         return self.known_priority + 1
 
-    def claim(self, meta: dict[str, Any], *, known: bool = False) -> int:
+    def claim(self, meta: dict[str, Any]) -> int:
         """The priority of a new listing page request with this ``meta``; one going ahead
-        holds a slot until :meth:`release` sees its answer. A hub the archive knows
-        (``known``) takes no slot: it goes at :attr:`known_priority`."""
-        if known:
-            return self.known_priority
+        holds a slot until :meth:`release` sees its answer."""
         if self.ahead < self.slots:
             self.ahead += 1
             meta[AHEAD] = _Slot(self)
