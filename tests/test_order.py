@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
+from types import SimpleNamespace
 
-from scrapy.http import HtmlResponse
+from scrapy import Request
+from scrapy.http import HtmlResponse, XmlResponse
 from scrapy.settings import Settings
 
 from crawler.sites import default_profile
@@ -159,17 +161,18 @@ def test_a_known_hub_linked_before_start_reaches_it_still_goes_ahead() -> None:
     spider.scheduled, spider.not_due = set(), set()
     spider.profile = default_profile(base + "/")
     spider.plan = RevisitPlan(hubs=(f"{base}/category/nasional/", f"{base}/sitemap_index.xml",
-                                    f"{base}/category/%C3%A9konomi/"))
+                                    f"{base}/category/%C3%A9konomi/", f"{base}/category/bola/"))
     spider.order = ListingOrder(1)
     held: dict = {}
     assert spider.order.claim(held) == PRIORITY_HUB_AHEAD  # the one slot is taken
     page = HtmlResponse(base + "/", body=b"<html></html>", encoding="utf-8")
     links = ["/category/nasional/", "https://EXAMPLE.test/sitemap_index.xml",
-             "/category/\u00e9konomi/", "/category/nasional/page/2/"]
+             "/category/\u00e9konomi/", "https://example.test:443/category/bola/",
+             "/category/nasional/page/2/"]
     requests = {r.url: r for r in spider._follow(page, links)}
     known = [requests[f"{base}/category/nasional/"], requests[f"{base}/sitemap_index.xml"],
-             requests[f"{base}/category/%C3%A9konomi/"]]
-    assert [r.priority for r in known] == [PRIORITY_HUB_AHEAD] * 3
+             requests[f"{base}/category/%C3%A9konomi/"], requests[f"{base}:443/category/bola/"]]
+    assert [r.priority for r in known] == [PRIORITY_HUB_AHEAD] * 4
     assert all(r.callback == spider.parse_known_hub for r in known)
     assert requests[f"{base}/category/nasional/page/2/"].priority == PRIORITY_HUB < PRIORITY_ARTICLE
     assert spider.order.ahead == 1
@@ -177,3 +180,23 @@ def test_a_known_hub_linked_before_start_reaches_it_still_goes_ahead() -> None:
     spider.order = ListingOrder(0, budget=True)
     spider.scheduled.clear()
     assert {r.priority for r in spider._follow(page, links)} == {PRIORITY_HUB}
+
+
+def test_a_known_sitemap_with_a_byte_order_mark_is_read_as_a_sitemap() -> None:
+    base = "https://example.test"
+    spider = NewsSpider()
+    spider.scheduled, spider.not_due = set(), set()
+    spider.profile = default_profile(base + "/")
+    spider.plan = RevisitPlan(hubs=(f"{base}/sitemap.xml",))
+    spider.since = None
+    spider.order = ListingOrder(1)
+    noted: list = []
+    spider.arsip = SimpleNamespace(recorder=SimpleNamespace(send=noted.append))
+    body = ("\ufeff<?xml version='1.0' encoding='UTF-8'?>"
+            "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+            f"<url><loc>{base}/2025/04/01/judul-berita/</loc></url></urlset>").encode()
+    request = Request(f"{base}/sitemap.xml", meta={})
+    response = XmlResponse(request.url, body=body, request=request)
+    found = [r.url for r in spider.parse_known_hub(response)]
+    assert found == [f"{base}/2025/04/01/judul-berita/"]
+    assert [n.kind for n in noted] == ["hub"]

@@ -195,23 +195,17 @@ class NewsSpider(scrapy.Spider):
         else:
             yield self._request(urljoin(profile.base_url, "/robots.txt"), self.parse_robots,
                                 PRIORITY_DISCOVERY, dont_obey_robotstxt=True)
-        # Priority orders the scheduler only: while the downloader has room, a request goes in
-        # as soon as it is yielded, and waits there first come, first served. So what must be
-        # fetched first is yielded first, before a sitemap answered meanwhile fills the room
-        # with articles: the start URLs, then every hub the site has shown before (whatever
-        # this run's discovery finds), then the discovery documents not among them.
+        for url in profile.sitemaps:
+            yield self._request(url, self.parse_sitemap, PRIORITY_DISCOVERY)
+        for url in profile.feeds:
+            yield self._request(url, self.parse_feed, PRIORITY_DISCOVERY)
         for url in profile.start_urls:
             self._first_time(url)
             yield self._request(url, self.parse_page, self.order.start_priority, start=True)
+        # every hub the site has shown before, whatever this run's discovery finds
         for url in self.plan.hubs:
             if self._first_time(url):
                 yield self._request(url, self.parse_known_hub, self.order.known_priority)
-        for url in profile.sitemaps:
-            if self._first_time(url):
-                yield self._request(url, self.parse_sitemap, PRIORITY_DISCOVERY)
-        for url in profile.feeds:
-            if self._first_time(url):
-                yield self._request(url, self.parse_feed, PRIORITY_DISCOVERY)
         # and the articles whose turn has come, even if no listing shows them any more
         for url in self.plan.due:
             if self._first_time(url):
@@ -258,12 +252,11 @@ class NewsSpider(scrapy.Spider):
         request = self._request(url, callback, PRIORITY_HUB)
         if self.plan.is_hub(request.url):
             # a page may link a known hub before start() reaches it: it keeps its place ahead
-            # of the articles, and is read for what it is (a sitemap or a feed linked by
-            # <a href> too), as start() would have read it
-            request.callback = self.parse_known_hub
-            request.priority = self.order.known_priority
-        else:
-            request.priority = self.order.claim(request.meta)
+            # of the articles, and is read as start() would read it (a sitemap linked by
+            # <a href> as a sitemap)
+            return request.replace(callback=self.parse_known_hub,
+                                   priority=self.order.known_priority)
+        request.priority = self.order.claim(request.meta)
         return request
 
     def _dropped(self, request: scrapy.Request, spider: scrapy.Spider) -> None:
@@ -299,7 +292,7 @@ class NewsSpider(scrapy.Spider):
 
     def parse_known_hub(self, response: Response) -> Iterator[scrapy.Request | PageItem]:
         """A hub the archive knew: a sitemap, a feed or a listing page, told by its body."""
-        head = response.body[:4096]
+        head = response.body[:4096].removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
         if head[:2] == b"\x1f\x8b":  # a .xml.gz file: a sitemap
             yield from self.parse_sitemap(response)
             return
