@@ -194,11 +194,6 @@ _HUB = re.compile(
     r"/(category|categories|kategori|section|rubrik|kanal|channel|indeks|index|topik)(/|$)",
     re.IGNORECASE,
 )
-# sitemaps and feeds by their URL (WordPress, Yoast, Rank Math, Blogger, most CMSs)
-_DISCOVERY = re.compile(
-    r"(\.xml|\.xml\.gz|\.rss|\.atom|\.rdf)$|/(feed|rss|atom|sitemap[^/]*)/?$|[?&]feed=",
-    re.IGNORECASE,
-)
 
 
 def same_site(url: str, profile: SiteProfile) -> bool:
@@ -231,12 +226,6 @@ def looks_like_article(url: str, profile: SiteProfile) -> bool:
         return True
     last = path.rstrip("/").rsplit("/", 1)[-1]
     return last.count("-") >= 3
-
-
-def looks_like_discovery(url: str) -> bool:
-    """A sitemap or a feed, by its URL alone (a known hub's kind, before it is fetched)."""
-    parts = urlsplit(url)
-    return bool(_DISCOVERY.search(parts.path + ("?" + parts.query if parts.query else "")))
 
 
 def looks_like_hub(url: str) -> bool:

@@ -16,7 +16,6 @@ from crawler.sites import default_profile
 from crawler.spiders.news import NewsSpider
 from crawler.spiders.order import (
     PRIORITY_ARTICLE,
-    PRIORITY_DISCOVERY,
     PRIORITY_HUB,
     PRIORITY_HUB_AHEAD,
     ListingOrder,
@@ -173,34 +172,14 @@ def test_a_known_hub_linked_before_start_reaches_it_still_goes_ahead() -> None:
     requests = {r.url: r for r in spider._follow(page, links)}
     known = [requests[f"{base}/category/nasional/"], requests[f"{base}/sitemap_index.xml"],
              requests[f"{base}/category/%C3%A9konomi/"], requests[f"{base}:443/category/bola/"]]
-    # a known sitemap is a discovery document: first of all
-    assert [r.priority for r in known] == [PRIORITY_HUB_AHEAD, PRIORITY_DISCOVERY,
-                                           PRIORITY_HUB_AHEAD, PRIORITY_HUB_AHEAD]
+    assert [r.priority for r in known] == [PRIORITY_HUB_AHEAD] * 4
     assert all(r.callback == spider.parse_known_hub for r in known)
     assert requests[f"{base}/category/nasional/page/2/"].priority == PRIORITY_HUB < PRIORITY_ARTICLE
     assert spider.order.ahead == 1
-    # under --max-pages, articles first: known listing pages too, but not a known sitemap
+    # under --max-pages, articles first: known hubs too
     spider.order = ListingOrder(0, budget=True)
     spider.scheduled.clear()
-    budgeted = {r.url: r.priority for r in spider._follow(page, links)}
-    assert budgeted.pop(f"{base}/sitemap_index.xml") == PRIORITY_DISCOVERY
-    assert set(budgeted.values()) == {PRIORITY_HUB}
-
-
-def test_a_budgeted_recrawl_reads_the_sitemaps_and_feeds_it_knows(tmp_path: Path) -> None:
-    # found through robots.txt and the home page on the first crawl, they are known hubs on the
-    # next: with every article due and a budget of 15 fetches, they still come first (one
-    # request at a time: with room in the downloader, what start() yields first goes first)
-    site = build_site(n_articles=40, per_page=2)
-    with serve(site) as base:
-        assert crawl(base, tmp_path / "data").returncode == 0
-        first = len(base.paths())
-        again = crawl(base, tmp_path / "data", "--max-pages", "15",
-                      "-s", "ARSIP_REVISIT_ALL=True", "-s", "CONCURRENT_REQUESTS=1")
-        assert again.returncode == 0, again.stderr
-        served = base.paths()[first:]
-    assert len(served) <= 16, served  # the budget held (robots.txt is asked for first)
-    assert {"/news-sitemap.xml", "/feed/"} <= set(served), served
+    assert {r.priority for r in spider._follow(page, links)} == {PRIORITY_HUB}
 
 
 def test_a_known_sitemap_with_a_byte_order_mark_is_read_as_a_sitemap() -> None:

@@ -35,7 +35,6 @@ from crawler.discovery import (
     Link,
     MalformedDocumentError,
     looks_like_article,
-    looks_like_discovery,
     looks_like_hub,
     page_kind,
     parse_feed,
@@ -206,7 +205,7 @@ class NewsSpider(scrapy.Spider):
         # every hub the site has shown before, whatever this run's discovery finds
         for url in self.plan.hubs:
             if self._first_time(url):
-                yield self._request(url, self.parse_known_hub, self._known_priority(url))
+                yield self._request(url, self.parse_known_hub, self.order.known_priority)
         # and the articles whose turn has come, even if no listing shows them any more
         for url in self.plan.due:
             if self._first_time(url):
@@ -256,14 +255,9 @@ class NewsSpider(scrapy.Spider):
             # of the articles, and is read as start() would read it (a sitemap linked by
             # <a href> as a sitemap)
             return request.replace(callback=self.parse_known_hub,
-                                   priority=self._known_priority(request.url))
+                                   priority=self.order.known_priority)
         request.priority = self.order.claim(request.meta)
         return request
-
-    def _known_priority(self, url: str) -> int:
-        # a known sitemap or feed is a discovery document, read first even under a page budget
-        # (a budgeted re-crawl would otherwise spend it all on the articles due)
-        return PRIORITY_DISCOVERY if looks_like_discovery(url) else self.order.known_priority
 
     def _dropped(self, request: scrapy.Request, spider: scrapy.Spider) -> None:
         self.order.release(request.meta)
