@@ -151,18 +151,28 @@ def test_a_recrawl_reads_the_hubs_it_knows_before_the_articles_due(tmp_path: Pat
     assert (sections | discovery) <= set(served[:tenth]), served
 
 
+BASE = "https://example.test"
+
+
+def _bare_spider(*hubs: str) -> NewsSpider:
+    """The spider as a re-crawl of BASE has it once start() ran: no crawler, one slot ahead."""
+    spider = NewsSpider()
+    spider.scheduled, spider.not_due = set(), set()
+    spider.profile = default_profile(BASE + "/")
+    spider.plan = RevisitPlan(hubs=hubs)
+    spider.since = None
+    spider.order = ListingOrder(1)
+    return spider
+
+
 def test_a_known_hub_linked_before_start_reaches_it_still_goes_ahead() -> None:
     # the first page is answered and parsed while start() is still yielding: its links to the
     # hubs the archive knows (in the stored form: host lower-cased, path percent-encoded) keep
     # their place ahead of the articles for want of a slot, and a sitemap linked by <a href>
     # is read as a sitemap
-    base = "https://example.test"
-    spider = NewsSpider()
-    spider.scheduled, spider.not_due = set(), set()
-    spider.profile = default_profile(base + "/")
-    spider.plan = RevisitPlan(hubs=(f"{base}/category/nasional/", f"{base}/sitemap_index.xml",
-                                    f"{base}/category/%C3%A9konomi/", f"{base}/category/bola/"))
-    spider.order = ListingOrder(1)
+    base = BASE
+    spider = _bare_spider(f"{base}/category/nasional/", f"{base}/sitemap_index.xml",
+                          f"{base}/category/%C3%A9konomi/", f"{base}/category/bola/")
     held: dict = {}
     assert spider.order.claim(held) == PRIORITY_HUB_AHEAD  # the one slot is taken
     page = HtmlResponse(base + "/", body=b"<html></html>", encoding="utf-8")
@@ -183,13 +193,8 @@ def test_a_known_hub_linked_before_start_reaches_it_still_goes_ahead() -> None:
 
 
 def test_a_known_sitemap_with_a_byte_order_mark_is_read_as_a_sitemap() -> None:
-    base = "https://example.test"
-    spider = NewsSpider()
-    spider.scheduled, spider.not_due = set(), set()
-    spider.profile = default_profile(base + "/")
-    spider.plan = RevisitPlan(hubs=(f"{base}/sitemap.xml",))
-    spider.since = None
-    spider.order = ListingOrder(1)
+    base = BASE
+    spider = _bare_spider(f"{base}/sitemap.xml")
     noted: list = []
     spider.arsip = SimpleNamespace(recorder=SimpleNamespace(send=noted.append))
     body = ("\ufeff<?xml version='1.0' encoding='UTF-8'?>"

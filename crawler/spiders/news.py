@@ -254,9 +254,10 @@ class NewsSpider(scrapy.Spider):
             # a page may link a known hub before start() reaches it: it keeps its place ahead
             # of the articles, and is read as start() would read it (a sitemap linked by
             # <a href> as a sitemap)
-            return request.replace(callback=self.parse_known_hub,
-                                   priority=self.order.known_priority)
-        request.priority = self.order.claim(request.meta)
+            request.callback = self.parse_known_hub
+            request.priority = self.order.known_priority
+        else:
+            request.priority = self.order.claim(request.meta)
         return request
 
     def _dropped(self, request: scrapy.Request, spider: scrapy.Spider) -> None:
